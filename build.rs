@@ -1,0 +1,84 @@
+//! Compiles the programs in `guests/` to wasm32-wasip2 so the binary can embed them as built-in images.
+//!
+//! The nested cargo uses its own target directory: sharing the outer one would deadlock on its lock.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const GUESTS: &[&str] = &["testkit"];
+
+fn main() {
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo:rerun-if-changed=guests/src");
+    println!("cargo:rerun-if-changed=guests/Cargo.toml");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    ensure_target();
+    let target_dir = out.join("guest-target");
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "wpod-guests",
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's flags and wrappers are for the host target, not for the guests.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_TARGET",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run {cargo} to build the guests: {e}"));
+    if !status.success() {
+        panic!("building the guests for {TARGET} failed (see the output above)");
+    }
+    for guest in GUESTS {
+        let built = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{guest}.wasm"));
+        let dest = out.join(format!("{guest}.wasm"));
+        std::fs::copy(&built, &dest)
+            .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
+    }
+}
+
+/// A toolchain installed before the project existed lacks the wasm target; add it, or say how.
+fn ensure_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if libdir.as_deref().is_some_and(Path::is_dir) {
+        return;
+    }
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !added {
+        panic!(
+            "the Rust target {TARGET} is missing and could not be installed automatically; \
+             run `rustup target add {TARGET}` and build again"
+        );
+    }
+}

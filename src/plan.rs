@@ -1,0 +1,198 @@
+//! A resolved, backend-neutral description of a pod: what the lifecycle needs, nothing of YAML.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+
+fn parse_memory_bytes(_: &str) -> Result<u64, ()> {
+    Err(())
+} // TEMP
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("Never") => RestartPolicy::Never,
+            Some("OnFailure") => RestartPolicy::OnFailure,
+            // Validation refuses anything else; Always is the API default.
+            _ => RestartPolicy::Always,
+        }
+    }
+
+    /// Whether a container that exited with `code` is started again.
+    pub fn restarts(self, code: i32) -> bool {
+        match self {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => code != 0,
+            RestartPolicy::Never => false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerKind {
+    Init,
+    App,
+}
+
+#[derive(Clone, Debug)]
+pub struct ContainerPlan {
+    pub name: String,
+    pub image: String,
+    pub kind: ContainerKind,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    /// Literal env values, in order, before `$(VAR)` expansion.
+    pub env: Vec<(String, String)>,
+    pub memory_limit: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PodPlan {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub hostname: String,
+    pub restart_policy: RestartPolicy,
+    pub init_containers: Vec<ContainerPlan>,
+    pub containers: Vec<ContainerPlan>,
+    pub active_deadline: Option<Duration>,
+    pub grace_period: Duration,
+    /// Directory that relative image paths resolve against.
+    pub base_dir: PathBuf,
+    /// The pod as the user wrote it, echoed back (with status) by `-o json`.
+    pub manifest: Pod,
+}
+
+/// Kubernetes' default terminationGracePeriodSeconds.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+impl PodPlan {
+    /// Builds the plan of a pod that passed validation; `uid` is the one wpod assigned.
+    pub fn from_pod(pod: &Pod, uid: &str, base_dir: PathBuf) -> Self {
+        let meta = &pod.metadata;
+        let name = meta
+            .name
+            .clone()
+            .or_else(|| {
+                meta.generate_name
+                    .as_ref()
+                    .map(|g| format!("{g}{}", &uid[..5]))
+            })
+            .unwrap_or_else(|| "pod".into());
+        let spec = pod.spec.clone().unwrap_or_default();
+        let container = |c: &Container, kind| ContainerPlan {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            kind,
+            command: c.command.clone(),
+            args: c.args.clone(),
+            env: c
+                .env
+                .iter()
+                .flatten()
+                .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                .collect(),
+            memory_limit: c
+                .resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get("memory"))
+                .and_then(|q| parse_memory_bytes(&q.0).ok()),
+        };
+        let mut manifest = pod.clone();
+        manifest.metadata.name = Some(name.clone());
+        manifest.metadata.uid = Some(uid.to_string());
+        let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+        manifest.metadata.namespace = Some(namespace.clone());
+        PodPlan {
+            hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
+            name,
+            namespace,
+            uid: uid.to_string(),
+            restart_policy: RestartPolicy::parse(spec.restart_policy.as_deref()),
+            init_containers: spec
+                .init_containers
+                .iter()
+                .flatten()
+                .map(|c| container(c, ContainerKind::Init))
+                .collect(),
+            containers: spec
+                .containers
+                .iter()
+                .map(|c| container(c, ContainerKind::App))
+                .collect(),
+            active_deadline: spec
+                .active_deadline_seconds
+                .map(|s| Duration::from_secs(s.max(1) as u64)),
+            grace_period: spec
+                .termination_grace_period_seconds
+                .map(|s| Duration::from_secs(s.max(0) as u64))
+                .unwrap_or(DEFAULT_GRACE),
+            base_dir,
+            manifest,
+        }
+    }
+
+    /// Init containers restart under Always as under OnFailure.
+    pub fn policy_for(&self, kind: ContainerKind) -> RestartPolicy {
+        match (kind, self.restart_policy) {
+            (ContainerKind::Init, RestartPolicy::Always) => RestartPolicy::OnFailure,
+            (_, p) => p,
+        }
+    }
+}
+
+/// Kubernetes' rules for the argv of a container from command/args and the image's ENTRYPOINT/CMD.
+pub fn argv(
+    command: Option<&[String]>,
+    args: Option<&[String]>,
+    entrypoint: &[String],
+    cmd: &[String],
+) -> Vec<String> {
+    match (command, args) {
+        (None, None) => [entrypoint, cmd].concat(),
+        (Some(c), None) => c.to_vec(),
+        (None, Some(a)) => [entrypoint, a].concat(),
+        (Some(c), Some(a)) => [c, a].concat(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn command_and_args_against_entrypoint_and_cmd() {
+        let ep = v(&["/ep"]);
+        let cmd = v(&["default"]);
+        assert_eq!(argv(None, None, &ep, &cmd), v(&["/ep", "default"]));
+        assert_eq!(argv(Some(&v(&["c"])), None, &ep, &cmd), v(&["c"]));
+        assert_eq!(argv(None, Some(&v(&["a"])), &ep, &cmd), v(&["/ep", "a"]));
+        assert_eq!(
+            argv(Some(&v(&["c"])), Some(&v(&["a"])), &ep, &cmd),
+            v(&["c", "a"])
+        );
+        // An explicitly empty args list still replaces CMD.
+        assert_eq!(argv(None, Some(&[]), &ep, &cmd), v(&["/ep"]));
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(RestartPolicy::Always.restarts(0));
+        assert!(RestartPolicy::OnFailure.restarts(1));
+        assert!(!RestartPolicy::OnFailure.restarts(0));
+        assert!(!RestartPolicy::Never.restarts(1));
+    }
+}

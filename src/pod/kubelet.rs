@@ -1,0 +1,801 @@
+//! The pod lifecycle: one task per pod that drives a [`RuntimeService`] the way the kubelet does.
+//!
+//! The loop is event-driven: start what is due, publish the status, then wait for a container exit,
+//! a timer (back-off, deadline) or a stop request. Rules live in `status` (phase, conditions) and
+//! `backoff`; this file only sequences them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as api;
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::backoff::{Backoff, BackoffPolicy};
+use super::clock::Clock;
+use super::events::{Event, EventSink, EventType};
+use super::status::{self, ContainerStatus, Phase, State, Terminated};
+use crate::expand;
+use crate::plan::{self, ContainerKind, ContainerPlan, PodPlan};
+use crate::runtime::{
+    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageInfo, LogSink, RuntimeService,
+    SandboxConfig, SandboxId,
+};
+
+/// The node wpod pretends to be, for `spec.nodeName` and events.
+pub const NODE_NAME: &str = "wpod";
+pub const HOST_IP: &str = "127.0.0.1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Like `kubectl delete`: stop within the grace period, then kill.
+    Graceful,
+    /// Kill what still runs, now.
+    Kill,
+}
+
+/// How a pod's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pod reached Succeeded or Failed on its own.
+    Completed(Phase),
+    /// It was stopped from outside (Ctrl-C, --timeout) with this phase.
+    Stopped(Phase),
+    /// Nothing can make progress any more (an image that does not exist, say).
+    Stuck(String),
+    /// The backend failed.
+    RuntimeFailed(String),
+}
+
+#[derive(Clone)]
+pub struct KubeletConfig {
+    pub backoff: BackoffPolicy,
+    pub clock: Clock,
+    pub events: Arc<dyn EventSink>,
+    pub log: Arc<dyn LogSink>,
+}
+
+/// A running pod: its live status and a way to stop it.
+pub struct PodHandle {
+    pub name: String,
+    pub status: watch::Receiver<api::Pod>,
+    stop: mpsc::UnboundedSender<StopMode>,
+    task: tokio::task::JoinHandle<Outcome>,
+}
+
+impl PodHandle {
+    pub fn stop(&self, mode: StopMode) {
+        // A pod that already finished has nothing left to stop.
+        let _ = self.stop.send(mode);
+    }
+
+    pub async fn wait(self) -> Outcome {
+        self.task
+            .await
+            .unwrap_or_else(|e| Outcome::RuntimeFailed(format!("pod task failed: {e}")))
+    }
+}
+
+/// Starts the pod's lifecycle in the background.
+pub fn spawn(plan: PodPlan, runtime: Arc<dyn RuntimeService>, config: KubeletConfig) -> PodHandle {
+    let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+    let (exit_tx, exit_rx) = mpsc::unbounded_channel();
+    let kubelet = Kubelet::new(plan, runtime, config, exit_tx);
+    let (status_tx, status_rx) = watch::channel(kubelet.api_pod());
+    let name = kubelet.plan.name.clone();
+    let task = tokio::spawn(kubelet.run(status_tx, stop_rx, exit_rx));
+    PodHandle {
+        name,
+        status: status_rx,
+        stop: stop_tx,
+        task,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    kind_order: u8,
+    index: usize,
+}
+
+struct Exit {
+    key: Key,
+    attempt: u32,
+    status: ExitStatus,
+}
+
+struct Running {
+    id: ContainerId,
+    since: Instant,
+}
+
+struct Slot {
+    plan: ContainerPlan,
+    status: ContainerStatus,
+    backoff: Backoff,
+    attempts: u32,
+    restart_at: Option<Instant>,
+    running: Option<Running>,
+    image: Option<ImageInfo>,
+    image_failed: bool,
+}
+
+struct Kubelet {
+    plan: Arc<PodPlan>,
+    runtime: Arc<dyn RuntimeService>,
+    config: KubeletConfig,
+    exits: mpsc::UnboundedSender<Exit>,
+    sandbox: Option<SandboxId>,
+    init: Vec<Slot>,
+    app: Vec<Slot>,
+    started_at: Option<Timestamp>,
+    deadline_at: Option<Instant>,
+    deadline_exceeded: bool,
+    terminating: bool,
+    phase: Option<Phase>,
+    conditions: BTreeMap<&'static str, (status::Condition, Timestamp)>,
+}
+
+impl Kubelet {
+    fn new(
+        plan: PodPlan,
+        runtime: Arc<dyn RuntimeService>,
+        config: KubeletConfig,
+        exits: mpsc::UnboundedSender<Exit>,
+    ) -> Self {
+        let slot = |c: &ContainerPlan, waiting: &str| Slot {
+            status: ContainerStatus::new(&c.name, &c.image, waiting),
+            plan: c.clone(),
+            backoff: Backoff::default(),
+            attempts: 0,
+            restart_at: None,
+            running: None,
+            image: None,
+            image_failed: false,
+        };
+        let app_waiting = if plan.init_containers.is_empty() {
+            "ContainerCreating"
+        } else {
+            "PodInitializing"
+        };
+        Kubelet {
+            init: plan
+                .init_containers
+                .iter()
+                .map(|c| slot(c, "PodInitializing"))
+                .collect(),
+            app: plan
+                .containers
+                .iter()
+                .map(|c| slot(c, app_waiting))
+                .collect(),
+            plan: Arc::new(plan),
+            runtime,
+            config,
+            exits,
+            sandbox: None,
+            started_at: None,
+            deadline_at: None,
+            deadline_exceeded: false,
+            terminating: false,
+            phase: None,
+            conditions: BTreeMap::new(),
+        }
+    }
+
+    async fn run(
+        mut self,
+        status_tx: watch::Sender<api::Pod>,
+        mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
+        mut exit_rx: mpsc::UnboundedReceiver<Exit>,
+    ) -> Outcome {
+        let now = self.config.clock.now();
+        self.started_at = Some(self.config.clock.wall(now));
+        self.deadline_at = self.plan.active_deadline.map(|d| now + d);
+        self.event(
+            EventType::Normal,
+            "Scheduled",
+            None,
+            format!(
+                "Successfully assigned {}/{} to {NODE_NAME}",
+                self.plan.namespace, self.plan.name
+            ),
+        );
+        let sandbox = SandboxConfig {
+            pod_name: self.plan.name.clone(),
+            namespace: self.plan.namespace.clone(),
+            uid: self.plan.uid.clone(),
+            hostname: self.plan.hostname.clone(),
+        };
+        match self.runtime.run_pod_sandbox(&sandbox).await {
+            Ok(id) => self.sandbox = Some(id),
+            Err(e) => {
+                self.event(
+                    EventType::Warning,
+                    "FailedCreatePodSandBox",
+                    None,
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                self.publish(&status_tx);
+                return Outcome::RuntimeFailed(format!("creating the pod sandbox failed: {e}"));
+            }
+        }
+        self.publish(&status_tx);
+        let mut stop_requested = false;
+        loop {
+            if !self.terminating {
+                self.start_due().await;
+            }
+            self.publish(&status_tx);
+            if self.nothing_left_to_do() {
+                break;
+            }
+            let timer = self.next_timer();
+            tokio::select! {
+                Some(exit) = exit_rx.recv() => self.on_exit(exit),
+                _ = sleep_until(timer) => self.on_timer(),
+                Some(mode) = stop_rx.recv() => {
+                    // A second graceful stop changes nothing; a kill always goes through.
+                    if !(stop_requested && mode == StopMode::Graceful) {
+                        stop_requested = true;
+                        self.stop_all(mode);
+                    }
+                }
+            }
+        }
+        if let Some(id) = self.sandbox.take() {
+            if let Err(e) = self.runtime.stop_pod_sandbox(&id).await {
+                return Outcome::RuntimeFailed(format!("stopping the pod sandbox failed: {e}"));
+            }
+            if let Err(e) = self.runtime.remove_pod_sandbox(&id).await {
+                return Outcome::RuntimeFailed(format!("removing the pod sandbox failed: {e}"));
+            }
+        }
+        let phase = self.current_phase();
+        if stop_requested {
+            Outcome::Stopped(phase)
+        } else if phase.is_terminal() {
+            Outcome::Completed(phase)
+        } else {
+            Outcome::Stuck(self.stuck_reason())
+        }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.init.iter().chain(self.app.iter())
+    }
+
+    fn slot_mut(&mut self, key: Key) -> &mut Slot {
+        match key.kind_order {
+            0 => &mut self.init[key.index],
+            _ => &mut self.app[key.index],
+        }
+    }
+
+    fn event(
+        &self,
+        type_: EventType,
+        reason: &'static str,
+        container: Option<&str>,
+        message: String,
+    ) {
+        let event = Event {
+            type_,
+            reason,
+            container: container.map(str::to_string),
+            message,
+            at: self.config.clock.wall(self.config.clock.now()),
+        };
+        self.config.events.event(&self.plan.name, &event);
+    }
+
+    /// Starts whichever containers are due: the first unfinished init container, else the app ones.
+    async fn start_due(&mut self) {
+        if self.deadline_exceeded {
+            return;
+        }
+        let now = self.config.clock.now();
+        let due = |s: &Slot| {
+            s.running.is_none()
+                && !s.image_failed
+                && (s.attempts == 0 || s.restart_at.is_some_and(|t| t <= now))
+        };
+        if let Some(i) = self
+            .init
+            .iter()
+            .position(|s| s.status.state.exit_code() != Some(0))
+        {
+            if due(&self.init[i]) {
+                self.start(Key {
+                    kind_order: 0,
+                    index: i,
+                })
+                .await;
+            }
+            return;
+        }
+        for i in 0..self.app.len() {
+            if due(&self.app[i]) {
+                self.start(Key {
+                    kind_order: 1,
+                    index: i,
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn start(&mut self, key: Key) {
+        let plan = Arc::clone(&self.plan);
+        let runtime = Arc::clone(&self.runtime);
+        let clock = self.config.clock.clone();
+        let log = Arc::clone(&self.config.log);
+        let name = self.slot_mut(key).plan.name.clone();
+        let image_ref = self.slot_mut(key).plan.image.clone();
+
+        let image = match self.slot_mut(key).image.clone() {
+            Some(image) => image,
+            None => match runtime.pull_image(&image_ref, &plan.base_dir).await {
+                Ok(image) => {
+                    self.event(
+                        EventType::Normal,
+                        "Pulled",
+                        Some(&name),
+                        format!(
+                            "Container image \"{image_ref}\" already present on machine ({})",
+                            image.source
+                        ),
+                    );
+                    let slot = self.slot_mut(key);
+                    slot.image = Some(image.clone());
+                    slot.status.image_id = Some(image.id.clone());
+                    image
+                }
+                Err(e) => {
+                    self.event(
+                        EventType::Warning,
+                        "Failed",
+                        Some(&name),
+                        format!("Failed to pull image \"{image_ref}\": {e}"),
+                    );
+                    self.event(
+                        EventType::Warning,
+                        "Failed",
+                        Some(&name),
+                        "Error: ErrImagePull".into(),
+                    );
+                    let slot = self.slot_mut(key);
+                    slot.image_failed = true;
+                    slot.status.state = State::waiting("ErrImagePull", Some(e.to_string()));
+                    return;
+                }
+            },
+        };
+
+        let slot = self.slot_mut(key);
+        let attempt = slot.attempts;
+        let env = expand::expand_env(&slot.plan.env);
+        let argv: Vec<String> = plan::argv(
+            slot.plan.command.as_deref(),
+            slot.plan.args.as_deref(),
+            &image.entrypoint,
+            &image.cmd,
+        )
+        .iter()
+        .map(|a| expand::expand(a, |n| expand::lookup(&env, n)))
+        .collect();
+        let config = ContainerConfig {
+            name: name.clone(),
+            image,
+            argv,
+            env,
+            memory_limit: slot.plan.memory_limit,
+            attempt,
+            log,
+        };
+
+        let Some(sandbox) = self.sandbox.clone() else {
+            return;
+        };
+        let created = runtime.create_container(&sandbox, config).await;
+        let now = clock.now();
+        let slot = self.slot_mut(key);
+        slot.attempts += 1;
+        slot.restart_at = None;
+        if attempt > 0 {
+            slot.status.restart_count += 1;
+            if let State::Terminated(t) = &slot.status.state {
+                slot.status.last_state = Some(t.clone());
+            }
+        }
+        let id = match created {
+            Ok(id) => id,
+            Err(e) => {
+                self.fail_start(key, now, format!("failed to create container: {e}"));
+                return;
+            }
+        };
+        self.slot_mut(key).status.container_id = Some(format!("{}://{}", runtime.name(), id));
+        self.event(
+            EventType::Normal,
+            "Created",
+            Some(&name),
+            format!("Created container: {name}"),
+        );
+        if let Err(e) = runtime.start_container(&id).await {
+            self.fail_start(key, now, format!("failed to start container: {e}"));
+            return;
+        }
+        self.event(
+            EventType::Normal,
+            "Started",
+            Some(&name),
+            format!("Started container {name}"),
+        );
+        let started_at = clock.wall(now);
+        let slot = self.slot_mut(key);
+        slot.status.state = State::Running { started_at };
+        slot.status.started = true;
+        // Without a readiness probe a running app container is ready; init containers never are.
+        slot.status.ready = slot.plan.kind == ContainerKind::App;
+        slot.running = Some(Running {
+            id: id.clone(),
+            since: now,
+        });
+        let exits = self.exits.clone();
+        tokio::spawn(async move {
+            let status = runtime
+                .wait_container(&id)
+                .await
+                .unwrap_or_else(|e| ExitStatus {
+                    code: 255,
+                    reason: ExitReason::Error,
+                    message: Some(format!("lost track of the container: {e}")),
+                });
+            let _ = exits.send(Exit {
+                key,
+                attempt,
+                status,
+            });
+        });
+    }
+
+    /// A container that could not start ends like Kubernetes' StartError: exit 128.
+    fn fail_start(&mut self, key: Key, now: Instant, message: String) {
+        let name = self.slot_mut(key).plan.name.clone();
+        self.event(
+            EventType::Warning,
+            "Failed",
+            Some(&name),
+            format!("Error: {message}"),
+        );
+        self.record_exit(
+            key,
+            now,
+            now,
+            ExitStatus {
+                code: 128,
+                reason: ExitReason::StartError,
+                message: Some(message),
+            },
+        );
+    }
+
+    fn on_exit(&mut self, exit: Exit) {
+        let slot = self.slot_mut(exit.key);
+        // An exit of an earlier attempt was already dealt with (a failed start, say).
+        if slot.attempts != exit.attempt + 1 {
+            return;
+        }
+        let Some(running) = slot.running.take() else {
+            return;
+        };
+        let runtime = Arc::clone(&self.runtime);
+        let id = running.id.clone();
+        tokio::spawn(async move {
+            // Removal frees the instance; a failure here changes nothing the user can observe.
+            let _ = runtime.remove_container(&id).await;
+        });
+        let now = self.config.clock.now();
+        self.record_exit(exit.key, running.since, now, exit.status);
+    }
+
+    fn record_exit(&mut self, key: Key, since: Instant, now: Instant, exit: ExitStatus) {
+        let clock = self.config.clock.clone();
+        let kind = self.slot_mut(key).plan.kind;
+        let policy = self.plan.policy_for(kind);
+        let backoff = self.config.backoff;
+        let terminating = self.terminating || self.deadline_exceeded;
+        let pod_ref = format!(
+            "{}_{}({})",
+            self.plan.name, self.plan.namespace, self.plan.uid
+        );
+        let slot = self.slot_mut(key);
+        let terminated = Terminated {
+            exit_code: exit.code,
+            reason: exit.reason.as_str().to_string(),
+            message: exit.message,
+            started_at: Some(clock.wall(since)),
+            finished_at: clock.wall(now),
+            container_id: slot.status.container_id.clone(),
+        };
+        // A completed init container counts as ready; nothing else that exited does.
+        slot.status.ready = kind == ContainerKind::Init && exit.code == 0;
+        slot.status.started = false;
+        if terminating || !policy.restarts(exit.code) {
+            slot.status.state = State::Terminated(terminated);
+            return;
+        }
+        let wait = slot
+            .backoff
+            .on_exit(backoff, now.saturating_duration_since(since));
+        slot.restart_at = Some(now + wait);
+        if wait.is_zero() {
+            slot.status.state = State::Terminated(terminated);
+            return;
+        }
+        let name = slot.plan.name.clone();
+        slot.status.last_state = Some(terminated);
+        slot.status.state = State::waiting(
+            "CrashLoopBackOff",
+            Some(format!(
+                "back-off {} restarting failed container={name} pod={pod_ref}",
+                go_duration(wait)
+            )),
+        );
+        self.event(
+            EventType::Warning,
+            "BackOff",
+            Some(&name),
+            format!("Back-off restarting failed container {name} in pod {pod_ref}"),
+        );
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        let restarts = self.slots().filter_map(|s| s.restart_at).min();
+        let deadline = self
+            .deadline_at
+            .filter(|_| !self.deadline_exceeded && !self.terminating);
+        [restarts, deadline].into_iter().flatten().min()
+    }
+
+    fn on_timer(&mut self) {
+        let now = self.config.clock.now();
+        if !self.deadline_exceeded && self.deadline_at.is_some_and(|d| d <= now) {
+            self.deadline_exceeded = true;
+            self.event(
+                EventType::Normal,
+                "DeadlineExceeded",
+                None,
+                "Pod was active on the node longer than the specified deadline".into(),
+            );
+            self.stop_all(StopMode::Graceful);
+        }
+    }
+
+    /// Stops every running container: app containers first, as the kubelet does.
+    fn stop_all(&mut self, mode: StopMode) {
+        self.terminating = true;
+        let grace = match mode {
+            StopMode::Graceful => self.plan.grace_period,
+            StopMode::Kill => Duration::ZERO,
+        };
+        for slot in self.init.iter_mut().chain(self.app.iter_mut()) {
+            slot.restart_at = None;
+        }
+        let running: Vec<(String, ContainerId)> = self
+            .app
+            .iter()
+            .chain(self.init.iter())
+            .filter_map(|s| {
+                s.running
+                    .as_ref()
+                    .map(|r| (s.plan.name.clone(), r.id.clone()))
+            })
+            .collect();
+        for (name, id) in running {
+            self.event(
+                EventType::Normal,
+                "Killing",
+                Some(&name),
+                match mode {
+                    StopMode::Graceful => format!(
+                        "Stopping container {name} (grace period {}s)",
+                        grace.as_secs()
+                    ),
+                    StopMode::Kill => format!("Killing container {name} now"),
+                },
+            );
+            let runtime = Arc::clone(&self.runtime);
+            tokio::spawn(async move {
+                // The exit is reported through wait_container; nothing to do with an error here.
+                let _ = runtime.stop_container(&id, grace).await;
+            });
+        }
+    }
+
+    fn nothing_left_to_do(&self) -> bool {
+        self.slots()
+            .all(|s| s.running.is_none() && s.restart_at.is_none())
+            && (self.terminating
+                || self.deadline_exceeded
+                || self.current_phase().is_terminal()
+                || !self.slots().any(|s| self.startable(s)))
+    }
+
+    /// Whether start_due could still start this container.
+    fn startable(&self, s: &Slot) -> bool {
+        s.attempts == 0 && !s.image_failed && {
+            // App containers wait for every init container to succeed.
+            s.plan.kind == ContainerKind::Init
+                || self
+                    .init
+                    .iter()
+                    .all(|i| i.status.state.exit_code() == Some(0))
+        }
+    }
+
+    fn stuck_reason(&self) -> String {
+        let waiting: Vec<String> = self
+            .slots()
+            .filter_map(|s| match &s.status.state {
+                State::Waiting { reason, message } => Some(match message {
+                    Some(m) => format!("{}: {reason}: {m}", s.plan.name),
+                    None => format!("{}: {reason}", s.plan.name),
+                }),
+                _ => None,
+            })
+            .collect();
+        if waiting.is_empty() {
+            "the pod cannot make progress".into()
+        } else {
+            waiting.join("; ")
+        }
+    }
+
+    fn current_phase(&self) -> Phase {
+        let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
+        let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
+        if self.deadline_exceeded {
+            return Phase::Failed;
+        }
+        let torn_down = self.terminating && self.slots().all(|s| s.running.is_none());
+        let phase = status::phase(self.plan.restart_policy, &init, &app, torn_down);
+        // A pod torn down before it could finish ends Failed, as the kubelet reports deleted pods.
+        if torn_down && !phase.is_terminal() {
+            return Phase::Failed;
+        }
+        // A terminal phase stays terminal.
+        match self.phase {
+            Some(p) if p.is_terminal() => p,
+            _ => phase,
+        }
+    }
+
+    fn publish(&mut self, tx: &watch::Sender<api::Pod>) {
+        let phase = self.current_phase();
+        if self.phase != Some(phase) {
+            self.config.events.phase(&self.plan.name, self.phase, phase);
+            self.phase = Some(phase);
+        }
+        let now = self.config.clock.wall(self.config.clock.now());
+        let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
+        let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
+        for c in status::conditions(phase, self.sandbox.is_some(), &init, &app) {
+            match self.conditions.get(c.type_) {
+                Some((old, _)) if old.status == c.status => {
+                    let since = self.conditions[c.type_].1;
+                    self.conditions.insert(c.type_, (c, since));
+                }
+                _ => {
+                    self.conditions.insert(c.type_, (c, now));
+                }
+            }
+        }
+        tx.send_replace(self.api_pod());
+    }
+
+    /// The pod as `kubectl get pod -o json` would show it.
+    fn api_pod(&self) -> api::Pod {
+        let mut pod = self.plan.manifest.clone();
+        let spec = pod.spec.get_or_insert_with(Default::default);
+        spec.node_name = Some(NODE_NAME.into());
+        let phase = self.phase.unwrap_or(Phase::Pending);
+        let (reason, message) = if self.deadline_exceeded {
+            (
+                Some("DeadlineExceeded".to_string()),
+                Some("Pod was active on the node longer than the specified deadline".to_string()),
+            )
+        } else {
+            (None, None)
+        };
+        let order = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ];
+        pod.status = Some(api::PodStatus {
+            phase: Some(phase.as_str().into()),
+            conditions: Some(
+                order
+                    .iter()
+                    .filter_map(|t| self.conditions.get(t))
+                    .map(|(c, since)| status::condition_api(c, *since))
+                    .collect(),
+            ),
+            host_ip: Some(HOST_IP.into()),
+            host_ips: Some(vec![api::HostIP { ip: HOST_IP.into() }]),
+            start_time: self
+                .started_at
+                .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+            init_container_statuses: (!self.init.is_empty())
+                .then(|| self.init.iter().map(|s| s.status.to_api()).collect()),
+            container_statuses: Some(self.app.iter().map(|s| s.status.to_api()).collect()),
+            qos_class: Some(qos_class(&self.plan.manifest).into()),
+            reason,
+            message,
+            ..Default::default()
+        });
+        pod
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Formats like Go's time.Duration, which is how the kubelet writes back-off messages (`1m20s`).
+pub fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    let s = d.as_secs();
+    match (s / 3600, (s / 60) % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// Guaranteed when every container has equal cpu and memory requests and limits, BestEffort
+/// when none sets any, Burstable otherwise.
+fn qos_class(pod: &api::Pod) -> &'static str {
+    let containers: Vec<&api::Container> = pod
+        .spec
+        .iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .collect();
+    let resources = |c: &api::Container| c.resources.clone().unwrap_or_default();
+    let any = containers.iter().any(|c| {
+        let r = resources(c);
+        r.limits.is_some_and(|l| !l.is_empty()) || r.requests.is_some_and(|l| !l.is_empty())
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        let r = resources(c);
+        let limits = r.limits.unwrap_or_default();
+        let requests = r.requests.unwrap_or(limits.clone());
+        ["cpu", "memory"].iter().all(|k| {
+            limits.get(*k).is_some() && limits.get(*k) == requests.get(*k).or(limits.get(*k))
+        })
+    });
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}

@@ -1,0 +1,441 @@
+//! Container and pod status as the kubelet computes them: phase, conditions, container states.
+
+use k8s_openapi::api::core::v1 as api;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::plan::RestartPolicy;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Terminated {
+    pub exit_code: i32,
+    pub reason: String,
+    pub message: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Timestamp,
+    pub container_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum State {
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: Timestamp,
+    },
+    Terminated(Terminated),
+}
+
+impl State {
+    pub fn waiting(reason: &str, message: Option<String>) -> Self {
+        State::Waiting {
+            reason: reason.to_string(),
+            message,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self, State::Running { .. })
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            State::Terminated(t) => Some(t.exit_code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerStatus {
+    pub name: String,
+    pub image: String,
+    pub image_id: Option<String>,
+    pub container_id: Option<String>,
+    pub state: State,
+    pub last_state: Option<Terminated>,
+    pub restart_count: i32,
+    pub ready: bool,
+    pub started: bool,
+}
+
+impl ContainerStatus {
+    pub fn new(name: &str, image: &str, waiting_reason: &str) -> Self {
+        ContainerStatus {
+            name: name.to_string(),
+            image: image.to_string(),
+            image_id: None,
+            container_id: None,
+            state: State::waiting(waiting_reason, None),
+            last_state: None,
+            restart_count: 0,
+            ready: false,
+            started: false,
+        }
+    }
+
+    fn succeeded(&self) -> bool {
+        self.state.exit_code() == Some(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Succeeded => "Succeeded",
+            Phase::Failed => "Failed",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::Failed)
+    }
+}
+
+/// The kubelet's getPhase. `terminal` is true once the pod is being torn down (deleted, stopped,
+/// deadline passed): its containers then won't restart whatever the policy says.
+pub fn phase(
+    policy: RestartPolicy,
+    init: &[ContainerStatus],
+    app: &[ContainerStatus],
+    terminal: bool,
+) -> Phase {
+    let (mut pending_init, mut failed_init) = (0, 0);
+    for c in init {
+        match &c.state {
+            State::Running { .. } => pending_init += 1,
+            State::Terminated(t) if t.exit_code == 0 => {}
+            State::Terminated(_) => failed_init += 1,
+            State::Waiting { .. } => {
+                if c.last_state.as_ref().is_some_and(|t| t.exit_code != 0) {
+                    failed_init += 1;
+                } else {
+                    pending_init += 1;
+                }
+            }
+        }
+    }
+    let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    for c in app {
+        match &c.state {
+            State::Running { .. } => running += 1,
+            State::Terminated(t) => {
+                stopped += 1;
+                if t.exit_code == 0 {
+                    succeeded += 1;
+                }
+            }
+            State::Waiting { .. } => {
+                if c.last_state.is_some() {
+                    stopped += 1;
+                } else {
+                    waiting += 1;
+                }
+            }
+        }
+    }
+    if failed_init > 0 && policy == RestartPolicy::Never {
+        return Phase::Failed;
+    }
+    let any_app_started = app
+        .iter()
+        .any(|c| c.started || c.last_state.is_some() || !matches!(c.state, State::Waiting { .. }));
+    if (pending_init > 0 && !any_app_started) || waiting > 0 {
+        return Phase::Pending;
+    }
+    if running > 0 {
+        return Phase::Running;
+    }
+    if stopped == 0 {
+        return Phase::Pending;
+    }
+    let all_succeeded = stopped == succeeded;
+    match (terminal, policy) {
+        (true, _) | (false, RestartPolicy::Never) if !all_succeeded => Phase::Failed,
+        (true, _) => Phase::Succeeded,
+        (false, RestartPolicy::Always) => Phase::Running,
+        (false, _) if all_succeeded => Phase::Succeeded,
+        (false, _) => Phase::Running,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+/// PodScheduled, PodReadyToStartContainers, Initialized, ContainersReady and Ready.
+pub fn conditions(
+    phase: Phase,
+    sandbox_ready: bool,
+    init: &[ContainerStatus],
+    app: &[ContainerStatus],
+) -> Vec<Condition> {
+    let cond = |type_, status, reason: Option<&str>, message: Option<String>| Condition {
+        type_,
+        status,
+        reason: reason.map(str::to_string),
+        message,
+    };
+    let incomplete: Vec<&str> = init
+        .iter()
+        .filter(|c| !c.succeeded())
+        .map(|c| c.name.as_str())
+        .collect();
+    let initialized = if phase == Phase::Succeeded {
+        cond("Initialized", true, Some("PodCompleted"), None)
+    } else if incomplete.is_empty() {
+        cond("Initialized", true, None, None)
+    } else {
+        cond(
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(format!(
+                "containers with incomplete status: [{}]",
+                incomplete.join(" ")
+            )),
+        )
+    };
+    let unready: Vec<&str> = app
+        .iter()
+        .filter(|c| !c.ready)
+        .map(|c| c.name.as_str())
+        .collect();
+    let ready = |type_| match phase {
+        Phase::Succeeded => cond(type_, false, Some("PodCompleted"), None),
+        Phase::Failed => cond(type_, false, Some("PodFailed"), None),
+        _ if unready.is_empty() => cond(type_, true, None, None),
+        _ => cond(
+            type_,
+            false,
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                unready.join(" ")
+            )),
+        ),
+    };
+    vec![
+        cond("PodReadyToStartContainers", sandbox_ready, None, None),
+        initialized,
+        ready("Ready"),
+        ready("ContainersReady"),
+        cond("PodScheduled", true, None, None),
+    ]
+}
+
+fn time(t: Timestamp) -> Time {
+    Time(t)
+}
+
+fn terminated_api(t: &Terminated) -> api::ContainerStateTerminated {
+    api::ContainerStateTerminated {
+        exit_code: t.exit_code,
+        reason: Some(t.reason.clone()),
+        message: t.message.clone(),
+        started_at: t.started_at.map(time),
+        finished_at: Some(time(t.finished_at)),
+        container_id: t.container_id.clone(),
+        ..Default::default()
+    }
+}
+
+impl ContainerStatus {
+    pub fn to_api(&self) -> api::ContainerStatus {
+        let state = match &self.state {
+            State::Waiting { reason, message } => api::ContainerState {
+                waiting: Some(api::ContainerStateWaiting {
+                    reason: Some(reason.clone()),
+                    message: message.clone(),
+                }),
+                ..Default::default()
+            },
+            State::Running { started_at } => api::ContainerState {
+                running: Some(api::ContainerStateRunning {
+                    started_at: Some(time(*started_at)),
+                }),
+                ..Default::default()
+            },
+            State::Terminated(t) => api::ContainerState {
+                terminated: Some(terminated_api(t)),
+                ..Default::default()
+            },
+        };
+        api::ContainerStatus {
+            name: self.name.clone(),
+            image: self.image.clone(),
+            image_id: self.image_id.clone().unwrap_or_default(),
+            container_id: self.container_id.clone(),
+            state: Some(state),
+            last_state: Some(api::ContainerState {
+                terminated: self.last_state.as_ref().map(terminated_api),
+                ..Default::default()
+            }),
+            ready: self.ready,
+            started: Some(self.started),
+            restart_count: self.restart_count,
+            ..Default::default()
+        }
+    }
+}
+
+pub fn condition_api(c: &Condition, since: Timestamp) -> api::PodCondition {
+    api::PodCondition {
+        type_: c.type_.to_string(),
+        status: if c.status { "True" } else { "False" }.to_string(),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+        last_transition_time: Some(time(since)),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts() -> Timestamp {
+        Timestamp::UNIX_EPOCH
+    }
+
+    fn waiting(name: &str) -> ContainerStatus {
+        ContainerStatus::new(name, "img", "ContainerCreating")
+    }
+
+    fn running(name: &str) -> ContainerStatus {
+        let mut c = waiting(name);
+        c.state = State::Running { started_at: ts() };
+        c.started = true;
+        c.ready = true;
+        c
+    }
+
+    fn exited(name: &str, code: i32) -> ContainerStatus {
+        let mut c = waiting(name);
+        c.state = State::Terminated(term(code));
+        c
+    }
+
+    fn term(code: i32) -> Terminated {
+        Terminated {
+            exit_code: code,
+            reason: if code == 0 { "Completed" } else { "Error" }.into(),
+            message: None,
+            started_at: Some(ts()),
+            finished_at: ts(),
+            container_id: None,
+        }
+    }
+
+    fn backing_off(name: &str, code: i32) -> ContainerStatus {
+        let mut c = waiting(name);
+        c.state = State::waiting("CrashLoopBackOff", None);
+        c.last_state = Some(term(code));
+        c
+    }
+
+    use Phase::*;
+    use RestartPolicy::*;
+
+    #[test]
+    fn app_containers() {
+        assert_eq!(phase(Always, &[], &[waiting("a")], false), Pending);
+        assert_eq!(
+            phase(Always, &[], &[running("a"), exited("b", 1)], false),
+            Running
+        );
+        assert_eq!(
+            phase(Never, &[], &[exited("a", 0), exited("b", 0)], false),
+            Succeeded
+        );
+        assert_eq!(
+            phase(Never, &[], &[exited("a", 0), exited("b", 3)], false),
+            Failed
+        );
+        assert_eq!(phase(OnFailure, &[], &[exited("a", 0)], false), Succeeded);
+        assert_eq!(
+            phase(OnFailure, &[], &[backing_off("a", 1)], false),
+            Running
+        );
+        assert_eq!(phase(Always, &[], &[exited("a", 0)], false), Running);
+        // No fail-fast: one failure under Never while a sibling runs keeps the pod Running.
+        assert_eq!(
+            phase(Never, &[], &[exited("a", 1), running("b")], false),
+            Running
+        );
+    }
+
+    #[test]
+    fn init_containers() {
+        assert_eq!(
+            phase(Never, &[running("i")], &[waiting("a")], false),
+            Pending
+        );
+        assert_eq!(
+            phase(Never, &[exited("i", 1)], &[waiting("a")], false),
+            Failed
+        );
+        assert_eq!(
+            phase(Always, &[backing_off("i", 1)], &[waiting("a")], false),
+            Pending
+        );
+        assert_eq!(
+            phase(OnFailure, &[exited("i", 0)], &[running("a")], false),
+            Running
+        );
+    }
+
+    #[test]
+    fn torn_down_pods_are_terminal() {
+        assert_eq!(phase(Always, &[], &[exited("a", 0)], true), Succeeded);
+        assert_eq!(phase(Always, &[], &[exited("a", 137)], true), Failed);
+        assert_eq!(phase(OnFailure, &[], &[backing_off("a", 1)], true), Failed);
+    }
+
+    #[test]
+    fn condition_messages() {
+        let c = conditions(
+            Pending,
+            true,
+            &[running("i1"), waiting("i2")],
+            &[waiting("a")],
+        );
+        let init = c
+            .iter()
+            .find(|c| c.type_ == "Initialized")
+            .expect("Initialized");
+        assert!(!init.status);
+        assert_eq!(init.reason.as_deref(), Some("ContainersNotInitialized"));
+        assert_eq!(
+            init.message.as_deref(),
+            Some("containers with incomplete status: [i1 i2]")
+        );
+        let ready = c.iter().find(|c| c.type_ == "Ready").expect("Ready");
+        assert_eq!(
+            ready.message.as_deref(),
+            Some("containers with unready status: [a]")
+        );
+        let done = conditions(Succeeded, true, &[], &[exited("a", 0)]);
+        let ready = done
+            .iter()
+            .find(|c| c.type_ == "ContainersReady")
+            .expect("ContainersReady");
+        assert_eq!(ready.reason.as_deref(), Some("PodCompleted"));
+    }
+}

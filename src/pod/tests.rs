@@ -1,0 +1,415 @@
+//! Lifecycle rules against the fake backend, in tokio's virtual time (no real sleeping).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as api;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
+use super::backoff::BackoffPolicy;
+use super::clock::Clock;
+use super::events::RecordedEvents;
+use super::*;
+use crate::plan::PodPlan;
+use crate::runtime::fake::{FakeRun, FakeRuntime};
+use crate::runtime::{LogSink, Stream};
+
+struct NoLogs;
+impl LogSink for NoLogs {
+    fn line(&self, _: &str, _: Stream, _: &str) {}
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn exit(code: i32, after: u64) -> FakeRun {
+    FakeRun::Exit {
+        code,
+        after: secs(after),
+    }
+}
+
+fn pod(spec: serde_json::Value) -> PodPlan {
+    let pod: api::Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": spec,
+    }))
+    .expect("test pod");
+    PodPlan::from_pod(&pod, "uid-1", ".".into())
+}
+
+fn containers(names: &[&str]) -> serde_json::Value {
+    names
+        .iter()
+        .map(|n| json!({"name": n, "image": "img"}))
+        .collect()
+}
+
+struct Run {
+    handle: PodHandle,
+    fake: Arc<FakeRuntime>,
+    events: Arc<RecordedEvents>,
+}
+
+fn start(plan: PodPlan, fake: FakeRuntime) -> Run {
+    start_with(plan, fake, BackoffPolicy::default())
+}
+
+fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
+    let fake = Arc::new(fake);
+    let events = Arc::new(RecordedEvents::default());
+    let handle = spawn(
+        plan,
+        fake.clone(),
+        KubeletConfig {
+            backoff,
+            clock: Clock::starting_at(Timestamp::UNIX_EPOCH),
+            events: events.clone(),
+            log: Arc::new(NoLogs),
+        },
+    );
+    Run {
+        handle,
+        fake,
+        events,
+    }
+}
+
+impl Run {
+    fn status(&self) -> api::PodStatus {
+        self.handle
+            .status
+            .borrow()
+            .status
+            .clone()
+            .expect("status is always set")
+    }
+
+    fn container(&self, name: &str) -> api::ContainerStatus {
+        let s = self.status();
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+            .find(|c| c.name == name)
+            .cloned()
+            .expect("container status")
+    }
+
+    fn phase(&self) -> String {
+        self.status().phase.unwrap_or_default()
+    }
+
+    async fn finish(self) -> (Outcome, api::PodStatus, Vec<String>, Arc<RecordedEvents>) {
+        let status_rx = self.handle.status.clone();
+        let outcome = self.handle.wait().await;
+        let status = status_rx.borrow().status.clone().expect("status");
+        (outcome, status, self.fake.journal(), self.events)
+    }
+}
+
+fn terminated(c: &api::ContainerStatus) -> &api::ContainerStateTerminated {
+    c.state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .expect("terminated state")
+}
+
+fn waiting_reason(c: &api::ContainerStatus) -> Option<String> {
+    c.state.as_ref()?.waiting.as_ref()?.reason.clone()
+}
+
+fn condition(s: &api::PodStatus, type_: &str) -> api::PodCondition {
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == type_)
+        .cloned()
+        .expect("condition")
+}
+
+#[tokio::test(start_paused = true)]
+async fn single_container_succeeds() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": containers(&["app"])})),
+        FakeRuntime::new().script("app", [exit(0, 1)]),
+    );
+    let (outcome, status, _, events) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+    assert_eq!(status.phase.as_deref(), Some("Succeeded"));
+    assert_eq!(
+        condition(&status, "Ready").reason.as_deref(),
+        Some("PodCompleted")
+    );
+    let app = &status.container_statuses.expect("statuses")[0];
+    let t = terminated(app);
+    assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
+    assert_eq!(
+        events.reasons(),
+        ["Scheduled", "Pulled app", "Created app", "Started app"]
+    );
+    assert_eq!(
+        *events.phases.lock().expect("phases"),
+        [Phase::Pending, Phase::Running, Phase::Succeeded]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_under_never_waits_for_siblings() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": containers(&["bad", "slow"])})),
+        FakeRuntime::new()
+            .script("bad", [exit(3, 1)])
+            .script("slow", [exit(0, 20)]),
+    );
+    tokio::time::sleep(secs(5)).await;
+    assert_eq!(run.phase(), "Running", "no fail-fast: slow still runs");
+    assert_eq!(terminated(&run.container("bad")).exit_code, 3);
+    let (outcome, status, _, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    let ready = condition(&status, "ContainersReady");
+    assert_eq!(ready.reason.as_deref(), Some("PodFailed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn command_args_and_env_expansion() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": [
+            {"name": "a", "image": "img", "args": ["$(GREETING)", "$(NOPE)", "$$(GREETING)"],
+             "env": [{"name": "WHO", "value": "world"},
+                     {"name": "GREETING", "value": "hello-$(WHO)"}]},
+            {"name": "b", "image": "img", "command": ["/bin/x"]},
+            {"name": "c", "image": "img"}
+        ]})),
+        FakeRuntime::new(),
+    );
+    let (_, _, journal, _) = run.finish().await;
+    let creates: Vec<&String> = journal.iter().filter(|j| j.starts_with("create")).collect();
+    assert_eq!(
+        creates,
+        [
+            "create a /img hello-world $(NOPE) $(GREETING)",
+            "create b /bin/x",
+            "create c /img default-cmd"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn init_containers_run_in_order_before_apps() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never",
+            "initContainers": containers(&["init-a", "init-b"]),
+            "containers": containers(&["app"])})),
+        FakeRuntime::new()
+            .script("init-a", [exit(0, 2)])
+            .script("init-b", [exit(0, 2)])
+            .script("app", [exit(0, 2)]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(run.phase(), "Pending");
+    assert_eq!(
+        waiting_reason(&run.container("app")).as_deref(),
+        Some("PodInitializing")
+    );
+    let init = condition(&run.status(), "Initialized");
+    assert_eq!(
+        init.message.as_deref(),
+        Some("containers with incomplete status: [init-a init-b]")
+    );
+    let (outcome, status, journal, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+    let starts: Vec<&String> = journal.iter().filter(|j| j.starts_with("start")).collect();
+    assert_eq!(starts, ["start init-a", "start init-b", "start app"]);
+    let init_a = &status.init_container_statuses.expect("init statuses")[0];
+    assert!(init_a.ready, "a completed init container reports ready");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_init_container_under_never_fails_the_pod() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never",
+            "initContainers": containers(&["init"]),
+            "containers": containers(&["app"])})),
+        FakeRuntime::new().script("init", [exit(1, 1)]),
+    );
+    let (outcome, status, journal, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert!(!journal.iter().any(|j| j == "start app"));
+    let app = &status.container_statuses.expect("statuses")[0];
+    assert_eq!(waiting_reason(app).as_deref(), Some("PodInitializing"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_init_container_under_always_is_retried_with_backoff() {
+    let run = start(
+        pod(json!({"restartPolicy": "Always",
+            "initContainers": containers(&["init"]),
+            "containers": containers(&["app"])})),
+        FakeRuntime::new()
+            .script("init", [exit(1, 1), exit(1, 1), exit(0, 1)])
+            .script("app", [FakeRun::Forever]),
+    );
+    // First run fails at t=1 and restarts at once; the second fails at t=2, back-off 10 s.
+    tokio::time::sleep(secs(3)).await;
+    let init = run.container("init");
+    assert_eq!(run.phase(), "Pending");
+    assert_eq!(init.restart_count, 1);
+    assert_eq!(waiting_reason(&init).as_deref(), Some("CrashLoopBackOff"));
+    let msg = init
+        .state
+        .as_ref()
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.message.clone());
+    assert_eq!(
+        msg.as_deref(),
+        Some("back-off 10s restarting failed container=init pod=p_default(uid-1)")
+    );
+    tokio::time::sleep(secs(8)).await; // t=11: still backing off
+    assert_eq!(run.container("init").restart_count, 1);
+    tokio::time::sleep(secs(3)).await; // t=14: restarted at 12, succeeded at 13
+    assert_eq!(run.container("init").restart_count, 2);
+    assert_eq!(run.phase(), "Running");
+    run.handle.stop(StopMode::Kill);
+    let (outcome, _, journal, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Stopped(Phase::Failed));
+    assert_eq!(journal.iter().filter(|j| *j == "start init").count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn always_restarts_with_doubling_backoff() {
+    let begin = tokio::time::Instant::now();
+    let run = start(
+        pod(json!({"containers": containers(&["app"])})),
+        FakeRuntime::new().script("app", [exit(0, 1)]),
+    );
+    // Runs end at t=1 (restart now), 2 (+10 s), 13 (+20 s), 34 (+40 s), 75.
+    let mut seen = vec![];
+    for ms in [1500, 3000, 11500, 12500, 32500, 33500, 73500, 74500] {
+        tokio::time::sleep_until(begin + Duration::from_millis(ms)).await;
+        seen.push(run.container("app").restart_count);
+    }
+    assert_eq!(seen, [1, 1, 1, 2, 2, 3, 3, 4]);
+    let app = run.container("app");
+    let last = app
+        .last_state
+        .and_then(|s| s.terminated)
+        .expect("lastState");
+    assert_eq!(
+        (last.exit_code, last.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+    assert_eq!(run.phase(), "Running");
+    run.handle.stop(StopMode::Kill);
+    run.finish().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_restarts_only_failures() {
+    let run = start_with(
+        pod(json!({"restartPolicy": "OnFailure", "containers": containers(&["flaky", "ok"])})),
+        FakeRuntime::new()
+            .script("flaky", [exit(2, 1), exit(2, 1), exit(0, 1)])
+            .script("ok", [exit(0, 1)]),
+        BackoffPolicy {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        },
+    );
+    let (outcome, status, journal, events) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+    let flaky = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == "flaky")
+        .cloned()
+        .expect("flaky");
+    assert_eq!(flaky.restart_count, 2);
+    let last = flaky
+        .last_state
+        .and_then(|s| s.terminated)
+        .expect("lastState");
+    assert_eq!((last.exit_code, last.reason.as_deref()), (2, Some("Error")));
+    assert_eq!(journal.iter().filter(|j| *j == "start ok").count(), 1);
+    assert!(events.reasons().contains(&"BackOff flaky".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn oom_is_reported() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": containers(&["hog"])})),
+        FakeRuntime::new().script("hog", [FakeRun::Oom { after: secs(1) }]),
+    );
+    let (outcome, status, _, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    let t = terminated(&status.container_statuses.expect("statuses")[0]).clone();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_image_leaves_the_pod_stuck_pending() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": [{"name": "app", "image": "missing"}]})),
+        FakeRuntime::new(),
+    );
+    let (outcome, status, _, _) = run.finish().await;
+    assert!(
+        matches!(outcome, Outcome::Stuck(ref m) if m.contains("ErrImagePull")),
+        "{outcome:?}"
+    );
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let app = &status.container_statuses.expect("statuses")[0];
+    assert_eq!(waiting_reason(app).as_deref(), Some("ErrImagePull"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_deadline_fails_the_pod() {
+    let run = start(
+        pod(
+            json!({"activeDeadlineSeconds": 5, "terminationGracePeriodSeconds": 2,
+            "containers": containers(&["app"])}),
+        ),
+        FakeRuntime::new().script("app", [FakeRun::Forever]),
+    );
+    let begin = tokio::time::Instant::now();
+    let (outcome, status, _, events) = run.finish().await;
+    // The deadline at 5 s, then the grace period of 2 s before the kill.
+    assert_eq!(begin.elapsed(), secs(7));
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    let t = terminated(&status.container_statuses.expect("statuses")[0]).clone();
+    assert_eq!(t.exit_code, 137);
+    assert!(events.reasons().contains(&"Killing app".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn graceful_stop_waits_the_grace_period_and_kill_escalates() {
+    let run = start(
+        pod(json!({"terminationGracePeriodSeconds": 30, "containers": containers(&["app"])})),
+        FakeRuntime::new().script("app", [FakeRun::Forever]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    run.handle.stop(StopMode::Graceful);
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(run.phase(), "Running", "still inside the grace period");
+    run.handle.stop(StopMode::Kill);
+    let begin = tokio::time::Instant::now();
+    let (outcome, status, _, _) = run.finish().await;
+    assert!(begin.elapsed() < secs(1));
+    assert_eq!(outcome, Outcome::Stopped(Phase::Failed));
+    let t = terminated(&status.container_statuses.expect("statuses")[0]).clone();
+    assert_eq!(t.exit_code, 137);
+}
+
+#[test]
+fn go_durations() {
+    use super::kubelet::go_duration;
+    assert_eq!(go_duration(secs(10)), "10s");
+    assert_eq!(go_duration(secs(80)), "1m20s");
+    assert_eq!(go_duration(secs(300)), "5m0s");
+    assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+}

@@ -1,0 +1,153 @@
+//! The seam between the pod lifecycle (the "kubelet") and a backend, shaped like the Kubernetes CRI
+//! RuntimeService and ImageService. Backends never see manifests; the lifecycle never sees wasmtime.
+
+pub mod fake;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Identifies a pod sandbox (the pod's infra: what owns its network and volumes).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SandboxId(pub String);
+
+/// Identifies one container instance; a restart creates a new one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContainerId(pub String);
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    pub pod_name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub hostname: String,
+}
+
+/// What an image resolved to: the runtime's identity for it plus its default command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// A stable identity, reported as `imageID` (`sha256:...`).
+    pub id: String,
+    /// What the image was resolved to, for events (`built-in image testkit`, a file path).
+    pub source: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives container output one line at a time (without the newline).
+pub trait LogSink: Send + Sync {
+    fn line(&self, container: &str, stream: Stream, line: &str);
+}
+
+#[derive(Clone)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub image: ImageInfo,
+    /// The full argv: argv[0] is the first element of command (or of the image's entrypoint).
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub memory_limit: Option<u64>,
+    /// 0 for the first run, then the restart count.
+    pub attempt: u32,
+    pub log: Arc<dyn LogSink>,
+}
+
+/// Why a container ended, in the vocabulary of Kubernetes' `state.terminated.reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    Completed,
+    Error,
+    OomKilled,
+    StartError,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Completed => "Completed",
+            ExitReason::Error => "Error",
+            ExitReason::OomKilled => "OOMKilled",
+            ExitReason::StartError => "StartError",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: i32,
+    pub reason: ExitReason,
+    pub message: Option<String>,
+}
+
+impl ExitStatus {
+    /// Kubernetes' reason follows the code, except for the reasons a runtime knows better.
+    pub fn from_code(code: i32) -> Self {
+        let reason = if code == 0 {
+            ExitReason::Completed
+        } else {
+            ExitReason::Error
+        };
+        ExitStatus {
+            code,
+            reason,
+            message: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("image \"{image}\" not found: {detail}")]
+    NotFound { image: String, detail: String },
+    #[error("image \"{image}\" is not a valid WebAssembly program: {detail}")]
+    Invalid { image: String, detail: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("no such {kind} {id}")]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Backend(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// The calls a kubelet makes on a container runtime. Stop and remove are idempotent.
+#[async_trait]
+pub trait RuntimeService: Send + Sync {
+    /// Short name of the backend for messages (`wasm`, `linux`, `fake`).
+    fn name(&self) -> &'static str;
+    /// Resolves an image reference; relative file paths resolve against `base_dir`.
+    async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError>;
+    async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId>;
+    async fn create_container(
+        &self,
+        sandbox: &SandboxId,
+        config: ContainerConfig,
+    ) -> Result<ContainerId>;
+    async fn start_container(&self, id: &ContainerId) -> Result<()>;
+    /// Resolves once the container has exited; may be called while a stop is in progress.
+    async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus>;
+    /// Asks the container to stop and kills it once `grace` has passed; returns when it is gone.
+    async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()>;
+    async fn remove_container(&self, id: &ContainerId) -> Result<()>;
+    /// Kills whatever still runs in the sandbox.
+    async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
+    async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
+}

@@ -1,7 +1,10 @@
 //! wpod: run Kubernetes v1 Pod manifests locally, each container a WebAssembly program.
 
+pub mod cli;
 pub mod expand;
-// TEMP pub mod manifest;
+pub mod images;
+pub mod manifest;
 pub mod plan;
 pub mod pod;
 pub mod runtime;
+pub mod wasm;

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-fn parse_memory_bytes(_: &str) -> Result<u64, ()> {
-    Err(())
-} // TEMP
+use crate::manifest::parse_memory_bytes;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartPolicy {

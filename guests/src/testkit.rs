@@ -4,8 +4,9 @@
 //! works), otherwise from argv[1] (`command: ["testkit", "exit", "3"]`). The same source builds for
 //! wasm32-wasip2 (embedded in wpod) and natively (for the Linux backend).
 
+mod common;
+
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 const APPLETS: &[(&str, &str)] = &[
@@ -39,7 +40,7 @@ const APPLETS: &[(&str, &str)] = &[
     ("help", "help                 list the applets"),
 ];
 
-fn main() -> ExitCode {
+fn main() {
     let argv: Vec<String> = std::env::args().collect();
     let base = argv
         .first()
@@ -53,33 +54,33 @@ fn main() -> ExitCode {
         ("help", &argv[argv.len()..])
     };
     match run(applet, rest) {
-        Ok(code) => code,
+        Ok(code) => common::exit(code),
         Err(msg) => {
             eprintln!("testkit {applet}: {msg}");
-            ExitCode::from(2)
+            common::exit(2)
         }
     }
 }
 
-fn run(applet: &str, args: &[String]) -> Result<ExitCode, String> {
+fn run(applet: &str, args: &[String]) -> Result<u8, String> {
     match applet {
         "exit" => {
             let code: u8 = arg(args, 0, "CODE")?;
-            Ok(ExitCode::from(code))
+            Ok(code)
         }
         "echo" => {
             println!("{}", args.join(" "));
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "stderr" => {
             eprintln!("{}", args.join(" "));
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "args" => {
             for (i, a) in std::env::args().enumerate() {
                 println!("argv[{i}]={a}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "env" => {
             let mut vars: Vec<(String, String)> = std::env::vars().collect();
@@ -87,7 +88,7 @@ fn run(applet: &str, args: &[String]) -> Result<ExitCode, String> {
             for (k, v) in vars {
                 println!("{k}={v}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "count" => {
             let n: u64 = arg(args, 0, "N")?;
@@ -101,7 +102,7 @@ fn run(applet: &str, args: &[String]) -> Result<ExitCode, String> {
                     std::thread::sleep(Duration::from_millis(ms));
                 }
             }
-            Ok(ExitCode::from(code))
+            Ok(code)
         }
         "sleep" => {
             let secs: f64 = arg(args, 0, "SECONDS")?;
@@ -109,7 +110,7 @@ fn run(applet: &str, args: &[String]) -> Result<ExitCode, String> {
                 return Err(format!("invalid SECONDS {secs}"));
             }
             std::thread::sleep(Duration::from_secs_f64(secs));
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "spin" => {
             println!("spinning");
@@ -133,14 +134,14 @@ fn run(applet: &str, args: &[String]) -> Result<ExitCode, String> {
                 total += n;
             }
             println!("allocated {total} bytes in {} chunks", chunks.len());
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         "help" => {
             println!("testkit applets:");
             for (_, usage) in APPLETS {
                 println!("  {usage}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
         other => Err(format!(
             "unknown applet `{other}`; run `testkit help` for the list"

@@ -2,7 +2,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::status::Phase;
+use super::status::{Phase, Terminated};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -33,6 +33,8 @@ pub struct Event {
 pub trait EventSink: Send + Sync {
     fn event(&self, pod: &str, event: &Event);
     fn phase(&self, pod: &str, from: Option<Phase>, to: Phase);
+    /// A container's run ended (Kubernetes records no event for this; a learner wants to see it).
+    fn exited(&self, pod: &str, container: &str, how: &Terminated);
 }
 
 /// Keeps everything in memory, for tests.
@@ -70,4 +72,6 @@ impl EventSink for RecordedEvents {
             p.push(to);
         }
     }
+
+    fn exited(&self, _pod: &str, _container: &str, _how: &Terminated) {}
 }

@@ -71,6 +71,11 @@ impl PodHandle {
         let _ = self.stop.send(mode);
     }
 
+    /// A handle for stopping the pod while something else awaits it.
+    pub fn stop_sender(&self) -> mpsc::UnboundedSender<StopMode> {
+        self.stop.clone()
+    }
+
     pub async fn wait(self) -> Outcome {
         self.task
             .await
@@ -512,6 +517,8 @@ impl Kubelet {
             "{}_{}({})",
             self.plan.name, self.plan.namespace, self.plan.uid
         );
+        let events = Arc::clone(&self.config.events);
+        let pod_name = self.plan.name.clone();
         let slot = self.slot_mut(key);
         let terminated = Terminated {
             exit_code: exit.code,
@@ -521,6 +528,7 @@ impl Kubelet {
             finished_at: clock.wall(now),
             container_id: slot.status.container_id.clone(),
         };
+        events.exited(&pod_name, &slot.plan.name, &terminated);
         // A completed init container counts as ready; nothing else that exited does.
         slot.status.ready = kind == ContainerKind::Init && exit.code == 0;
         slot.status.started = false;
@@ -754,7 +762,7 @@ async fn sleep_until(at: Option<Instant>) {
 /// Formats like Go's time.Duration, which is how the kubelet writes back-off messages (`1m20s`).
 pub fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{}s", d.as_secs_f64());
     }
     let s = d.as_secs();
@@ -788,10 +796,15 @@ fn qos_class(pod: &api::Pod) -> &'static str {
     let guaranteed = containers.iter().all(|c| {
         let r = resources(c);
         let limits = r.limits.unwrap_or_default();
-        let requests = r.requests.unwrap_or(limits.clone());
-        ["cpu", "memory"].iter().all(|k| {
-            limits.get(*k).is_some() && limits.get(*k) == requests.get(*k).or(limits.get(*k))
-        })
+        let requests = r.requests.unwrap_or_default();
+        // A request left out defaults to the limit.
+        ["cpu", "memory"]
+            .iter()
+            .all(|k| match (limits.get(*k), requests.get(*k)) {
+                (Some(limit), Some(request)) => limit == request,
+                (Some(_), None) => true,
+                (None, _) => false,
+            })
     });
     if guaranteed {
         "Guaranteed"

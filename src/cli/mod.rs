@@ -1,0 +1,77 @@
+//! The command line: one file per subcommand.
+
+mod duration;
+mod images;
+mod output;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes of `wpod`, documented in the README.
+pub mod exit {
+    pub const SUCCEEDED: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const STUCK: u8 = 3;
+    pub const INTERNAL: u8 = 4;
+    pub const TIMEOUT: u8 = 124;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "wpod",
+    version,
+    about = "Run Kubernetes v1 Pod manifests locally, each container a WebAssembly program",
+    after_help = "Exit codes: 0 pod Succeeded, 1 pod Failed, 2 usage error or invalid manifest, \
+                  3 pod cannot start (e.g. unknown image), 4 internal error, 124 --timeout expired, \
+                  130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pods of one or more manifests until they finish (or until interrupted)
+    Run(run::RunArgs),
+    /// Check manifests and print every problem found, without running anything
+    Validate(validate::ValidateArgs),
+    /// List the built-in images
+    Images,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCEEDED
+            });
+        }
+    };
+    let code = match cli.command {
+        Command::Validate(args) => validate::validate(&args),
+        Command::Images => images::list(),
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(run::run(args)),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    exit::INTERNAL
+                }
+            }
+        }
+    };
+    ExitCode::from(code)
+}

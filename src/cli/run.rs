@@ -1,0 +1,398 @@
+//! `wpod run`: load, validate, run every pod side by side, report.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use k8s_openapi::api::core::v1 as api;
+use sha2::{Digest, Sha256};
+
+use super::duration;
+use super::exit;
+use super::output::{PodLog, Printer};
+use crate::manifest;
+use crate::plan::PodPlan;
+use crate::pod::backoff::BackoffPolicy;
+use crate::pod::clock::Clock;
+use crate::pod::{self, KubeletConfig, Outcome, Phase, PodHandle, StopMode};
+use crate::runtime::RuntimeService;
+use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Manifest files (YAML or JSON, several documents allowed); `-` reads stdin
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+    /// Print the final Pod (a List for several pods) to stdout; container output then goes to stderr
+    #[arg(short, long, value_enum)]
+    output: Option<OutputFormat>,
+    /// Stop after this long (e.g. 30s, 2m) and report the status as it was just before; exit 124
+    #[arg(long, value_parser = duration::parse, value_name = "DURATION")]
+    timeout: Option<Duration>,
+    /// First CrashLoopBackOff delay (Kubernetes: 10s); shorten it for demos and tests
+    #[arg(long, value_parser = duration::parse, value_name = "DURATION", default_value = "10s")]
+    backoff_base: Duration,
+    /// Longest CrashLoopBackOff delay (Kubernetes: 5m)
+    #[arg(long, value_parser = duration::parse, value_name = "DURATION", default_value = "5m")]
+    backoff_max: Duration,
+    /// Override every pod's terminationGracePeriodSeconds, like `kubectl delete --grace-period`
+    #[arg(long, value_parser = duration::parse, value_name = "DURATION")]
+    grace_period: Option<Duration>,
+    /// Only container output and errors: no events, phases or exits on stderr
+    #[arg(short, long)]
+    quiet: bool,
+    /// Colour the output prefixes
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    /// Compile images afresh instead of using the compile cache
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub async fn run(args: RunArgs) -> u8 {
+    if args.backoff_max < args.backoff_base {
+        eprintln!("error: --backoff-max must not be shorter than --backoff-base");
+        return exit::USAGE;
+    }
+    let plans = match load_plans(&args) {
+        Ok(plans) => plans,
+        Err(code) => return code,
+    };
+    let runtime: Arc<dyn RuntimeService> = match WasmRuntime::new(WasmOptions {
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            CompileCache::default_dir()
+        },
+        progress: true,
+    }) {
+        Ok(rt) => Arc::new(rt),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+
+    let logs_to_stderr = args.output.is_some();
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none()
+                && if logs_to_stderr {
+                    std::io::stderr().is_terminal()
+                } else {
+                    std::io::stdout().is_terminal()
+                }
+        }
+    };
+    let prefixes: Vec<(String, String)> = plans
+        .iter()
+        .flat_map(|p| {
+            p.init_containers
+                .iter()
+                .chain(p.containers.iter())
+                .map(|c| (p.name.clone(), c.name.clone()))
+        })
+        .collect();
+    let printer = Arc::new(Printer::new(color, logs_to_stderr, args.quiet, &prefixes));
+    let backoff = BackoffPolicy {
+        base: args.backoff_base,
+        max: args.backoff_max,
+    };
+
+    let mut handles: Vec<PodHandle> = Vec::new();
+    for plan in plans {
+        let config = KubeletConfig {
+            backoff,
+            clock: Clock::system(),
+            events: printer.clone(),
+            log: Arc::new(PodLog {
+                printer: printer.clone(),
+                pod: plan.name.clone(),
+            }),
+        };
+        handles.push(pod::spawn(plan, runtime.clone(), config));
+    }
+
+    let statuses: Vec<_> = handles.iter().map(|h| h.status.clone()).collect();
+    let stops: Vec<_> = handles
+        .iter()
+        .map(|h| (h.name.clone(), h.stop_sender()))
+        .collect();
+    let mut waits = tokio::task::JoinSet::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        waits.spawn(async move { (i, h.wait().await) });
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; statuses.len()];
+    let mut snapshot: Option<Vec<api::Pod>> = None;
+    let mut interrupted = false;
+    let timeout = sleep_opt(args.timeout);
+    tokio::pin!(timeout);
+    let mut signals = Signals::new();
+    loop {
+        tokio::select! {
+            done = waits.join_next() => match done {
+                Some(Ok((i, outcome))) => outcomes[i] = Some(outcome),
+                Some(Err(e)) => {
+                    eprintln!("error: a pod task failed: {e}");
+                    return exit::INTERNAL;
+                }
+                None => break,
+            },
+            _ = &mut timeout, if snapshot.is_none() => {
+                snapshot = Some(statuses.iter().map(|s| s.borrow().clone()).collect());
+                let after = args.timeout.unwrap_or_default();
+                printer.note(&format!("--timeout {}s reached: stopping the pods", after.as_secs_f64()));
+                for (_, stop) in &stops {
+                    let _ = stop.send(StopMode::Kill);
+                }
+            },
+            n = signals.next() => {
+                interrupted = true;
+                let mode = if n == 1 { StopMode::Graceful } else { StopMode::Kill };
+                if mode == StopMode::Graceful {
+                    printer.note("stopping the pods gracefully (press Ctrl-C again to kill them now)");
+                } else {
+                    printer.note("killing the pods");
+                }
+                for (_, stop) in &stops {
+                    let _ = stop.send(mode);
+                }
+            },
+        }
+    }
+    let finals: Vec<api::Pod> = snapshot
+        .clone()
+        .unwrap_or_else(|| statuses.iter().map(|s| s.borrow().clone()).collect());
+    if let Some(format) = args.output
+        && let Err(e) = print_pods(format, &finals)
+    {
+        eprintln!("error: {e}");
+        return exit::INTERNAL;
+    }
+    let mut code = exit::SUCCEEDED;
+    for ((name, _), outcome) in stops.iter().zip(&outcomes) {
+        let pod_code = match outcome {
+            Some(Outcome::Completed(Phase::Succeeded))
+            | Some(Outcome::Stopped(Phase::Succeeded)) => exit::SUCCEEDED,
+            Some(Outcome::Completed(_)) | Some(Outcome::Stopped(_)) => exit::FAILED,
+            Some(Outcome::Stuck(why)) => {
+                printer.note(&format!(
+                    "pod {name} cannot make progress, giving up: {why}"
+                ));
+                exit::STUCK
+            }
+            Some(Outcome::RuntimeFailed(why)) => {
+                eprintln!("error: pod {name}: {why}");
+                exit::INTERNAL
+            }
+            None => exit::INTERNAL,
+        };
+        code = worse(code, pod_code);
+    }
+    if snapshot.is_some() {
+        exit::TIMEOUT
+    } else if interrupted {
+        exit::INTERRUPTED
+    } else {
+        code
+    }
+}
+
+/// Which of two pod results decides the exit code: internal > stuck > failed > succeeded.
+fn worse(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        exit::INTERNAL => 3,
+        exit::STUCK => 2,
+        exit::FAILED => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
+    let mut plans: Vec<PodPlan> = Vec::new();
+    let mut errors = 0;
+    for file in &args.files {
+        let m = match manifest::load_path(file) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(exit::USAGE);
+            }
+        };
+        for d in &m.diagnostics {
+            eprintln!("{d}");
+        }
+        errors += m.errors().count();
+        for p in &m.pods {
+            let mut plan = PodPlan::from_pod(p, &new_uid(p), m.dir.clone());
+            if let Some(g) = args.grace_period {
+                plan.grace_period = g;
+            }
+            plans.push(plan);
+        }
+    }
+    if errors > 0 {
+        eprintln!(
+            "error: the manifest has {errors} error{}; nothing was run (see `wpod validate`)",
+            if errors == 1 { "" } else { "s" }
+        );
+        return Err(exit::USAGE);
+    }
+    let mut names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        eprintln!(
+            "error: two pods are named {}: pod names must be unique in one run",
+            w[0]
+        );
+        return Err(exit::USAGE);
+    }
+    if plans.is_empty() {
+        eprintln!("error: the manifest holds no pod");
+        return Err(exit::USAGE);
+    }
+    Ok(plans)
+}
+
+/// A random-looking UUID (version 4 layout), as the API server assigns to every object.
+fn new_uid(pod: &api::Pod) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = Sha256::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(now.as_nanos().to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(
+        COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .to_le_bytes(),
+    );
+    h.update(pod.metadata.name.as_deref().unwrap_or_default());
+    let mut b: [u8; 16] = h.finalize()[..16].try_into().unwrap_or([0; 16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
+fn print_pods(format: OutputFormat, pods: &[api::Pod]) -> Result<(), String> {
+    let value = if pods.len() == 1 {
+        serde_json::to_value(&pods[0])
+    } else {
+        serde_json::to_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": pods,
+        }))
+    }
+    .map_err(|e| format!("serializing the pod: {e}"))?;
+    let text = match format {
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&value).map_err(|e| format!("serializing the pod: {e}"))?
+                + "\n"
+        }
+        OutputFormat::Yaml => {
+            serde_saphyr::to_string(&value).map_err(|e| format!("serializing the pod: {e}"))?
+        }
+    };
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("writing to stdout: {e}"))
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Ctrl-C and SIGTERM, counted: the first stops gracefully, the next kills.
+struct Signals {
+    count: u32,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        Signals {
+            count: 0,
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn next(&mut self) -> u32 {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match self.term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        self.count += 1;
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_priority() {
+        assert_eq!(worse(exit::SUCCEEDED, exit::FAILED), exit::FAILED);
+        assert_eq!(worse(exit::STUCK, exit::FAILED), exit::STUCK);
+        assert_eq!(worse(exit::FAILED, exit::INTERNAL), exit::INTERNAL);
+    }
+
+    #[test]
+    fn uids_look_like_uuids() {
+        let pod = api::Pod::default();
+        let (a, b) = (new_uid(&pod), new_uid(&pod));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+    }
+}

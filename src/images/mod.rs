@@ -1,0 +1,119 @@
+//! Built-in images: programs from `guests/`, compiled to wasm32-wasip2 by build.rs and embedded here.
+
+/// One built-in image and its OCI-style default command.
+pub struct BuiltinImage {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub entrypoint: &'static [&'static str],
+    pub cmd: &'static [&'static str],
+    pub wasm: &'static [u8],
+}
+
+pub const BUILTINS: &[BuiltinImage] = &[BuiltinImage {
+    name: "testkit",
+    description: "small test programs: exit, echo, stderr, args, env, count, sleep, spin, alloc",
+    entrypoint: &["testkit"],
+    cmd: &["help"],
+    wasm: include_bytes!(concat!(env!("OUT_DIR"), "/testkit.wasm")),
+}];
+
+/// What an image reference names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ImageRef<'a> {
+    Builtin(&'a BuiltinImage),
+    /// A `.wasm` file (absolute, or relative to the manifest's directory).
+    File(&'a str),
+    Unknown(String),
+}
+
+impl PartialEq for BuiltinImage {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for BuiltinImage {}
+impl std::fmt::Debug for BuiltinImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BuiltinImage({})", self.name)
+    }
+}
+
+/// Resolves `busybox`, `busybox:1.36`, `docker.io/library/busybox@sha256:...` alike: registry,
+/// `library/` namespace, tag and digest do not matter for an image that ships inside wpod.
+pub fn resolve(reference: &str) -> ImageRef<'_> {
+    let reference = reference.trim();
+    if reference.ends_with(".wasm") {
+        return ImageRef::File(reference.strip_prefix("file://").unwrap_or(reference));
+    }
+    let name = short_name(reference);
+    match BUILTINS.iter().find(|b| b.name == name) {
+        Some(b) => ImageRef::Builtin(b),
+        None => ImageRef::Unknown(name),
+    }
+}
+
+fn short_name(reference: &str) -> String {
+    let no_digest = reference.split('@').next().unwrap_or(reference);
+    // A colon after the last slash starts the tag; one before it belongs to a registry host:port.
+    let last = no_digest.rsplit('/').next().unwrap_or(no_digest);
+    let repo = last.split(':').next().unwrap_or(last);
+    let path: Vec<&str> = no_digest.split('/').collect();
+    let mut parts: Vec<&str> = path[..path.len() - 1].to_vec();
+    // Drop a registry host (has a dot or a port, or is localhost) and Docker Hub's `library/`.
+    if parts
+        .first()
+        .is_some_and(|h| h.contains('.') || h.contains(':') || *h == "localhost")
+    {
+        parts.remove(0);
+    }
+    if parts.first() == Some(&"library") {
+        parts.remove(0);
+    }
+    parts.push(repo);
+    parts.join("/")
+}
+
+/// The list shown when an image is not found, and by `wpod images`.
+pub fn available() -> String {
+    let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
+    format!(
+        "built-in images are: {}; any other image must be a path to a .wasm file",
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        for r in [
+            "testkit",
+            "testkit:1.0",
+            "docker.io/library/testkit:latest",
+            "library/testkit",
+            "testkit@sha256:abcd",
+            "localhost:5000/testkit:v2",
+        ] {
+            assert!(
+                matches!(resolve(r), ImageRef::Builtin(b) if b.name == "testkit"),
+                "{r}"
+            );
+        }
+        assert_eq!(resolve("./app.wasm"), ImageRef::File("./app.wasm"));
+        assert_eq!(resolve("file:///tmp/a.wasm"), ImageRef::File("/tmp/a.wasm"));
+        assert_eq!(
+            resolve("ghcr.io/acme/tool:1"),
+            ImageRef::Unknown("acme/tool".into())
+        );
+    }
+
+    #[test]
+    fn embedded_guests_are_components() {
+        for b in BUILTINS {
+            assert_eq!(&b.wasm[..4], b"\0asm", "{}", b.name);
+            assert_eq!(&b.wasm[4..8], &[0x0d, 0, 1, 0], "{} is a component", b.name);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! One YAML document: which kind it is, and the pods it holds.
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::diagnostic::Diagnostic;
+use super::honoured;
+use super::locate::{Locator, is_within};
+use super::strict;
+use super::suggest::did_you_mean;
+use super::tree::{Found, Kind, Node, Pos};
+use super::validate::{self, Checker};
+
+/// A pod that passed deserialization, with what is needed to tell it apart from others.
+pub struct LoadedPod {
+    pub pod: Pod,
+    /// Field path of `metadata.name` and where it is, for cross-document checks.
+    pub name_path: String,
+    pub name_pos: Option<Pos>,
+}
+
+/// The pods of one document and everything found wrong or ignored in it.
+#[derive(Default)]
+pub struct Document {
+    pub pods: Vec<LoadedPod>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+const LIST_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "items"];
+
+pub fn read(file: &str, root: &Node) -> Document {
+    let mut doc = Document::default();
+    match type_meta(file, root, "") {
+        Err(mut diagnostics) => doc.diagnostics.append(&mut diagnostics),
+        Ok(TypeMeta::Pod) => doc.pod(file, root, ""),
+        Ok(TypeMeta::List) => doc.list(file, root),
+    }
+    doc
+}
+
+enum TypeMeta {
+    Pod,
+    List,
+}
+
+impl Document {
+    fn pod(&mut self, file: &str, root: &Node, prefix: &str) {
+        let parsed = strict::from_node::<Pod>(file, "pod", root, prefix);
+        let mut errors = parsed.diagnostics;
+        let locator = Locator::new(&parsed.fields, root.pos);
+        let pod = parsed.value.inspect(|pod| {
+            let mut checker = Checker::new(file, prefix, &locator);
+            validate::pod(&mut checker, pod);
+            errors.extend(checker.into_diagnostics());
+        });
+        // A field that is wrong needs fixing before it matters whether wpod honours it.
+        let warnings = honoured::warnings(file, prefix, &parsed.fields)
+            .into_iter()
+            .filter(|w| {
+                !errors
+                    .iter()
+                    .any(|e| e.path == w.path || is_within(&e.path, &w.path))
+            });
+        self.diagnostics.extend(warnings);
+        self.diagnostics.append(&mut errors);
+        let Some(pod) = pod else {
+            return;
+        };
+        let name_path = join(prefix, "metadata.name");
+        let name_pos = locator.value(&name_path);
+        self.pods.push(LoadedPod {
+            pod,
+            name_path,
+            name_pos,
+        });
+    }
+
+    /// `kind: List`, as `kubectl get -o yaml` prints several objects.
+    fn list(&mut self, file: &str, root: &Node) {
+        for (key, _) in root.entries().unwrap_or_default() {
+            let name = key.key_text();
+            if !LIST_FIELDS.contains(&name.as_str()) {
+                let mut d = Diagnostic::error(file, key.pos, &name, "unknown field".into());
+                if let Some(known) = did_you_mean(&name, LIST_FIELDS) {
+                    d = d.with_help(format!("did you mean `{known}`?"));
+                }
+                self.diagnostics.push(d);
+            }
+        }
+        let items = match root.get("items").map(|n| &n.kind) {
+            Some(Kind::Seq(items)) => items.as_slice(),
+            Some(Kind::Null) | None => &[],
+            Some(_) => {
+                let node = root.get("items").unwrap_or(root);
+                let message = format!("expected a list of pods, found {}", Found(node));
+                self.diagnostics
+                    .push(Diagnostic::error(file, node.pos, "items", message));
+                return;
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let prefix = format!("items[{i}]");
+            match type_meta(file, item, &prefix) {
+                Ok(TypeMeta::Pod) => self.pod(file, item, &prefix),
+                Ok(TypeMeta::List) => {
+                    let message = "a List may not contain another List".to_owned();
+                    let pos = item.get("kind").and_then(|k| k.pos);
+                    self.diagnostics.push(Diagnostic::error(
+                        file,
+                        pos,
+                        &join(&prefix, "kind"),
+                        message,
+                    ));
+                }
+                Err(mut diagnostics) => self.diagnostics.append(&mut diagnostics),
+            }
+        }
+    }
+}
+
+fn join(prefix: &str, path: &str) -> String {
+    if prefix.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{prefix}.{path}")
+    }
+}
+
+/// Checks `apiVersion` and `kind`, the two fields that decide how to read the rest.
+fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diagnostic>> {
+    if root.entries().is_none() {
+        let message = format!(
+            "expected a mapping with apiVersion, kind, metadata and spec, found {}",
+            Found(root)
+        );
+        return Err(vec![Diagnostic::error(file, root.pos, prefix, message)]);
+    }
+    let mut errors = Vec::new();
+    let kind = string_field(file, root, prefix, "kind", "add `kind: Pod`", &mut errors);
+    let api_version = string_field(
+        file,
+        root,
+        prefix,
+        "apiVersion",
+        "add `apiVersion: v1`",
+        &mut errors,
+    );
+    let meta = match kind {
+        Some(("Pod", _)) => Some(TypeMeta::Pod),
+        Some(("List", _)) => Some(TypeMeta::List),
+        Some((kind, pos)) => {
+            errors.push(unsupported_kind(file, pos, &join(prefix, "kind"), kind));
+            return Err(errors);
+        }
+        None => None,
+    };
+    if let (Some(meta), Some((version, pos))) = (&meta, api_version)
+        && version != "v1"
+    {
+        let kind = match meta {
+            TypeMeta::Pod => "Pod",
+            TypeMeta::List => "List",
+        };
+        let message = format!("invalid value {version:?}: {kind} is in apiVersion v1");
+        let d = Diagnostic::error(file, pos, &join(prefix, "apiVersion"), message)
+            .with_help("use `apiVersion: v1`");
+        errors.push(d);
+    }
+    match meta {
+        Some(meta) if errors.is_empty() => Ok(meta),
+        _ => Err(errors),
+    }
+}
+
+/// A required string field of the document root, reporting when it is missing or not a string.
+fn string_field<'n>(
+    file: &str,
+    root: &'n Node,
+    prefix: &str,
+    name: &str,
+    help: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<(&'n str, Option<Pos>)> {
+    let path = join(prefix, name);
+    match root.get(name) {
+        None => {
+            // `apiversion: v1` is a typo of the field, not a missing one.
+            let misspelled = root.entries().unwrap_or_default().iter().find(|(key, _)| {
+                let key = key.key_text();
+                key != name && did_you_mean(&key, &[name]).is_some()
+            });
+            let d = match misspelled {
+                Some((key, _)) => {
+                    let path = join(prefix, &key.key_text());
+                    Diagnostic::error(file, key.pos, &path, "unknown field".into())
+                        .with_help(format!("did you mean `{name}`?"))
+                }
+                None => Diagnostic::error(file, root.pos, &path, "required value".into())
+                    .with_help(help),
+            };
+            errors.push(d);
+            None
+        }
+        Some(node) => match node.as_str() {
+            Some(s) if !s.is_empty() => Some((s, node.pos)),
+            _ => {
+                let message = format!("expected a string, found {}", Found(node));
+                errors.push(Diagnostic::error(file, node.pos, &path, message).with_help(help));
+                None
+            }
+        },
+    }
+}
+
+fn unsupported_kind(file: &str, pos: Option<Pos>, path: &str, kind: &str) -> Diagnostic {
+    if let Some(known) = did_you_mean(kind, &["Pod", "List"]) {
+        let message = format!("unsupported kind {kind:?}");
+        return Diagnostic::error(file, pos, path, message)
+            .with_help(format!("did you mean `{known}`? kinds are case-sensitive"));
+    }
+    let help = match kind {
+        "ConfigMap" | "Secret" => format!("wpod runs Pods; {kind} support is planned"),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
+            "wpod runs Pods (ConfigMap and Secret support is planned); copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`".into()
+        }
+        "CronJob" => "wpod runs Pods (ConfigMap and Secret support is planned); copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`".into(),
+        _ => "wpod runs Pods (ConfigMap and Secret support is planned)".into(),
+    };
+    Diagnostic::error(file, pos, path, format!("unsupported kind {kind:?}")).with_help(help)
+}

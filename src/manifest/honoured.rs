@@ -1,0 +1,322 @@
+//! Which Pod fields wpod acts on, and a warning for every other field that is set.
+//!
+//! A field wpod accepts but ignores would silently change what the pod does, so each one
+//! gets a warning saying what happens instead. The tables below are the single place to
+//! update as wpod learns more of the Pod API.
+
+use super::diagnostic::Diagnostic;
+use super::locate::is_within;
+use super::strict::Field;
+
+/// Fields wpod honours, subtree included. Paths are relative to the pod; `[]` stands for
+/// any list index and `C` for any of `spec.containers[]` and `spec.initContainers[]`.
+const HONOURED: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata.name",
+    "metadata.generateName",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.labels",
+    "metadata.annotations",
+    "spec.restartPolicy",
+    "spec.activeDeadlineSeconds",
+    "spec.terminationGracePeriodSeconds",
+    "spec.hostname",
+    "spec.nodeName",
+    "C.name",
+    "C.image",
+    "C.imagePullPolicy",
+    "C.command",
+    "C.args",
+    "C.env[].name",
+    "C.env[].value",
+    "C.resources.limits[memory]",
+    "C.resources.requests",
+    // Informational, as in Kubernetes: a container listens wherever it likes.
+    "C.ports[].containerPort",
+    "C.ports[].name",
+    "C.ports[].protocol",
+];
+
+/// Fields that are honoured only with their default value.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("C.terminationMessagePath", "/dev/termination-log"),
+    ("C.terminationMessagePolicy", "File"),
+    ("spec.schedulerName", "default-scheduler"),
+    ("C.ports[].hostPort", "0"),
+];
+
+const SINGLE_NODE: &str = "wpod runs pods on this machine only; there is nothing to schedule";
+
+/// What wpod does instead, for fields that deserve more than the generic message.
+/// The longest matching prefix wins.
+const INSTEAD: &[(&str, &str)] = &[
+    ("status", "status is set by wpod; the input's is ignored"),
+    ("metadata", "wpod ignores this metadata field"),
+    (
+        "C.livenessProbe",
+        "wpod does not run probes yet; the container is treated as always live",
+    ),
+    (
+        "C.readinessProbe",
+        "wpod does not run probes yet; the container is treated as ready once started",
+    ),
+    (
+        "C.startupProbe",
+        "wpod does not run probes yet; the container is treated as started at once",
+    ),
+    (
+        "C.lifecycle",
+        "wpod does not run lifecycle hooks yet; postStart and preStop are skipped",
+    ),
+    (
+        "C.securityContext",
+        "wpod does not apply security contexts; the container runs in the wasm sandbox",
+    ),
+    (
+        "spec.securityContext",
+        "wpod does not apply security contexts; containers run in the wasm sandbox",
+    ),
+    (
+        "C.env[].valueFrom",
+        "wpod does not resolve valueFrom yet; the variable is not set",
+    ),
+    (
+        "C.envFrom",
+        "wpod does not support envFrom yet; no variables are imported",
+    ),
+    (
+        "spec.volumes",
+        "wpod does not provide volumes yet; none are created",
+    ),
+    (
+        "C.volumeMounts",
+        "wpod does not mount volumes yet; the path does not exist in the container",
+    ),
+    ("C.volumeDevices", "wpod does not attach block devices"),
+    (
+        "C.stdin",
+        "wpod does not attach stdin yet; the container reads end-of-file",
+    ),
+    (
+        "C.stdinOnce",
+        "wpod does not attach stdin yet; the container reads end-of-file",
+    ),
+    (
+        "C.tty",
+        "wpod does not allocate terminals; output is captured as logs",
+    ),
+    (
+        "C.workingDir",
+        "wpod does not set the working directory yet; the image's default is used",
+    ),
+    (
+        "C.ports[].hostPort",
+        "wpod does not publish ports on the host",
+    ),
+    (
+        "C.ports[].hostIP",
+        "wpod does not publish ports on the host",
+    ),
+    (
+        "C.resources.limits[cpu]",
+        "accepted, but not enforced on the wasm backend",
+    ),
+    ("C.resources.limits", "wpod does not enforce this limit"),
+    (
+        "C.restartPolicy",
+        "wpod does not run sidecar containers yet; this one runs as a regular init container and must exit before the app containers start",
+    ),
+    (
+        "C.terminationMessagePath",
+        "wpod writes termination messages only to /dev/termination-log",
+    ),
+    (
+        "C.terminationMessagePolicy",
+        "wpod supports only the `File` termination message policy",
+    ),
+    (
+        "spec.ephemeralContainers",
+        "wpod does not run ephemeral containers",
+    ),
+    ("spec.affinity", SINGLE_NODE),
+    ("spec.tolerations", SINGLE_NODE),
+    ("spec.nodeSelector", SINGLE_NODE),
+    ("spec.topologySpreadConstraints", SINGLE_NODE),
+    ("spec.schedulerName", SINGLE_NODE),
+    ("spec.priority", SINGLE_NODE),
+    ("spec.priorityClassName", SINGLE_NODE),
+    ("spec.preemptionPolicy", SINGLE_NODE),
+    ("spec.schedulingGates", SINGLE_NODE),
+    (
+        "spec.serviceAccountName",
+        "wpod has no API server; no service account token is mounted",
+    ),
+    (
+        "spec.serviceAccount",
+        "wpod has no API server; no service account token is mounted",
+    ),
+    (
+        "spec.automountServiceAccountToken",
+        "wpod has no API server; no service account token is mounted",
+    ),
+    (
+        "spec.dnsPolicy",
+        "wpod has no cluster DNS; this setting has no effect",
+    ),
+    (
+        "spec.dnsConfig",
+        "wpod has no cluster DNS; this setting has no effect",
+    ),
+    (
+        "spec.hostAliases",
+        "wpod does not write /etc/hosts entries yet",
+    ),
+    (
+        "spec.hostNetwork",
+        "containers run in the wasm sandbox and do not share the host's namespaces",
+    ),
+    (
+        "spec.hostPID",
+        "containers run in the wasm sandbox and do not share the host's namespaces",
+    ),
+    (
+        "spec.hostIPC",
+        "containers run in the wasm sandbox and do not share the host's namespaces",
+    ),
+    ("spec.imagePullSecrets", "wpod does not use pull secrets"),
+];
+
+const GENERIC: &str = "wpod does not support this field yet; it is ignored";
+
+/// One warning per set field that wpod does not honour. `prefix` is the pod's path in
+/// its document (`items[0]` in a List) and `fields` the pod's fields in source order.
+pub fn warnings(file: &str, prefix: &str, fields: &[Field<'_>]) -> Vec<Diagnostic> {
+    let honoured: Vec<String> = HONOURED.iter().flat_map(|h| expand(h)).collect();
+    let defaults: Vec<(String, &str)> = DEFAULTS
+        .iter()
+        .flat_map(|(p, d)| expand(p).map(move |p| (p, *d)))
+        .collect();
+    let instead: Vec<(String, &str)> = INSTEAD
+        .iter()
+        .flat_map(|(p, m)| expand(p).map(move |p| (p, *m)))
+        .collect();
+    let mut out = Vec::new();
+    // The subtree already dealt with (honoured as a whole, or warned about once). Fields
+    // come in source order, a field's descendants right after it, so one is enough.
+    let mut closed: Option<&str> = None;
+    for field in fields {
+        let Some(relative) = relative_path(prefix, &field.path) else {
+            continue;
+        };
+        if closed.is_some_and(|c| is_within(&field.path, c)) {
+            continue;
+        }
+        closed = Some(&field.path);
+        let pattern = pattern(relative);
+        let is_default = || {
+            let value = field
+                .node
+                .as_str()
+                .map_or_else(|| field.node.source_text(), str::to_owned);
+            defaults.iter().any(|(p, d)| *p == pattern && value == *d)
+        };
+        if honoured.contains(&pattern) || field.node.is_unset() || is_default() {
+            continue;
+        }
+        if honoured.iter().any(|h| is_within(h, &pattern)) {
+            closed = None;
+            continue;
+        }
+        let message = instead
+            .iter()
+            .filter(|(p, _)| pattern == *p || is_within(&pattern, p))
+            .max_by_key(|(p, _)| p.len())
+            .map_or(GENERIC, |(_, m)| m);
+        let pos = field.key.or(field.node.pos);
+        out.push(Diagnostic::warning(
+            file,
+            pos,
+            &field.path,
+            message.to_owned(),
+        ));
+    }
+    out
+}
+
+/// `C.x` stands for the same field of app and init containers.
+fn expand(entry: &str) -> impl Iterator<Item = String> + '_ {
+    let lists: &[&str] = match entry.strip_prefix("C.") {
+        Some(_) => &["spec.containers[]", "spec.initContainers[]"],
+        None => &[""],
+    };
+    lists.iter().map(move |list| match entry.strip_prefix('C') {
+        Some(tail) if !list.is_empty() => format!("{list}{tail}"),
+        _ => entry.to_owned(),
+    })
+}
+
+fn relative_path<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    path.strip_prefix(prefix)?.strip_prefix('.')
+}
+
+/// `spec.containers[2].env[0].name` → `spec.containers[].env[].name`; map keys stay.
+fn pattern(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let inside = &rest[open + 1..close];
+        if !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("[]");
+        } else {
+            out.push_str(&rest[open..=close]);
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert_eq!(
+            pattern("spec.initContainers[2].env[10].name"),
+            "spec.initContainers[].env[].name"
+        );
+        assert_eq!(
+            pattern("spec.containers[0].resources.limits[cpu]"),
+            "spec.containers[].resources.limits[cpu]"
+        );
+        assert_eq!(pattern("spec.containers"), "spec.containers");
+        assert_eq!(pattern("metadata.labels[a.b/c]"), "metadata.labels[a.b/c]");
+        assert_eq!(pattern("spec.volumes[0]"), "spec.volumes[]");
+    }
+
+    #[test]
+    fn container_entries_cover_both_lists() {
+        let expanded: Vec<String> = expand("C.env[].name").collect();
+        assert_eq!(
+            expanded,
+            [
+                "spec.containers[].env[].name",
+                "spec.initContainers[].env[].name"
+            ]
+        );
+        assert_eq!(
+            expand("spec.hostname").collect::<Vec<_>>(),
+            ["spec.hostname"]
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! Kubernetes manifest loading: YAML or JSON in, typed Pods and diagnostics out.
+//!
+//! Loading never stops at the first problem: every unknown field, type mismatch and
+//! invalid value is reported with its file, line and column, the way the API server
+//! would reject it, plus a warning for each set field that wpod does not honour yet.
+
+mod diagnostic;
+mod document;
+mod honoured;
+mod load;
+mod locate;
+mod names;
+mod quantity;
+mod strict;
+mod suggest;
+mod tree;
+mod validate;
+
+#[cfg(test)]
+mod golden;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Pod;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use load::LoadError;
+pub use quantity::{parse_cpu_millis, parse_memory_bytes};
+
+/// Everything read from one manifest file.
+#[derive(Debug)]
+pub struct Manifest {
+    /// Display name: the path as given, or `<stdin>`.
+    pub file: String,
+    /// Directory of the file (the working directory for stdin): relative image paths
+    /// resolve against it.
+    pub dir: PathBuf,
+    /// Pods from documents without errors, in input order.
+    pub pods: Vec<Pod>,
+    /// Errors and warnings in input order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Manifest {
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+    }
+}
+
+/// Loads the manifest at `path`, or stdin for `-`.
+pub fn load_path(path: &str) -> Result<Manifest, LoadError> {
+    let (file, dir, text) = load::read(path)?;
+    Ok(load_str(&file, dir, &text))
+}
+
+/// Loads a manifest already in memory; `file` is its display name.
+pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
+    let mut manifest = Manifest {
+        file: file.to_owned(),
+        dir,
+        pods: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    let roots = match tree::parse(text) {
+        Ok(roots) => roots,
+        Err(err) => {
+            let mut d = Diagnostic::error(file, err.pos, "", err.message);
+            d.help = err.help.map(str::to_owned);
+            manifest.diagnostics.push(d);
+            return manifest;
+        }
+    };
+    if roots.is_empty() {
+        let d = Diagnostic::error(
+            file,
+            None,
+            "",
+            "no manifest found: the input is empty".into(),
+        )
+        .with_help("a Pod manifest starts with `apiVersion: v1` and `kind: Pod`");
+        manifest.diagnostics.push(d);
+        return manifest;
+    }
+    // Pod name → line of its first definition; pods run side by side, so names must differ.
+    let mut names: HashMap<String, Option<u64>> = HashMap::new();
+    for root in &roots {
+        let mut doc = document::read(file, root);
+        for loaded in &doc.pods {
+            let Some(name) = loaded.pod.metadata.name.clone().filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let line = loaded.name_pos.map(|p| p.line);
+            if let Some(first) = names.get(&name) {
+                let mut d = Diagnostic::error(
+                    file,
+                    loaded.name_pos,
+                    &loaded.name_path,
+                    format!("duplicate pod name {name:?}"),
+                );
+                if let Some(first) = first {
+                    d = d.with_help(format!("a pod named {name:?} is already defined on line {first}; give each pod its own name"));
+                }
+                doc.diagnostics.push(d);
+            } else {
+                names.insert(name, line);
+            }
+        }
+        doc.diagnostics
+            .sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+        if !doc.diagnostics.iter().any(Diagnostic::is_error) {
+            manifest
+                .pods
+                .extend(doc.pods.into_iter().map(|loaded| loaded.pod));
+        }
+        manifest.diagnostics.append(&mut doc.diagnostics);
+    }
+    manifest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Manifest {
+        load_str("pod.yaml", PathBuf::from("/tmp"), text)
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: NAME\nspec:\n  containers:\n  - name: app\n    image: ./app.wasm\n";
+
+    #[test]
+    fn a_document_with_errors_contributes_no_pod() {
+        let text = format!(
+            "{}---\n{}  stdin: 1\n",
+            POD.replace("NAME", "good"),
+            POD.replace("NAME", "bad")
+        );
+        let m = load(&text);
+        let names: Vec<_> = m
+            .pods
+            .iter()
+            .filter_map(|p| p.metadata.name.as_deref())
+            .collect();
+        assert_eq!(names, ["good"]);
+        assert_eq!(m.errors().count(), 1);
+        assert!(m.has_errors());
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_fine() {
+        let text = format!(
+            "\u{feff}{}",
+            POD.replace("NAME", "crlf").replace('\n', "\r\n")
+        );
+        let m = load(&text);
+        assert!(m.diagnostics.is_empty(), "{:?}", m.diagnostics);
+        assert_eq!(m.pods.len(), 1);
+    }
+
+    #[test]
+    fn warnings_alone_keep_the_pod() {
+        let text = POD.replace("NAME", "warned") + "    tty: true\n";
+        let m = load(&text);
+        assert!(!m.has_errors());
+        assert_eq!(m.warnings().count(), 1);
+        assert_eq!(m.pods.len(), 1);
+        assert_eq!(m.dir, PathBuf::from("/tmp"));
+    }
+
+    #[test]
+    fn misspelled_type_fields_are_pointed_out() {
+        let m = load(
+            &POD.replace("NAME", "x")
+                .replace("apiVersion", "apiversion")
+                .replace("kind: Pod", "kind: pod"),
+        );
+        let rendered: Vec<String> = m.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            [
+                "pod.yaml:1:1: error: apiversion: unknown field\n  help: did you mean `apiVersion`?",
+                "pod.yaml:2:7: error: kind: unsupported kind \"pod\"\n  help: did you mean `Pod`? kinds are case-sensitive",
+            ]
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! The WebAssembly backend: every container is a WASI program (a p2 component or a p1 module) run
+//! by wasmtime, each in its own Store, all on one Engine.
+
+mod cache;
+mod limits;
+mod stdio;
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use wasmtime::component::{Component, Linker as ComponentLinker};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
+
+pub use cache::CompileCache;
+use limits::MemoryLimiter;
+use stdio::LogStream;
+
+use crate::images::{self, ImageRef};
+use crate::runtime::{
+    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageError, ImageInfo, Result,
+    RuntimeError, RuntimeService, SandboxConfig, SandboxId, Stream,
+};
+
+/// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Compiles longer than this show a progress line on a terminal.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+/// Exit code of a guest that trapped: 128 + SIGABRT, as the wasmtime CLI reports it.
+const TRAP_EXIT: i32 = 134;
+
+pub struct WasmOptions {
+    /// Where compiled images are kept; None disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Print a progress line on stderr while a slow compile runs (only on a terminal).
+    pub progress: bool,
+}
+
+impl Default for WasmOptions {
+    fn default() -> Self {
+        WasmOptions {
+            cache_dir: CompileCache::default_dir(),
+            progress: true,
+        }
+    }
+}
+
+pub struct Host {
+    wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.ctx()
+    }
+}
+
+#[derive(Clone)]
+enum Program {
+    Component(CommandPre<Host>),
+    Module(InstancePre<Host>),
+}
+
+struct Container {
+    config: ContainerConfig,
+    hostname: String,
+    sandbox: SandboxId,
+    program: Program,
+    exit: watch::Sender<Option<ExitStatus>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Where a compiled program came from, for benchmarks and events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompileSource {
+    Compiled,
+    DiskCache,
+    Memory,
+}
+
+pub struct WasmRuntime {
+    engine: Engine,
+    component_linker: ComponentLinker<Host>,
+    module_linker: Linker<Host>,
+    cache: CompileCache,
+    progress: bool,
+    programs: Mutex<HashMap<String, Program>>,
+    sandboxes: Mutex<HashMap<String, SandboxConfig>>,
+    containers: Mutex<HashMap<String, Arc<Container>>>,
+    next_id: AtomicU64,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl WasmRuntime {
+    pub fn new(options: WasmOptions) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine =
+            Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
+        let mut component_linker = ComponentLinker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)
+            .map_err(|e| wasm_err("linking WASI p2", e))?;
+        let mut module_linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
+            .map_err(|e| wasm_err("linking WASI p1", e))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
+        Ok(WasmRuntime {
+            cache: CompileCache::new(&engine, options.cache_dir),
+            engine,
+            component_linker,
+            module_linker,
+            progress: options.progress && std::io::stderr().is_terminal(),
+            programs: Mutex::new(HashMap::new()),
+            sandboxes: Mutex::new(HashMap::new()),
+            containers: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            ticker_stop,
+        })
+    }
+
+    fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
+        lock(&self.containers)
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| RuntimeError::NotFound {
+                kind: "container",
+                id: id.0.clone(),
+            })
+    }
+
+    /// Compiles (or loads from the caches) the program of an image and links it.
+    pub async fn prepare(
+        &self,
+        image: &str,
+        base_dir: &Path,
+    ) -> Result<(ImageInfo, CompileSource), ImageError> {
+        let (bytes, mut info) = read_image(image, base_dir)?;
+        let sha = hex(&Sha256::digest(&bytes));
+        info.id = format!("sha256:{sha}");
+        if lock(&self.programs).contains_key(&sha) {
+            return Ok((info, CompileSource::Memory));
+        }
+        let invalid = |detail: String| ImageError::Invalid {
+            image: image.to_string(),
+            detail,
+        };
+        let engine = self.engine.clone();
+        let cached = self.cache.path_for(&sha);
+        let done = Arc::new(AtomicBool::new(false));
+        if self.progress {
+            show_progress(image.to_string(), bytes.len(), done.clone());
+        }
+        let compiled =
+            tokio::task::spawn_blocking(move || load_or_compile(&engine, &bytes, cached))
+                .await
+                .map_err(|e| invalid(format!("compiler task failed: {e}")));
+        done.store(true, Ordering::SeqCst);
+        let (artifact, source) = compiled?.map_err(|e| invalid(format!("{e:#}")))?;
+        let program = match artifact {
+            Artifact::Component(c) => self
+                .component_linker
+                .instantiate_pre(&c)
+                .and_then(CommandPre::new)
+                .map(Program::Component),
+            Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
+        }
+        .map_err(|e| invalid(format!("{e:#}")))?;
+        lock(&self.programs).insert(sha, program);
+        Ok((info, source))
+    }
+}
+
+impl Drop for WasmRuntime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("wpod-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .context("starting the epoch ticker thread")?;
+    Ok(())
+}
+
+fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(PROGRESS_AFTER).await;
+        let frames = ['|', '/', '-', '\\'];
+        let start = Instant::now();
+        let mut i = 0;
+        while !done.load(Ordering::SeqCst) {
+            eprint!(
+                "\r{} compiling image {image} ({} KiB) {:.0}s",
+                frames[i % frames.len()],
+                size / 1024,
+                start.elapsed().as_secs_f64() + PROGRESS_AFTER.as_secs_f64()
+            );
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+        eprint!("\r\x1b[2K");
+    });
+}
+
+fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), ImageError> {
+    match images::resolve(image) {
+        ImageRef::Builtin(b) => Ok((
+            b.wasm.to_vec(),
+            ImageInfo {
+                id: String::new(),
+                source: format!("built-in image {}", b.name),
+                entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
+                cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
+            },
+        )),
+        ImageRef::File(p) => {
+            let path = base_dir.join(p);
+            let bytes = std::fs::read(&path).map_err(|e| ImageError::NotFound {
+                image: image.to_string(),
+                detail: format!("cannot read {}: {e}", path.display()),
+            })?;
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.to_string());
+            Ok((
+                bytes,
+                ImageInfo {
+                    id: String::new(),
+                    source: format!("file {}", path.display()),
+                    entrypoint: vec![file_name],
+                    cmd: vec![],
+                },
+            ))
+        }
+        ImageRef::Unknown(name) => Err(ImageError::NotFound {
+            image: image.to_string(),
+            detail: format!("wpod has no image named {name}; {}", images::available()),
+        }),
+    }
+}
+
+enum Artifact {
+    Component(Component),
+    Module(Module),
+}
+
+fn load_or_compile(
+    engine: &Engine,
+    bytes: &[u8],
+    cached: Option<PathBuf>,
+) -> anyhow::Result<(Artifact, CompileSource)> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        anyhow::bail!("not a WebAssembly binary (it does not start with \\0asm)");
+    }
+    let is_component = bytes[4..8] == [0x0d, 0x00, 0x01, 0x00];
+    if let Some(path) = cached.as_deref().filter(|p| p.is_file()) {
+        // SAFETY: the cache directory only holds files that `CompileCache::store` wrote from
+        // `serialize()` output for this engine's compatibility hash; wasmtime checks the header
+        // and refuses files from other versions or configurations.
+        let loaded = unsafe {
+            if is_component {
+                Component::deserialize_file(engine, path).map(Artifact::Component)
+            } else {
+                Module::deserialize_file(engine, path).map(Artifact::Module)
+            }
+        };
+        if let Ok(artifact) = loaded {
+            return Ok((artifact, CompileSource::DiskCache));
+        }
+    }
+    let compiled = if is_component {
+        Component::new(engine, bytes)
+            .and_then(|c| c.serialize().map(|s| (Artifact::Component(c), s)))
+    } else {
+        Module::new(engine, bytes).and_then(|m| m.serialize().map(|s| (Artifact::Module(m), s)))
+    };
+    let (artifact, serialized) = compiled.map_err(|e| wasm_err("compiling", e))?;
+    if let Some(path) = cached {
+        // A cache that cannot be written only costs the next run a compile.
+        let _ = CompileCache::store_at(&path, &serialized);
+    }
+    Ok((artifact, CompileSource::Compiled))
+}
+
+fn wasm_err(what: &str, e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e:#}")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs a guest to completion and says how it ended.
+async fn run_guest(
+    engine: Engine,
+    program: Program,
+    config: ContainerConfig,
+    hostname: String,
+) -> ExitStatus {
+    let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
+    let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
+    let mut env: Vec<(String, String)> = Vec::with_capacity(config.env.len() + 1);
+    // Container runtimes set HOSTNAME to the pod's hostname; the container's own env may override it.
+    if !config.env.iter().any(|(k, _)| k == "HOSTNAME") {
+        env.push(("HOSTNAME".into(), hostname));
+    }
+    env.extend(config.env.iter().cloned());
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .args(&config.argv)
+        .envs(&env)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    let limiter = MemoryLimiter::new(config.memory_limit);
+    let oom = limiter.hit.clone();
+    let mut store = Store::new(
+        &engine,
+        Host {
+            wasi: builder.build_p1(),
+            limiter,
+        },
+    );
+    store.limiter(|h| &mut h.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let outcome = run_program(&mut store, program).await;
+    stdout.flush_partial();
+    stderr.flush_partial();
+    match outcome {
+        Ok(code) => ExitStatus::from_code(code),
+        Err(Failure::Start(e)) => ExitStatus {
+            code: 128,
+            reason: ExitReason::StartError,
+            message: Some(format!("{e:#}")),
+        },
+        Err(Failure::Run(e)) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                ExitStatus::from_code(exit.0)
+            } else if oom.load(Ordering::SeqCst) {
+                ExitStatus {
+                    code: 137,
+                    reason: ExitReason::OomKilled,
+                    message: config
+                        .memory_limit
+                        .map(|l| format!("memory limit of {l} bytes reached")),
+                }
+            } else {
+                let message = format!("wasm trap: {}", e.root_cause());
+                config.log.line(&config.name, Stream::Stderr, &message);
+                ExitStatus {
+                    code: TRAP_EXIT,
+                    reason: ExitReason::Error,
+                    message: Some(message),
+                }
+            }
+        }
+    }
+}
+
+enum Failure {
+    Start(wasmtime::Error),
+    Run(wasmtime::Error),
+}
+
+async fn run_program(
+    store: &mut Store<Host>,
+    program: Program,
+) -> std::result::Result<i32, Failure> {
+    match program {
+        Program::Component(pre) => {
+            let command = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Start)?;
+            match command.wasi_cli_run().call_run(&mut *store).await {
+                Ok(Ok(())) => Ok(0),
+                Ok(Err(())) => Ok(1),
+                Err(e) => Err(Failure::Run(e)),
+            }
+        }
+        Program::Module(pre) => {
+            let instance = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Start)?;
+            let start = instance
+                .get_typed_func::<(), ()>(&mut *store, "_start")
+                .map_err(|e| {
+                    Failure::Start(e.context("the module has no WASI `_start` function"))
+                })?;
+            start
+                .call_async(&mut *store, ())
+                .await
+                .map_err(Failure::Run)?;
+            Ok(0)
+        }
+    }
+}
+
+fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
+    exit.send_if_modified(|s| {
+        if s.is_none() {
+            *s = Some(status);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+#[async_trait]
+impl RuntimeService for WasmRuntime {
+    fn name(&self) -> &'static str {
+        "wasm"
+    }
+
+    async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError> {
+        self.prepare(image, base_dir).await.map(|(info, _)| info)
+    }
+
+    async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
+        let id = format!(
+            "{}-{}",
+            config.pod_name,
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        );
+        lock(&self.sandboxes).insert(id.clone(), config.clone());
+        Ok(SandboxId(id))
+    }
+
+    async fn create_container(
+        &self,
+        sandbox: &SandboxId,
+        config: ContainerConfig,
+    ) -> Result<ContainerId> {
+        let hostname = lock(&self.sandboxes)
+            .get(&sandbox.0)
+            .map(|s| s.hostname.clone())
+            .ok_or_else(|| RuntimeError::NotFound {
+                kind: "sandbox",
+                id: sandbox.0.clone(),
+            })?;
+        let sha = config.image.id.trim_start_matches("sha256:");
+        let program = lock(&self.programs)
+            .get(sha)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("image {} was not pulled", config.image.id))?;
+        let id = format!(
+            "{:08x}{:06x}",
+            std::process::id(),
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        );
+        let (exit, _) = watch::channel(None);
+        lock(&self.containers).insert(
+            id.clone(),
+            Arc::new(Container {
+                config,
+                hostname,
+                sandbox: sandbox.clone(),
+                program,
+                exit,
+                task: Mutex::new(None),
+            }),
+        );
+        Ok(ContainerId(id))
+    }
+
+    async fn start_container(&self, id: &ContainerId) -> Result<()> {
+        let c = self.container(id)?;
+        let mut task = lock(&c.task);
+        if task.is_some() {
+            return Err(anyhow::anyhow!("container {id} was already started").into());
+        }
+        let engine = self.engine.clone();
+        let (program, config, hostname, exit) = (
+            c.program.clone(),
+            c.config.clone(),
+            c.hostname.clone(),
+            c.exit.clone(),
+        );
+        *task = Some(tokio::spawn(async move {
+            let status = run_guest(engine, program, config, hostname).await;
+            set_once(&exit, status);
+        }));
+        Ok(())
+    }
+
+    async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
+        let mut rx = self.container(id)?.exit.subscribe();
+        let status = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow::anyhow!("container {id} disappeared"))?;
+        Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+    }
+
+    /// WASI has no signals: the guest cannot be told to stop, so it runs on for the grace period
+    /// (as a process that ignores SIGTERM does) and is then killed: exit 137.
+    async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
+        let c = self.container(id)?;
+        let mut rx = c.exit.subscribe();
+        if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let task = lock(&c.task).take();
+        if let Some(task) = task {
+            task.abort();
+            // Wait until the guest's Store is really gone before reporting it dead.
+            let _ = task.await;
+        }
+        set_once(
+            &c.exit,
+            ExitStatus {
+                code: 137,
+                reason: ExitReason::Error,
+                message: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &ContainerId) -> Result<()> {
+        let removed = lock(&self.containers).remove(&id.0);
+        if let Some(c) = removed
+            && let Some(task) = lock(&c.task).take()
+        {
+            task.abort();
+        }
+        Ok(())
+    }
+
+    async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let ids: Vec<ContainerId> = lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *id)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect();
+        for cid in ids {
+            self.stop_container(&cid, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let ids: Vec<ContainerId> = lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *id)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect();
+        for cid in ids {
+            self.remove_container(&cid).await?;
+        }
+        lock(&self.sandboxes).remove(&id.0);
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! The WebAssembly backend: p1 modules and p2 components, memory limits, stopping, the compile cache.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// A WASI p1 core module that writes a line to stdout and exits with 7, written by hand.
+const P1_MODULE: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello from a p1 module\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 23))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $proc_exit (i32.const 7))))
+"#;
+
+#[test]
+fn p1_module_from_a_file_next_to_the_manifest() {
+    let s = Scratch::new("p1");
+    s.write("hello.wasm", wat::parse_str(P1_MODULE).expect("valid wat"));
+    let manifest = s.write(
+        "pod.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p1}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: hello, image: ./hello.wasm}
+"#,
+    );
+    let r = run_args(&["run", "-o", "json", &manifest.to_string_lossy()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("hello | hello from a p1 module"), "{r:?}");
+    let pod = r.json();
+    let app = container(&pod, "hello");
+    assert_eq!(app["state"]["terminated"]["exitCode"], 7);
+    assert!(
+        app["imageID"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:")
+    );
+}
+
+#[test]
+fn p2_component_builtin() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p2}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: c, image: testkit, command: ["testkit", "echo", "component"]}
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("c | component"));
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_an_image_error() {
+    let s = Scratch::new("notwasm");
+    s.write("bogus.wasm", "#!/bin/sh\necho hi\n");
+    let manifest = s.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bogus}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: bogus.wasm}]\n",
+    );
+    let r = run_args(&["run", "-o", "json", &manifest.to_string_lossy()]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let pod = r.json();
+    let msg = container(&pod, "c")["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.contains("not a WebAssembly binary"), "{msg}");
+}
+
+#[test]
+fn memory_hog_is_oom_killed() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: hog
+      image: testkit
+      command: ["testkit", "alloc", "256Mi"]
+      resources:
+        limits: {memory: 32Mi}
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let pod = r.json();
+    let t = &container(&pod, "hog")["state"]["terminated"];
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(137), Some("OOMKilled"))
+    );
+}
+
+#[test]
+fn allocation_within_the_limit_succeeds() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: fits}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: ["testkit", "alloc", "8Mi"]
+      resources:
+        limits: {memory: 64Mi}
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn busy_loop_is_stopped_by_timeout_and_reported_as_it_was() {
+    let start = Instant::now();
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: spinner}
+spec:
+  containers:
+    - {name: spin, image: testkit, command: ["testkit", "spin"]}
+    - {name: other, image: testkit, command: ["testkit", "count", "3", "100"]}
+"#,
+        &["--timeout", "1s"],
+    );
+    let took = start.elapsed();
+    assert_eq!(r.code, 124, "{r:?}");
+    let pod = r.json();
+    // The snapshot is from just before the stop: the spinner was still running.
+    assert!(
+        container(&pod, "spin")["state"]["running"].is_object(),
+        "{pod:#}"
+    );
+    // The spinner did not starve the other container on the same engine.
+    assert!(r.stderr.contains("other | 3"), "{r:?}");
+    // Not a timing assertion on speed: a stop that failed would hang for the 30 s grace period.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn the_compile_cache_is_used_on_the_second_run() {
+    let s = Scratch::new("cache");
+    let cache = s.dir.join("cache");
+    s.write("m.wasm", wat::parse_str(P1_MODULE).expect("valid wat"));
+    let manifest = s.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: cached}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: m.wasm}]\n",
+    );
+    let run = || {
+        wpod()
+            .env("WPOD_CACHE_DIR", &cache)
+            .args(["run", "-q", &manifest.to_string_lossy()])
+            .output()
+            .expect("wpod")
+    };
+    assert_eq!(run().status.code(), Some(1));
+    let entries: Vec<_> = std::fs::read_dir(cache.join("compiled"))
+        .expect("cache dir was created")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].ends_with(".cwasm"));
+    let before = std::fs::metadata(cache.join("compiled").join(&entries[0]))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(run().status.code(), Some(1));
+    let after = std::fs::metadata(cache.join("compiled").join(&entries[0]))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(
+        before, after,
+        "the cached artifact was reused, not rewritten"
+    );
+}

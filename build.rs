@@ -16,6 +16,8 @@ fn main() {
     println!("cargo:rerun-if-changed=guests/src");
     println!("cargo:rerun-if-changed=guests/Cargo.toml");
     println!("cargo:rerun-if-changed=Cargo.lock");
+    // The guests' profile lives in the workspace manifest.
+    println!("cargo:rerun-if-changed=Cargo.toml");
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     ensure_target();

@@ -96,6 +96,9 @@ pub struct WasmRuntime {
     cache: CompileCache,
     progress: bool,
     programs: Mutex<HashMap<String, Program>>,
+    /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
+    /// a second container with the same image neither re-reads nor re-hashes it.
+    resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
     sandboxes: Mutex<HashMap<String, SandboxConfig>>,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     next_id: AtomicU64,
@@ -127,6 +130,7 @@ impl WasmRuntime {
             module_linker,
             progress: options.progress && std::io::stderr().is_terminal(),
             programs: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -150,10 +154,15 @@ impl WasmRuntime {
         image: &str,
         base_dir: &Path,
     ) -> Result<(ImageInfo, CompileSource), ImageError> {
+        let key = (image.to_string(), base_dir.to_path_buf());
+        if let Some(info) = lock(&self.resolved).get(&key) {
+            return Ok((info.clone(), CompileSource::Memory));
+        }
         let (bytes, mut info) = read_image(image, base_dir)?;
         let sha = hex(&Sha256::digest(&bytes));
         info.id = format!("sha256:{sha}");
         if lock(&self.programs).contains_key(&sha) {
+            lock(&self.resolved).insert(key, info.clone());
             return Ok((info, CompileSource::Memory));
         }
         let invalid = |detail: String| ImageError::Invalid {
@@ -182,6 +191,7 @@ impl WasmRuntime {
         }
         .map_err(|e| invalid(format!("{e:#}")))?;
         lock(&self.programs).insert(sha, program);
+        lock(&self.resolved).insert(key, info.clone());
         Ok((info, source))
     }
 }

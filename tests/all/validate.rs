@@ -63,3 +63,18 @@ spec:
     assert!(r.stderr.contains("spec.restartPolicy"), "{r:?}");
     assert!(r.stderr.contains("spec.containers[1].name"), "{r:?}");
 }
+
+#[test]
+fn every_example_is_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let r = run_args(&["validate", &path.to_string_lossy()]);
+            assert_eq!(r.code, 0, "{}: {r:?}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 4);
+}

@@ -1,0 +1,6 @@
+#[path = "../common/mod.rs"]
+mod common;
+
+fn main() {
+    common::exit(0)
+}

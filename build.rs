@@ -34,6 +34,9 @@ fn main() {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
+    for guest in GUESTS {
+        cmd.args(["--bin", guest]);
+    }
     // The outer build's flags and wrappers are for the host target, not for the guests.
     for var in [
         "CARGO_TARGET_DIR",

@@ -1,6 +1,66 @@
+//! `busybox`: the built-in busybox-compatible image of wpod.
+//!
+//! A multi-call program: the applet is the basename of argv[0] (`sh`, `/bin/ls`), or argv[1] when
+//! argv[0] is `busybox` (`busybox ls -l`). The shell (`sh`) is an ash-like interpreter that runs
+//! every command in-process, because wasm32-wasip2 has no fork/exec and no threads:
+//!
+//! - applets are functions taking (args, stdin, stdout, stderr, env, cwd) and returning a status;
+//! - pipelines run their stages one after the other, each stage's output buffered in memory as the
+//!   next stage's input; a producer that writes more than [`io::PIPE_CAP`] bytes gets EPIPE (status
+//!   141, like SIGPIPE), so `yes | head -n 3` terminates;
+//! - subshells, `$(...)` and pipeline stages run on a clone of the shell state;
+//! - background jobs (`cmd &`) cannot run concurrently under WASI: they run to completion at once,
+//!   `$!` is set and `wait` succeeds;
+//! - signals: WASI delivers none, so on wasm `trap ... TERM` is recorded and never fires (wpod kills
+//!   the container after the grace period); natively traps are real (see [`sys`]).
+
 #[path = "../common/mod.rs"]
 mod common;
 
+mod applets;
+mod io;
+mod regex;
+mod shell;
+mod sys;
+
 fn main() {
-    common::exit(0)
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let code = dispatch(&argv);
+    common::exit((code & 0xff) as u8)
+}
+
+/// Picks the applet from argv and runs it with the process's stdio.
+fn dispatch(argv: &[String]) -> i32 {
+    let base = argv.first().map(|a| basename(a)).unwrap_or("busybox");
+    let mut ctx = io::Ctx::process();
+    if applets::exists(base) {
+        return applets::run(&mut ctx, base, &argv[1..]);
+    }
+    match argv.get(1) {
+        Some(name) if applets::exists(name) => applets::run(&mut ctx, name, &argv[2..]),
+        Some(name) if name == "--list" => {
+            let mut s = String::new();
+            for a in applets::names() {
+                s.push_str(a);
+                s.push('\n');
+            }
+            ctx.write_out(s.as_bytes());
+            0
+        }
+        Some(name) if !name.starts_with('-') => {
+            ctx.write_err(format!("{name}: applet not found\n").as_bytes());
+            127
+        }
+        _ => {
+            ctx.write_out(applets::usage().as_bytes());
+            0
+        }
+    }
+}
+
+fn basename(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    t.rsplit('/').next().unwrap_or(t)
 }

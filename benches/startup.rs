@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1 as api;
+use wpod::net::{Cluster, Trace};
 use wpod::plan::PodPlan;
 use wpod::pod::backoff::BackoffPolicy;
 use wpod::pod::clock::Clock;
@@ -35,6 +36,7 @@ fn runtime(cache: &Path) -> WasmRuntime {
     WasmRuntime::new(WasmOptions {
         cache_dir: Some(cache.to_path_buf()),
         progress: false,
+        cluster: Cluster::new(Trace::default()),
     })
     .expect("runtime")
 }

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod expand;
 pub mod images;
 pub mod manifest;
+pub mod net;
 pub mod plan;
 pub mod pod;
 pub mod runtime;

@@ -65,8 +65,18 @@ pub struct PodPlan {
     pub grace_period: Duration,
     /// Directory that relative image paths resolve against.
     pub base_dir: PathBuf,
+    /// `ports[].hostPort` of every container: (hostIP, hostPort, containerPort, protocol).
+    pub host_ports: Vec<HostPort>,
     /// The pod as the user wrote it, echoed back (with status) by `-o json`.
     pub manifest: Pod,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    pub host_ip: Option<String>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: String,
 }
 
 /// Kubernetes' default terminationGracePeriodSeconds.
@@ -134,9 +144,34 @@ impl PodPlan {
                 .termination_grace_period_seconds
                 .map(|s| Duration::from_secs(s.max(0) as u64))
                 .unwrap_or(DEFAULT_GRACE),
+            host_ports: spec
+                .init_containers
+                .iter()
+                .flatten()
+                .chain(spec.containers.iter())
+                .flat_map(|c| c.ports.iter().flatten())
+                .filter_map(|p| {
+                    Some(HostPort {
+                        host_ip: p.host_ip.clone(),
+                        host_port: u16::try_from(p.host_port?).ok().filter(|h| *h > 0)?,
+                        container_port: u16::try_from(p.container_port).ok()?,
+                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    })
+                })
+                .collect(),
             base_dir,
             manifest,
         }
+    }
+
+    /// Whether some container lists `port` among its `ports[].containerPort`.
+    pub fn declares_port(&self, port: u16) -> bool {
+        self.manifest.spec.iter().any(|s| {
+            s.containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .any(|p| p.container_port == i32::from(port))
+        })
     }
 
     /// Init containers restart under Always as under OnFailure.

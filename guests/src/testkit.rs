@@ -5,6 +5,7 @@
 //! wasm32-wasip2 (embedded in wpod) and natively (for the Linux backend).
 
 mod common;
+mod net;
 
 use std::io::Write;
 use std::time::Duration;
@@ -37,6 +38,16 @@ const APPLETS: &[(&str, &str)] = &[
         "alloc",
         "alloc SIZE [STEP]    allocate and touch SIZE bytes (Ki/Mi/Gi suffixes) in STEP chunks",
     ),
+    ("serve", "serve ADDR:PORT TEXT  answer every HTTP request with TEXT, one client at a time"),
+    ("get", "get HOST:PORT [PATH]  HTTP GET; print the body; exit 1 unless 200"),
+    ("echo-server", "echo-server ADDR:PORT echo every TCP connection back until EOF"),
+    ("send", "send HOST:PORT TEXT   send TEXT, half-close, print the whole reply"),
+    ("bind", "bind ADDR:PORT        bind a TCP port and hold it for SECONDS (default: forever)"),
+    ("udp-echo", "udp-echo ADDR:PORT    echo UDP datagrams back to their sender"),
+    ("udp-send", "udp-send HOST:PORT TEXT  send a datagram, print the reply"),
+    ("ping-pong", "ping-pong HOST:PORT N SIZE  N request/response round trips; print timings"),
+    ("bulk", "bulk HOST:PORT MIB    stream MIB MiB to a sink; print the throughput"),
+    ("sink", "sink ADDR:PORT        read connections to the end; print how many bytes"),
     ("help", "help                 list the applets"),
 ];
 
@@ -136,6 +147,8 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             println!("allocated {total} bytes in {} chunks", chunks.len());
             Ok(0)
         }
+        "serve" | "get" | "echo-server" | "send" | "bind" | "udp-echo" | "udp-send"
+        | "ping-pong" | "bulk" | "sink" => net::run(applet, args),
         "help" => {
             println!("testkit applets:");
             for (_, usage) in APPLETS {

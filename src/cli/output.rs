@@ -104,6 +104,15 @@ impl Printer {
         );
     }
 
+    /// A line of the pod network's trace.
+    pub fn net(&self, text: &str) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}",
+            self.paint("36", &format!("net: {text}"))
+        );
+    }
+
     fn status_line(&self, subject: &str, text: String, warning: bool) {
         if self.quiet {
             return;

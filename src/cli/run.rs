@@ -12,6 +12,8 @@ use super::duration;
 use super::exit;
 use super::output::{PodLog, Printer};
 use crate::manifest;
+use crate::net::publish::{self, Kind, Mapping};
+use crate::net::{Cluster, Trace};
 use crate::plan::PodPlan;
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
@@ -61,6 +63,13 @@ pub struct RunArgs {
     /// Compile images afresh instead of using the compile cache
     #[arg(long)]
     no_cache: bool,
+    /// Publish a pod port on the host, like `kubectl port-forward` (repeatable):
+    /// [HOST_ADDR:]HOST_PORT:CONTAINER_PORT[@POD]; HOST_ADDR defaults to 127.0.0.1
+    #[arg(short, long, value_name = "SPEC")]
+    publish: Vec<String>,
+    /// Print every bind, listen, connect, accept, refusal and close in the pod network
+    #[arg(long)]
+    trace_net: bool,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -72,6 +81,29 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(plans) => plans,
         Err(code) => return code,
     };
+    let printer_for_net = NetPrinter::default();
+    let cluster = Cluster::new(Trace::new(printer_for_net.sink(), args.trace_net));
+    // Addresses in manifest order, so every run gives the same pod the same IP.
+    for plan in &plans {
+        let _ = cluster.address_of(&plan.name);
+    }
+    let mappings = match port_mappings(&args, &plans) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut published = Vec::new();
+    for m in mappings {
+        match publish::publish(&cluster, m.clone()) {
+            Ok(addr) => published.push(format!("{addr} -> {}:{}", m.pod, m.container_port)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
     let runtime: Arc<dyn RuntimeService> = match WasmRuntime::new(WasmOptions {
         cache_dir: if args.no_cache {
             None
@@ -79,6 +111,7 @@ pub async fn run(args: RunArgs) -> u8 {
             CompileCache::default_dir()
         },
         progress: true,
+        cluster: cluster.clone(),
     }) {
         Ok(rt) => Arc::new(rt),
         Err(e) => {
@@ -110,6 +143,10 @@ pub async fn run(args: RunArgs) -> u8 {
         })
         .collect();
     let printer = Arc::new(Printer::new(color, logs_to_stderr, args.quiet, &prefixes));
+    printer_for_net.attach(printer.clone());
+    for p in &published {
+        printer.note(&format!("publishing {p}"));
+    }
     let backoff = BackoffPolicy {
         base: args.backoff_base,
         max: args.backoff_max,
@@ -211,6 +248,72 @@ pub async fn run(args: RunArgs) -> u8 {
         exit::INTERRUPTED
     } else {
         code
+    }
+}
+
+/// `--publish` flags and `hostPort`s, checked before anything runs.
+fn port_mappings(args: &RunArgs, plans: &[PodPlan]) -> Result<Vec<Mapping>, String> {
+    let mut out = Vec::new();
+    for spec in &args.publish {
+        let (host, container_port, pod) = publish::parse(spec)?;
+        let pod = match pod {
+            Some(p) if plans.iter().any(|plan| plan.name == p) => p,
+            Some(p) => return Err(format!("--publish {spec}: there is no pod named {p}")),
+            // Without @POD: the pod that declares the port, else the first pod.
+            None => plans
+                .iter()
+                .find(|p| p.declares_port(container_port))
+                .or(plans.first())
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+        };
+        out.push(Mapping {
+            host,
+            pod,
+            container_port,
+            kind: Kind::Forward,
+        });
+    }
+    for plan in plans {
+        for hp in &plan.host_ports {
+            if !hp.protocol.eq_ignore_ascii_case("TCP") {
+                eprintln!(
+                    "warning: pod {}: hostPort {}/{} is not published: wpod publishes TCP ports only",
+                    plan.name, hp.host_port, hp.protocol
+                );
+                continue;
+            }
+            let ip = hp.host_ip.as_deref().unwrap_or("127.0.0.1");
+            let ip: std::net::IpAddr = ip
+                .parse()
+                .map_err(|_| format!("pod {}: hostIP {ip} is not an IP address", plan.name))?;
+            out.push(Mapping {
+                host: std::net::SocketAddr::new(ip, hp.host_port),
+                pod: plan.name.clone(),
+                container_port: hp.container_port,
+                kind: Kind::HostPort,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Net trace lines go to the printer, which exists only after the network is set up.
+#[derive(Clone, Default)]
+struct NetPrinter(Arc<std::sync::OnceLock<Arc<Printer>>>);
+
+impl NetPrinter {
+    fn attach(&self, printer: Arc<Printer>) {
+        let _ = self.0.set(printer);
+    }
+
+    fn sink(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let cell = self.0.clone();
+        move |line| {
+            if let Some(p) = cell.get() {
+                p.net(line);
+            }
+        }
     }
 }
 

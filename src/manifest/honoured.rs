@@ -37,6 +37,9 @@ const HONOURED: &[&str] = &[
     "C.ports[].containerPort",
     "C.ports[].name",
     "C.ports[].protocol",
+    // Published on the host (TCP), as a CNI portmap does on a node.
+    "C.ports[].hostPort",
+    "C.ports[].hostIP",
 ];
 
 /// Fields that are honoured only with their default value.
@@ -44,7 +47,6 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("C.terminationMessagePath", "/dev/termination-log"),
     ("C.terminationMessagePolicy", "File"),
     ("spec.schedulerName", "default-scheduler"),
-    ("C.ports[].hostPort", "0"),
 ];
 
 const SINGLE_NODE: &str = "wpod runs pods on this machine only; there is nothing to schedule";
@@ -110,14 +112,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "C.workingDir",
         "wpod does not set the working directory yet; the image's default is used",
-    ),
-    (
-        "C.ports[].hostPort",
-        "wpod does not publish ports on the host",
-    ),
-    (
-        "C.ports[].hostIP",
-        "wpod does not publish ports on the host",
     ),
     (
         "C.resources.limits[cpu]",

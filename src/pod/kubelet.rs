@@ -133,6 +133,7 @@ struct Kubelet {
     config: KubeletConfig,
     exits: mpsc::UnboundedSender<Exit>,
     sandbox: Option<SandboxId>,
+    pod_ip: Option<String>,
     init: Vec<Slot>,
     app: Vec<Slot>,
     started_at: Option<Timestamp>,
@@ -181,6 +182,7 @@ impl Kubelet {
             config,
             exits,
             sandbox: None,
+            pod_ip: None,
             started_at: None,
             deadline_at: None,
             deadline_exceeded: false,
@@ -215,7 +217,16 @@ impl Kubelet {
             hostname: self.plan.hostname.clone(),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
-            Ok(id) => self.sandbox = Some(id),
+            Ok(id) => {
+                // Without an address the pod still runs; status then simply has no podIP.
+                self.pod_ip = self
+                    .runtime
+                    .pod_sandbox_status(&id)
+                    .await
+                    .ok()
+                    .and_then(|s| s.ip);
+                self.sandbox = Some(id);
+            }
             Err(e) => {
                 self.event(
                     EventType::Warning,
@@ -737,6 +748,11 @@ impl Kubelet {
             ),
             host_ip: Some(HOST_IP.into()),
             host_ips: Some(vec![api::HostIP { ip: HOST_IP.into() }]),
+            pod_ip: self.pod_ip.clone(),
+            pod_ips: self
+                .pod_ip
+                .as_ref()
+                .map(|ip| vec![api::PodIP { ip: ip.clone() }]),
             start_time: self
                 .started_at
                 .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),

@@ -97,6 +97,12 @@ impl RuntimeService for FakeRuntime {
         Ok(SandboxId(config.pod_name.clone()))
     }
 
+    async fn pod_sandbox_status(&self, _id: &SandboxId) -> Result<SandboxStatus> {
+        Ok(SandboxStatus {
+            ip: Some("10.88.0.2".into()),
+        })
+    }
+
     async fn create_container(
         &self,
         _sandbox: &SandboxId,

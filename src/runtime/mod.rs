@@ -32,6 +32,13 @@ pub struct SandboxConfig {
     pub hostname: String,
 }
 
+/// What the runtime reports about a sandbox (CRI's PodSandboxStatus).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SandboxStatus {
+    /// The pod's IP in its network, when the backend gives it one.
+    pub ip: Option<String>,
+}
+
 /// What an image resolved to: the runtime's identity for it plus its default command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageInfo {
@@ -136,6 +143,7 @@ pub trait RuntimeService: Send + Sync {
     /// Resolves an image reference; relative file paths resolve against `base_dir`.
     async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError>;
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId>;
+    async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus>;
     async fn create_container(
         &self,
         sandbox: &SandboxId,

@@ -3,6 +3,7 @@
 
 mod cache;
 mod limits;
+mod link;
 mod stdio;
 
 use std::collections::HashMap;
@@ -27,9 +28,12 @@ use limits::MemoryLimiter;
 use stdio::LogStream;
 
 use crate::images::{self, ImageRef};
+use crate::net::host::{NetCtx, NetView};
+use crate::net::netns::Netns;
+use crate::net::{Cluster, Trace};
 use crate::runtime::{
     ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageError, ImageInfo, Result,
-    RuntimeError, RuntimeService, SandboxConfig, SandboxId, Stream,
+    RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
 };
 
 /// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
@@ -44,6 +48,8 @@ pub struct WasmOptions {
     pub cache_dir: Option<PathBuf>,
     /// Print a progress line on stderr while a slow compile runs (only on a terminal).
     pub progress: bool,
+    /// The network the pods of this run share.
+    pub cluster: Arc<Cluster>,
 }
 
 impl Default for WasmOptions {
@@ -51,6 +57,7 @@ impl Default for WasmOptions {
         WasmOptions {
             cache_dir: CompileCache::default_dir(),
             progress: true,
+            cluster: Cluster::new(Trace::default()),
         }
     }
 }
@@ -58,11 +65,27 @@ impl Default for WasmOptions {
 pub struct Host {
     wasi: WasiP1Ctx,
     limiter: MemoryLimiter,
+    net: NetCtx,
 }
 
 impl WasiView for Host {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         self.wasi.ctx()
+    }
+}
+
+impl wasmtime_wasi_io::IoView for Host {
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
+        self.wasi.ctx().table
+    }
+}
+
+impl Host {
+    fn net_view(&mut self) -> NetView<'_> {
+        NetView {
+            ctx: &self.net,
+            table: self.wasi.ctx().table,
+        }
     }
 }
 
@@ -72,9 +95,15 @@ enum Program {
     Module(InstancePre<Host>),
 }
 
+struct Sandbox {
+    config: SandboxConfig,
+    netns: Arc<Netns>,
+}
+
 struct Container {
     config: ContainerConfig,
     hostname: String,
+    netns: Arc<Netns>,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -99,7 +128,8 @@ pub struct WasmRuntime {
     /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
     /// a second container with the same image neither re-reads nor re-hashes it.
     resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
-    sandboxes: Mutex<HashMap<String, SandboxConfig>>,
+    sandboxes: Mutex<HashMap<String, Sandbox>>,
+    cluster: Arc<Cluster>,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     next_id: AtomicU64,
     ticker_stop: Arc<AtomicBool>,
@@ -116,8 +146,7 @@ impl WasmRuntime {
         let engine =
             Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
         let mut component_linker = ComponentLinker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker)
-            .map_err(|e| wasm_err("linking WASI p2", e))?;
+        link::add_to_linker(&mut component_linker).map_err(|e| wasm_err("linking WASI p2", e))?;
         let mut module_linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
             .map_err(|e| wasm_err("linking WASI p1", e))?;
@@ -132,6 +161,7 @@ impl WasmRuntime {
             programs: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
+            cluster: options.cluster,
             containers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             ticker_stop,
@@ -330,6 +360,7 @@ async fn run_guest(
     program: Program,
     config: ContainerConfig,
     hostname: String,
+    net: NetCtx,
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
@@ -352,6 +383,7 @@ async fn run_guest(
         Host {
             wasi: builder.build_p1(),
             limiter,
+            net,
         },
     );
     store.limiter(|h| &mut h.limiter);
@@ -459,8 +491,34 @@ impl RuntimeService for WasmRuntime {
             config.pod_name,
             self.next_id.fetch_add(1, Ordering::SeqCst)
         );
-        lock(&self.sandboxes).insert(id.clone(), config.clone());
+        let netns = self
+            .cluster
+            .create_netns(&config.pod_name, &config.hostname)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the pod network {} has no address left",
+                    crate::net::cluster::POD_CIDR
+                )
+            })?;
+        lock(&self.sandboxes).insert(
+            id.clone(),
+            Sandbox {
+                config: config.clone(),
+                netns,
+            },
+        );
         Ok(SandboxId(id))
+    }
+
+    async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
+        let sandboxes = lock(&self.sandboxes);
+        let sandbox = sandboxes.get(&id.0).ok_or_else(|| RuntimeError::NotFound {
+            kind: "sandbox",
+            id: id.0.clone(),
+        })?;
+        Ok(SandboxStatus {
+            ip: Some(sandbox.netns.ip.to_string()),
+        })
     }
 
     async fn create_container(
@@ -468,9 +526,9 @@ impl RuntimeService for WasmRuntime {
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
-        let hostname = lock(&self.sandboxes)
+        let (hostname, netns) = lock(&self.sandboxes)
             .get(&sandbox.0)
-            .map(|s| s.hostname.clone())
+            .map(|s| (s.config.hostname.clone(), s.netns.clone()))
             .ok_or_else(|| RuntimeError::NotFound {
                 kind: "sandbox",
                 id: sandbox.0.clone(),
@@ -491,6 +549,7 @@ impl RuntimeService for WasmRuntime {
             Arc::new(Container {
                 config,
                 hostname,
+                netns,
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -513,8 +572,13 @@ impl RuntimeService for WasmRuntime {
             c.hostname.clone(),
             c.exit.clone(),
         );
+        let net = NetCtx {
+            netns: c.netns.clone(),
+            container: config.name.clone(),
+            trace: self.cluster.trace.clone(),
+        };
         *task = Some(tokio::spawn(async move {
-            let status = run_guest(engine, program, config, hostname).await;
+            let status = run_guest(engine, program, config, hostname, net).await;
             set_once(&exit, status);
         }));
         Ok(())
@@ -588,7 +652,10 @@ impl RuntimeService for WasmRuntime {
         for cid in ids {
             self.remove_container(&cid).await?;
         }
-        lock(&self.sandboxes).remove(&id.0);
+        let removed = lock(&self.sandboxes).remove(&id.0);
+        if let Some(sandbox) = removed {
+            self.cluster.remove_netns(sandbox.netns.ip);
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //! - `NGINX_ROOT`, `-r ROOT`: the document root (default `/usr/share/nginx/html`).
 //! - `NGINX_AUTOINDEX=on`: list directories without `index.html` (default 403, as nginx).
 //! - `-g DIRECTIVES` is accepted and ignored; `-h`/`--help`, `-v`/`-V`.
+//! - `WPOD_NGINX_NO_POLL=1` (for tests): use the fallback loop instead of `poll`.
 //!
 //! Only GET and HEAD are served (others get 405). Keep-alive, pipelining, `Connection: close`,
 //! `If-Modified-Since` (exact match) and lingering close are supported. The access log goes to
@@ -79,7 +80,10 @@ fn run(cfg: &config::Config) -> ! {
     let root = cfg.root.display();
     match std::fs::metadata(&cfg.root) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => log::error("warn", &format!("document root \"{root}\" is not a directory")),
+        Ok(_) => log::error(
+            "warn",
+            &format!("document root \"{root}\" is not a directory"),
+        ),
         Err(e) => log::error(
             "notice",
             &format!(
@@ -98,5 +102,6 @@ fn run(cfg: &config::Config) -> ! {
         autoindex: cfg.autoindex,
         started: SystemTime::now(),
     };
-    conn::run(&listener, &site)
+    let no_poll = std::env::var("WPOD_NGINX_NO_POLL").is_ok_and(|v| v == "1");
+    conn::run(&listener, &site, no_poll)
 }

@@ -1,0 +1,96 @@
+//! All pods of one `wpod run`: their addresses, names and network namespaces.
+//!
+//! Pods get addresses from the pod CIDR 10.88.0.0/16 (the default of containerd's CNI bridge),
+//! in manifest order from 10.88.0.2; 10.88.0.1 is the node's side, where published ports and
+//! hostPorts come from.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use super::netns::Netns;
+use super::trace::Trace;
+
+pub const POD_CIDR: &str = "10.88.0.0/16";
+pub const NODE_IP: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 1);
+const FIRST_POD: u32 = u32::from_be_bytes([10, 88, 0, 2]);
+const LAST_POD: u32 = u32::from_be_bytes([10, 88, 255, 254]);
+
+#[derive(Default)]
+struct Registry {
+    /// Addresses handed out, by pod name (kept after the pod ends: a name keeps its address).
+    addresses: HashMap<String, Ipv4Addr>,
+    next: u32,
+    /// Running pods.
+    pods: HashMap<Ipv4Addr, Arc<Netns>>,
+}
+
+pub struct Cluster {
+    registry: Mutex<Registry>,
+    pub trace: Trace,
+}
+
+impl Cluster {
+    pub fn new(trace: Trace) -> Arc<Self> {
+        Arc::new(Cluster {
+            registry: Mutex::new(Registry {
+                next: FIRST_POD,
+                ..Default::default()
+            }),
+            trace,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The address of a pod, assigned on first use: call it in manifest order for stable IPs.
+    pub fn address_of(&self, pod: &str) -> Option<Ipv4Addr> {
+        let mut r = self.lock();
+        if let Some(ip) = r.addresses.get(pod) {
+            return Some(*ip);
+        }
+        if r.next > LAST_POD {
+            return None;
+        }
+        let ip = Ipv4Addr::from(r.next);
+        r.next += 1;
+        r.addresses.insert(pod.to_string(), ip);
+        Some(ip)
+    }
+
+    /// Creates a pod's network namespace (its sandbox's network).
+    pub fn create_netns(self: &Arc<Self>, pod: &str, hostname: &str) -> Option<Arc<Netns>> {
+        let ip = self.address_of(pod)?;
+        let netns = Netns::new(pod, hostname, ip, Arc::downgrade(self));
+        self.lock().pods.insert(ip, netns.clone());
+        Some(netns)
+    }
+
+    pub fn remove_netns(&self, ip: Ipv4Addr) {
+        let removed = self.lock().pods.remove(&ip);
+        if let Some(netns) = removed {
+            netns.shut_down();
+        }
+    }
+
+    pub fn netns_at(&self, ip: Ipv4Addr) -> Option<Arc<Netns>> {
+        self.lock().pods.get(&ip).cloned()
+    }
+
+    pub fn netns_named(&self, pod: &str) -> Option<Arc<Netns>> {
+        let r = self.lock();
+        let ip = r.addresses.get(pod)?;
+        r.pods.get(ip).cloned()
+    }
+
+    /// The address of a running pod by its name or hostname.
+    pub fn resolve_pod(&self, name: &str) -> Option<Ipv4Addr> {
+        let r = self.lock();
+        r.pods
+            .values()
+            .find(|n| n.pod == name || n.hostname == name)
+            .map(|n| n.ip)
+    }
+}

@@ -1,0 +1,94 @@
+//! ip-name-lookup inside a pod: `localhost`, the pod's own name and hostname, the other pods of the
+//! run, and IP literals. Nothing reaches a real resolver.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr};
+
+use wasmtime::component::Resource;
+use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
+
+use super::{NetView, Network, SocketResult, err, ip_v4};
+use crate::net::bindings::wasi::sockets::ip_name_lookup::{Host, HostResolveAddressStream};
+use crate::net::bindings::wasi::sockets::network::{ErrorCode, IpAddress};
+
+pub struct ResolveAddressStream(VecDeque<IpAddress>);
+
+#[async_trait::async_trait]
+impl Pollable for ResolveAddressStream {
+    async fn ready(&mut self) {}
+}
+
+impl NetView<'_> {
+    fn resolve(&self, name: &str) -> Option<Vec<IpAddress>> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        if let Ok(ip) = name
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+        {
+            return Some(vec![match ip {
+                IpAddr::V4(v4) => ip_v4(v4),
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    IpAddress::Ipv6((s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+                }
+            }]);
+        }
+        let netns = &self.ctx.netns;
+        if name == "localhost" || name.ends_with(".localhost") {
+            return Some(vec![ip_v4(Ipv4Addr::LOCALHOST)]);
+        }
+        if name == netns.pod || name == netns.hostname {
+            return Some(vec![ip_v4(netns.ip)]);
+        }
+        netns
+            .cluster()
+            .and_then(|c| c.resolve_pod(&name))
+            .map(|ip| vec![ip_v4(ip)])
+    }
+}
+
+impl Host for NetView<'_> {
+    fn resolve_addresses(
+        &mut self,
+        _network: Resource<Network>,
+        name: String,
+    ) -> SocketResult<Resource<ResolveAddressStream>> {
+        if name.is_empty() || name.len() > 253 || name.contains(['/', ' ', '\0']) {
+            return Err(err(ErrorCode::InvalidArgument));
+        }
+        let found = self.resolve(&name);
+        self.ctx.trace.event(|| {
+            format!(
+                "{} lookup {name}: {}",
+                self.ctx.label(),
+                match &found {
+                    Some(_) => "found",
+                    None => "name unknown in the pod network",
+                }
+            )
+        });
+        let addrs = found.ok_or_else(|| err(ErrorCode::NameUnresolvable))?;
+        Ok(self.table.push(ResolveAddressStream(addrs.into()))?)
+    }
+}
+
+impl HostResolveAddressStream for NetView<'_> {
+    fn resolve_next_address(
+        &mut self,
+        this: Resource<ResolveAddressStream>,
+    ) -> SocketResult<Option<IpAddress>> {
+        Ok(self.table.get_mut(&this)?.0.pop_front())
+    }
+
+    fn subscribe(
+        &mut self,
+        this: Resource<ResolveAddressStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(self.table, this)
+    }
+
+    fn drop(&mut self, this: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,229 @@
+//! Bridges from host TCP ports into a pod's virtual network: `hostPort` and `--publish`.
+//!
+//! `--publish` behaves like `kubectl port-forward`: it reaches the port on the pod's own
+//! `localhost`, so a server bound to 127.0.0.1 inside the pod is reachable too. A `hostPort`
+//! arrives from the node (10.88.0.1) at the pod's IP, as a CNI portmap does: a server bound only to
+//! 127.0.0.1 in the pod is not reachable that way.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::cluster::{Cluster, NODE_IP};
+use super::netns::Proto;
+use super::pipe::{Pipe, Read as PipeRead, Room as PipeRoom};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `--publish`: to the pod's localhost.
+    Forward,
+    /// `ports[].hostPort`: to the pod's IP, from the node.
+    HostPort,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub host: SocketAddr,
+    pub pod: String,
+    pub container_port: u16,
+    pub kind: Kind,
+}
+
+impl std::fmt::Display for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} -> {}:{}", self.host, self.pod, self.container_port)
+    }
+}
+
+/// Binds the host side now, so a busy port is an error before any pod starts, and forwards every
+/// connection that arrives later.
+pub fn publish(cluster: &Arc<Cluster>, mapping: Mapping) -> Result<SocketAddr, String> {
+    let listener = std::net::TcpListener::bind(mapping.host)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|e| {
+            format!(
+                "cannot publish {}: {e}; is another program using that port? pick another host port",
+                mapping.host
+            )
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(forward(cluster.clone(), mapping.clone(), stream, peer));
+        }
+    });
+    Ok(local)
+}
+
+/// Ports the node uses for its side of hostPort connections.
+static NODE_PORTS: AtomicU16 = AtomicU16::new(40000);
+
+async fn forward(cluster: Arc<Cluster>, m: Mapping, stream: TcpStream, peer: SocketAddr) {
+    // Small writes from the guest must not wait for Nagle's algorithm on the host side.
+    let _ = stream.set_nodelay(true);
+    let Some(netns) = cluster.netns_named(&m.pod) else {
+        cluster
+            .trace
+            .event(|| format!("host {peer} -> {m}: the pod is not running; connection closed"));
+        return;
+    };
+    let (label, _bound, from, to) = match m.kind {
+        Kind::Forward => {
+            let Ok(bound) = netns.bind(
+                Proto::Tcp,
+                SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
+                "port-forward",
+            ) else {
+                return;
+            };
+            let from = bound.addr;
+            let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, m.container_port);
+            (format!("host {peer} (port-forward)"), Some(bound), from, to)
+        }
+        Kind::HostPort => {
+            let port = NODE_PORTS.fetch_add(1, Ordering::Relaxed).max(40000);
+            let from = SocketAddrV4::new(NODE_IP, port);
+            let to = SocketAddrV4::new(netns.ip, m.container_port);
+            (format!("host {peer} (hostPort)"), None, from, to)
+        }
+    };
+    let conn = match netns.connect(from, &label, to) {
+        Ok((conn, server)) => {
+            cluster
+                .trace
+                .event(|| format!("{label} {from} -> {to} ({server}) connected"));
+            conn
+        }
+        Err(e) => {
+            cluster
+                .trace
+                .event(|| format!("{label} {from} -> {to} refused: {e:?}"));
+            return;
+        }
+    };
+    let (mut host_rx, mut host_tx) = stream.into_split();
+    let (to_pod, from_pod) = (conn.tx, conn.rx);
+    let upstream = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            to_pod.wait_writable().await;
+            if to_pod.room() == PipeRoom::Reset {
+                break;
+            }
+            match host_rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if push(&to_pod, Bytes::copy_from_slice(&buf[..n]))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        to_pod.close_write();
+    };
+    let downstream = async {
+        loop {
+            from_pod.wait_readable().await;
+            match from_pod.read(usize::MAX) {
+                PipeRead::Data(b) => {
+                    if host_tx.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                PipeRead::Empty => {}
+                PipeRead::Eof => break,
+            }
+        }
+        from_pod.close_read();
+        let _ = host_tx.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
+    cluster
+        .trace
+        .event(|| format!("{label} {from} -> {to} closed"));
+}
+
+/// Writes all of `data`, waiting for window space as a blocking socket write does.
+async fn push(pipe: &Pipe, mut data: Bytes) -> Result<(), ()> {
+    while !data.is_empty() {
+        match pipe.room() {
+            PipeRoom::Bytes(0) => pipe.wait_writable().await,
+            PipeRoom::Bytes(n) => {
+                let chunk = data.split_to(n.min(data.len()));
+                if matches!(pipe.write(chunk), PipeRoom::Reset | PipeRoom::Closed) {
+                    return Err(());
+                }
+            }
+            PipeRoom::Closed | PipeRoom::Reset => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+/// Parses `[HOST_ADDR:]HOST_PORT:CONTAINER_PORT[@POD]`.
+pub fn parse(spec: &str) -> Result<(SocketAddr, u16, Option<String>), String> {
+    let bad = || {
+        format!(
+            "invalid --publish `{spec}`: use [HOST_ADDR:]HOST_PORT:CONTAINER_PORT[@POD], e.g. 8080:80"
+        )
+    };
+    let (ports, pod) = match spec.rsplit_once('@') {
+        Some((p, pod)) if !pod.is_empty() => (p, Some(pod.to_string())),
+        Some(_) => return Err(bad()),
+        None => (spec, None),
+    };
+    let (rest, container) = ports.rsplit_once(':').ok_or_else(bad)?;
+    let container: u16 = container.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?;
+    let (addr, host_port) = match rest.rsplit_once(':') {
+        Some((addr, port)) => (addr.trim_matches(|c| c == '[' || c == ']'), port),
+        None => ("127.0.0.1", rest),
+    };
+    let host_port: u16 = host_port.parse().map_err(|_| bad())?;
+    let ip = addr.parse().map_err(|_| bad())?;
+    Ok((SocketAddr::new(ip, host_port), container, pod))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_specs() {
+        let local = |p| SocketAddr::from(([127, 0, 0, 1], p));
+        assert_eq!(parse("8080:80"), Ok((local(8080), 80, None)));
+        assert_eq!(parse("0:80"), Ok((local(0), 80, None)));
+        assert_eq!(
+            parse("0.0.0.0:8080:80@web"),
+            Ok((
+                SocketAddr::from(([0, 0, 0, 0], 8080)),
+                80,
+                Some("web".into())
+            ))
+        );
+        for bad in [
+            "80",
+            "x:80",
+            "8080:0",
+            "8080:80@",
+            "1.2.3:8080:80",
+            "70000:80",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -43,9 +43,15 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             }
             Ok(0)
         }
-        "get" => {
+        "get" | "try-get" => {
             let path = args.get(1).map(String::as_str).unwrap_or("/");
-            let mut c = TcpStream::connect(addr).map_err(|e| io("connect", e))?;
+            let mut c = if applet == "get" {
+                connect_retry(addr)?
+            } else {
+                let delay: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+                std::thread::sleep(Duration::from_millis(delay));
+                TcpStream::connect(addr).map_err(|e| io("connect", e))?
+            };
             let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
             write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
                 .map_err(|e| io("write", e))?;
@@ -80,7 +86,7 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         }
         "send" => {
             let text = args.get(1).cloned().unwrap_or_default();
-            let mut c = TcpStream::connect(addr).map_err(|e| io("connect", e))?;
+            let mut c = connect_retry(addr)?;
             c.write_all(text.as_bytes()).map_err(|e| io("write", e))?;
             c.shutdown(Shutdown::Write).map_err(|e| io("shutdown", e))?;
             let mut reply = String::new();
@@ -108,11 +114,25 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         "udp-send" => {
             let text = args.get(1).cloned().unwrap_or_default();
             let s = UdpSocket::bind("0.0.0.0:0").map_err(|e| io("bind", e))?;
-            s.send_to(text.as_bytes(), addr).map_err(|e| io("send", e))?;
+            s.set_nonblocking(true).map_err(|e| io("nonblocking", e))?;
             let mut buf = [0u8; 65536];
-            let (n, from) = s.recv_from(&mut buf).map_err(|e| io("recv", e))?;
-            println!("reply from {from}: {}", String::from_utf8_lossy(&buf[..n]));
-            Ok(0)
+            // UDP drops datagrams nobody listens for yet: resend until a reply comes.
+            for _ in 0..50 {
+                s.send_to(text.as_bytes(), addr).map_err(|e| io("send", e))?;
+                for _ in 0..10 {
+                    match s.recv_from(&mut buf) {
+                        Ok((n, from)) => {
+                            println!("reply from {from}: {}", String::from_utf8_lossy(&buf[..n]));
+                            return Ok(0);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(e) => return Err(io("recv", e)),
+                    }
+                }
+            }
+            Err("no reply".into())
         }
         "ping-pong" => {
             let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
@@ -174,17 +194,16 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
     }
 }
 
-/// The server container may start a moment later than the client: retry refused connections.
+/// The server container may start a moment later than the client (containers of a pod start in
+/// no particular order): retry refused connections for a while, as clients in pods must.
 fn connect_retry(addr: &str) -> Result<TcpStream, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match TcpStream::connect(addr) {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(e) => return Err(io("connect", e)),
+            other => return other.map_err(|e| io("connect", e)),
         }
     }
 }

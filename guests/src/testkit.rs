@@ -39,7 +39,8 @@ const APPLETS: &[(&str, &str)] = &[
         "alloc SIZE [STEP]    allocate and touch SIZE bytes (Ki/Mi/Gi suffixes) in STEP chunks",
     ),
     ("serve", "serve ADDR:PORT TEXT  answer every HTTP request with TEXT, one client at a time"),
-    ("get", "get HOST:PORT [PATH]  HTTP GET; print the body; exit 1 unless 200"),
+    ("get", "get HOST:PORT [PATH]  HTTP GET, retrying refusals for 10 s; exit 1 unless 200"),
+    ("try-get", "try-get HOST:PORT PATH MS  one HTTP GET attempt after MS milliseconds"),
     ("echo-server", "echo-server ADDR:PORT echo every TCP connection back until EOF"),
     ("send", "send HOST:PORT TEXT   send TEXT, half-close, print the whole reply"),
     ("bind", "bind ADDR:PORT        bind a TCP port and hold it for SECONDS (default: forever)"),
@@ -147,7 +148,7 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             println!("allocated {total} bytes in {} chunks", chunks.len());
             Ok(0)
         }
-        "serve" | "get" | "echo-server" | "send" | "bind" | "udp-echo" | "udp-send"
+        "serve" | "get" | "try-get" | "echo-server" | "send" | "bind" | "udp-echo" | "udp-send"
         | "ping-pong" | "bulk" | "sink" => net::run(applet, args),
         "help" => {
             println!("testkit applets:");

@@ -9,13 +9,23 @@ pub struct BuiltinImage {
     pub wasm: &'static [u8],
 }
 
-pub const BUILTINS: &[BuiltinImage] = &[BuiltinImage {
-    name: "testkit",
-    description: "small test programs: exit, echo, stderr, args, env, count, sleep, spin, alloc",
-    entrypoint: &["testkit"],
-    cmd: &["help"],
-    wasm: include_bytes!(concat!(env!("OUT_DIR"), "/testkit.wasm")),
-}];
+pub const BUILTINS: &[BuiltinImage] = &[
+    BuiltinImage {
+        name: "nginx",
+        description: "static HTTP/1.1 server on :80 serving /usr/share/nginx/html (nginx-compatible)",
+        entrypoint: &[],
+        cmd: &["nginx", "-g", "daemon off;"],
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/nginx.wasm")),
+    },
+    BuiltinImage {
+        name: "testkit",
+        description: "small test programs: exit, echo, env, count, sleep, spin, alloc, \
+                      serve, get, send, echo-server, udp-echo, ping-pong, bulk (`testkit help`)",
+        entrypoint: &["testkit"],
+        cmd: &["help"],
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/testkit.wasm")),
+    },
+];
 
 /// What an image reference names.
 #[derive(Debug, PartialEq, Eq)]

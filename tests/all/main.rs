@@ -1,6 +1,7 @@
 //! Integration tests: the real `wpod` binary, real wasmtime, real guests.
 
 mod lifecycle;
+mod net;
 mod output;
 mod support;
 mod validate;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
-const GUESTS: &[&str] = &["testkit", "nginx"];
+const GUESTS: &[&str] = &["testkit", "nginx", "busybox"];
 
 fn main() {
     let root =

@@ -91,6 +91,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             namespace: "default".into(),
             uid: "uid".into(),
             hostname: "bench".into(),
+            host_network: false,
         })
         .await
         .expect("sandbox");

@@ -58,6 +58,7 @@ pub struct PodPlan {
     pub namespace: String,
     pub uid: String,
     pub hostname: String,
+    pub host_network: bool,
     pub restart_policy: RestartPolicy,
     pub init_containers: Vec<ContainerPlan>,
     pub containers: Vec<ContainerPlan>,
@@ -122,6 +123,7 @@ impl PodPlan {
         manifest.metadata.namespace = Some(namespace.clone());
         PodPlan {
             hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
+            host_network: spec.host_network.unwrap_or(false),
             name,
             namespace,
             uid: uid.to_string(),

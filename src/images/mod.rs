@@ -11,6 +11,13 @@ pub struct BuiltinImage {
 
 pub const BUILTINS: &[BuiltinImage] = &[
     BuiltinImage {
+        name: "busybox",
+        description: "busybox-compatible toolbox: sh and ~80 applets (cat, grep, sed, wget, nc, ...)",
+        entrypoint: &[],
+        cmd: &["sh"],
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/busybox.wasm")),
+    },
+    BuiltinImage {
         name: "nginx",
         description: "static HTTP/1.1 server on :80 serving /usr/share/nginx/html (nginx-compatible)",
         entrypoint: &[],

@@ -24,6 +24,8 @@ const HONOURED: &[&str] = &[
     "spec.terminationGracePeriodSeconds",
     "spec.hostname",
     "spec.nodeName",
+    // The pod shares the machine's network (wasmtime-wasi's host sockets), as in Kubernetes.
+    "spec.hostNetwork",
     "C.name",
     "C.image",
     "C.imagePullPolicy",
@@ -166,10 +168,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "spec.hostAliases",
         "wpod does not write /etc/hosts entries yet",
-    ),
-    (
-        "spec.hostNetwork",
-        "containers run in the wasm sandbox and do not share the host's namespaces",
     ),
     (
         "spec.hostPID",

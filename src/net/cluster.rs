@@ -68,6 +68,16 @@ impl Cluster {
         Some(netns)
     }
 
+    /// A namespace of no cluster, for a `hostNetwork` pod whose containers use the host's sockets.
+    pub fn detached_netns(pod: &str, hostname: &str) -> Arc<Netns> {
+        Netns::new(
+            pod,
+            hostname,
+            std::net::Ipv4Addr::LOCALHOST,
+            std::sync::Weak::new(),
+        )
+    }
+
     pub fn remove_netns(&self, ip: Ipv4Addr) {
         let removed = self.lock().pods.remove(&ip);
         if let Some(netns) = removed {

@@ -215,6 +215,7 @@ impl Kubelet {
             namespace: self.plan.namespace.clone(),
             uid: self.plan.uid.clone(),
             hostname: self.plan.hostname.clone(),
+            host_network: self.plan.host_network,
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
             Ok(id) => {

@@ -30,6 +30,8 @@ pub struct SandboxConfig {
     pub namespace: String,
     pub uid: String,
     pub hostname: String,
+    /// `hostNetwork: true`: the pod uses the machine's network instead of its own.
+    pub host_network: bool,
 }
 
 /// What the runtime reports about a sandbox (CRI's PodSandboxStatus).

@@ -91,7 +91,12 @@ impl Host {
 
 #[derive(Clone)]
 enum Program {
-    Component(CommandPre<Host>),
+    Component {
+        /// Linked to the virtual pod network.
+        pod_net: CommandPre<Host>,
+        /// Linked to wasmtime-wasi's host sockets, for `hostNetwork: true` pods.
+        host_net: CommandPre<Host>,
+    },
     Module(InstancePre<Host>),
 }
 
@@ -104,6 +109,7 @@ struct Container {
     config: ContainerConfig,
     hostname: String,
     netns: Arc<Netns>,
+    host_network: bool,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -121,6 +127,7 @@ pub enum CompileSource {
 pub struct WasmRuntime {
     engine: Engine,
     component_linker: ComponentLinker<Host>,
+    host_net_linker: ComponentLinker<Host>,
     module_linker: Linker<Host>,
     cache: CompileCache,
     progress: bool,
@@ -147,6 +154,9 @@ impl WasmRuntime {
             Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
         let mut component_linker = ComponentLinker::new(&engine);
         link::add_to_linker(&mut component_linker).map_err(|e| wasm_err("linking WASI p2", e))?;
+        let mut host_net_linker = ComponentLinker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut host_net_linker)
+            .map_err(|e| wasm_err("linking WASI p2 with host sockets", e))?;
         let mut module_linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
             .map_err(|e| wasm_err("linking WASI p1", e))?;
@@ -156,6 +166,7 @@ impl WasmRuntime {
             cache: CompileCache::new(&engine, options.cache_dir),
             engine,
             component_linker,
+            host_net_linker,
             module_linker,
             progress: options.progress && std::io::stderr().is_terminal(),
             programs: Mutex::new(HashMap::new()),
@@ -216,7 +227,13 @@ impl WasmRuntime {
                 .component_linker
                 .instantiate_pre(&c)
                 .and_then(CommandPre::new)
-                .map(Program::Component),
+                .and_then(|pod_net| {
+                    let host_net = self
+                        .host_net_linker
+                        .instantiate_pre(&c)
+                        .and_then(CommandPre::new)?;
+                    Ok(Program::Component { pod_net, host_net })
+                }),
             Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
         }
         .map_err(|e| invalid(format!("{e:#}")))?;
@@ -361,6 +378,7 @@ async fn run_guest(
     config: ContainerConfig,
     hostname: String,
     net: NetCtx,
+    host_network: bool,
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
@@ -376,6 +394,14 @@ async fn run_guest(
         .envs(&env)
         .stdout(stdout.clone())
         .stderr(stderr.clone());
+    if host_network {
+        // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
+        builder
+            .inherit_network()
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true);
+    }
     let limiter = MemoryLimiter::new(config.memory_limit);
     let oom = limiter.hit.clone();
     let mut store = Store::new(
@@ -390,7 +416,7 @@ async fn run_guest(
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
-    let outcome = run_program(&mut store, program).await;
+    let outcome = run_program(&mut store, program, host_network).await;
     stdout.flush_partial();
     stderr.flush_partial();
     match outcome {
@@ -432,9 +458,11 @@ enum Failure {
 async fn run_program(
     store: &mut Store<Host>,
     program: Program,
+    host_network: bool,
 ) -> std::result::Result<i32, Failure> {
     match program {
-        Program::Component(pre) => {
+        Program::Component { pod_net, host_net } => {
+            let pre = if host_network { host_net } else { pod_net };
             let command = pre
                 .instantiate_async(&mut *store)
                 .await
@@ -491,15 +519,18 @@ impl RuntimeService for WasmRuntime {
             config.pod_name,
             self.next_id.fetch_add(1, Ordering::SeqCst)
         );
-        let netns = self
-            .cluster
-            .create_netns(&config.pod_name, &config.hostname)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the pod network {} has no address left",
-                    crate::net::cluster::POD_CIDR
-                )
-            })?;
+        let netns = if config.host_network {
+            Some(Cluster::detached_netns(&config.pod_name, &config.hostname))
+        } else {
+            self.cluster
+                .create_netns(&config.pod_name, &config.hostname)
+        }
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the pod network {} has no address left",
+                crate::net::cluster::POD_CIDR
+            )
+        })?;
         lock(&self.sandboxes).insert(
             id.clone(),
             Sandbox {
@@ -516,9 +547,12 @@ impl RuntimeService for WasmRuntime {
             kind: "sandbox",
             id: id.0.clone(),
         })?;
-        Ok(SandboxStatus {
-            ip: Some(sandbox.netns.ip.to_string()),
-        })
+        let ip = if sandbox.config.host_network {
+            crate::pod::kubelet::HOST_IP.to_string()
+        } else {
+            sandbox.netns.ip.to_string()
+        };
+        Ok(SandboxStatus { ip: Some(ip) })
     }
 
     async fn create_container(
@@ -526,9 +560,15 @@ impl RuntimeService for WasmRuntime {
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
-        let (hostname, netns) = lock(&self.sandboxes)
+        let (hostname, netns, host_network) = lock(&self.sandboxes)
             .get(&sandbox.0)
-            .map(|s| (s.config.hostname.clone(), s.netns.clone()))
+            .map(|s| {
+                (
+                    s.config.hostname.clone(),
+                    s.netns.clone(),
+                    s.config.host_network,
+                )
+            })
             .ok_or_else(|| RuntimeError::NotFound {
                 kind: "sandbox",
                 id: sandbox.0.clone(),
@@ -550,6 +590,7 @@ impl RuntimeService for WasmRuntime {
                 config,
                 hostname,
                 netns,
+                host_network,
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -572,13 +613,14 @@ impl RuntimeService for WasmRuntime {
             c.hostname.clone(),
             c.exit.clone(),
         );
+        let host_network = c.host_network;
         let net = NetCtx {
             netns: c.netns.clone(),
             container: config.name.clone(),
             trace: self.cluster.trace.clone(),
         };
         *task = Some(tokio::spawn(async move {
-            let status = run_guest(engine, program, config, hostname, net).await;
+            let status = run_guest(engine, program, config, hostname, net, host_network).await;
             set_once(&exit, status);
         }));
         Ok(())
@@ -653,7 +695,7 @@ impl RuntimeService for WasmRuntime {
             self.remove_container(&cid).await?;
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
-        if let Some(sandbox) = removed {
+        if let Some(sandbox) = removed.filter(|s| !s.config.host_network) {
             self.cluster.remove_netns(sandbox.netns.ip);
         }
         Ok(())

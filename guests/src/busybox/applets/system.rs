@@ -1,0 +1,481 @@
+//! Process and system applets: `sleep`, `env`, `printenv`, `id`, `whoami`, `uname`, `kill`, `ps`,
+//! `xargs`, `true`, `false`.
+
+use std::time::Duration;
+
+use super::opts;
+use crate::io::Ctx;
+use crate::sys;
+
+pub fn true_(_ctx: &mut Ctx, _args: &[String]) -> i32 {
+    0
+}
+
+pub fn false_(_ctx: &mut Ctx, _args: &[String]) -> i32 {
+    1
+}
+
+/// `1.5`, `2m`, `1h`, `infinity` to seconds.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    if s == "inf" || s == "infinity" {
+        return Some(f64::INFINITY);
+    }
+    let (num, mult) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1.0),
+        Some('m') => (&s[..s.len() - 1], 60.0),
+        Some('h') => (&s[..s.len() - 1], 3600.0),
+        Some('d') => (&s[..s.len() - 1], 86400.0),
+        _ => (s, 1.0),
+    };
+    let v: f64 = num.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v * mult)
+}
+
+pub fn sleep(ctx: &mut Ctx, args: &[String]) -> i32 {
+    if args.is_empty() {
+        ctx.error("sleep", "usage: sleep [N]...");
+        return 1;
+    }
+    let mut total = 0.0;
+    for a in args {
+        match parse_duration(a) {
+            Some(v) => total += v,
+            None => {
+                ctx.error("sleep", format!("invalid number '{a}'"));
+                return 1;
+            }
+        }
+    }
+    let _ = ctx.stdout.flush();
+    let mut left = total;
+    while left > 0.0 {
+        let step = left.min(86400.0);
+        if !sys::sleep(Duration::from_secs_f64(step)) {
+            // A trapped signal arrived: return so the shell can run the trap.
+            return 128 + 15;
+        }
+        if left.is_finite() {
+            left -= step;
+        }
+    }
+    0
+}
+
+pub fn env(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let mut env = ctx.env.clone();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "-i" | "-" => env.clear(),
+            "-u" => {
+                i += 1;
+                if let Some(n) = args.get(i) {
+                    env.retain(|(k, _)| k != n);
+                }
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            s if s.contains('=') && !s.starts_with('=') => {
+                let (k, v) = s.split_once('=').unwrap_or((s, ""));
+                env.retain(|(n, _)| n != k);
+                env.push((k.to_string(), v.to_string()));
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    while let Some(a) = args.get(i) {
+        if let Some((k, v)) = a.split_once('=').filter(|(k, _)| !k.is_empty()) {
+            env.retain(|(n, _)| n != k);
+            env.push((k.to_string(), v.to_string()));
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if i >= args.len() {
+        let s: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        ctx.write_out(s.as_bytes());
+        return 0;
+    }
+    let name = args[i].rsplit('/').next().unwrap_or(&args[i]).to_string();
+    if !super::exists(&name) {
+        ctx.error(
+            "env",
+            format!("can't execute '{}': No such file or directory", args[i]),
+        );
+        return 127;
+    }
+    let mut sub = ctx.clone();
+    sub.env = env;
+    super::run(&mut sub, &name, &args[i + 1..])
+}
+
+pub fn printenv(ctx: &mut Ctx, args: &[String]) -> i32 {
+    if args.is_empty() {
+        let s: String = ctx.env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        ctx.write_out(s.as_bytes());
+        return 0;
+    }
+    let mut st = 0;
+    let mut s = String::new();
+    for a in args {
+        match ctx.getenv(a) {
+            Some(v) => {
+                s.push_str(v);
+                s.push('\n');
+            }
+            None => st = 1,
+        }
+    }
+    ctx.write_out(s.as_bytes());
+    st
+}
+
+fn name_of(id: u32) -> String {
+    if id == 0 {
+        return "root".into();
+    }
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(id)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub fn id(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let Some(o) = opts(ctx, "id", args, "ugGnr") else {
+        return 1;
+    };
+    let (uid, gid) = sys::ids();
+    let one = |id: u32| {
+        if o.has('n') {
+            name_of(id)
+        } else {
+            id.to_string()
+        }
+    };
+    let s = if o.has('u') {
+        one(uid)
+    } else if o.has('g') || o.has('G') {
+        one(gid)
+    } else {
+        format!(
+            "uid={uid}({}) gid={gid}({}) groups={gid}({})",
+            name_of(uid),
+            name_of(gid),
+            name_of(gid)
+        )
+    };
+    ctx.write_out(format!("{s}\n").as_bytes());
+    0
+}
+
+pub fn whoami(ctx: &mut Ctx, _args: &[String]) -> i32 {
+    let s = name_of(sys::ids().0);
+    ctx.write_out(format!("{s}\n").as_bytes());
+    0
+}
+
+pub fn uname(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let Some(o) = opts(ctx, "uname", args, "asnrvmpio") else {
+        return 1;
+    };
+    let u = sys::uname();
+    let node = ctx
+        .getenv("HOSTNAME")
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            if u.nodename.is_empty() {
+                "localhost".into()
+            } else {
+                u.nodename.clone()
+            }
+        });
+    let all = o.has('a');
+    let mut parts: Vec<String> = Vec::new();
+    if all || o.has('s') || o.flags.is_empty() {
+        parts.push(u.sysname.clone());
+    }
+    if all || o.has('n') {
+        parts.push(node);
+    }
+    if all || o.has('r') {
+        parts.push(u.release.clone());
+    }
+    if all || o.has('v') {
+        parts.push(u.version.clone());
+    }
+    if all || o.has('m') {
+        parts.push(u.machine.clone());
+    }
+    if o.has('p') || o.has('i') {
+        parts.push(u.machine.clone());
+    }
+    if all || o.has('o') {
+        parts.push("GNU/Linux".into());
+    }
+    ctx.write_out(format!("{}\n", parts.join(" ")).as_bytes());
+    0
+}
+
+pub fn kill(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let mut sig = 15;
+    let mut i = 0;
+    if let Some(a) = args.first() {
+        if a == "-l" || a == "-L" {
+            let s: String = (1..32)
+                .map(sys::signal_name)
+                .filter(|n| n.parse::<i32>().is_err())
+                .collect::<Vec<_>>()
+                .join(" ");
+            ctx.write_out(format!("{s}\n").as_bytes());
+            return 0;
+        }
+        if a == "-s" || a == "-n" {
+            i = 2;
+            match args.get(1).and_then(|s| sys::signal_number(s)) {
+                Some(n) => sig = n,
+                None => {
+                    ctx.error(
+                        "kill",
+                        format!(
+                            "bad signal name '{}'",
+                            args.get(1).map(String::as_str).unwrap_or("")
+                        ),
+                    );
+                    return 1;
+                }
+            }
+        } else if let Some(s) = a.strip_prefix('-') {
+            i = 1;
+            match sys::signal_number(s) {
+                Some(n) => sig = n,
+                None => {
+                    ctx.error("kill", format!("bad signal name '{s}'"));
+                    return 1;
+                }
+            }
+        }
+    }
+    let pids = &args[i..];
+    if pids.is_empty() {
+        ctx.error("kill", "usage: kill [-s SIG | -SIG] PID...");
+        return 1;
+    }
+    let mut st = 0;
+    for p in pids {
+        let Ok(pid) = p.parse::<i32>() else {
+            ctx.error("kill", format!("bad pid '{p}'"));
+            st = 1;
+            continue;
+        };
+        if let Err(e) = sys::kill(pid, sig) {
+            if sys::WASM {
+                ctx.error("kill", e);
+                return 1;
+            }
+            ctx.error("kill", format!("can't kill pid {pid}: {e}"));
+            st = 1;
+        }
+    }
+    st
+}
+
+pub fn ps(ctx: &mut Ctx, _args: &[String]) -> i32 {
+    let s = format!(
+        "PID   USER     TIME  COMMAND\n{:>5} {:<8} {:>5} ps\n",
+        sys::pid(),
+        name_of(sys::ids().0),
+        "0:00"
+    );
+    ctx.write_out(s.as_bytes());
+    0
+}
+
+/// Splits xargs input into arguments: blanks separate, quotes and backslashes group.
+fn xargs_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut have = false;
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if have {
+                    out.push(std::mem::take(&mut cur));
+                    have = false;
+                }
+            }
+            '\'' | '"' => {
+                have = true;
+                for d in it.by_ref() {
+                    if d == c {
+                        break;
+                    }
+                    cur.push(d);
+                }
+            }
+            '\\' => {
+                have = true;
+                if let Some(d) = it.next() {
+                    cur.push(d);
+                }
+            }
+            c => {
+                have = true;
+                cur.push(c);
+            }
+        }
+    }
+    if have {
+        out.push(cur);
+    }
+    out
+}
+
+pub fn xargs(ctx: &mut Ctx, args: &[String]) -> i32 {
+    // Options stop at the command.
+    let mut i = 0;
+    let mut n: Option<usize> = None;
+    let mut repl: Option<String> = None;
+    let mut zero = false;
+    let mut trace = false;
+    let mut no_empty = false;
+    while let Some(a) = args.get(i) {
+        let val = |i: &mut usize, inline: &str| -> Option<String> {
+            if !inline.is_empty() {
+                Some(inline.to_string())
+            } else {
+                *i += 1;
+                args.get(*i).cloned()
+            }
+        };
+        if let Some(v) = a.strip_prefix("-n") {
+            n = val(&mut i, v)
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0);
+        } else if let Some(v) = a.strip_prefix("-I") {
+            repl = val(&mut i, v);
+        } else if a == "-0" {
+            zero = true;
+        } else if a == "-t" {
+            trace = true;
+        } else if a == "-r" || a == "--no-run-if-empty" {
+            no_empty = true;
+        } else if let Some(v) = a
+            .strip_prefix("-P")
+            .or(a.strip_prefix("-s"))
+            .or(a.strip_prefix("-L"))
+        {
+            if a.starts_with("-L") {
+                n = val(&mut i, v)
+                    .and_then(|v| v.parse().ok())
+                    .filter(|v| *v > 0);
+            } else {
+                let _ = val(&mut i, v);
+            }
+        } else if a == "--" {
+            i += 1;
+            break;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let cmd: Vec<String> = if i < args.len() {
+        args[i..].to_vec()
+    } else {
+        vec!["echo".into()]
+    };
+    let mut data = Vec::new();
+    if let Err(e) = ctx.stdin.read_all(&mut data) {
+        return super::finish(ctx, "xargs", Err(e));
+    }
+    let text = String::from_utf8_lossy(&data);
+    let items: Vec<String> = if zero {
+        text.split('\0')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    } else if repl.is_some() {
+        text.lines()
+            .map(|l| l.trim_start().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    } else {
+        xargs_words(&text)
+    };
+    let name = cmd[0].rsplit('/').next().unwrap_or(&cmd[0]).to_string();
+    if !super::exists(&name) {
+        ctx.error("xargs", format!("{}: No such file or directory", cmd[0]));
+        return 127;
+    }
+    let mut batches: Vec<Vec<String>> = Vec::new();
+    if let Some(r) = &repl {
+        for it in &items {
+            batches.push(cmd[1..].iter().map(|a| a.replace(r.as_str(), it)).collect());
+        }
+    } else {
+        let per = n.unwrap_or(usize::MAX);
+        if items.is_empty() {
+            if !no_empty {
+                batches.push(cmd[1..].to_vec());
+            }
+        } else {
+            for chunk in items.chunks(per.min(items.len()).max(1)) {
+                let mut a = cmd[1..].to_vec();
+                a.extend_from_slice(chunk);
+                batches.push(a);
+            }
+        }
+    }
+    let mut st = 0;
+    for b in batches {
+        if trace {
+            ctx.write_err(format!("{} {}\n", name, b.join(" ")).as_bytes());
+        }
+        let mut sub = ctx.clone();
+        sub.stdin = crate::io::Fd::Null;
+        let r = super::run(&mut sub, &name, &b);
+        if r == 255 {
+            return 124;
+        }
+        if r == 141 && ctx.stdout.is_broken_pipe() {
+            return 141;
+        }
+        if r != 0 {
+            st = 123;
+        }
+    }
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1.5"), Some(1.5));
+        assert_eq!(parse_duration("2m"), Some(120.0));
+        assert_eq!(parse_duration("infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("-1"), None);
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            xargs_words("a  'b c'\n\"d\" e\\ f"),
+            ["a", "b c", "d", "e f"]
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! Everything that differs between wasm32-wasip2 and native builds: signals, processes, system
+//! information.
+//!
+//! Signals: WASI delivers none, so on wasm a `trap ... TERM` is recorded and never fires (wpod lets
+//! the container run for its grace period and then kills it, exit 137). Natively the shell installs
+//! a handler that sets a flag, checked between commands (and by `sleep`/`wait`); without a trap a
+//! TERM is left to the kernel, which ignores it when the shell is PID 1, as with busybox sh.
+
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Disposition {
+    Default,
+    Ignore,
+    Catch,
+}
+
+pub struct Uname {
+    pub sysname: String,
+    pub nodename: String,
+    pub release: String,
+    pub version: String,
+    pub machine: String,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    use super::{Disposition, Uname};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static PENDING: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
+    static ANY: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_signal(sig: libc::c_int) {
+        if let Some(flag) = PENDING.get(sig as usize) {
+            flag.store(true, Ordering::SeqCst);
+            ANY.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn set_disposition(sig: i32, d: Disposition) {
+        if !(1..65).contains(&sig) || sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            return;
+        }
+        // SAFETY: sigaction with a zeroed struct and a handler that only touches atomics.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = match d {
+                Disposition::Default => libc::SIG_DFL,
+                Disposition::Ignore => libc::SIG_IGN,
+                Disposition::Catch => on_signal as extern "C" fn(libc::c_int) as usize,
+            };
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+
+    pub fn take_pending() -> Vec<i32> {
+        if !ANY.swap(false, Ordering::SeqCst) {
+            return Vec::new();
+        }
+        (1..65)
+            .filter(|&s| PENDING[s as usize].swap(false, Ordering::SeqCst))
+            .collect()
+    }
+
+    pub fn any_pending() -> bool {
+        ANY.load(Ordering::SeqCst)
+    }
+
+    pub fn pid() -> u32 {
+        std::process::id()
+    }
+
+    pub fn ppid() -> u32 {
+        // SAFETY: getppid has no preconditions.
+        unsafe { libc::getppid() as u32 }
+    }
+
+    pub fn kill(pid: i32, sig: i32) -> Result<(), String> {
+        // SAFETY: plain syscall.
+        let r = unsafe { libc::kill(pid, sig) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(crate::io::errstr(&std::io::Error::last_os_error()))
+        }
+    }
+
+    fn cstr(f: &[libc::c_char]) -> String {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub fn uname() -> Uname {
+        // SAFETY: uname fills the zeroed struct.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        unsafe { libc::uname(&mut u) };
+        Uname {
+            sysname: cstr(&u.sysname),
+            nodename: cstr(&u.nodename),
+            release: cstr(&u.release),
+            version: cstr(&u.version),
+            machine: cstr(&u.machine),
+        }
+    }
+
+    pub fn ids() -> (u32, u32) {
+        // SAFETY: no preconditions.
+        unsafe { (libc::getuid(), libc::getgid()) }
+    }
+
+    pub fn access(p: &std::path::Path, mode: char) -> bool {
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()) else {
+            return false;
+        };
+        let m = match mode {
+            'r' => libc::R_OK,
+            'w' => libc::W_OK,
+            _ => libc::X_OK,
+        };
+        // SAFETY: valid C string.
+        unsafe { libc::access(c.as_ptr(), m) == 0 }
+    }
+
+    pub fn file_kind(p: &std::path::Path) -> Option<char> {
+        use std::os::unix::fs::FileTypeExt;
+        let t = p.metadata().ok()?.file_type();
+        Some(if t.is_block_device() {
+            'b'
+        } else if t.is_char_device() {
+            'c'
+        } else if t.is_fifo() {
+            'p'
+        } else if t.is_socket() {
+            'S'
+        } else {
+            '-'
+        })
+    }
+
+    /// (mode, nlink, uid, gid) of a file.
+    pub fn stat(m: &std::fs::Metadata) -> (u32, u64, u32, u32) {
+        use std::os::unix::fs::MetadataExt;
+        (m.mode(), m.nlink(), m.uid(), m.gid())
+    }
+
+    pub fn symlink(target: &str, link: &std::path::Path) -> std::io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
+    }
+
+    /// (total, free, available) bytes of the filesystem holding `path`.
+    pub fn statvfs(path: &str) -> Option<(u64, u64, u64)> {
+        let c = std::ffi::CString::new(path).ok()?;
+        // SAFETY: statvfs fills the zeroed struct.
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+            return None;
+        }
+        let f = s.f_frsize as u64;
+        Some((
+            s.f_blocks as u64 * f,
+            s.f_bfree as u64 * f,
+            s.f_bavail as u64 * f,
+        ))
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use super::{Disposition, Uname};
+
+    /// Recorded by the shell; WASI never delivers a signal, so there is nothing to install.
+    pub fn set_disposition(_sig: i32, _d: Disposition) {}
+
+    pub fn take_pending() -> Vec<i32> {
+        Vec::new()
+    }
+
+    pub fn any_pending() -> bool {
+        false
+    }
+
+    pub fn pid() -> u32 {
+        1
+    }
+
+    pub fn ppid() -> u32 {
+        0
+    }
+
+    pub fn kill(_pid: i32, _sig: i32) -> Result<(), String> {
+        Err("not supported in a WebAssembly container".into())
+    }
+
+    pub fn uname() -> Uname {
+        Uname {
+            sysname: "Linux".into(),
+            nodename: String::new(),
+            release: "6.0.0-wasi".into(),
+            version: "#1 wpod WebAssembly".into(),
+            machine: "wasm32".into(),
+        }
+    }
+
+    pub fn ids() -> (u32, u32) {
+        (0, 0)
+    }
+
+    pub fn statvfs(_path: &str) -> Option<(u64, u64, u64)> {
+        None
+    }
+
+    /// WASI has no permission bits: readable if it exists, writable unless read-only, and
+    /// "executable" for directories (searchable) only.
+    pub fn access(p: &std::path::Path, mode: char) -> bool {
+        match p.metadata() {
+            Err(_) => false,
+            Ok(m) => match mode {
+                'r' => true,
+                'w' => !m.permissions().readonly(),
+                _ => m.is_dir(),
+            },
+        }
+    }
+
+    pub fn file_kind(_p: &std::path::Path) -> Option<char> {
+        None
+    }
+
+    /// WASI reports no mode bits or owners: directories are 0755, files 0644 (0444 read-only),
+    /// everything owned by root.
+    pub fn stat(m: &std::fs::Metadata) -> (u32, u64, u32, u32) {
+        let ro = m.permissions().readonly();
+        let mode = if m.file_type().is_symlink() {
+            0o120777
+        } else if m.is_dir() {
+            0o040755
+        } else if ro {
+            0o100444
+        } else {
+            0o100644
+        };
+        (mode, 1, 0, 0)
+    }
+
+    pub fn symlink(target: &str, link: &std::path::Path) -> std::io::Result<()> {
+        let (Ok(t), Ok(l)) = (
+            std::ffi::CString::new(target),
+            std::ffi::CString::new(link.to_string_lossy().as_bytes()),
+        ) else {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        };
+        // SAFETY: valid C strings; wasi-libc resolves the path against the preopens.
+        if unsafe { libc::symlink(t.as_ptr(), l.as_ptr()) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+pub use imp::{
+    access, any_pending, file_kind, ids, kill, pid, ppid, set_disposition, stat, statvfs, symlink,
+    take_pending, uname,
+};
+
+/// Whether this build is the WebAssembly one.
+pub const WASM: bool = cfg!(target_arch = "wasm32");
+
+/// Sleeps for `d`, returning early (false) when a trapped signal arrives.
+pub fn sleep(d: Duration) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if any_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        let step = if WASM {
+            end - now
+        } else {
+            (end - now).min(Duration::from_millis(50))
+        };
+        std::thread::sleep(step);
+    }
+}
+
+const SIGNALS: &[(&str, i32)] = &[
+    ("EXIT", 0),
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("WINCH", 28),
+];
+
+/// `TERM`, `SIGTERM`, `term`, `15` -> 15; `EXIT`/`0` -> 0.
+pub fn signal_number(name: &str) -> Option<i32> {
+    if let Ok(n) = name.parse::<i32>() {
+        return (0..65).contains(&n).then_some(n);
+    }
+    let up = name.to_ascii_uppercase();
+    let up = up.strip_prefix("SIG").unwrap_or(&up);
+    SIGNALS.iter().find(|(n, _)| *n == up).map(|&(_, s)| s)
+}
+
+pub fn signal_name(sig: i32) -> String {
+    SIGNALS
+        .iter()
+        .find(|&&(_, s)| s == sig)
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_else(|| sig.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(signal_number("TERM"), Some(15));
+        assert_eq!(signal_number("sigint"), Some(2));
+        assert_eq!(signal_number("0"), Some(0));
+        assert_eq!(signal_number("EXIT"), Some(0));
+        assert_eq!(signal_number("nope"), None);
+        assert_eq!(signal_name(15), "TERM");
+    }
+}

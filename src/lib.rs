@@ -7,4 +7,5 @@ pub mod manifest;
 pub mod plan;
 pub mod pod;
 pub mod runtime;
+pub mod volumes;
 pub mod wasm;

@@ -69,6 +69,8 @@ fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
             clock: Clock::starting_at(Timestamp::UNIX_EPOCH),
             events: events.clone(),
             log: Arc::new(NoLogs),
+            state_dir: std::env::temp_dir().join(format!("wpod-unit-{}", std::process::id())),
+            keep_volumes: false,
         },
     );
     Run {

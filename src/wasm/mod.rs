@@ -3,6 +3,7 @@
 
 mod cache;
 mod limits;
+mod rootfs;
 mod stdio;
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use wasmtime::component::{Component, Linker as ComponentLinker};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use cache::CompileCache;
 use limits::MemoryLimiter;
@@ -75,6 +76,8 @@ enum Program {
 struct Container {
     config: ContainerConfig,
     hostname: String,
+    /// This instance's private directory; its `rootfs` is the guest's `/`.
+    dir: PathBuf,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -96,6 +99,8 @@ pub struct WasmRuntime {
     cache: CompileCache,
     progress: bool,
     programs: Mutex<HashMap<String, Program>>,
+    /// Files that built-in images bring, by image sha256.
+    image_files: Mutex<HashMap<String, images::ImageFiles>>,
     /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
     /// a second container with the same image neither re-reads nor re-hashes it.
     resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
@@ -130,6 +135,7 @@ impl WasmRuntime {
             module_linker,
             progress: options.progress && std::io::stderr().is_terminal(),
             programs: Mutex::new(HashMap::new()),
+            image_files: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
@@ -158,9 +164,10 @@ impl WasmRuntime {
         if let Some(info) = lock(&self.resolved).get(&key) {
             return Ok((info.clone(), CompileSource::Memory));
         }
-        let (bytes, mut info) = read_image(image, base_dir)?;
+        let (bytes, mut info, files) = read_image(image, base_dir)?;
         let sha = hex(&Sha256::digest(&bytes));
         info.id = format!("sha256:{sha}");
+        lock(&self.image_files).insert(sha.clone(), files);
         if lock(&self.programs).contains_key(&sha) {
             lock(&self.resolved).insert(key, info.clone());
             return Ok((info, CompileSource::Memory));
@@ -235,7 +242,10 @@ fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
     });
 }
 
-fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), ImageError> {
+fn read_image(
+    image: &str,
+    base_dir: &Path,
+) -> Result<(Vec<u8>, ImageInfo, images::ImageFiles), ImageError> {
     match images::resolve(image) {
         ImageRef::Builtin(b) => Ok((
             b.wasm.to_vec(),
@@ -245,6 +255,7 @@ fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), Imag
                 entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
                 cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
             },
+            b.files,
         )),
         ImageRef::File(p) => {
             let path = base_dir.join(p);
@@ -264,6 +275,7 @@ fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), Imag
                     entrypoint: vec![file_name],
                     cmd: vec![],
                 },
+                &[],
             ))
         }
         ImageRef::Unknown(name) => Err(ImageError::NotFound {
@@ -330,6 +342,7 @@ async fn run_guest(
     program: Program,
     config: ContainerConfig,
     hostname: String,
+    rootfs: PathBuf,
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
@@ -345,6 +358,13 @@ async fn run_guest(
         .envs(&env)
         .stdout(stdout.clone())
         .stderr(stderr.clone());
+    if let Err(e) = preopens(&mut builder, &rootfs, &config) {
+        return ExitStatus {
+            code: 128,
+            reason: ExitReason::StartError,
+            message: Some(format!("{e:#}")),
+        };
+    }
     let limiter = MemoryLimiter::new(config.memory_limit);
     let oom = limiter.hit.clone();
     let mut store = Store::new(
@@ -390,6 +410,36 @@ async fn run_guest(
             }
         }
     }
+}
+
+/// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
+/// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
+/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable.
+fn preopens(
+    builder: &mut WasiCtxBuilder,
+    rootfs: &Path,
+    config: &ContainerConfig,
+) -> anyhow::Result<()> {
+    builder
+        .preopened_dir(rootfs, "/", FsPerms::ReadWrite)
+        .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
+    for m in config.mounts.iter().filter(|m| m.host_path.is_dir()) {
+        let perms = if m.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        builder
+            .preopened_dir(&m.host_path, &m.container_path, perms)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "mounting {} at {}: {e:#}",
+                    m.host_path.display(),
+                    m.container_path
+                )
+            })?;
+    }
+    Ok(())
 }
 
 enum Failure {
@@ -468,9 +518,9 @@ impl RuntimeService for WasmRuntime {
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
-        let hostname = lock(&self.sandboxes)
+        let (hostname, state_dir) = lock(&self.sandboxes)
             .get(&sandbox.0)
-            .map(|s| s.hostname.clone())
+            .map(|s| (s.hostname.clone(), s.state_dir.clone()))
             .ok_or_else(|| RuntimeError::NotFound {
                 kind: "sandbox",
                 id: sandbox.0.clone(),
@@ -485,12 +535,20 @@ impl RuntimeService for WasmRuntime {
             std::process::id(),
             self.next_id.fetch_add(1, Ordering::SeqCst)
         );
+        let files = lock(&self.image_files).get(sha).copied().unwrap_or(&[]);
+        let dir = state_dir.join(&id);
+        rootfs::create(&dir.join("rootfs"), &hostname, files, &config.mounts)
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+            .with_context(|| format!("creating the file system of container {}", config.name))?;
         let (exit, _) = watch::channel(None);
         lock(&self.containers).insert(
             id.clone(),
             Arc::new(Container {
                 config,
                 hostname,
+                dir,
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -513,8 +571,9 @@ impl RuntimeService for WasmRuntime {
             c.hostname.clone(),
             c.exit.clone(),
         );
+        let rootfs = c.dir.join("rootfs");
         *task = Some(tokio::spawn(async move {
-            let status = run_guest(engine, program, config, hostname).await;
+            let status = run_guest(engine, program, config, hostname, rootfs).await;
             set_once(&exit, status);
         }));
         Ok(())
@@ -559,10 +618,19 @@ impl RuntimeService for WasmRuntime {
 
     async fn remove_container(&self, id: &ContainerId) -> Result<()> {
         let removed = lock(&self.containers).remove(&id.0);
-        if let Some(c) = removed
-            && let Some(task) = lock(&c.task).take()
-        {
-            task.abort();
+        if let Some(c) = removed {
+            let task = lock(&c.task).take();
+            if let Some(task) = task {
+                task.abort();
+                // The Store holds the preopened directories: let it go before removing them.
+                let _ = task.await;
+            }
+            // The writable layer goes with the container instance.
+            if let Err(e) = std::fs::remove_dir_all(&c.dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(anyhow::anyhow!("removing {}: {e}", c.dir.display()).into());
+            }
         }
         Ok(())
     }
@@ -588,7 +656,9 @@ impl RuntimeService for WasmRuntime {
         for cid in ids {
             self.remove_container(&cid).await?;
         }
-        lock(&self.sandboxes).remove(&id.0);
+        if let Some(s) = lock(&self.sandboxes).remove(&id.0) {
+            let _ = std::fs::remove_dir_all(&s.state_dir);
+        }
         Ok(())
     }
 }

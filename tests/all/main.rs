@@ -4,4 +4,5 @@ mod lifecycle;
 mod output;
 mod support;
 mod validate;
+mod volumes;
 mod wasm;

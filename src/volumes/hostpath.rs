@@ -81,3 +81,29 @@ pub fn go_err(e: &io::Error) -> String {
         None => s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_and_socket_checks() {
+        assert_eq!(check(Path::new("/dev/null"), "CharDevice"), Ok(()));
+        assert!(check(Path::new("/dev/null"), "File").is_err());
+        let dir = std::env::temp_dir().join(format!("wpod-hostpath-{}", std::process::id()));
+        let _ = fs::create_dir_all(&dir);
+        let sock = dir.join("s.sock");
+        let _ = fs::remove_file(&sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock);
+        assert!(listener.is_ok());
+        assert_eq!(check(&sock, "Socket"), Ok(()));
+        assert_eq!(
+            check(&sock, "Directory"),
+            Err(format!(
+                "hostPath type check failed: {} is not a directory",
+                sock.display()
+            ))
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -92,6 +92,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             uid: "uid".into(),
             hostname: "bench".into(),
             host_network: false,
+            state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
         })
         .await
         .expect("sandbox");
@@ -103,6 +104,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             argv: vec!["testkit".into(), "exit".into(), "0".into()],
             env: vec![],
             memory_limit: None,
+            mounts: vec![],
             attempt,
             log: Arc::new(Discard),
         };
@@ -141,6 +143,8 @@ async fn pod_start(rt: &Arc<WasmRuntime>) {
                 clock: Clock::system(),
                 events: Arc::new(RecordedEvents::default()),
                 log: Arc::new(Discard),
+                state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
+                keep_volumes: false,
             },
         );
         let mut status = handle.status.clone();

@@ -8,4 +8,5 @@ pub mod net;
 pub mod plan;
 pub mod pod;
 pub mod runtime;
+pub mod volumes;
 pub mod wasm;

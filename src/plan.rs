@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 
 use crate::manifest::parse_memory_bytes;
 
@@ -50,6 +50,8 @@ pub struct ContainerPlan {
     /// Literal env values, in order, before `$(VAR)` expansion.
     pub env: Vec<(String, String)>,
     pub memory_limit: Option<u64>,
+    /// The container as written: env sources, envFrom, volumeMounts and resources.
+    pub spec: Container,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +72,9 @@ pub struct PodPlan {
     pub host_ports: Vec<HostPort>,
     /// The pod as the user wrote it, echoed back (with status) by `-o json`.
     pub manifest: Pod,
+    /// The ConfigMaps and Secrets of the pod's namespace that came with the manifests.
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +120,7 @@ impl PodPlan {
                 .and_then(|r| r.limits.as_ref())
                 .and_then(|l| l.get("memory"))
                 .and_then(|q| parse_memory_bytes(&q.0).ok()),
+            spec: c.clone(),
         };
         let mut manifest = pod.clone();
         manifest.metadata.name = Some(name.clone());
@@ -163,6 +169,8 @@ impl PodPlan {
                 .collect(),
             base_dir,
             manifest,
+            config_maps: Vec::new(),
+            secrets: Vec::new(),
         }
     }
 
@@ -174,6 +182,36 @@ impl PodPlan {
                 .flat_map(|c| c.ports.iter().flatten())
                 .any(|p| p.container_port == i32::from(port))
         })
+    }
+
+    /// Gives the pod the ConfigMaps and Secrets of its namespace from `config_maps` and `secrets`.
+    pub fn with_objects(mut self, config_maps: &[ConfigMap], secrets: &[Secret]) -> Self {
+        let ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.namespace.as_deref().unwrap_or("default") == self.namespace
+        };
+        self.config_maps = config_maps
+            .iter()
+            .filter(|c| ns(&c.metadata))
+            .cloned()
+            .collect();
+        self.secrets = secrets
+            .iter()
+            .filter(|s| ns(&s.metadata))
+            .cloned()
+            .collect();
+        self
+    }
+
+    pub fn config_map(&self, name: &str) -> Option<&ConfigMap> {
+        self.config_maps
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+    }
+
+    pub fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
     }
 
     /// Init containers restart under Always as under OnFailure.

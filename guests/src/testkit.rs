@@ -49,6 +49,25 @@ const APPLETS: &[(&str, &str)] = &[
     ("ping-pong", "ping-pong HOST:PORT N SIZE  N request/response round trips; print timings"),
     ("bulk", "bulk HOST:PORT MIB    stream MIB MiB to a sink; print the throughput"),
     ("sink", "sink ADDR:PORT        read connections to the end; print how many bytes"),
+    ("cat", "cat FILE...          print files"),
+    ("write", "write FILE TEXT...   write TEXT and a newline to FILE (replacing it)"),
+    ("append", "append FILE TEXT...  append TEXT and a newline to FILE"),
+    ("ls", "ls DIR               list DIR, sorted, `/` after directories"),
+    (
+        "log",
+        "log FILE N [MS]      append `line 1`..`line N` to FILE, one every MS milliseconds",
+    ),
+    (
+        "tail-f",
+        "tail-f FILE N        wait until FILE has N lines, print them (exit 1 after 30 s)",
+    ),
+    (
+        "mark",
+        "mark FILE...         say whether each FILE existed, create it; exit 1 if the first was new",
+    ),
+    ("symlink", "symlink TARGET LINK  create a symbolic link"),
+    ("rename", "rename FROM TO       rename a file"),
+    ("mkdir", "mkdir DIR            create a directory (and its parents)"),
     ("help", "help                 list the applets"),
 ];
 
@@ -150,6 +169,106 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         }
         "serve" | "get" | "try-get" | "echo-server" | "send" | "bind" | "udp-echo" | "udp-send"
         | "ping-pong" | "bulk" | "sink" => net::run(applet, args),
+        "cat" => {
+            let mut out = std::io::stdout();
+            for f in args {
+                let bytes = std::fs::read(f).map_err(|e| io_err(f, e))?;
+                out.write_all(&bytes).map_err(|e| e.to_string())?;
+            }
+            Ok(0)
+        }
+        "write" | "append" => {
+            let file = args.first().ok_or("missing FILE")?;
+            let text = format!("{}\n", args[1..].join(" "));
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(applet == "append")
+                .truncate(applet == "write")
+                .open(file)
+                .map_err(|e| io_err(file, e))?;
+            f.write_all(text.as_bytes()).map_err(|e| io_err(file, e))?;
+            Ok(0)
+        }
+        "ls" => {
+            let dir = args.first().ok_or("missing DIR")?;
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map_err(|e| io_err(dir, e))?
+                .filter_map(Result::ok)
+                .map(|e| {
+                    let slash = if e.file_type().is_ok_and(|t| t.is_dir()) { "/" } else { "" };
+                    format!("{}{slash}", e.file_name().to_string_lossy())
+                })
+                .collect();
+            names.sort();
+            for n in names {
+                println!("{n}");
+            }
+            Ok(0)
+        }
+        "log" => {
+            let file = args.first().ok_or("missing FILE")?;
+            let n: u64 = arg(args, 1, "N")?;
+            let ms: u64 = opt_arg(args, 2, "MS")?.unwrap_or(0);
+            for i in 1..=n {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(file)
+                    .map_err(|e| io_err(file, e))?;
+                writeln!(f, "line {i}").map_err(|e| io_err(file, e))?;
+                if ms > 0 && i < n {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+            }
+            Ok(0)
+        }
+        "tail-f" => {
+            let file = args.first().ok_or("missing FILE")?;
+            let n: usize = arg(args, 1, "N")?;
+            let start = std::time::Instant::now();
+            loop {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                if lines.len() >= n {
+                    for l in &lines[..n] {
+                        println!("{l}");
+                    }
+                    return Ok(0);
+                }
+                if start.elapsed() > Duration::from_secs(30) {
+                    return Err(format!("{file}: only {} lines after 30 s", lines.len()));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        "mark" => {
+            let mut first_new = false;
+            for (i, f) in args.iter().enumerate() {
+                let existed = std::fs::metadata(f).is_ok();
+                if !existed {
+                    std::fs::write(f, b"marked\n").map_err(|e| io_err(f, e))?;
+                }
+                println!("{f}: {}", if existed { "existed" } else { "created" });
+                first_new |= i == 0 && !existed;
+            }
+            Ok(u8::from(first_new))
+        }
+        "symlink" => {
+            let (target, link) = (arg::<String>(args, 0, "TARGET")?, arg::<String>(args, 1, "LINK")?);
+            symlink(&target, &link).map_err(|e| io_err(&link, e))?;
+            Ok(0)
+        }
+        "rename" => {
+            let (from, to) = (arg::<String>(args, 0, "FROM")?, arg::<String>(args, 1, "TO")?);
+            std::fs::rename(&from, &to).map_err(|e| io_err(&from, e))?;
+            Ok(0)
+        }
+        "mkdir" => {
+            let dir = args.first().ok_or("missing DIR")?;
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            Ok(0)
+        }
         "help" => {
             println!("testkit applets:");
             for (_, usage) in APPLETS {
@@ -160,6 +279,25 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         other => Err(format!(
             "unknown applet `{other}`; run `testkit help` for the list"
         )),
+    }
+}
+
+/// The error as the tests match it: the OS message and Rust's kind.
+fn io_err(path: &str, e: std::io::Error) -> String {
+    format!("{path}: {e} [{:?}]", e.kind())
+}
+
+/// Through libc: std's wasi symlink is unstable.
+fn symlink(target: &str, link: &str) -> std::io::Result<()> {
+    let c = |s: &str| {
+        std::ffi::CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (t, l) = (c(target)?, c(link)?);
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    if unsafe { libc::symlink(t.as_ptr(), l.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Print every bind, listen, connect, accept, refusal and close in the pod network
     #[arg(long)]
     trace_net: bool,
+    /// Keep the pods' volumes (emptyDir, configMap, ...) when they end, and print where they are
+    #[arg(long)]
+    keep_volumes: bool,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -152,6 +155,11 @@ pub async fn run(args: RunArgs) -> u8 {
         max: args.backoff_max,
     };
 
+    let state_dir = crate::volumes::default_state_dir();
+    let pod_dirs: Vec<std::path::PathBuf> = plans
+        .iter()
+        .map(|p| crate::volumes::pod_dir(&state_dir, &p.uid))
+        .collect();
     let mut handles: Vec<PodHandle> = Vec::new();
     for plan in plans {
         let config = KubeletConfig {
@@ -162,6 +170,8 @@ pub async fn run(args: RunArgs) -> u8 {
                 printer: printer.clone(),
                 pod: plan.name.clone(),
             }),
+            state_dir: state_dir.clone(),
+            keep_volumes: args.keep_volumes,
         };
         handles.push(pod::spawn(plan, runtime.clone(), config));
     }
@@ -221,6 +231,17 @@ pub async fn run(args: RunArgs) -> u8 {
     {
         eprintln!("error: {e}");
         return exit::INTERNAL;
+    }
+    if args.keep_volumes {
+        for ((name, _), dir) in stops.iter().zip(&pod_dirs) {
+            let volumes = dir.join("volumes");
+            if volumes.exists() {
+                printer.note(&format!(
+                    "pod {name}: volumes kept in {}",
+                    volumes.display()
+                ));
+            }
+        }
     }
     let mut code = exit::SUCCEEDED;
     for ((name, _), outcome) in stops.iter().zip(&outcomes) {
@@ -331,6 +352,7 @@ fn worse(a: u8, b: u8) -> u8 {
 fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
     let mut plans: Vec<PodPlan> = Vec::new();
     let mut errors = 0;
+    let (mut config_maps, mut secrets) = (Vec::new(), Vec::new());
     for file in &args.files {
         let m = match manifest::load_path(file) {
             Ok(m) => m,
@@ -343,6 +365,8 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
             eprintln!("{d}");
         }
         errors += m.errors().count();
+        config_maps.extend(m.config_maps.iter().cloned());
+        secrets.extend(m.secrets.iter().cloned());
         for p in &m.pods {
             let mut plan = PodPlan::from_pod(p, &new_uid(p), m.dir.clone());
             if let Some(g) = args.grace_period {
@@ -358,6 +382,11 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
         );
         return Err(exit::USAGE);
     }
+    // Objects may come from any of the files, before or after the pods that use them.
+    let plans: Vec<PodPlan> = plans
+        .into_iter()
+        .map(|p| p.with_objects(&config_maps, &secrets))
+        .collect();
     let mut names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
     names.sort();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {

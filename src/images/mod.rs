@@ -1,5 +1,8 @@
 //! Built-in images: programs from `guests/`, compiled to wasm32-wasip2 by build.rs and embedded here.
 
+/// Files an image brings into each container's private file system: (absolute path, contents).
+pub type ImageFiles = &'static [(&'static str, &'static [u8])];
+
 /// One built-in image and its OCI-style default command.
 pub struct BuiltinImage {
     pub name: &'static str,
@@ -7,6 +10,8 @@ pub struct BuiltinImage {
     pub entrypoint: &'static [&'static str],
     pub cmd: &'static [&'static str],
     pub wasm: &'static [u8],
+    /// Files the image brings into each container's private file system: (absolute path, contents).
+    pub files: ImageFiles,
 }
 
 pub const BUILTINS: &[BuiltinImage] = &[
@@ -16,6 +21,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &[],
         cmd: &["sh"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/busybox.wasm")),
+        files: &[],
     },
     BuiltinImage {
         name: "nginx",
@@ -23,14 +29,20 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &[],
         cmd: &["nginx", "-g", "daemon off;"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/nginx.wasm")),
+        files: &[],
     },
     BuiltinImage {
         name: "testkit",
-        description: "small test programs: exit, echo, env, count, sleep, spin, alloc, \
-                      serve, get, send, echo-server, udp-echo, ping-pong, bulk (`testkit help`)",
+        description: "small test programs: exit, echo, env, sleep, spin, alloc, files (cat, \
+                      write, ls, tail-f ...), network (serve, get, echo-server, udp-echo ...); \
+                      `testkit help` lists them",
         entrypoint: &["testkit"],
         cmd: &["help"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/testkit.wasm")),
+        files: &[(
+            "/etc/testkit.txt",
+            b"testkit: a file that comes with the image\n",
+        )],
     },
 ];
 
@@ -131,6 +143,9 @@ mod tests {
         for b in BUILTINS {
             assert_eq!(&b.wasm[..4], b"\0asm", "{}", b.name);
             assert_eq!(&b.wasm[4..8], &[0x0d, 0, 1, 0], "{} is a component", b.name);
+            for (path, _) in b.files {
+                assert!(path.starts_with('/') && !path.contains(".."), "{path}");
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
-//! One YAML document: which kind it is, and the pods it holds.
+//! One YAML document: which kind it is, and the pods (or ConfigMaps and Secrets) it holds.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 
 use super::diagnostic::Diagnostic;
 use super::honoured;
@@ -18,10 +18,19 @@ pub struct LoadedPod {
     pub name_pos: Option<Pos>,
 }
 
-/// The pods of one document and everything found wrong or ignored in it.
+/// A ConfigMap or Secret that passed validation, with where its name is.
+pub struct LoadedObject<T> {
+    pub object: T,
+    pub name_path: String,
+    pub name_pos: Option<Pos>,
+}
+
+/// The objects of one document and everything found wrong or ignored in it.
 #[derive(Default)]
 pub struct Document {
     pub pods: Vec<LoadedPod>,
+    pub config_maps: Vec<LoadedObject<ConfigMap>>,
+    pub secrets: Vec<LoadedObject<Secret>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -32,6 +41,8 @@ pub fn read(file: &str, root: &Node) -> Document {
     match type_meta(file, root, "") {
         Err(mut diagnostics) => doc.diagnostics.append(&mut diagnostics),
         Ok(TypeMeta::Pod) => doc.pod(file, root, ""),
+        Ok(TypeMeta::ConfigMap) => doc.config_map(file, root, ""),
+        Ok(TypeMeta::Secret) => doc.secret(file, root, ""),
         Ok(TypeMeta::List) => doc.list(file, root),
     }
     doc
@@ -39,7 +50,20 @@ pub fn read(file: &str, root: &Node) -> Document {
 
 enum TypeMeta {
     Pod,
+    ConfigMap,
+    Secret,
     List,
+}
+
+impl TypeMeta {
+    fn name(&self) -> &'static str {
+        match self {
+            TypeMeta::Pod => "Pod",
+            TypeMeta::ConfigMap => "ConfigMap",
+            TypeMeta::Secret => "Secret",
+            TypeMeta::List => "List",
+        }
+    }
 }
 
 impl Document {
@@ -74,6 +98,57 @@ impl Document {
         });
     }
 
+    fn config_map(&mut self, file: &str, root: &Node, prefix: &str) {
+        let parsed = strict::from_node::<ConfigMap>(file, "configmap", root, prefix);
+        let mut errors = parsed.diagnostics;
+        let locator = Locator::new(&parsed.fields, root.pos);
+        let object = parsed.value.inspect(|cm| {
+            let mut checker = Checker::new(file, prefix, &locator);
+            validate::config_map(&mut checker, cm);
+            errors.extend(checker.into_diagnostics());
+        });
+        let failed = errors.iter().any(Diagnostic::is_error);
+        self.diagnostics.append(&mut errors);
+        if let Some(object) = object.filter(|_| !failed) {
+            let name_path = join(prefix, "metadata.name");
+            let name_pos = locator.value(&name_path);
+            self.config_maps.push(LoadedObject {
+                object,
+                name_path,
+                name_pos,
+            });
+        }
+    }
+
+    fn secret(&mut self, file: &str, root: &Node, prefix: &str) {
+        let parsed = strict::from_node::<Secret>(file, "secret", root, prefix);
+        let mut errors = parsed.diagnostics;
+        let locator = Locator::new(&parsed.fields, root.pos);
+        let object = parsed.value.inspect(|secret| {
+            let mut checker = Checker::new(file, prefix, &locator);
+            validate::secret(&mut checker, secret);
+            errors.extend(checker.into_diagnostics());
+        });
+        let failed = errors.iter().any(Diagnostic::is_error);
+        self.diagnostics.append(&mut errors);
+        if let Some(mut object) = object.filter(|_| !failed) {
+            // The API server merges stringData into data (stringData wins) and never stores it.
+            if let Some(strings) = object.string_data.take() {
+                let data = object.data.get_or_insert_with(Default::default);
+                for (k, v) in strings {
+                    data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
+                }
+            }
+            let name_path = join(prefix, "metadata.name");
+            let name_pos = locator.value(&name_path);
+            self.secrets.push(LoadedObject {
+                object,
+                name_path,
+                name_pos,
+            });
+        }
+    }
+
     /// `kind: List`, as `kubectl get -o yaml` prints several objects.
     fn list(&mut self, file: &str, root: &Node) {
         for (key, _) in root.entries().unwrap_or_default() {
@@ -101,6 +176,8 @@ impl Document {
             let prefix = format!("items[{i}]");
             match type_meta(file, item, &prefix) {
                 Ok(TypeMeta::Pod) => self.pod(file, item, &prefix),
+                Ok(TypeMeta::ConfigMap) => self.config_map(file, item, &prefix),
+                Ok(TypeMeta::Secret) => self.secret(file, item, &prefix),
                 Ok(TypeMeta::List) => {
                     let message = "a List may not contain another List".to_owned();
                     let pos = item.get("kind").and_then(|k| k.pos);
@@ -146,6 +223,8 @@ fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diag
     );
     let meta = match kind {
         Some(("Pod", _)) => Some(TypeMeta::Pod),
+        Some(("ConfigMap", _)) => Some(TypeMeta::ConfigMap),
+        Some(("Secret", _)) => Some(TypeMeta::Secret),
         Some(("List", _)) => Some(TypeMeta::List),
         Some((kind, pos)) => {
             errors.push(unsupported_kind(file, pos, &join(prefix, "kind"), kind));
@@ -156,10 +235,7 @@ fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diag
     if let (Some(meta), Some((version, pos))) = (&meta, api_version)
         && version != "v1"
     {
-        let kind = match meta {
-            TypeMeta::Pod => "Pod",
-            TypeMeta::List => "List",
-        };
+        let kind = meta.name();
         let message = format!("invalid value {version:?}: {kind} is in apiVersion v1");
         let d = Diagnostic::error(file, pos, &join(prefix, "apiVersion"), message)
             .with_help("use `apiVersion: v1`");
@@ -212,18 +288,24 @@ fn string_field<'n>(
 }
 
 fn unsupported_kind(file: &str, pos: Option<Pos>, path: &str, kind: &str) -> Diagnostic {
-    if let Some(known) = did_you_mean(kind, &["Pod", "List"]) {
+    if let Some(known) = did_you_mean(kind, &["Pod", "List", "ConfigMap", "Secret"]) {
         let message = format!("unsupported kind {kind:?}");
         return Diagnostic::error(file, pos, path, message)
             .with_help(format!("did you mean `{known}`? kinds are case-sensitive"));
     }
     let help = match kind {
-        "ConfigMap" | "Secret" => format!("wpod runs Pods; {kind} support is planned"),
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            "wpod runs Pods (ConfigMap and Secret support is planned); copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`".into()
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicationController" => {
+            "wpod runs Pods, with the ConfigMaps and Secrets they use; copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
         }
-        "CronJob" => "wpod runs Pods (ConfigMap and Secret support is planned); copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`".into(),
-        _ => "wpod runs Pods (ConfigMap and Secret support is planned)".into(),
+        "CronJob" => {
+            "wpod runs Pods, with the ConfigMaps and Secrets they use; copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
+        }
+        _ => "wpod runs Pods, with the ConfigMaps and Secrets they use",
     };
     Diagnostic::error(file, pos, path, format!("unsupported kind {kind:?}")).with_help(help)
 }

@@ -33,6 +33,26 @@ const HONOURED: &[&str] = &[
     "C.args",
     "C.env[].name",
     "C.env[].value",
+    "C.env[].valueFrom.fieldRef",
+    "C.env[].valueFrom.resourceFieldRef",
+    "C.env[].valueFrom.configMapKeyRef",
+    "C.env[].valueFrom.secretKeyRef",
+    "C.envFrom",
+    "C.volumeMounts[].name",
+    "C.volumeMounts[].mountPath",
+    "C.volumeMounts[].readOnly",
+    "C.volumeMounts[].subPath",
+    "C.volumeMounts[].subPathExpr",
+    "spec.volumes[].name",
+    "spec.volumes[].emptyDir",
+    "spec.volumes[].hostPath",
+    "spec.volumes[].configMap",
+    "spec.volumes[].secret",
+    "spec.volumes[].downwardAPI",
+    "spec.volumes[].projected.defaultMode",
+    "spec.volumes[].projected.sources[].configMap",
+    "spec.volumes[].projected.sources[].secret",
+    "spec.volumes[].projected.sources[].downwardAPI",
     "C.resources.limits[memory]",
     "C.resources.requests",
     // Informational, as in Kubernetes: a container listens wherever it likes.
@@ -49,6 +69,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("C.terminationMessagePath", "/dev/termination-log"),
     ("C.terminationMessagePolicy", "File"),
     ("spec.schedulerName", "default-scheduler"),
+    ("C.volumeMounts[].mountPropagation", "None"),
+    ("C.volumeMounts[].recursiveReadOnly", "Disabled"),
 ];
 
 const SINGLE_NODE: &str = "wpod runs pods on this machine only; there is nothing to schedule";
@@ -84,19 +106,23 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "C.env[].valueFrom",
-        "wpod does not resolve valueFrom yet; the variable is not set",
+        "wpod does not support this source; the variable is not set",
     ),
     (
-        "C.envFrom",
-        "wpod does not support envFrom yet; no variables are imported",
+        "spec.volumes[]",
+        "wpod does not provide this kind of volume; an empty directory is mounted in its place",
     ),
     (
-        "spec.volumes",
-        "wpod does not provide volumes yet; none are created",
+        "spec.volumes[].projected.sources[]",
+        "wpod has no API server; this projected source adds no files",
     ),
     (
-        "C.volumeMounts",
-        "wpod does not mount volumes yet; the path does not exist in the container",
+        "C.volumeMounts[].mountPropagation",
+        "mounts are never propagated between wpod containers and the host",
+    ),
+    (
+        "C.volumeMounts[].recursiveReadOnly",
+        "a readOnly mount is read-only all the way down in wpod anyway",
     ),
     ("C.volumeDevices", "wpod does not attach block devices"),
     (

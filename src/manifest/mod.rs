@@ -22,7 +22,7 @@ mod golden;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::LoadError;
@@ -38,6 +38,9 @@ pub struct Manifest {
     pub dir: PathBuf,
     /// Pods from documents without errors, in input order.
     pub pods: Vec<Pod>,
+    /// ConfigMaps and Secrets from documents without errors: what the pods' volumes and env use.
+    pub config_maps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
     /// Errors and warnings in input order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -72,6 +75,8 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
         file: file.to_owned(),
         dir,
         pods: Vec::new(),
+        config_maps: Vec::new(),
+        secrets: Vec::new(),
         diagnostics: Vec::new(),
     };
     let roots = match tree::parse(text) {
@@ -96,8 +101,38 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
     }
     // Pod name → line of its first definition; pods run side by side, so names must differ.
     let mut names: HashMap<String, Option<u64>> = HashMap::new();
+    // (kind, namespace, name) → line, for ConfigMaps and Secrets.
+    let mut objects: HashMap<(&str, String, String), Option<u64>> = HashMap::new();
     for root in &roots {
         let mut doc = document::read(file, root);
+        let found = doc
+            .config_maps
+            .iter()
+            .map(|o| ("ConfigMap", &o.object.metadata, &o.name_path, o.name_pos))
+            .chain(
+                doc.secrets
+                    .iter()
+                    .map(|o| ("Secret", &o.object.metadata, &o.name_path, o.name_pos)),
+            );
+        let mut duplicates = Vec::new();
+        for (kind, meta, path, pos) in found {
+            let name = meta.name.clone().unwrap_or_default();
+            let ns = meta.namespace.clone().unwrap_or_else(|| "default".into());
+            let key = (kind, ns, name.clone());
+            if let Some(first) = objects.get(&key) {
+                let mut d =
+                    Diagnostic::error(file, pos, path, format!("duplicate {kind} name {name:?}"));
+                if let Some(first) = first {
+                    d = d.with_help(format!(
+                        "a {kind} named {name:?} is already defined on line {first}"
+                    ));
+                }
+                duplicates.push(d);
+            } else {
+                objects.insert(key, pos.map(|p| p.line));
+            }
+        }
+        doc.diagnostics.append(&mut duplicates);
         for loaded in &doc.pods {
             let Some(name) = loaded.pod.metadata.name.clone().filter(|n| !n.is_empty()) else {
                 continue;
@@ -124,6 +159,12 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
             manifest
                 .pods
                 .extend(doc.pods.into_iter().map(|loaded| loaded.pod));
+            manifest
+                .config_maps
+                .extend(doc.config_maps.into_iter().map(|o| o.object));
+            manifest
+                .secrets
+                .extend(doc.secrets.into_iter().map(|o| o.object));
         }
         manifest.diagnostics.append(&mut doc.diagnostics);
     }

@@ -5,6 +5,7 @@
 //! `backoff`; this file only sequences them.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::runtime::{
     ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageInfo, LogSink, RuntimeService,
     SandboxConfig, SandboxId,
 };
+use crate::volumes::{self, PodVolumes, downward::PodFacts};
 
 /// The node wpod pretends to be, for `spec.nodeName` and events.
 pub const NODE_NAME: &str = "wpod";
@@ -55,7 +57,14 @@ pub struct KubeletConfig {
     pub clock: Clock,
     pub events: Arc<dyn EventSink>,
     pub log: Arc<dyn LogSink>,
+    /// Where pod directories (volumes, container file systems) go: `<state_dir>/pods/<uid>`.
+    pub state_dir: PathBuf,
+    /// Keep the pod's volumes when it ends (`wpod run --keep-volumes`).
+    pub keep_volumes: bool,
 }
+
+/// How often emptyDir usage is compared with sizeLimit.
+pub const USAGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
 
 /// A running pod: its live status and a way to stop it.
 pub struct PodHandle {
@@ -124,7 +133,9 @@ struct Slot {
     restart_at: Option<Instant>,
     running: Option<Running>,
     image: Option<ImageInfo>,
-    image_failed: bool,
+    /// The container cannot be created (ErrImagePull, CreateContainerConfigError): wpod's objects
+    /// and images do not change while it runs, so a retry could not succeed.
+    blocked: bool,
 }
 
 struct Kubelet {
@@ -142,6 +153,12 @@ struct Kubelet {
     terminating: bool,
     phase: Option<Phase>,
     conditions: BTreeMap<&'static str, (status::Condition, Timestamp)>,
+    volumes: PodVolumes,
+    facts: PodFacts,
+    /// When emptyDir usage is checked next (only for pods with a sizeLimit).
+    usage_check_at: Option<Instant>,
+    /// Why the pod was evicted, if it was.
+    evicted: Option<String>,
 }
 
 impl Kubelet {
@@ -159,7 +176,7 @@ impl Kubelet {
             restart_at: None,
             running: None,
             image: None,
-            image_failed: false,
+            blocked: false,
         };
         let app_waiting = if plan.init_containers.is_empty() {
             "ContainerCreating"
@@ -189,6 +206,10 @@ impl Kubelet {
             terminating: false,
             phase: None,
             conditions: BTreeMap::new(),
+            volumes: PodVolumes::default(),
+            facts: PodFacts::default(),
+            usage_check_at: None,
+            evicted: None,
         }
     }
 
@@ -210,12 +231,29 @@ impl Kubelet {
                 self.plan.namespace, self.plan.name
             ),
         );
+        // As the kubelet does, every volume is set up before the sandbox and any container.
+        let pod_dir = volumes::pod_dir(&self.config.state_dir, &self.plan.uid);
+        let (prepared, failed) = volumes::setup(&self.plan, &self.facts, &pod_dir);
+        self.volumes = prepared;
+        if !failed.is_empty() {
+            for f in &failed {
+                self.event(EventType::Warning, "FailedMount", None, f.event_message());
+            }
+            self.publish(&status_tx);
+            volumes::cleanup(&pod_dir, self.config.keep_volumes);
+            let why: Vec<String> = failed.iter().map(|f| f.event_message()).collect();
+            return Outcome::Stuck(why.join("; "));
+        }
+        if self.volumes.has_limits() {
+            self.usage_check_at = Some(now + USAGE_CHECK_PERIOD);
+        }
         let sandbox = SandboxConfig {
             pod_name: self.plan.name.clone(),
             namespace: self.plan.namespace.clone(),
             uid: self.plan.uid.clone(),
             hostname: self.plan.hostname.clone(),
             host_network: self.plan.host_network,
+            state_dir: pod_dir.join("sandbox"),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
             Ok(id) => {
@@ -236,6 +274,7 @@ impl Kubelet {
                     format!("Failed to create pod sandbox: {e}"),
                 );
                 self.publish(&status_tx);
+                volumes::cleanup(&pod_dir, self.config.keep_volumes);
                 return Outcome::RuntimeFailed(format!("creating the pod sandbox failed: {e}"));
             }
         }
@@ -264,12 +303,15 @@ impl Kubelet {
         }
         if let Some(id) = self.sandbox.take() {
             if let Err(e) = self.runtime.stop_pod_sandbox(&id).await {
+                volumes::cleanup(&pod_dir, self.config.keep_volumes);
                 return Outcome::RuntimeFailed(format!("stopping the pod sandbox failed: {e}"));
             }
             if let Err(e) = self.runtime.remove_pod_sandbox(&id).await {
+                volumes::cleanup(&pod_dir, self.config.keep_volumes);
                 return Outcome::RuntimeFailed(format!("removing the pod sandbox failed: {e}"));
             }
         }
+        volumes::cleanup(&pod_dir, self.config.keep_volumes);
         let phase = self.current_phase();
         if stop_requested {
             Outcome::Stopped(phase)
@@ -316,7 +358,7 @@ impl Kubelet {
         let now = self.config.clock.now();
         let due = |s: &Slot| {
             s.running.is_none()
-                && !s.image_failed
+                && !s.blocked
                 && (s.attempts == 0 || s.restart_at.is_some_and(|t| t <= now))
         };
         if let Some(i) = self
@@ -384,16 +426,25 @@ impl Kubelet {
                         "Error: ErrImagePull".into(),
                     );
                     let slot = self.slot_mut(key);
-                    slot.image_failed = true;
+                    slot.blocked = true;
                     slot.status.state = State::waiting("ErrImagePull", Some(e.to_string()));
                     return;
                 }
             },
         };
 
+        let spec = self.slot_mut(key).plan.spec.clone();
+        let resolved = volumes::env::resolve(&plan, &self.facts, &spec)
+            .and_then(|env| self.volumes.mounts(&spec, &env).map(|m| (env, m)));
+        let (env, mounts) = match resolved {
+            Ok(r) => r,
+            Err(message) => {
+                self.config_error(key, message);
+                return;
+            }
+        };
         let slot = self.slot_mut(key);
         let attempt = slot.attempts;
-        let env = expand::expand_env(&slot.plan.env);
         let argv: Vec<String> = plan::argv(
             slot.plan.command.as_deref(),
             slot.plan.args.as_deref(),
@@ -409,6 +460,7 @@ impl Kubelet {
             argv,
             env,
             memory_limit: slot.plan.memory_limit,
+            mounts,
             attempt,
             log,
         };
@@ -477,6 +529,21 @@ impl Kubelet {
                 status,
             });
         });
+    }
+
+    /// The container's config cannot be generated (a missing ConfigMap key, a bad subPathExpr):
+    /// it waits with CreateContainerConfigError.
+    fn config_error(&mut self, key: Key, message: String) {
+        let name = self.slot_mut(key).plan.name.clone();
+        self.event(
+            EventType::Warning,
+            "Failed",
+            Some(&name),
+            format!("Error: {message}"),
+        );
+        let slot = self.slot_mut(key);
+        slot.blocked = true;
+        slot.status.state = State::waiting("CreateContainerConfigError", Some(message));
     }
 
     /// A container that could not start ends like Kubernetes' StartError: exit 128.
@@ -578,11 +645,28 @@ impl Kubelet {
         let deadline = self
             .deadline_at
             .filter(|_| !self.deadline_exceeded && !self.terminating);
-        [restarts, deadline].into_iter().flatten().min()
+        let usage = self.usage_check_at.filter(|_| !self.terminating);
+        [restarts, deadline, usage].into_iter().flatten().min()
     }
 
     fn on_timer(&mut self) {
         let now = self.config.clock.now();
+        if let Some(at) = self.usage_check_at
+            && at <= now
+            && !self.terminating
+        {
+            self.usage_check_at = Some(now + USAGE_CHECK_PERIOD);
+            if let Some((volume, limit)) = self.volumes.over_limit() {
+                // The eviction manager kills at once (grace period 0) and fails the pod.
+                let message =
+                    format!("Usage of EmptyDir volume {volume:?} exceeds the limit {limit:?}.");
+                self.event(EventType::Warning, "Evicted", None, message.clone());
+                self.evicted = Some(message);
+                self.usage_check_at = None;
+                self.stop_all(StopMode::Kill);
+                return;
+            }
+        }
         if !self.deadline_exceeded && self.deadline_at.is_some_and(|d| d <= now) {
             self.deadline_exceeded = true;
             self.event(
@@ -641,13 +725,14 @@ impl Kubelet {
             .all(|s| s.running.is_none() && s.restart_at.is_none())
             && (self.terminating
                 || self.deadline_exceeded
+                || self.evicted.is_some()
                 || self.current_phase().is_terminal()
                 || !self.slots().any(|s| self.startable(s)))
     }
 
     /// Whether start_due could still start this container.
     fn startable(&self, s: &Slot) -> bool {
-        s.attempts == 0 && !s.image_failed && {
+        s.attempts == 0 && !s.blocked && {
             // App containers wait for every init container to succeed.
             s.plan.kind == ContainerKind::Init
                 || self
@@ -678,7 +763,7 @@ impl Kubelet {
     fn current_phase(&self) -> Phase {
         let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
         let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
-        if self.deadline_exceeded {
+        if self.deadline_exceeded || self.evicted.is_some() {
             return Phase::Failed;
         }
         let torn_down = self.terminating && self.slots().all(|s| s.running.is_none());
@@ -723,7 +808,9 @@ impl Kubelet {
         let spec = pod.spec.get_or_insert_with(Default::default);
         spec.node_name = Some(NODE_NAME.into());
         let phase = self.phase.unwrap_or(Phase::Pending);
-        let (reason, message) = if self.deadline_exceeded {
+        let (reason, message) = if let Some(m) = &self.evicted {
+            (Some("Evicted".to_string()), Some(m.clone()))
+        } else if self.deadline_exceeded {
             (
                 Some("DeadlineExceeded".to_string()),
                 Some("Pod was active on the node longer than the specified deadline".to_string()),

@@ -54,6 +54,16 @@ struct Run {
     events: Arc<RecordedEvents>,
 }
 
+/// A state directory of its own for each test: tests run side by side with the same pod uid.
+fn state_dir() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "wpod-unit-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ))
+}
+
 fn start(plan: PodPlan, fake: FakeRuntime) -> Run {
     start_with(plan, fake, BackoffPolicy::default())
 }
@@ -69,6 +79,8 @@ fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
             clock: Clock::starting_at(Timestamp::UNIX_EPOCH),
             events: events.clone(),
             log: Arc::new(NoLogs),
+            state_dir: state_dir(),
+            keep_volumes: false,
         },
     );
     Run {
@@ -412,4 +424,173 @@ fn go_durations() {
     assert_eq!(go_duration(secs(80)), "1m20s");
     assert_eq!(go_duration(secs(300)), "5m0s");
     assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+}
+
+fn waiting_message(c: &api::ContainerStatus) -> Option<String> {
+    c.state.as_ref()?.waiting.as_ref()?.message.clone()
+}
+
+fn event_messages(events: &RecordedEvents) -> Vec<String> {
+    events
+        .events
+        .lock()
+        .map(|e| {
+            e.iter()
+                .map(|e| format!("{} {}", e.reason, e.message))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_mount_keeps_every_container_waiting_and_wpod_gives_up() {
+    let run = start(
+        pod(json!({
+            "volumes": [{"name": "x", "hostPath": {"path": "/nonexistent/wpod/dir", "type": "Directory"}}],
+            "initContainers": containers(&["init"]),
+            "containers": [{"name": "app", "image": "img", "volumeMounts": [{"name": "x", "mountPath": "/x"}]}],
+        })),
+        FakeRuntime::new(),
+    );
+    let (outcome, status, journal, events) = run.finish().await;
+    let message = "MountVolume.SetUp failed for volume \"x\" : hostPath type check failed: /nonexistent/wpod/dir is not a directory";
+    assert_eq!(outcome, Outcome::Stuck(message.into()));
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert!(event_messages(&events).contains(&format!("FailedMount {message}")));
+    assert!(journal.is_empty(), "no sandbox, no container: {journal:?}");
+    let app = &status.container_statuses.expect("statuses")[0];
+    assert_eq!(waiting_reason(app).as_deref(), Some("PodInitializing"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_config_map_key_is_a_create_container_config_error() {
+    let mut plan = pod(json!({"restartPolicy": "Never", "containers": [
+        {"name": "bad", "image": "img", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "nope"}}}]},
+        {"name": "good", "image": "img", "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "P_"}],
+         "env": [{"name": "Y", "value": "$(P_k)!"}], "args": ["$(Y)"]}
+    ]}));
+    let cm: api::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "cm"}, "data": {"k": "v"}
+    }))
+    .expect("configmap");
+    plan = plan.with_objects(&[cm], &[]);
+    let run = start(plan, FakeRuntime::new().script("good", [exit(0, 5)]));
+    tokio::time::sleep(secs(1)).await;
+    // The other container runs meanwhile; a waiting container keeps the pod Pending (getPhase).
+    assert!(
+        run.container("good")
+            .state
+            .and_then(|s| s.running)
+            .is_some()
+    );
+    assert_eq!(run.phase(), "Pending");
+    let (outcome, status, journal, events) = run.finish().await;
+    let message = "couldn't find key nope in ConfigMap default/cm";
+    assert_eq!(
+        outcome,
+        Outcome::Stuck(format!("bad: CreateContainerConfigError: {message}"))
+    );
+    let bad = &status.container_statuses.expect("statuses")[0];
+    assert_eq!(
+        waiting_reason(bad).as_deref(),
+        Some("CreateContainerConfigError")
+    );
+    assert_eq!(waiting_message(bad).as_deref(), Some(message));
+    assert!(event_messages(&events).contains(&format!("Failed Error: {message}")));
+    assert!(
+        journal.contains(&"create good /img v!".to_string()),
+        "{journal:?}"
+    );
+    assert!(!journal.iter().any(|j| j.starts_with("create bad")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn mounts_reach_the_runtime_and_a_bad_sub_path_expr_blocks_the_container() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never",
+        "volumes": [{"name": "data", "emptyDir": {}}, {"name": "info", "downwardAPI": {"items": [
+            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}],
+        "containers": [
+            {"name": "ok", "image": "img", "volumeMounts": [
+                {"name": "data", "mountPath": "/data/"}, {"name": "info", "mountPath": "/info"},
+                {"name": "data", "mountPath": "/ro", "readOnly": true, "subPath": "sub"}]},
+            {"name": "expr", "image": "img", "volumeMounts": [
+                {"name": "data", "mountPath": "/d", "subPathExpr": "$(NOPE)"}]}
+        ]})),
+        FakeRuntime::new(),
+    );
+    let (outcome, status, journal, _) = run.finish().await;
+    assert_eq!(
+        outcome,
+        Outcome::Stuck("expr: CreateContainerConfigError: missing value for NOPE".into())
+    );
+    let mounts: Vec<String> = journal
+        .iter()
+        .filter(|j| j.starts_with("mount "))
+        .map(|j| {
+            // Keep the part below the pod directory, which differs per run.
+            let (head, path) = j.split_at(j.find(" /").map_or(0, |i| i + 1));
+            let (container_path, host) = path.split_once(' ').unwrap_or((path, ""));
+            let host = host.split("/uid-1/").nth(1).unwrap_or(host);
+            format!("{head}{container_path} {host}")
+        })
+        .collect();
+    assert_eq!(
+        mounts,
+        [
+            "mount ok /data volumes/kubernetes.io~empty-dir/data",
+            "mount ok /info volumes/kubernetes.io~downward-api/info ro",
+            "mount ok /ro volumes/kubernetes.io~empty-dir/data/sub ro",
+        ]
+    );
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
+    let state = state_dir();
+    let fake = Arc::new(FakeRuntime::new().script("app", [FakeRun::Forever]));
+    let events = Arc::new(RecordedEvents::default());
+    let handle = spawn(
+        pod(
+            json!({"volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Ki"}}],
+            "containers": containers(&["app"])}),
+        ),
+        fake.clone(),
+        KubeletConfig {
+            backoff: BackoffPolicy::default(),
+            clock: Clock::starting_at(Timestamp::UNIX_EPOCH),
+            events: events.clone(),
+            log: Arc::new(NoLogs),
+            state_dir: state.clone(),
+            keep_volumes: false,
+        },
+    );
+    tokio::time::sleep(secs(3)).await;
+    let volume = state.join("pods/uid-1/volumes/kubernetes.io~empty-dir/scratch");
+    assert!(
+        handle
+            .status
+            .borrow()
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .as_deref()
+            == Some("Running")
+    );
+    std::fs::write(volume.join("big"), vec![0u8; 2048]).expect("fill the volume");
+    let status_rx = handle.status.clone();
+    let outcome = handle.wait().await;
+    let status = status_rx.borrow().status.clone().expect("status");
+    let message = "Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Ki\".";
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert_eq!(status.reason.as_deref(), Some("Evicted"));
+    assert_eq!(status.message.as_deref(), Some(message));
+    assert!(event_messages(&events).contains(&format!("Evicted {message}")));
+    assert!(
+        !state.join("pods/uid-1").exists(),
+        "the pod's volumes are gone"
+    );
+    let app = &status.container_statuses.expect("statuses")[0];
+    assert_eq!(terminated(app).exit_code, 137);
 }

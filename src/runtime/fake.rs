@@ -127,6 +127,15 @@ impl RuntimeService for FakeRuntime {
             format!("fake-{n}")
         };
         self.record(format!("create {} {}", config.name, config.argv.join(" ")));
+        for m in &config.mounts {
+            self.record(format!(
+                "mount {} {} {}{}",
+                config.name,
+                m.container_path,
+                m.host_path.display(),
+                if m.read_only { " ro" } else { "" }
+            ));
+        }
         let (exit, _) = watch::channel(None);
         lock(&self.containers).insert(
             id.clone(),

@@ -4,7 +4,7 @@
 pub mod fake;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,18 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// `hostNetwork: true`: the pod uses the machine's network instead of its own.
     pub host_network: bool,
+    /// A directory the backend owns for this sandbox's state (its containers' root file systems),
+    /// on the same file system as the pod's volumes; the kubelet removes it with the pod.
+    pub state_dir: PathBuf,
+}
+
+/// A host directory (or file) that the kubelet prepared, to appear inside a container: CRI's Mount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub host_path: PathBuf,
+    /// Absolute path inside the container.
+    pub container_path: String,
+    pub read_only: bool,
 }
 
 /// What the runtime reports about a sandbox (CRI's PodSandboxStatus).
@@ -71,6 +83,8 @@ pub struct ContainerConfig {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub memory_limit: Option<u64>,
+    /// The pod's volumes this container mounts, in spec order.
+    pub mounts: Vec<Mount>,
     /// 0 for the first run, then the restart count.
     pub attempt: u32,
     pub log: Arc<dyn LogSink>,

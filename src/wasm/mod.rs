@@ -4,6 +4,7 @@
 mod cache;
 mod limits;
 mod link;
+mod rootfs;
 mod stdio;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use wasmtime::component::{Component, Linker as ComponentLinker};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use cache::CompileCache;
 use limits::MemoryLimiter;
@@ -110,6 +111,8 @@ struct Container {
     hostname: String,
     netns: Arc<Netns>,
     host_network: bool,
+    /// This instance's private directory; its `rootfs` is the guest's `/`.
+    dir: PathBuf,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -132,6 +135,8 @@ pub struct WasmRuntime {
     cache: CompileCache,
     progress: bool,
     programs: Mutex<HashMap<String, Program>>,
+    /// Files that built-in images bring, by image sha256.
+    image_files: Mutex<HashMap<String, images::ImageFiles>>,
     /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
     /// a second container with the same image neither re-reads nor re-hashes it.
     resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
@@ -170,6 +175,7 @@ impl WasmRuntime {
             module_linker,
             progress: options.progress && std::io::stderr().is_terminal(),
             programs: Mutex::new(HashMap::new()),
+            image_files: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             cluster: options.cluster,
@@ -199,9 +205,10 @@ impl WasmRuntime {
         if let Some(info) = lock(&self.resolved).get(&key) {
             return Ok((info.clone(), CompileSource::Memory));
         }
-        let (bytes, mut info) = read_image(image, base_dir)?;
+        let (bytes, mut info, files) = read_image(image, base_dir)?;
         let sha = hex(&Sha256::digest(&bytes));
         info.id = format!("sha256:{sha}");
+        lock(&self.image_files).insert(sha.clone(), files);
         if lock(&self.programs).contains_key(&sha) {
             lock(&self.resolved).insert(key, info.clone());
             return Ok((info, CompileSource::Memory));
@@ -282,7 +289,10 @@ fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
     });
 }
 
-fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), ImageError> {
+fn read_image(
+    image: &str,
+    base_dir: &Path,
+) -> Result<(Vec<u8>, ImageInfo, images::ImageFiles), ImageError> {
     match images::resolve(image) {
         ImageRef::Builtin(b) => Ok((
             b.wasm.to_vec(),
@@ -292,6 +302,7 @@ fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), Imag
                 entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
                 cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
             },
+            b.files,
         )),
         ImageRef::File(p) => {
             let path = base_dir.join(p);
@@ -311,6 +322,7 @@ fn read_image(image: &str, base_dir: &Path) -> Result<(Vec<u8>, ImageInfo), Imag
                     entrypoint: vec![file_name],
                     cmd: vec![],
                 },
+                &[],
             ))
         }
         ImageRef::Unknown(name) => Err(ImageError::NotFound {
@@ -379,6 +391,7 @@ async fn run_guest(
     hostname: String,
     net: NetCtx,
     host_network: bool,
+    rootfs: PathBuf,
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
@@ -401,6 +414,13 @@ async fn run_guest(
             .allow_tcp(true)
             .allow_udp(true)
             .allow_ip_name_lookup(true);
+    }
+    if let Err(e) = preopens(&mut builder, &rootfs, &config) {
+        return ExitStatus {
+            code: 128,
+            reason: ExitReason::StartError,
+            message: Some(format!("{e:#}")),
+        };
     }
     let limiter = MemoryLimiter::new(config.memory_limit);
     let oom = limiter.hit.clone();
@@ -448,6 +468,36 @@ async fn run_guest(
             }
         }
     }
+}
+
+/// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
+/// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
+/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable.
+fn preopens(
+    builder: &mut WasiCtxBuilder,
+    rootfs: &Path,
+    config: &ContainerConfig,
+) -> anyhow::Result<()> {
+    builder
+        .preopened_dir(rootfs, "/", FsPerms::ReadWrite)
+        .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
+    for m in config.mounts.iter().filter(|m| m.host_path.is_dir()) {
+        let perms = if m.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        builder
+            .preopened_dir(&m.host_path, &m.container_path, perms)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "mounting {} at {}: {e:#}",
+                    m.host_path.display(),
+                    m.container_path
+                )
+            })?;
+    }
+    Ok(())
 }
 
 enum Failure {
@@ -560,13 +610,14 @@ impl RuntimeService for WasmRuntime {
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
-        let (hostname, netns, host_network) = lock(&self.sandboxes)
+        let (hostname, netns, host_network, state_dir) = lock(&self.sandboxes)
             .get(&sandbox.0)
             .map(|s| {
                 (
                     s.config.hostname.clone(),
                     s.netns.clone(),
                     s.config.host_network,
+                    s.config.state_dir.clone(),
                 )
             })
             .ok_or_else(|| RuntimeError::NotFound {
@@ -583,6 +634,13 @@ impl RuntimeService for WasmRuntime {
             std::process::id(),
             self.next_id.fetch_add(1, Ordering::SeqCst)
         );
+        let files = lock(&self.image_files).get(sha).copied().unwrap_or(&[]);
+        let dir = state_dir.join(&id);
+        rootfs::create(&dir.join("rootfs"), &hostname, files, &config.mounts)
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+            .with_context(|| format!("creating the file system of container {}", config.name))?;
         let (exit, _) = watch::channel(None);
         lock(&self.containers).insert(
             id.clone(),
@@ -591,6 +649,7 @@ impl RuntimeService for WasmRuntime {
                 hostname,
                 netns,
                 host_network,
+                dir,
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -619,8 +678,10 @@ impl RuntimeService for WasmRuntime {
             container: config.name.clone(),
             trace: self.cluster.trace.clone(),
         };
+        let rootfs = c.dir.join("rootfs");
         *task = Some(tokio::spawn(async move {
-            let status = run_guest(engine, program, config, hostname, net, host_network).await;
+            let status =
+                run_guest(engine, program, config, hostname, net, host_network, rootfs).await;
             set_once(&exit, status);
         }));
         Ok(())
@@ -665,10 +726,19 @@ impl RuntimeService for WasmRuntime {
 
     async fn remove_container(&self, id: &ContainerId) -> Result<()> {
         let removed = lock(&self.containers).remove(&id.0);
-        if let Some(c) = removed
-            && let Some(task) = lock(&c.task).take()
-        {
-            task.abort();
+        if let Some(c) = removed {
+            let task = lock(&c.task).take();
+            if let Some(task) = task {
+                task.abort();
+                // The Store holds the preopened directories: let it go before removing them.
+                let _ = task.await;
+            }
+            // The writable layer goes with the container instance.
+            if let Err(e) = std::fs::remove_dir_all(&c.dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(anyhow::anyhow!("removing {}: {e}", c.dir.display()).into());
+            }
         }
         Ok(())
     }
@@ -695,8 +765,11 @@ impl RuntimeService for WasmRuntime {
             self.remove_container(&cid).await?;
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
-        if let Some(sandbox) = removed.filter(|s| !s.config.host_network) {
-            self.cluster.remove_netns(sandbox.netns.ip);
+        if let Some(sandbox) = removed {
+            let _ = std::fs::remove_dir_all(&sandbox.config.state_dir);
+            if !sandbox.config.host_network {
+                self.cluster.remove_netns(sandbox.netns.ip);
+            }
         }
         Ok(())
     }

@@ -5,4 +5,5 @@ mod net;
 mod output;
 mod support;
 mod validate;
+mod volumes;
 mod wasm;

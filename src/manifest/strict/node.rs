@@ -59,6 +59,10 @@ impl<'a, 's> NodeDe<'a, 's> {
             Kind::Int(i) => i128::from(*i),
             Kind::UInt(u) => i128::from(*u),
             Kind::Null => 0,
+            // `0644`: YAML 1.1 octal, as Kubernetes' YAML reader (and every file-mode example) has it.
+            Kind::Float(_) if legacy_octal(&self.node.source_text()).is_some() => {
+                legacy_octal(&self.node.source_text()).unwrap_or(0)
+            }
             Kind::Str(s) => {
                 let help = s
                     .trim()
@@ -330,4 +334,13 @@ impl<'a> NodeDe<'a, '_> {
             }
         }
     }
+}
+
+/// `0644` → 420: a leading zero and octal digits only.
+fn legacy_octal(text: &str) -> Option<i128> {
+    let digits = text.trim().strip_prefix('0')?;
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    i128::from_str_radix(digits, 8).ok()
 }

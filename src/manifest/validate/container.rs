@@ -4,6 +4,8 @@ use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar};
 
+use super::objects::config_key;
+use super::volumes::{ENV_FIELDS, field_ref, relative_path, resource_ref};
 use super::{Checker, probe, resources};
 use crate::manifest::names;
 
@@ -79,6 +81,24 @@ pub fn check(
     ports(checker, path, c.ports.as_deref().unwrap_or_default());
     for (i, var) in c.env.iter().flatten().enumerate() {
         env(checker, &format!("{path}.env[{i}]"), var);
+    }
+    for (i, from) in c.env_from.iter().flatten().enumerate() {
+        let p = format!("{path}.envFrom[{i}]");
+        match (&from.config_map_ref, &from.secret_ref) {
+            (Some(r), None) if r.name.is_empty() => {
+                checker.required(&format!("{p}.configMapRef.name"), "name the ConfigMap")
+            }
+            (None, Some(r)) if r.name.is_empty() => {
+                checker.required(&format!("{p}.secretRef.name"), "name the Secret")
+            }
+            (Some(_), None) | (None, Some(_)) => {}
+            (None, None) => checker.required(&p, "set `configMapRef` or `secretRef`"),
+            (Some(_), Some(_)) => checker.push(
+                &p,
+                "may not have more than one field specified at a time".into(),
+                None,
+            ),
+        }
     }
     if let Some(r) = &c.resources {
         resources::check(checker, &format!("{path}.resources"), r);
@@ -176,6 +196,36 @@ fn env(checker: &mut Checker<'_>, path: &str, var: &EnvVar) {
         1 => {}
         _ => checker.push(&from_path, "may not have more than one field specified at a time".into(), None),
     }
+    if let Some(f) = &from.field_ref {
+        field_ref(checker, &format!("{from_path}.fieldRef"), f, ENV_FIELDS);
+    }
+    if let Some(r) = &from.resource_field_ref {
+        resource_ref(checker, &format!("{from_path}.resourceFieldRef"), r);
+    }
+    let keys = [
+        (
+            "configMapKeyRef",
+            from.config_map_key_ref.as_ref().map(|r| (&r.name, &r.key)),
+        ),
+        (
+            "secretKeyRef",
+            from.secret_key_ref.as_ref().map(|r| (&r.name, &r.key)),
+        ),
+    ];
+    for (field, refs) in keys {
+        let Some((name, key)) = refs else { continue };
+        if name.is_empty() {
+            checker.required(
+                &format!("{from_path}.{field}.name"),
+                "name the object to read from",
+            );
+        }
+        if key.is_empty() {
+            checker.required(&format!("{from_path}.{field}.key"), "name the key to read");
+        } else if let Some(why) = config_key(key) {
+            checker.invalid(&format!("{from_path}.{field}.key"), key, &why);
+        }
+    }
 }
 
 fn mounts(checker: &mut Checker<'_>, path: &str, c: &Container, volumes: &HashSet<&str>) {
@@ -206,6 +256,34 @@ fn mounts(checker: &mut Checker<'_>, path: &str, c: &Container, volumes: &HashSe
                 &mount.mount_path,
                 "must be unique",
             );
+        } else if mount.mount_path.split('/').any(|c| c == "..") {
+            checker.invalid(
+                &format!("{path}.mountPath"),
+                &mount.mount_path,
+                "must not contain '..'",
+            );
+        } else if mount.mount_path.trim_end_matches('/').is_empty() {
+            checker.invalid(
+                &format!("{path}.mountPath"),
+                &mount.mount_path,
+                "wpod cannot mount a volume over the container's root directory",
+            );
+        }
+        let sub_path = mount.sub_path.as_deref().filter(|s| !s.is_empty());
+        let sub_path_expr = mount.sub_path_expr.as_deref().filter(|s| !s.is_empty());
+        if let Some(sub) = sub_path {
+            relative_path(checker, &format!("{path}.subPath"), sub);
+        }
+        if let Some(expr) = sub_path_expr {
+            if sub_path.is_some() {
+                checker.invalid(
+                    &format!("{path}.subPathExpr"),
+                    expr,
+                    "subPathExpr and subPath are mutually exclusive",
+                );
+            } else {
+                relative_path(checker, &format!("{path}.subPathExpr"), expr);
+            }
         }
     }
 }

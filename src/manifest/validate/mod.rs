@@ -4,8 +4,12 @@
 //! people learn here carries over to a real cluster.
 
 mod container;
+mod objects;
 mod probe;
 mod resources;
+mod volumes;
+
+pub use objects::{config_map, secret};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Debug;
@@ -77,6 +81,14 @@ impl<'c> Checker<'c> {
         self.push(path, format!("duplicate value {value:?}"), None);
     }
 
+    /// An error about a map key rather than its value.
+    fn push_key(&mut self, path: &str, message: String) {
+        let full = self.full(path);
+        let pos = self.locator.key(&full);
+        self.diagnostics
+            .push(Diagnostic::error(self.file, pos, &full, message));
+    }
+
     fn forbidden(&mut self, path: &str, why: &str) {
         let full = self.full(path);
         // Point at the key: the problem is that the field is there at all.
@@ -98,6 +110,22 @@ pub fn pod(checker: &mut Checker<'_>, pod: &Pod) {
     match &pod.spec {
         Some(spec) => self::spec(checker, spec),
         None => checker.required("spec", "add a `spec` with at least one container"),
+    }
+}
+
+/// The name and namespace of a ConfigMap or Secret.
+fn metadata_name(checker: &mut Checker<'_>, meta: &ObjectMeta) {
+    match meta.name.as_deref() {
+        Some(name) if !name.is_empty() => {
+            checker.name("metadata.name", name, names::dns1123_subdomain)
+        }
+        _ => checker.required(
+            "metadata.name",
+            "name it, e.g. `metadata: {name: settings}`",
+        ),
+    }
+    if let Some(namespace) = meta.namespace.as_deref().filter(|n| !n.is_empty()) {
+        checker.name("metadata.namespace", namespace, names::dns1123_label);
     }
 }
 
@@ -243,9 +271,15 @@ fn container_names(checker: &mut Checker<'_>, spec: &PodSpec) {
     }
 }
 
-/// Checks volume names and returns them, for volumeMounts to refer to.
+/// Checks volume names and sources and returns the names, for volumeMounts to refer to.
 fn volumes<'p>(checker: &mut Checker<'_>, spec: &'p PodSpec) -> HashSet<&'p str> {
     let mut declared = HashSet::new();
+    let containers: HashSet<&str> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .map(|c| c.name.as_str())
+        .collect();
     for (i, volume) in spec.volumes.iter().flatten().enumerate() {
         let path = format!("spec.volumes[{i}].name");
         if volume.name.is_empty() {
@@ -255,6 +289,7 @@ fn volumes<'p>(checker: &mut Checker<'_>, spec: &'p PodSpec) -> HashSet<&'p str>
         } else {
             checker.name(&path, &volume.name, names::dns1123_label);
         }
+        volumes::source(checker, &format!("spec.volumes[{i}]"), volume, &containers);
     }
     declared
 }

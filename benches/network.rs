@@ -52,7 +52,10 @@ fn figure(lines: &[String], key: &str) -> f64 {
 
 fn main() {
     let mut rows = Vec::new();
-    for (name, host) in [("virtual pod network", false), ("host loopback (wasmtime-wasi)", true)] {
+    for (name, host) in [
+        ("virtual pod network", false),
+        ("host loopback (wasmtime-wasi)", true),
+    ] {
         let port = if host { free_port() } else { 7007 };
         let lines = run(
             host,

@@ -20,7 +20,10 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         "serve" => {
             let text = args.get(1).cloned().unwrap_or_else(|| "hello".into());
             let l = TcpListener::bind(addr).map_err(|e| io("bind", e))?;
-            println!("serving on {}", l.local_addr().map_err(|e| io("local_addr", e))?);
+            println!(
+                "serving on {}",
+                l.local_addr().map_err(|e| io("local_addr", e))?
+            );
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
                 let mut buf = [0u8; 4096];
@@ -31,7 +34,11 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
                         Ok(n) => req.extend_from_slice(&buf[..n]),
                     }
                 }
-                let line = String::from_utf8_lossy(&req).lines().next().unwrap_or("").to_string();
+                let line = String::from_utf8_lossy(&req)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 let peer = c.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                 println!("{peer} {line}");
                 let body = format!("{text}\n");
@@ -53,8 +60,11 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
                 TcpStream::connect(addr).map_err(|e| io("connect", e))?
             };
             let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr);
-            write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-                .map_err(|e| io("write", e))?;
+            write!(
+                c,
+                "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            )
+            .map_err(|e| io("write", e))?;
             let mut resp = Vec::new();
             c.read_to_end(&mut resp).map_err(|e| io("read", e))?;
             let text = String::from_utf8_lossy(&resp);
@@ -62,11 +72,18 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             let status = head.lines().next().unwrap_or("");
             print!("{body}");
             eprintln!("{status}");
-            Ok(if status.split(' ').nth(1) == Some("200") { 0 } else { 1 })
+            Ok(if status.split(' ').nth(1) == Some("200") {
+                0
+            } else {
+                1
+            })
         }
         "echo-server" => {
             let l = TcpListener::bind(addr).map_err(|e| io("bind", e))?;
-            println!("echoing on {}", l.local_addr().map_err(|e| io("local_addr", e))?);
+            println!(
+                "echoing on {}",
+                l.local_addr().map_err(|e| io("local_addr", e))?
+            );
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
                 let _ = c.set_nodelay(true);
@@ -103,7 +120,10 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         }
         "udp-echo" => {
             let s = UdpSocket::bind(addr).map_err(|e| io("bind", e))?;
-            println!("udp echoing on {}", s.local_addr().map_err(|e| io("local_addr", e))?);
+            println!(
+                "udp echoing on {}",
+                s.local_addr().map_err(|e| io("local_addr", e))?
+            );
             let mut buf = [0u8; 65536];
             loop {
                 let (n, from) = s.recv_from(&mut buf).map_err(|e| io("recv", e))?;
@@ -118,7 +138,8 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             let mut buf = [0u8; 65536];
             // UDP drops datagrams nobody listens for yet: resend until a reply comes.
             for _ in 0..50 {
-                s.send_to(text.as_bytes(), addr).map_err(|e| io("send", e))?;
+                s.send_to(text.as_bytes(), addr)
+                    .map_err(|e| io("send", e))?;
                 for _ in 0..10 {
                     match s.recv_from(&mut buf) {
                         Ok((n, from)) => {
@@ -174,7 +195,10 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
         }
         "sink" => {
             let l = TcpListener::bind(addr).map_err(|e| io("bind", e))?;
-            println!("sinking on {}", l.local_addr().map_err(|e| io("local_addr", e))?);
+            println!(
+                "sinking on {}",
+                l.local_addr().map_err(|e| io("local_addr", e))?
+            );
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
                 let mut buf = vec![0u8; 256 * 1024];
@@ -200,7 +224,10 @@ fn connect_retry(addr: &str) -> Result<TcpStream, String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match TcpStream::connect(addr) {
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
             other => return other.map_err(|e| io("connect", e)),

@@ -38,21 +38,63 @@ const APPLETS: &[(&str, &str)] = &[
         "alloc",
         "alloc SIZE [STEP]    allocate and touch SIZE bytes (Ki/Mi/Gi suffixes) in STEP chunks",
     ),
-    ("serve", "serve ADDR:PORT TEXT  answer every HTTP request with TEXT, one client at a time"),
-    ("get", "get HOST:PORT [PATH]  HTTP GET, retrying refusals for 10 s; exit 1 unless 200"),
-    ("try-get", "try-get HOST:PORT PATH MS  one HTTP GET attempt after MS milliseconds"),
-    ("echo-server", "echo-server ADDR:PORT echo every TCP connection back until EOF"),
-    ("send", "send HOST:PORT TEXT   send TEXT, half-close, print the whole reply"),
-    ("bind", "bind ADDR:PORT        bind a TCP port and hold it for SECONDS (default: forever)"),
-    ("udp-echo", "udp-echo ADDR:PORT    echo UDP datagrams back to their sender"),
-    ("udp-send", "udp-send HOST:PORT TEXT  send a datagram, print the reply"),
-    ("ping-pong", "ping-pong HOST:PORT N SIZE  N request/response round trips; print timings"),
-    ("bulk", "bulk HOST:PORT MIB    stream MIB MiB to a sink; print the throughput"),
-    ("sink", "sink ADDR:PORT        read connections to the end; print how many bytes"),
+    (
+        "serve",
+        "serve ADDR:PORT TEXT  answer every HTTP request with TEXT, one client at a time",
+    ),
+    (
+        "get",
+        "get HOST:PORT [PATH]  HTTP GET, retrying refusals for 10 s; exit 1 unless 200",
+    ),
+    (
+        "try-get",
+        "try-get HOST:PORT PATH MS  one HTTP GET attempt after MS milliseconds",
+    ),
+    (
+        "echo-server",
+        "echo-server ADDR:PORT echo every TCP connection back until EOF",
+    ),
+    (
+        "send",
+        "send HOST:PORT TEXT   send TEXT, half-close, print the whole reply",
+    ),
+    (
+        "bind",
+        "bind ADDR:PORT        bind a TCP port and hold it for SECONDS (default: forever)",
+    ),
+    (
+        "udp-echo",
+        "udp-echo ADDR:PORT    echo UDP datagrams back to their sender",
+    ),
+    (
+        "udp-send",
+        "udp-send HOST:PORT TEXT  send a datagram, print the reply",
+    ),
+    (
+        "ping-pong",
+        "ping-pong HOST:PORT N SIZE  N request/response round trips; print timings",
+    ),
+    (
+        "bulk",
+        "bulk HOST:PORT MIB    stream MIB MiB to a sink; print the throughput",
+    ),
+    (
+        "sink",
+        "sink ADDR:PORT        read connections to the end; print how many bytes",
+    ),
     ("cat", "cat FILE...          print files"),
-    ("write", "write FILE TEXT...   write TEXT and a newline to FILE (replacing it)"),
-    ("append", "append FILE TEXT...  append TEXT and a newline to FILE"),
-    ("ls", "ls DIR               list DIR, sorted, `/` after directories"),
+    (
+        "write",
+        "write FILE TEXT...   write TEXT and a newline to FILE (replacing it)",
+    ),
+    (
+        "append",
+        "append FILE TEXT...  append TEXT and a newline to FILE",
+    ),
+    (
+        "ls",
+        "ls DIR               list DIR, sorted, `/` after directories",
+    ),
     (
         "log",
         "log FILE N [MS]      append `line 1`..`line N` to FILE, one every MS milliseconds",
@@ -67,7 +109,10 @@ const APPLETS: &[(&str, &str)] = &[
     ),
     ("symlink", "symlink TARGET LINK  create a symbolic link"),
     ("rename", "rename FROM TO       rename a file"),
-    ("mkdir", "mkdir DIR            create a directory (and its parents)"),
+    (
+        "mkdir",
+        "mkdir DIR            create a directory (and its parents)",
+    ),
     ("help", "help                 list the applets"),
 ];
 
@@ -196,7 +241,11 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
                 .map_err(|e| io_err(dir, e))?
                 .filter_map(Result::ok)
                 .map(|e| {
-                    let slash = if e.file_type().is_ok_and(|t| t.is_dir()) { "/" } else { "" };
+                    let slash = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        "/"
+                    } else {
+                        ""
+                    };
                     format!("{}{slash}", e.file_name().to_string_lossy())
                 })
                 .collect();
@@ -255,12 +304,18 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             Ok(u8::from(first_new))
         }
         "symlink" => {
-            let (target, link) = (arg::<String>(args, 0, "TARGET")?, arg::<String>(args, 1, "LINK")?);
+            let (target, link) = (
+                arg::<String>(args, 0, "TARGET")?,
+                arg::<String>(args, 1, "LINK")?,
+            );
             symlink(&target, &link).map_err(|e| io_err(&link, e))?;
             Ok(0)
         }
         "rename" => {
-            let (from, to) = (arg::<String>(args, 0, "FROM")?, arg::<String>(args, 1, "TO")?);
+            let (from, to) = (
+                arg::<String>(args, 0, "FROM")?,
+                arg::<String>(args, 1, "TO")?,
+            );
             std::fs::rename(&from, &to).map_err(|e| io_err(&from, e))?;
             Ok(0)
         }
@@ -290,7 +345,8 @@ fn io_err(path: &str, e: std::io::Error) -> String {
 /// Through libc: std's wasi symlink is unstable.
 fn symlink(target: &str, link: &str) -> std::io::Result<()> {
     let c = |s: &str| {
-        std::ffi::CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        std::ffi::CString::new(s)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
     };
     let (t, l) = (c(target)?, c(link)?);
     // SAFETY: both are valid NUL-terminated strings that outlive the call.

@@ -29,7 +29,17 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &[],
         cmd: &["nginx", "-g", "daemon off;"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/nginx.wasm")),
-        files: &[],
+        // What the real image ships in its document root.
+        files: &[
+            (
+                "/usr/share/nginx/html/index.html",
+                include_bytes!("../../guests/src/nginx/welcome.html"),
+            ),
+            (
+                "/usr/share/nginx/html/50x.html",
+                include_bytes!("../../guests/src/nginx/50x.html"),
+            ),
+        ],
     },
     BuiltinImage {
         name: "testkit",

@@ -2,6 +2,7 @@
 //! which the virtual pod network serves. Listed one by one on purpose: an interface forgotten
 //! here fails instantiation loudly instead of silently reaching the host.
 
+use wasmtime::Caller;
 use wasmtime::component::Linker;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
@@ -31,5 +32,51 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
     cli::terminal_stdout::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     cli::terminal_stderr::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     crate::net::host::add_to_linker(l, Host::net_view)?;
+    Ok(())
+}
+
+/// WASI preview 1 has no way to create sockets (only `sock_accept` etc. on sockets handed in by
+/// the host, which wpod never does). Answer those calls with ENOTSUP and say why, once, on the
+/// container's stderr, instead of a bare EBADF.
+pub fn explain_p1_sockets(l: &mut wasmtime::Linker<Host>) -> wasmtime::Result<()> {
+    const ENOTSUP: i32 = 58;
+    fn refuse(caller: &mut Caller<'_, Host>, call: &str) -> i32 {
+        let host = caller.data_mut();
+        if !host.p1_socket_noted {
+            host.p1_socket_noted = true;
+            host.stderr.note(&format!(
+                "wpod: {call}: WASI preview 1 modules have no socket API; build the program as a \
+                 WASI p2 component (e.g. Rust's wasm32-wasip2 target) to use the pod network"
+            ));
+        }
+        ENOTSUP
+    }
+    l.allow_shadowing(true);
+    const M: &str = "wasi_snapshot_preview1";
+    l.func_wrap(
+        M,
+        "sock_accept",
+        |mut c: Caller<'_, Host>, _: i32, _: i32, _: i32| refuse(&mut c, "sock_accept"),
+    )?;
+    l.func_wrap(
+        M,
+        "sock_recv",
+        |mut c: Caller<'_, Host>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| {
+            refuse(&mut c, "sock_recv")
+        },
+    )?;
+    l.func_wrap(
+        M,
+        "sock_send",
+        |mut c: Caller<'_, Host>, _: i32, _: i32, _: i32, _: i32, _: i32| {
+            refuse(&mut c, "sock_send")
+        },
+    )?;
+    l.func_wrap(
+        M,
+        "sock_shutdown",
+        |mut c: Caller<'_, Host>, _: i32, _: i32| refuse(&mut c, "sock_shutdown"),
+    )?;
+    l.allow_shadowing(false);
     Ok(())
 }

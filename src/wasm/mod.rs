@@ -67,6 +67,9 @@ pub struct Host {
     wasi: WasiP1Ctx,
     limiter: MemoryLimiter,
     net: NetCtx,
+    /// The container's stderr, for wpod's own notes to the guest's user.
+    stderr: LogStream,
+    p1_socket_noted: bool,
 }
 
 impl WasiView for Host {
@@ -165,6 +168,8 @@ impl WasmRuntime {
         let mut module_linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
             .map_err(|e| wasm_err("linking WASI p1", e))?;
+        link::explain_p1_sockets(&mut module_linker)
+            .map_err(|e| wasm_err("linking WASI p1 sockets", e))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
         Ok(WasmRuntime {
@@ -430,6 +435,8 @@ async fn run_guest(
             wasi: builder.build_p1(),
             limiter,
             net,
+            stderr: stderr.clone(),
+            p1_socket_noted: false,
         },
     );
     store.limiter(|h| &mut h.limiter);

@@ -40,6 +40,12 @@ impl LogStream {
         }
     }
 
+    /// A whole line from wpod itself, after whatever the guest wrote so far.
+    pub fn note(&self, text: &str) {
+        self.flush_partial();
+        self.inner.emit(text.as_bytes());
+    }
+
     /// Emits a last line that had no newline.
     pub fn flush_partial(&self) {
         let rest = std::mem::take(&mut *self.inner.lock());

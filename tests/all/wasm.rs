@@ -198,3 +198,34 @@ fn the_compile_cache_is_used_on_the_second_run() {
         "the cached artifact was reused, not rewritten"
     );
 }
+
+#[test]
+fn p1_socket_calls_are_refused_with_an_explanation() {
+    let s = Scratch::new("p1sock");
+    let module = r#"
+(module
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (call $exit (call $accept (i32.const 3) (i32.const 0) (i32.const 0)))))
+"#;
+    s.write("sock.wasm", wat::parse_str(module).expect("valid wat"));
+    let manifest = s.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p1sock}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: sock.wasm}]\n",
+    );
+    let r = run_args(&["run", "-o", "json", &manifest.to_string_lossy()]);
+    let pod = r.json();
+    // ENOTSUP (58) came back to the guest, which exited with it.
+    assert_eq!(
+        container(&pod, "c")["state"]["terminated"]["exitCode"],
+        58,
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("WASI preview 1 modules have no socket API"),
+        "{r:?}"
+    );
+}

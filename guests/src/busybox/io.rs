@@ -286,10 +286,33 @@ impl Ctx {
     pub fn path(&self, p: &str) -> PathBuf {
         resolve(&self.cwd, p)
     }
-    /// Opens `name` for reading (`-` is stdin).
+    /// Opens `name` for writing (truncating, or appending). `/dev/null`, `/dev/stdout` and
+    /// `/dev/stderr` work even where there is no /dev: a WASI container has no device files.
+    pub fn create(&self, name: &str, append: bool) -> io::Result<Output> {
+        let fd = match name {
+            "/dev/null" => Fd::Null,
+            "/dev/stdout" | "/dev/fd/1" => self.stdout.clone(),
+            "/dev/stderr" | "/dev/fd/2" => self.stderr.clone(),
+            _ => {
+                let mut o = std::fs::OpenOptions::new();
+                o.write(true).create(true);
+                if append {
+                    o.append(true);
+                } else {
+                    o.truncate(true);
+                }
+                Fd::writer(o.open(self.path(name))?)
+            }
+        };
+        Ok(Output(fd))
+    }
+    /// Opens `name` for reading (`-` is stdin; `/dev/null` is empty, as above).
     pub fn open(&self, name: &str) -> io::Result<Fd> {
-        if name == "-" {
+        if name == "-" || name == "/dev/stdin" {
             return Ok(self.stdin.clone());
+        }
+        if name == "/dev/null" {
+            return Ok(Fd::Null);
         }
         let p = self.path(name);
         if p.is_dir() {

@@ -414,7 +414,7 @@ pub fn wget(ctx: &mut Ctx, args: &[String]) -> i32 {
         let mut sink: Box<dyn Write> = if to_stdout {
             Box::new(ctx.out())
         } else {
-            match std::fs::File::create(ctx.path(&target)) {
+            match ctx.create(&target, false) {
                 Ok(f) => Box::new(io::BufWriter::new(f)),
                 Err(e) => {
                     ctx.error("wget", format!("can't open '{target}': {}", errstr(&e)));

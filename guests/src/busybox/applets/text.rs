@@ -740,7 +740,7 @@ pub fn sort(ctx: &mut Ctx, args: &[String]) -> i32 {
         ls.dedup_by(|a, b| cmp(a, b) == std::cmp::Ordering::Equal);
     }
     let mut out: Box<dyn Write> = match o.val('o') {
-        Some(f) => match std::fs::File::create(ctx.path(f)) {
+        Some(f) => match ctx.create(f, false) {
             Ok(f) => Box::new(io::BufWriter::new(f)),
             Err(e) => {
                 ctx.error("sort", format!("can't open '{f}': {}", errstr(&e)));
@@ -786,7 +786,7 @@ pub fn uniq(ctx: &mut Ctx, args: &[String]) -> i32 {
         None => ctx.stdin.clone(),
     };
     let mut out: Box<dyn Write> = match o.args.get(1) {
-        Some(f) => match std::fs::File::create(ctx.path(f)) {
+        Some(f) => match ctx.create(f, false) {
             Ok(f) => Box::new(io::BufWriter::new(f)),
             Err(e) => {
                 ctx.error("uniq", format!("can't open '{f}': {}", errstr(&e)));
@@ -839,14 +839,7 @@ pub fn tee(ctx: &mut Ctx, args: &[String]) -> i32 {
     let mut st = 0;
     let mut files = Vec::new();
     for f in &o.args {
-        let mut oo = std::fs::OpenOptions::new();
-        oo.write(true).create(true);
-        if o.has('a') {
-            oo.append(true);
-        } else {
-            oo.truncate(true);
-        }
-        match oo.open(ctx.path(f)) {
+        match ctx.create(f, o.has('a')) {
             Ok(file) => files.push(file),
             Err(e) => {
                 ctx.error("tee", format!("can't open '{f}': {}", errstr(&e)));

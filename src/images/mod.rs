@@ -10,6 +10,8 @@ pub struct BuiltinImage {
     pub entrypoint: &'static [&'static str],
     pub cmd: &'static [&'static str],
     pub wasm: &'static [u8],
+    /// The image's `ENV`.
+    pub env: &'static [(&'static str, &'static str)],
     /// Files the image brings into each container's private file system: (absolute path, contents).
     pub files: ImageFiles,
 }
@@ -21,6 +23,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &[],
         cmd: &["sh"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/busybox.wasm")),
+        env: &[("PATH", PATH)],
         files: &[],
     },
     BuiltinImage {
@@ -29,6 +32,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &[],
         cmd: &["nginx", "-g", "daemon off;"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/nginx.wasm")),
+        env: &[("PATH", PATH)],
         // What the real image ships in its document root.
         files: &[
             (
@@ -42,6 +46,15 @@ pub const BUILTINS: &[BuiltinImage] = &[
         ],
     },
     BuiltinImage {
+        name: "pause",
+        description: "the pod's infra container: holds the sandbox and does nothing (registry.k8s.io/pause)",
+        entrypoint: &["/pause"],
+        cmd: &[],
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/pause.wasm")),
+        env: &[("PATH", PATH)],
+        files: &[],
+    },
+    BuiltinImage {
         name: "testkit",
         description: "small test programs: exit, echo, env, sleep, spin, alloc, files (cat, \
                       write, ls, tail-f ...), network (serve, get, echo-server, udp-echo ...); \
@@ -49,6 +62,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         entrypoint: &["testkit"],
         cmd: &["help"],
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/testkit.wasm")),
+        env: &[("PATH", PATH)],
         files: &[(
             "/etc/testkit.txt",
             b"testkit: a file that comes with the image\n",
@@ -56,10 +70,19 @@ pub const BUILTINS: &[BuiltinImage] = &[
     },
 ];
 
+/// The PATH the real images set.
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Common shell images that manifests use only for `sh -c ...`; the toolbox stands in for them,
+/// and says so where the image is pulled.
+const STAND_INS: &[&str] = &["alpine", "debian", "ubuntu"];
+
 /// What an image reference names.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ImageRef<'a> {
     Builtin(&'a BuiltinImage),
+    /// busybox, standing in for a common shell image of this name.
+    StandIn(&'a BuiltinImage, String),
     /// A `.wasm` file (absolute, or relative to the manifest's directory).
     File(&'a str),
     Unknown(String),
@@ -85,9 +108,13 @@ pub fn resolve(reference: &str) -> ImageRef<'_> {
         return ImageRef::File(reference.strip_prefix("file://").unwrap_or(reference));
     }
     let name = short_name(reference);
-    match BUILTINS.iter().find(|b| b.name == name) {
-        Some(b) => ImageRef::Builtin(b),
-        None => ImageRef::Unknown(name),
+    let builtin = |n: &str| BUILTINS.iter().find(|b| b.name == n);
+    if let Some(b) = builtin(&name) {
+        return ImageRef::Builtin(b);
+    }
+    match builtin("busybox") {
+        Some(b) if STAND_INS.contains(&name.as_str()) => ImageRef::StandIn(b, name),
+        _ => ImageRef::Unknown(name),
     }
 }
 
@@ -116,7 +143,8 @@ fn short_name(reference: &str) -> String {
 pub fn available() -> String {
     let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
     format!(
-        "built-in images are: {}; any other image must be a path to a .wasm file",
+        "built-in images are: {} (busybox also stands in for alpine, debian and ubuntu); \
+         any other image must be a path to a .wasm file",
         names.join(", ")
     )
 }
@@ -149,10 +177,16 @@ mod tests {
     }
 
     #[test]
-    fn embedded_guests_are_components() {
+    fn embedded_guests_are_wasm() {
         for b in BUILTINS {
             assert_eq!(&b.wasm[..4], b"\0asm", "{}", b.name);
-            assert_eq!(&b.wasm[4..8], &[0x0d, 0, 1, 0], "{} is a component", b.name);
+            // pause is a tiny core module; the others are components (they need wasi:sockets).
+            let version: &[u8] = if b.name == "pause" {
+                &[1, 0, 0, 0]
+            } else {
+                &[0x0d, 0, 1, 0]
+            };
+            assert_eq!(&b.wasm[4..8], version, "{}", b.name);
             for (path, _) in b.files {
                 assert!(path.starts_with('/') && !path.contains(".."), "{path}");
             }

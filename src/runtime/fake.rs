@@ -89,6 +89,7 @@ impl RuntimeService for FakeRuntime {
             source: format!("fake image {image}"),
             entrypoint: vec![format!("/{image}")],
             cmd: vec!["default-cmd".into()],
+            env: vec![],
         })
     }
 

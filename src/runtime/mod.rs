@@ -62,6 +62,8 @@ pub struct ImageInfo {
     pub source: String,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
+    /// The image's default environment (its `ENV`); the container's `env` overrides it.
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -107,6 +107,15 @@ enum Program {
 struct Sandbox {
     config: SandboxConfig,
     netns: Arc<Netns>,
+    /// The pod's infra container: the sandbox lives as long as it runs.
+    pause: tokio::task::JoinHandle<()>,
+}
+
+/// The pause container prints nothing; anything it might say goes nowhere.
+struct Discard;
+
+impl crate::runtime::LogSink for Discard {
+    fn line(&self, _: &str, _: Stream, _: &str) {}
 }
 
 struct Container {
@@ -255,6 +264,47 @@ impl WasmRuntime {
     }
 }
 
+impl WasmRuntime {
+    /// Starts the built-in pause image in the pod's network: the wasm counterpart of the process
+    /// that holds a Linux pod's namespaces.
+    async fn start_pause(&self, netns: Arc<Netns>) -> Result<tokio::task::JoinHandle<()>> {
+        let (info, _) = self
+            .prepare("pause", Path::new("/"))
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing the pause image: {e}"))?;
+        let program = lock(&self.programs)
+            .get(info.id.trim_start_matches("sha256:"))
+            .cloned();
+        let Some(Program::Module(pre)) = program else {
+            return Err(anyhow::anyhow!("the pause image is not a core module").into());
+        };
+        let stderr = LogStream::new("POD", Stream::Stderr, Arc::new(Discard));
+        let mut store = Store::new(
+            &self.engine,
+            Host {
+                wasi: WasiCtxBuilder::new().build_p1(),
+                limiter: MemoryLimiter::new(None),
+                net: NetCtx {
+                    netns,
+                    container: "POD".into(),
+                    trace: Trace::default(),
+                },
+                stderr,
+                p1_socket_noted: false,
+            },
+        );
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok(tokio::spawn(async move {
+            if let Ok(instance) = pre.instantiate_async(&mut store).await
+                && let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
+            {
+                let _ = start.call_async(&mut store, ()).await;
+            }
+        }))
+    }
+}
+
 impl Drop for WasmRuntime {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::SeqCst);
@@ -299,15 +349,12 @@ fn read_image(
     base_dir: &Path,
 ) -> Result<(Vec<u8>, ImageInfo, images::ImageFiles), ImageError> {
     match images::resolve(image) {
-        ImageRef::Builtin(b) => Ok((
-            b.wasm.to_vec(),
-            ImageInfo {
-                id: String::new(),
-                source: format!("built-in image {}", b.name),
-                entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
-                cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
-            },
-            b.files,
+        ImageRef::Builtin(b) => Ok(builtin(b, format!("built-in image {}", b.name))),
+        ImageRef::StandIn(b, name) => Ok(builtin(
+            b,
+            format!(
+                "NOTE: not the real {name} image: wpod's built-in busybox toolbox stands in for it"
+            ),
         )),
         ImageRef::File(p) => {
             let path = base_dir.join(p);
@@ -326,6 +373,7 @@ fn read_image(
                     source: format!("file {}", path.display()),
                     entrypoint: vec![file_name],
                     cmd: vec![],
+                    env: vec![],
                 },
                 &[],
             ))
@@ -335,6 +383,24 @@ fn read_image(
             detail: format!("wpod has no image named {name}; {}", images::available()),
         }),
     }
+}
+
+fn builtin(b: &images::BuiltinImage, source: String) -> (Vec<u8>, ImageInfo, images::ImageFiles) {
+    (
+        b.wasm.to_vec(),
+        ImageInfo {
+            id: String::new(),
+            source,
+            entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
+            env: b
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+        b.files,
+    )
 }
 
 enum Artifact {
@@ -400,12 +466,13 @@ async fn run_guest(
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
-    let mut env: Vec<(String, String)> = Vec::with_capacity(config.env.len() + 1);
-    // Container runtimes set HOSTNAME to the pod's hostname; the container's own env may override it.
-    if !config.env.iter().any(|(k, _)| k == "HOSTNAME") {
-        env.push(("HOSTNAME".into(), hostname));
+    // As a container runtime does: HOSTNAME, then the image's ENV, then the container's env, each
+    // replacing what came before under the same name.
+    let mut env: Vec<(String, String)> = vec![("HOSTNAME".into(), hostname)];
+    for (k, v) in config.image.env.iter().chain(config.env.iter()) {
+        env.retain(|(name, _)| name != k);
+        env.push((k.clone(), v.clone()));
     }
-    env.extend(config.env.iter().cloned());
     let mut builder = WasiCtxBuilder::new();
     builder
         .args(&config.argv)
@@ -588,11 +655,13 @@ impl RuntimeService for WasmRuntime {
                 crate::net::cluster::POD_CIDR
             )
         })?;
+        let pause = self.start_pause(netns.clone()).await?;
         lock(&self.sandboxes).insert(
             id.clone(),
             Sandbox {
                 config: config.clone(),
                 netns,
+                pause,
             },
         );
         Ok(SandboxId(id))
@@ -759,6 +828,10 @@ impl RuntimeService for WasmRuntime {
         for cid in ids {
             self.stop_container(&cid, Duration::ZERO).await?;
         }
+        // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
+        if let Some(s) = lock(&self.sandboxes).get(&id.0) {
+            s.pause.abort();
+        }
         Ok(())
     }
 
@@ -773,6 +846,7 @@ impl RuntimeService for WasmRuntime {
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
         if let Some(sandbox) = removed {
+            sandbox.pause.abort();
             let _ = std::fs::remove_dir_all(&sandbox.config.state_dir);
             if !sandbox.config.host_network {
                 self.cluster.remove_netns(sandbox.netns.ip);

@@ -56,28 +56,71 @@ fn stats(name: &str, mut samples: Vec<Duration>) {
 }
 
 async fn compile_vs_cache() {
-    let mut first = Vec::new();
-    let mut cached = Vec::new();
-    for i in 0..5 {
-        let cache = scratch(&format!("cache{i}"));
-        let rt = runtime(&cache);
-        let t = Instant::now();
-        let (_, source) = rt
-            .prepare("testkit", Path::new("."))
-            .await
-            .expect("compile");
-        first.push(t.elapsed());
-        assert_eq!(source, CompileSource::Compiled);
-        drop(rt);
-        let rt = runtime(&cache);
-        let t = Instant::now();
-        let (_, source) = rt.prepare("testkit", Path::new(".")).await.expect("load");
-        cached.push(t.elapsed());
-        assert_eq!(source, CompileSource::DiskCache);
-        let _ = std::fs::remove_dir_all(&cache);
+    for image in ["testkit", "busybox", "nginx"] {
+        let mut first = Vec::new();
+        let mut cached = Vec::new();
+        for i in 0..3 {
+            let cache = scratch(&format!("cache-{image}-{i}"));
+            let rt = runtime(&cache);
+            let t = Instant::now();
+            let (_, source) = rt.prepare(image, Path::new(".")).await.expect("compile");
+            first.push(t.elapsed());
+            assert_eq!(source, CompileSource::Compiled);
+            drop(rt);
+            let rt = runtime(&cache);
+            let t = Instant::now();
+            let (_, source) = rt.prepare(image, Path::new(".")).await.expect("load");
+            cached.push(t.elapsed());
+            assert_eq!(source, CompileSource::DiskCache);
+            let _ = std::fs::remove_dir_all(&cache);
+        }
+        stats(&format!("{image} image: first compile"), first);
+        stats(&format!("{image} image: load from the disk cache"), cached);
     }
-    stats("testkit image: first compile", first);
-    stats("testkit image: load from the disk cache", cached);
+}
+
+/// Notes when a container's first output line arrives.
+struct FirstLine(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Instant>>>);
+
+impl LogSink for FirstLine {
+    fn line(&self, _: &str, _: Stream, _: &str) {
+        if let Some(tx) = self.0.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(Instant::now());
+        }
+    }
+}
+
+/// The busybox toolbox from create to its first line of output, warm.
+async fn toolbox_first_output(rt: &Arc<WasmRuntime>, sandbox: &wpod::runtime::SandboxId) {
+    let image = rt
+        .pull_image("busybox", Path::new("."))
+        .await
+        .expect("pull");
+    let mut samples = Vec::new();
+    for attempt in 0..100 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let config = ContainerConfig {
+            name: "bb".into(),
+            image: image.clone(),
+            argv: vec!["sh".into(), "-c".into(), "echo ready".into()],
+            env: vec![],
+            memory_limit: None,
+            mounts: vec![],
+            attempt,
+            log: Arc::new(FirstLine(std::sync::Mutex::new(Some(tx)))),
+        };
+        let t = Instant::now();
+        let id = rt.create_container(sandbox, config).await.expect("create");
+        rt.start_container(&id).await.expect("start");
+        let first = rx.await.expect("output");
+        samples.push(first - t);
+        rt.wait_container(&id).await.expect("wait");
+        rt.remove_container(&id).await.expect("remove");
+    }
+    stats(
+        "busybox `sh -c 'echo ready'`: create -> first output",
+        samples,
+    );
 }
 
 async fn container_start(rt: &Arc<WasmRuntime>) {
@@ -117,6 +160,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
         rt.remove_container(&id).await.expect("remove");
     }
     stats("container create + start + exit (testkit exit 0)", samples);
+    toolbox_first_output(rt, &sandbox).await;
 }
 
 fn two_container_pod() -> PodPlan {

@@ -542,7 +542,10 @@ impl Kubelet {
                 })
                 .await;
             }
-            return;
+            // A sidecar that is started now lets the next init container go at once.
+            if !(self.init[i].plan.is_sidecar() && self.init[i].ever_started) {
+                return;
+            }
         }
         for i in 0..self.app.len() {
             if due(&self.app[i]) {
@@ -966,7 +969,8 @@ impl Kubelet {
                     }
                 }
             }
-            (ProbeKind::Liveness | ProbeKind::Startup, _) => {
+            (ProbeKind::Liveness, true) => {}
+            (ProbeKind::Liveness | ProbeKind::Startup, false) => {
                 if running.killing {
                     return;
                 }

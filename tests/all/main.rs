@@ -3,6 +3,7 @@
 mod lifecycle;
 mod net;
 mod output;
+mod probes;
 mod support;
 mod validate;
 mod volumes;

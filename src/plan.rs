@@ -54,6 +54,14 @@ pub struct ContainerPlan {
     pub spec: Container,
 }
 
+impl ContainerPlan {
+    /// A sidecar: an init container with `restartPolicy: Always`, which keeps running beside the
+    /// app containers.
+    pub fn is_sidecar(&self) -> bool {
+        self.kind == ContainerKind::Init && self.spec.restart_policy.as_deref() == Some("Always")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PodPlan {
     pub name: String,

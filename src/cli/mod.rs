@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+mod describe;
 mod duration;
 mod images;
 mod output;

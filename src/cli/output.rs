@@ -147,7 +147,8 @@ impl EventSink for Printer {
         };
         self.status_line(
             &subject,
-            format!("{}: {}", event.reason, event.message),
+            // Probe output often ends in a newline; the compact form keeps one line per event.
+            format!("{}: {}", event.reason, event.message.trim_end()),
             event.type_ == EventType::Warning,
         );
     }

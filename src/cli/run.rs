@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1 as api;
 use sha2::{Digest, Sha256};
 
+use super::describe::{EventLog, describe};
 use super::duration;
 use super::exit;
 use super::output::{PodLog, Printer};
@@ -73,6 +74,9 @@ pub struct RunArgs {
     /// Keep the pods' volumes (emptyDir, configMap, ...) when they end, and print where they are
     #[arg(long)]
     keep_volumes: bool,
+    /// At the end, print a `kubectl describe pod` summary of each pod (stdout, or stderr with -o)
+    #[arg(long)]
+    describe: bool,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -160,12 +164,13 @@ pub async fn run(args: RunArgs) -> u8 {
         .iter()
         .map(|p| crate::volumes::pod_dir(&state_dir, &p.uid))
         .collect();
+    let event_log = Arc::new(EventLog::new(printer.clone()));
     let mut handles: Vec<PodHandle> = Vec::new();
     for plan in plans {
         let config = KubeletConfig {
             backoff,
             clock: Clock::system(),
-            events: printer.clone(),
+            events: event_log.clone(),
             log: Arc::new(PodLog {
                 printer: printer.clone(),
                 pod: plan.name.clone(),
@@ -231,6 +236,27 @@ pub async fn run(args: RunArgs) -> u8 {
     {
         eprintln!("error: {e}");
         return exit::INTERNAL;
+    }
+    if args.describe {
+        let now = Clock::system().wall(tokio::time::Instant::now());
+        let text: Vec<String> = finals
+            .iter()
+            .map(|p| {
+                describe(
+                    p,
+                    &event_log.of(p.metadata.name.as_deref().unwrap_or("")),
+                    now,
+                )
+            })
+            .collect();
+        let text = text.join("\n\n");
+        use std::io::Write as _;
+        // Like container output: the summary may not reach a closed pipe, and nothing else depends on it.
+        let _ = if args.output.is_some() {
+            std::io::stderr().lock().write_all(text.as_bytes())
+        } else {
+            std::io::stdout().lock().write_all(text.as_bytes())
+        };
     }
     if args.keep_volumes {
         for ((name, _), dir) in stops.iter().zip(&pod_dirs) {

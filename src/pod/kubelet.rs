@@ -1,8 +1,9 @@
 //! The pod lifecycle: one task per pod that drives a [`RuntimeService`] the way the kubelet does.
 //!
-//! The loop is event-driven: start what is due, publish the status, then wait for a container exit,
-//! a timer (back-off, deadline) or a stop request. Rules live in `status` (phase, conditions) and
-//! `backoff`; this file only sequences them.
+//! The loop is event-driven: start what is due, publish the status, then wait for a report (a
+//! container exit, a postStart hook's end, a probe result), a timer (back-off, deadline) or a stop
+//! request. Rules live in `status` (phase, conditions), `backoff`, `probe` and `termination`; the
+//! actions of probes and hooks in `handler`; this file only sequences them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,12 +18,15 @@ use tokio::time::Instant;
 use super::backoff::{Backoff, BackoffPolicy};
 use super::clock::Clock;
 use super::events::{Event, EventSink, EventType};
+use super::handler::{self, Action, Target};
+use super::probe::{self, Counter, ProbeKind, ProbeOutcome, Timings};
 use super::status::{self, ContainerStatus, Phase, State, Terminated};
+use super::termination::{self, TailLog};
 use crate::expand;
-use crate::plan::{self, ContainerKind, ContainerPlan, PodPlan};
+use crate::plan::{self, ContainerKind, ContainerPlan, PodPlan, RestartPolicy};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageInfo, LogSink, RuntimeService,
-    SandboxConfig, SandboxId,
+    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageInfo, LogSink, Mount,
+    RuntimeService, SandboxConfig, SandboxId,
 };
 use crate::volumes::{self, PodVolumes, downward::PodFacts};
 
@@ -65,6 +69,11 @@ pub struct KubeletConfig {
 
 /// How often emptyDir usage is compared with sizeLimit.
 pub const USAGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
+/// The kubelet's minimumGracePeriodInSeconds: after a preStop hook used up the grace period, the
+/// container still gets this long before it is killed.
+const MIN_GRACE_AFTER_PRE_STOP: Duration = Duration::from_secs(2);
+/// postStart hooks have no timeout in Kubernetes; this stands for "as long as it takes".
+const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A running pod: its live status and a way to stop it.
 pub struct PodHandle {
@@ -95,11 +104,11 @@ impl PodHandle {
 /// Starts the pod's lifecycle in the background.
 pub fn spawn(plan: PodPlan, runtime: Arc<dyn RuntimeService>, config: KubeletConfig) -> PodHandle {
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
-    let (exit_tx, exit_rx) = mpsc::unbounded_channel();
-    let kubelet = Kubelet::new(plan, runtime, config, exit_tx);
+    let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let kubelet = Kubelet::new(plan, runtime, config, report_tx);
     let (status_tx, status_rx) = watch::channel(kubelet.api_pod());
     let name = kubelet.plan.name.clone();
-    let task = tokio::spawn(kubelet.run(status_tx, stop_rx, exit_rx));
+    let task = tokio::spawn(kubelet.run(status_tx, stop_rx, report_rx));
     PodHandle {
         name,
         status: status_rx,
@@ -114,15 +123,126 @@ struct Key {
     index: usize,
 }
 
-struct Exit {
-    key: Key,
-    attempt: u32,
-    status: ExitStatus,
+/// What the lifecycle's helper tasks report about one container instance (`attempt`).
+enum Report {
+    Exit {
+        key: Key,
+        attempt: u32,
+        status: ExitStatus,
+    },
+    PostStart {
+        key: Key,
+        attempt: u32,
+        result: Result<(), String>,
+    },
+    Probe {
+        key: Key,
+        attempt: u32,
+        outcome: ProbeOutcome,
+    },
 }
 
+/// A container instance the runtime runs.
 struct Running {
     id: ContainerId,
+    attempt: u32,
     since: Instant,
+    /// The postStart hook still runs: the container shows ContainerCreating.
+    post_start: bool,
+    /// A management stop (failed probe or hook, pod shutdown) is under way.
+    killing: bool,
+    /// Probe workers, aborted with the instance.
+    workers: Vec<(ProbeKind, tokio::task::AbortHandle)>,
+    counters: BTreeMap<ProbeKind, Counter>,
+    /// The host file mounted at terminationMessagePath.
+    message_file: PathBuf,
+    tail: Arc<TailLog>,
+}
+
+impl Running {
+    fn abort(&mut self, kinds: &[ProbeKind]) {
+        self.workers.retain(|(k, w)| {
+            let stop = kinds.contains(k);
+            if stop {
+                w.abort();
+            }
+            !stop
+        });
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for (_, w) in &self.workers {
+            w.abort();
+        }
+    }
+}
+
+/// Records events, also from the lifecycle's helper tasks.
+#[derive(Clone)]
+struct Recorder {
+    events: Arc<dyn EventSink>,
+    clock: Clock,
+    pod: String,
+}
+
+impl Recorder {
+    fn event(
+        &self,
+        type_: EventType,
+        reason: &'static str,
+        container: Option<&str>,
+        message: String,
+    ) {
+        let event = Event {
+            type_,
+            reason,
+            container: container.map(str::to_string),
+            message,
+            at: self.clock.wall(self.clock.now()),
+        };
+        self.events.event(&self.pod, &event);
+    }
+}
+
+/// Stopping one container: its preStop hook, then a stop within what is left of the grace period.
+struct StopJob {
+    name: String,
+    id: ContainerId,
+    /// The message of the Killing event.
+    message: String,
+    pre_stop: Option<api::LifecycleHandler>,
+    target: Target,
+}
+
+impl StopJob {
+    async fn run(self, rec: Recorder, pod_ref: String, deadline: Instant) {
+        rec.event(EventType::Normal, "Killing", Some(&self.name), self.message);
+        let mut grace = deadline.saturating_duration_since(Instant::now());
+        if let Some(action) = self
+            .pre_stop
+            .as_ref()
+            .and_then(Action::of_hook)
+            .filter(|_| !grace.is_zero())
+        {
+            let hook = handler::hook(action, &self.target, &self.name, &pod_ref, grace);
+            // A hook that runs out of time is cut short; the container still gets its 2 s.
+            if let Ok(Err(message)) = tokio::time::timeout(grace, hook).await {
+                rec.event(
+                    EventType::Warning,
+                    "FailedPreStopHook",
+                    Some(&self.name),
+                    message,
+                );
+            }
+            grace = deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_GRACE_AFTER_PRE_STOP);
+        }
+        // The exit is reported through wait_container; nothing to do with an error here.
+        let _ = self.target.runtime.stop_container(&self.id, grace).await;
+    }
 }
 
 struct Slot {
@@ -132,6 +252,9 @@ struct Slot {
     attempts: u32,
     restart_at: Option<Instant>,
     running: Option<Running>,
+    /// A sidecar (an init container with restartPolicy Always) that started once: the next init
+    /// container may go.
+    ever_started: bool,
     image: Option<ImageInfo>,
     /// The container cannot be created (ErrImagePull, CreateContainerConfigError): wpod's objects
     /// and images do not change while it runs, so a retry could not succeed.
@@ -142,7 +265,9 @@ struct Kubelet {
     plan: Arc<PodPlan>,
     runtime: Arc<dyn RuntimeService>,
     config: KubeletConfig,
-    exits: mpsc::UnboundedSender<Exit>,
+    reports: mpsc::UnboundedSender<Report>,
+    rec: Recorder,
+    pod_dir: PathBuf,
     sandbox: Option<SandboxId>,
     pod_ip: Option<String>,
     init: Vec<Slot>,
@@ -166,15 +291,16 @@ impl Kubelet {
         plan: PodPlan,
         runtime: Arc<dyn RuntimeService>,
         config: KubeletConfig,
-        exits: mpsc::UnboundedSender<Exit>,
+        reports: mpsc::UnboundedSender<Report>,
     ) -> Self {
         let slot = |c: &ContainerPlan, waiting: &str| Slot {
-            status: ContainerStatus::new(&c.name, &c.image, waiting),
+            status: ContainerStatus::new(&c.name, &c.image, waiting).sidecar(c.is_sidecar()),
             plan: c.clone(),
             backoff: Backoff::default(),
             attempts: 0,
             restart_at: None,
             running: None,
+            ever_started: false,
             image: None,
             blocked: false,
         };
@@ -194,10 +320,16 @@ impl Kubelet {
                 .iter()
                 .map(|c| slot(c, app_waiting))
                 .collect(),
+            rec: Recorder {
+                events: Arc::clone(&config.events),
+                clock: config.clock.clone(),
+                pod: plan.name.clone(),
+            },
+            pod_dir: volumes::pod_dir(&config.state_dir, &plan.uid),
             plan: Arc::new(plan),
             runtime,
             config,
-            exits,
+            reports,
             sandbox: None,
             pod_ip: None,
             started_at: None,
@@ -217,7 +349,7 @@ impl Kubelet {
         mut self,
         status_tx: watch::Sender<api::Pod>,
         mut stop_rx: mpsc::UnboundedReceiver<StopMode>,
-        mut exit_rx: mpsc::UnboundedReceiver<Exit>,
+        mut report_rx: mpsc::UnboundedReceiver<Report>,
     ) -> Outcome {
         let now = self.config.clock.now();
         self.started_at = Some(self.config.clock.wall(now));
@@ -232,7 +364,7 @@ impl Kubelet {
             ),
         );
         // As the kubelet does, every volume is set up before the sandbox and any container.
-        let pod_dir = volumes::pod_dir(&self.config.state_dir, &self.plan.uid);
+        let pod_dir = self.pod_dir.clone();
         let (prepared, failed) = volumes::setup(&self.plan, &self.facts, &pod_dir);
         self.volumes = prepared;
         if !failed.is_empty() {
@@ -283,6 +415,7 @@ impl Kubelet {
         loop {
             if !self.terminating {
                 self.start_due().await;
+                self.stop_sidecars_when_done();
             }
             self.publish(&status_tx);
             if self.nothing_left_to_do() {
@@ -290,7 +423,7 @@ impl Kubelet {
             }
             let timer = self.next_timer();
             tokio::select! {
-                Some(exit) = exit_rx.recv() => self.on_exit(exit),
+                Some(report) = report_rx.recv() => self.on_report(report),
                 _ = sleep_until(timer) => self.on_timer(),
                 Some(mode) = stop_rx.recv() => {
                     // A second graceful stop changes nothing; a kill always goes through.
@@ -333,6 +466,13 @@ impl Kubelet {
         }
     }
 
+    fn slot(&self, key: Key) -> &Slot {
+        match key.kind_order {
+            0 => &self.init[key.index],
+            _ => &self.app[key.index],
+        }
+    }
+
     fn event(
         &self,
         type_: EventType,
@@ -340,14 +480,27 @@ impl Kubelet {
         container: Option<&str>,
         message: String,
     ) {
-        let event = Event {
-            type_,
-            reason,
-            container: container.map(str::to_string),
-            message,
-            at: self.config.clock.wall(self.config.clock.now()),
-        };
-        self.config.events.event(&self.plan.name, &event);
+        self.rec.event(type_, reason, container, message);
+    }
+
+    /// `name_namespace(uid)`, as the kubelet names a pod in messages.
+    fn pod_ref(&self) -> String {
+        format!(
+            "{}_{}({})",
+            self.plan.name, self.plan.namespace, self.plan.uid
+        )
+    }
+
+    /// What probes and hooks of this container instance run against.
+    fn target(&self, key: Key) -> Option<Target> {
+        let slot = self.slot(key);
+        Some(Target {
+            runtime: Arc::clone(&self.runtime),
+            sandbox: self.sandbox.clone()?,
+            container: slot.running.as_ref()?.id.clone(),
+            pod_ip: self.pod_ip.clone().unwrap_or_default(),
+            ports: slot.plan.spec.ports.clone().unwrap_or_default(),
+        })
     }
 
     /// Starts whichever containers are due: the first unfinished init container, else the app ones.
@@ -361,19 +514,38 @@ impl Kubelet {
                 && !s.blocked
                 && (s.attempts == 0 || s.restart_at.is_some_and(|t| t <= now))
         };
-        if let Some(i) = self
-            .init
-            .iter()
-            .position(|s| s.status.state.exit_code() != Some(0))
-        {
-            if due(&self.init[i]) {
+        // Sidecars that started once restart whenever their back-off allows, in any stage.
+        for i in 0..self.init.len() {
+            if self.init[i].ever_started && due(&self.init[i]) {
                 self.start(Key {
                     kind_order: 0,
                     index: i,
                 })
                 .await;
             }
-            return;
+        }
+        // Init containers in order: a regular one must succeed, a sidecar must have started.
+        for i in 0..self.init.len() {
+            let s = &self.init[i];
+            let done = if s.plan.is_sidecar() {
+                s.ever_started
+            } else {
+                s.status.state.exit_code() == Some(0)
+            };
+            if done {
+                continue;
+            }
+            if due(s) {
+                self.start(Key {
+                    kind_order: 0,
+                    index: i,
+                })
+                .await;
+            }
+            // A sidecar that is started now lets the next init container go at once.
+            if !(self.init[i].plan.is_sidecar() && self.init[i].ever_started) {
+                return;
+            }
         }
         for i in 0..self.app.len() {
             if due(&self.app[i]) {
@@ -382,6 +554,10 @@ impl Kubelet {
                     index: i,
                 })
                 .await;
+            }
+            // The kubelet starts containers one by one and waits for each postStart hook.
+            if self.app[i].running.as_ref().is_some_and(|r| r.post_start) {
+                return;
             }
         }
     }
@@ -436,15 +612,42 @@ impl Kubelet {
         let spec = self.slot_mut(key).plan.spec.clone();
         let resolved = volumes::env::resolve(&plan, &self.facts, &spec)
             .and_then(|env| self.volumes.mounts(&spec, &env).map(|m| (env, m)));
-        let (env, mounts) = match resolved {
+        let (env, mut mounts) = match resolved {
             Ok(r) => r,
             Err(message) => {
                 self.config_error(key, message);
                 return;
             }
         };
+        let attempt = self.slot_mut(key).attempts;
+        // As the kubelet does: an empty file per container instance, mounted where the container
+        // may leave its termination message.
+        let message_file = self
+            .pod_dir
+            .join("containers")
+            .join(&name)
+            .join(attempt.to_string());
+        let message_path = spec
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| termination::DEFAULT_PATH.into());
+        if let Err(e) = create_message_file(&message_file) {
+            self.config_error(
+                key,
+                format!(
+                    "creating the termination message file {}: {e}",
+                    message_file.display()
+                ),
+            );
+            return;
+        }
+        mounts.push(Mount {
+            host_path: message_file.clone(),
+            container_path: message_path,
+            read_only: false,
+        });
+        let tail = TailLog::new(log);
         let slot = self.slot_mut(key);
-        let attempt = slot.attempts;
         let argv: Vec<String> = plan::argv(
             slot.plan.command.as_deref(),
             slot.plan.args.as_deref(),
@@ -462,7 +665,7 @@ impl Kubelet {
             memory_limit: slot.plan.memory_limit,
             mounts,
             attempt,
-            log,
+            log: tail.clone(),
         };
 
         let Some(sandbox) = self.sandbox.clone() else {
@@ -503,17 +706,43 @@ impl Kubelet {
             Some(&name),
             format!("Started container {name}"),
         );
-        let started_at = clock.wall(now);
-        let slot = self.slot_mut(key);
-        slot.status.state = State::Running { started_at };
-        slot.status.started = true;
-        // Without a readiness probe a running app container is ready; init containers never are.
-        slot.status.ready = slot.plan.kind == ContainerKind::App;
-        slot.running = Some(Running {
+        let post_start = spec.lifecycle.as_ref().and_then(|l| l.post_start.clone());
+        self.slot_mut(key).running = Some(Running {
             id: id.clone(),
+            attempt,
             since: now,
+            post_start: post_start.is_some(),
+            killing: false,
+            workers: Vec::new(),
+            counters: BTreeMap::new(),
+            message_file,
+            tail,
         });
-        let exits = self.exits.clone();
+        match post_start {
+            // The container is Running only once its postStart hook is done.
+            Some(hook) => {
+                self.slot_mut(key).status.state = State::waiting("ContainerCreating", None);
+                if let Some(target) = self.target(key) {
+                    let reports = self.reports.clone();
+                    let pod_ref = self.pod_ref();
+                    tokio::spawn(async move {
+                        let result = match Action::of_hook(&hook) {
+                            Some(action) => {
+                                handler::hook(action, &target, &name, &pod_ref, NO_TIMEOUT).await
+                            }
+                            None => Ok(()),
+                        };
+                        let _ = reports.send(Report::PostStart {
+                            key,
+                            attempt,
+                            result,
+                        });
+                    });
+                }
+            }
+            None => self.mark_running(key),
+        }
+        let reports = self.reports.clone();
         tokio::spawn(async move {
             let status = runtime
                 .wait_container(&id)
@@ -523,12 +752,70 @@ impl Kubelet {
                     reason: ExitReason::Error,
                     message: Some(format!("lost track of the container: {e}")),
                 });
-            let _ = exits.send(Exit {
+            let _ = reports.send(Report::Exit {
                 key,
                 attempt,
                 status,
             });
         });
+    }
+
+    /// The container runs (its postStart hook, if any, is done): start its probes.
+    fn mark_running(&mut self, key: Key) {
+        let Some(target) = self.target(key) else {
+            return;
+        };
+        let clock = self.config.clock.clone();
+        let reports = self.reports.clone();
+        let slot = self.slot_mut(key);
+        let Some(running) = slot.running.as_mut() else {
+            return;
+        };
+        running.post_start = false;
+        slot.status.state = State::Running {
+            started_at: clock.wall(running.since),
+        };
+        let spec = &slot.plan.spec;
+        let (since, attempt) = (running.since, running.attempt);
+        let kinds: &[ProbeKind] = if spec.startup_probe.is_some() {
+            // A startupProbe holds back the other probes until it succeeds.
+            &[ProbeKind::Startup]
+        } else {
+            &[ProbeKind::Liveness, ProbeKind::Readiness]
+        };
+        for kind in kinds {
+            if let Some(p) = kind.of(spec) {
+                let worker = tokio::spawn(probe::worker(
+                    *kind,
+                    p.clone(),
+                    target.clone(),
+                    since,
+                    reports.clone(),
+                    move |outcome| Report::Probe {
+                        key,
+                        attempt,
+                        outcome,
+                    },
+                ));
+                running.workers.push((*kind, worker.abort_handle()));
+            }
+        }
+        if spec.startup_probe.is_none() {
+            self.mark_started(key);
+        }
+    }
+
+    /// The container counts as started (no startupProbe, or it succeeded).
+    fn mark_started(&mut self, key: Key) {
+        let slot = self.slot_mut(key);
+        slot.status.started = true;
+        slot.ever_started = true;
+        // Regular init containers are never ready while they run; others are once started,
+        // unless a readiness probe says otherwise.
+        slot.status.ready = slot.plan.kind == ContainerKind::App || slot.plan.is_sidecar();
+        if slot.plan.spec.readiness_probe.is_some() {
+            slot.status.ready = false;
+        }
     }
 
     /// The container's config cannot be generated (a missing ConfigMap key, a bad subPathExpr):
@@ -567,15 +854,186 @@ impl Kubelet {
         );
     }
 
-    fn on_exit(&mut self, exit: Exit) {
-        let slot = self.slot_mut(exit.key);
+    fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Exit {
+                key,
+                attempt,
+                status,
+            } => self.on_exit(key, attempt, status),
+            Report::PostStart {
+                key,
+                attempt,
+                result,
+            } => {
+                if !self.is_current(key, attempt) {
+                    return;
+                }
+                match result {
+                    Ok(()) => self.mark_running(key),
+                    Err(message) => {
+                        let name = self.slot(key).plan.name.clone();
+                        self.event(
+                            EventType::Warning,
+                            "FailedPostStartHook",
+                            Some(&name),
+                            message,
+                        );
+                        let grace = self.plan.grace_period;
+                        self.kill(key, "FailedPostStartHook".into(), grace);
+                    }
+                }
+            }
+            Report::Probe {
+                key,
+                attempt,
+                outcome,
+            } => self.on_probe(key, attempt, outcome),
+        }
+    }
+
+    /// Whether `attempt` is the instance of the container that runs now.
+    fn is_current(&self, key: Key, attempt: u32) -> bool {
+        self.slot(key)
+            .running
+            .as_ref()
+            .is_some_and(|r| r.attempt == attempt)
+    }
+
+    fn on_probe(&mut self, key: Key, attempt: u32, outcome: ProbeOutcome) {
+        if !self.is_current(key, attempt) {
+            return;
+        }
+        let kind = outcome.kind;
+        let name = self.slot(key).plan.name.clone();
+        let Some(probe) = kind.of(&self.slot(key).plan.spec).cloned() else {
+            return;
+        };
+        let timings = Timings::of(&probe);
+        let policy = if self.slot(key).plan.is_sidecar() {
+            RestartPolicy::Always
+        } else {
+            self.plan.policy_for(self.slot(key).plan.kind)
+        };
+        let grace = timings.grace.unwrap_or(self.plan.grace_period);
+        if let Err(message) = &outcome.result {
+            self.event(
+                EventType::Warning,
+                "Unhealthy",
+                Some(&name),
+                format!("{} probe failed: {message}", kind.title()),
+            );
+        }
+        let slot = self.slot_mut(key);
+        let Some(running) = slot.running.as_mut() else {
+            return;
+        };
+        let changed = running
+            .counters
+            .entry(kind)
+            .or_default()
+            .record(outcome.result.is_ok(), &timings);
+        let Some(ok) = changed else {
+            return;
+        };
+        match (kind, ok) {
+            (ProbeKind::Readiness, ready) => {
+                slot.status.ready = ready && slot.status.started;
+            }
+            (ProbeKind::Startup, true) => {
+                running.abort(&[ProbeKind::Startup]);
+                self.mark_started(key);
+                let Some(target) = self.target(key) else {
+                    return;
+                };
+                let reports = self.reports.clone();
+                let slot = self.slot_mut(key);
+                let Some(running) = slot.running.as_mut() else {
+                    return;
+                };
+                for kind in [ProbeKind::Liveness, ProbeKind::Readiness] {
+                    if let Some(p) = kind.of(&slot.plan.spec) {
+                        let worker = tokio::spawn(probe::worker(
+                            kind,
+                            p.clone(),
+                            target.clone(),
+                            running.since,
+                            reports.clone(),
+                            move |outcome| Report::Probe {
+                                key,
+                                attempt,
+                                outcome,
+                            },
+                        ));
+                        running.workers.push((kind, worker.abort_handle()));
+                    }
+                }
+            }
+            (ProbeKind::Liveness, true) => {}
+            (ProbeKind::Liveness | ProbeKind::Startup, false) => {
+                if running.killing {
+                    return;
+                }
+                let mut message = format!(
+                    "Container {name} failed {} probe",
+                    kind.title().to_lowercase()
+                );
+                // A killed container exits with 137, which every policy but Never restarts.
+                if policy != RestartPolicy::Never {
+                    message.push_str(", will be restarted");
+                }
+                self.kill(key, message, grace);
+            }
+        }
+    }
+
+    /// A management kill of one container (failed probe or hook): preStop, then stop; the
+    /// restart policy applies to its exit.
+    fn kill(&mut self, key: Key, message: String, grace: Duration) {
+        let Some(target) = self.target(key) else {
+            return;
+        };
+        let pod_ref = self.pod_ref();
+        let rec = self.rec.clone();
+        let slot = self.slot_mut(key);
+        let Some(running) = slot.running.as_mut() else {
+            return;
+        };
+        running.killing = true;
+        running.abort(&[ProbeKind::Liveness, ProbeKind::Startup]);
+        let job = StopJob {
+            name: slot.plan.name.clone(),
+            id: running.id.clone(),
+            message,
+            pre_stop: slot
+                .plan
+                .spec
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.pre_stop.clone()),
+            target,
+        };
+        let deadline = Instant::now() + grace;
+        tokio::spawn(job.run(rec, pod_ref, deadline));
+    }
+
+    fn on_exit(&mut self, key: Key, attempt: u32, status: ExitStatus) {
+        let slot = self.slot_mut(key);
         // An exit of an earlier attempt was already dealt with (a failed start, say).
-        if slot.attempts != exit.attempt + 1 {
+        if slot.attempts != attempt + 1 {
             return;
         }
         let Some(running) = slot.running.take() else {
             return;
         };
+        let fallback =
+            slot.plan.spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
+        let mut status = status;
+        if let Some(m) =
+            termination::message(&running.message_file, fallback, status.code, &running.tail)
+        {
+            status.message = Some(m);
+        }
         let runtime = Arc::clone(&self.runtime);
         let id = running.id.clone();
         tokio::spawn(async move {
@@ -583,13 +1041,18 @@ impl Kubelet {
             let _ = runtime.remove_container(&id).await;
         });
         let now = self.config.clock.now();
-        self.record_exit(exit.key, running.since, now, exit.status);
+        self.record_exit(key, running.since, now, status);
     }
 
     fn record_exit(&mut self, key: Key, since: Instant, now: Instant, exit: ExitStatus) {
         let clock = self.config.clock.clone();
         let kind = self.slot_mut(key).plan.kind;
-        let policy = self.plan.policy_for(kind);
+        // Sidecars always restart, whatever the pod's policy.
+        let policy = if self.slot_mut(key).plan.is_sidecar() {
+            RestartPolicy::Always
+        } else {
+            self.plan.policy_for(kind)
+        };
         let backoff = self.config.backoff;
         let terminating = self.terminating || self.deadline_exceeded;
         let pod_ref = format!(
@@ -609,7 +1072,8 @@ impl Kubelet {
         };
         events.exited(&pod_name, &slot.plan.name, &terminated);
         // A completed init container counts as ready; nothing else that exited does.
-        slot.status.ready = kind == ContainerKind::Init && exit.code == 0;
+        slot.status.ready =
+            kind == ContainerKind::Init && !slot.plan.is_sidecar() && exit.code == 0;
         slot.status.started = false;
         if terminating || !policy.restarts(exit.code) {
             slot.status.state = State::Terminated(terminated);
@@ -679,7 +1143,9 @@ impl Kubelet {
         }
     }
 
-    /// Stops every running container: app containers first, as the kubelet does.
+    /// Stops every running container as the kubelet does: the app containers (and a running
+    /// regular init container) at once, then the sidecars in reverse order, each after the
+    /// previous one exited, all within one grace period.
     fn stop_all(&mut self, mode: StopMode) {
         self.terminating = true;
         let grace = match mode {
@@ -689,34 +1155,94 @@ impl Kubelet {
         for slot in self.init.iter_mut().chain(self.app.iter_mut()) {
             slot.restart_at = None;
         }
-        let running: Vec<(String, ContainerId)> = self
-            .app
-            .iter()
-            .chain(self.init.iter())
-            .filter_map(|s| {
-                s.running
-                    .as_ref()
-                    .map(|r| (s.plan.name.clone(), r.id.clone()))
-            })
+        let key = |kind_order, index| Key { kind_order, index };
+        let first: Vec<Key> = (0..self.app.len())
+            .map(|i| key(1, i))
+            .chain(
+                (0..self.init.len())
+                    .filter(|i| !self.init[*i].plan.is_sidecar())
+                    .map(|i| key(0, i)),
+            )
             .collect();
-        for (name, id) in running {
-            self.event(
-                EventType::Normal,
-                "Killing",
-                Some(&name),
-                match mode {
-                    StopMode::Graceful => format!(
-                        "Stopping container {name} (grace period {}s)",
-                        grace.as_secs()
-                    ),
-                    StopMode::Kill => format!("Killing container {name} now"),
-                },
-            );
-            let runtime = Arc::clone(&self.runtime);
-            tokio::spawn(async move {
-                // The exit is reported through wait_container; nothing to do with an error here.
-                let _ = runtime.stop_container(&id, grace).await;
-            });
+        let sidecars: Vec<Key> = (0..self.init.len())
+            .rev()
+            .filter(|i| self.init[*i].plan.is_sidecar())
+            .map(|i| key(0, i))
+            .collect();
+        let mut jobs = |keys: Vec<Key>| -> Vec<StopJob> {
+            keys.into_iter()
+                .filter_map(|k| {
+                    let target = self.target(k)?;
+                    let slot = self.slot_mut(k);
+                    let running = slot.running.as_mut()?;
+                    let name = slot.plan.name.clone();
+                    // Liveness stops during termination; readiness goes on.
+                    running.abort(&[ProbeKind::Liveness, ProbeKind::Startup]);
+                    // A container already being killed has had its preStop hook.
+                    let pre_stop = if running.killing || mode == StopMode::Kill {
+                        None
+                    } else {
+                        slot.plan
+                            .spec
+                            .lifecycle
+                            .as_ref()
+                            .and_then(|l| l.pre_stop.clone())
+                    };
+                    running.killing = true;
+                    Some(StopJob {
+                        message: match mode {
+                            StopMode::Graceful => format!(
+                                "Stopping container {name} (grace period {}s)",
+                                grace.as_secs()
+                            ),
+                            StopMode::Kill => format!("Killing container {name} now"),
+                        },
+                        name,
+                        id: running.id.clone(),
+                        pre_stop,
+                        target,
+                    })
+                })
+                .collect()
+        };
+        let first = jobs(first);
+        let sidecars = jobs(sidecars);
+        let (rec, pod_ref) = (self.rec.clone(), self.pod_ref());
+        let deadline = Instant::now() + grace;
+        tokio::spawn(async move {
+            let mut all = tokio::task::JoinSet::new();
+            for job in first {
+                all.spawn(job.run(rec.clone(), pod_ref.clone(), deadline));
+            }
+            while all.join_next().await.is_some() {}
+            for job in sidecars {
+                job.run(rec.clone(), pod_ref.clone(), deadline).await;
+            }
+        });
+    }
+
+    /// Once the app containers are done for good (or a regular init container failed for
+    /// good), the sidecars have nothing left to serve: the pod stops them and ends.
+    fn stop_sidecars_when_done(&mut self) {
+        let sidecar_left = self
+            .init
+            .iter()
+            .any(|s| s.plan.is_sidecar() && (s.running.is_some() || s.restart_at.is_some()));
+        if !sidecar_left {
+            return;
+        }
+        let finished = |s: &Slot| {
+            s.running.is_none()
+                && s.restart_at.is_none()
+                && matches!(s.status.state, State::Terminated(_))
+        };
+        let apps_done = self.app.iter().all(finished);
+        let init_failed = self
+            .init
+            .iter()
+            .any(|s| !s.plan.is_sidecar() && finished(s) && s.status.state.exit_code() != Some(0));
+        if apps_done || init_failed {
+            self.stop_all(StopMode::Graceful);
         }
     }
 
@@ -733,12 +1259,11 @@ impl Kubelet {
     /// Whether start_due could still start this container.
     fn startable(&self, s: &Slot) -> bool {
         s.attempts == 0 && !s.blocked && {
-            // App containers wait for every init container to succeed.
+            // App containers wait for every init container to succeed (or, for a sidecar, start).
             s.plan.kind == ContainerKind::Init
-                || self
-                    .init
-                    .iter()
-                    .all(|i| i.status.state.exit_code() == Some(0))
+                || self.init.iter().all(|i| {
+                    i.status.state.exit_code() == Some(0) || (i.plan.is_sidecar() && i.ever_started)
+                })
         }
     }
 
@@ -854,6 +1379,16 @@ impl Kubelet {
         });
         pod
     }
+}
+
+/// An empty file the container can write (whatever user it runs as), like the kubelet's.
+fn create_message_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, b"")?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
 }
 
 async fn sleep_until(at: Option<Instant>) {

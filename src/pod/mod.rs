@@ -3,8 +3,11 @@
 pub mod backoff;
 pub mod clock;
 pub mod events;
+pub mod handler;
 pub mod kubelet;
+pub mod probe;
 pub mod status;
+pub mod termination;
 
 #[cfg(test)]
 mod tests;

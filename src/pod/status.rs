@@ -59,6 +59,8 @@ pub struct ContainerStatus {
     pub restart_count: i32,
     pub ready: bool,
     pub started: bool,
+    /// An init container with restartPolicy Always (not part of the API's container status).
+    pub sidecar: bool,
 }
 
 impl ContainerStatus {
@@ -73,7 +75,18 @@ impl ContainerStatus {
             restart_count: 0,
             ready: false,
             started: false,
+            sidecar: false,
         }
+    }
+
+    pub fn sidecar(mut self, sidecar: bool) -> Self {
+        self.sidecar = sidecar;
+        self
+    }
+
+    /// Whether an app container ever got going (kubecontainer.HasAnyRegularContainerStarted).
+    fn has_run(&self) -> bool {
+        self.started || self.last_state.is_some() || !matches!(self.state, State::Waiting { .. })
     }
 
     fn succeeded(&self) -> bool {
@@ -113,7 +126,26 @@ pub fn phase(
     terminal: bool,
 ) -> Phase {
     let (mut pending_init, mut failed_init) = (0, 0);
-    for c in init {
+    let mut running = 0;
+    // Sidecars never decide the phase by their exits; one not started yet keeps the pod
+    // initializing, and one that runs keeps it Running.
+    for c in init.iter().filter(|c| c.sidecar) {
+        match &c.state {
+            State::Running { .. } => {
+                if !c.started {
+                    pending_init += 1;
+                }
+                running += 1;
+            }
+            State::Terminated(_) => {}
+            State::Waiting { .. } => {
+                if c.last_state.is_none() {
+                    pending_init += 1;
+                }
+            }
+        }
+    }
+    for c in init.iter().filter(|c| !c.sidecar) {
         match &c.state {
             State::Running { .. } => pending_init += 1,
             State::Terminated(t) if t.exit_code == 0 => {}
@@ -127,7 +159,7 @@ pub fn phase(
             }
         }
     }
-    let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    let (mut waiting, mut stopped, mut succeeded) = (0, 0, 0);
     for c in app {
         match &c.state {
             State::Running { .. } => running += 1,
@@ -149,9 +181,7 @@ pub fn phase(
     if failed_init > 0 && policy == RestartPolicy::Never {
         return Phase::Failed;
     }
-    let any_app_started = app
-        .iter()
-        .any(|c| c.started || c.last_state.is_some() || !matches!(c.state, State::Waiting { .. }));
+    let any_app_started = app.iter().any(ContainerStatus::has_run);
     if (pending_init > 0 && !any_app_started) || waiting > 0 {
         return Phase::Pending;
     }
@@ -194,12 +224,19 @@ pub fn conditions(
     };
     let incomplete: Vec<&str> = init
         .iter()
-        .filter(|c| !c.succeeded())
+        .filter(|c| {
+            if c.sidecar {
+                !c.started
+            } else {
+                !c.succeeded()
+            }
+        })
         .map(|c| c.name.as_str())
         .collect();
     let initialized = if phase == Phase::Succeeded {
         cond("Initialized", true, Some("PodCompleted"), None)
-    } else if incomplete.is_empty() {
+    } else if incomplete.is_empty() || app.iter().any(ContainerStatus::has_run) {
+        // Once an app container ran, the pod stays initialized while sidecars restart.
         cond("Initialized", true, None, None)
     } else {
         cond(
@@ -212,8 +249,11 @@ pub fn conditions(
             )),
         )
     };
-    let unready: Vec<&str> = app
+    // Sidecars count towards readiness, before the app containers.
+    let unready: Vec<&str> = init
         .iter()
+        .filter(|c| c.sidecar)
+        .chain(app)
         .filter(|c| !c.ready)
         .map(|c| c.name.as_str())
         .collect();

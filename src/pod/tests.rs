@@ -541,6 +541,8 @@ async fn mounts_reach_the_runtime_and_a_bad_sub_path_expr_blocks_the_container()
             "mount ok /data volumes/kubernetes.io~empty-dir/data",
             "mount ok /info volumes/kubernetes.io~downward-api/info ro",
             "mount ok /ro volumes/kubernetes.io~empty-dir/data/sub ro",
+            // The kubelet's per-instance file for the termination message.
+            "mount ok /dev/termination-log containers/ok/0",
         ]
     );
     assert_eq!(status.phase.as_deref(), Some("Pending"));
@@ -593,4 +595,430 @@ async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
     );
     let app = &status.container_statuses.expect("statuses")[0];
     assert_eq!(terminated(app).exit_code, 137);
+}
+
+// --- sidecars, probes, hooks, termination -------------------------------------------------
+
+use crate::runtime::fake::FakeExec;
+
+fn starts(journal: &[String]) -> Vec<&str> {
+    journal
+        .iter()
+        .filter(|j| j.starts_with("start ") || j.starts_with("stop "))
+        .map(String::as_str)
+        .collect()
+}
+
+fn restart_count(run: &Run, name: &str) -> i32 {
+    run.container(name).restart_count
+}
+
+#[tokio::test(start_paused = true)]
+async fn sidecars_start_in_order_restart_in_a_never_pod_and_stop_after_the_app() {
+    let run = start_with(
+        pod(
+            json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 5,
+            "initContainers": [
+                {"name": "side", "image": "img", "restartPolicy": "Always"},
+                {"name": "init", "image": "img"}],
+            "containers": containers(&["app"])}),
+        ),
+        FakeRuntime::new()
+            .script("side", [exit(1, 2), FakeRun::UntilStopped { code: 0 }])
+            .script("init", [exit(0, 1)])
+            .script("app", [exit(0, 10)]),
+        BackoffPolicy {
+            base: secs(1),
+            max: secs(10),
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The sidecar started, so the next init container runs beside it.
+    assert!(run.container("side").started.unwrap_or_default());
+    assert!(
+        run.container("side").ready,
+        "no readiness probe: ready once started"
+    );
+    tokio::time::sleep(secs(4)).await;
+    assert_eq!(run.phase(), "Running");
+    assert_eq!(
+        restart_count(&run, "side"),
+        1,
+        "a sidecar restarts in a Never pod"
+    );
+    let init = condition(&run.status(), "Initialized");
+    assert_eq!(init.status, "True");
+    let (outcome, status, journal, events) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+    assert_eq!(
+        starts(&journal),
+        [
+            "start side",
+            "start init",
+            "start app",
+            "start side",
+            "stop side"
+        ]
+    );
+    let side = &status.init_container_statuses.expect("init statuses")[0];
+    assert!(!side.ready);
+    assert!(events.reasons().contains(&"Killing side".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_apps_first_then_sidecars_in_reverse_order() {
+    let run = start(
+        pod(json!({"terminationGracePeriodSeconds": 10,
+            "initContainers": [
+                {"name": "s1", "image": "img", "restartPolicy": "Always"},
+                {"name": "s2", "image": "img", "restartPolicy": "Always"}],
+            "containers": containers(&["app", "web"])})),
+        FakeRuntime::new()
+            .script("s1", [FakeRun::UntilStopped { code: 0 }])
+            .script("s2", [FakeRun::UntilStopped { code: 0 }])
+            .script("app", [FakeRun::Forever])
+            .script("web", [FakeRun::UntilStopped { code: 0 }]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(condition(&run.status(), "Ready").status, "True");
+    run.handle.stop(StopMode::Graceful);
+    let begin = tokio::time::Instant::now();
+    let (outcome, status, journal, _) = run.finish().await;
+    // app ignores the stop and is killed when the grace period ends; the sidecars are stopped
+    // after it, within the same period.
+    assert_eq!(begin.elapsed(), secs(10));
+    assert_eq!(outcome, Outcome::Stopped(Phase::Failed));
+    let stops: Vec<&str> = starts(&journal)
+        .into_iter()
+        .filter(|j| j.starts_with("stop"))
+        .collect();
+    assert_eq!(stops, ["stop app", "stop web", "stop s2", "stop s1"]);
+    // app used up the whole grace period: the sidecars are killed at once.
+    let s1 = &status.init_container_statuses.expect("init")[0];
+    assert_eq!(terminated(s1).exit_code, 137);
+}
+
+fn probe_pod(probes: serde_json::Value) -> PodPlan {
+    let mut app = json!({"name": "app", "image": "img"});
+    if let (Some(app), Some(p)) = (app.as_object_mut(), probes.as_object()) {
+        app.extend(p.clone());
+    }
+    pod(json!({"terminationGracePeriodSeconds": 3, "containers": [app]}))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_liveness_probe_restarts_the_container_with_back_off() {
+    let run = start_with(
+        probe_pod(
+            json!({"livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]},
+            "initialDelaySeconds": 2, "periodSeconds": 1, "failureThreshold": 2}}),
+        ),
+        FakeRuntime::new().script("app", [FakeRun::Forever]).exec(
+            "app",
+            [
+                FakeExec::exit(0),
+                FakeExec {
+                    code: 1,
+                    output: "cat: can't open '/tmp/healthy'".into(),
+                    takes: Duration::ZERO,
+                },
+            ],
+        ),
+        BackoffPolicy {
+            base: secs(10),
+            max: secs(60),
+        },
+    );
+    // Probes at 2 (ok), 3 (fail), 4 (fail: killed, grace 3 s, exit at 7, restart at once).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(restart_count(&run, "app"), 0);
+    tokio::time::sleep(secs(4)).await; // t = 7.5
+    assert_eq!(restart_count(&run, "app"), 1);
+    let last = run
+        .container("app")
+        .last_state
+        .and_then(|s| s.terminated)
+        .expect("last state");
+    assert_eq!(last.exit_code, 137);
+    // Second run: probes at 9, 10 (fail): killed, exits at 13, back-off 10 s.
+    tokio::time::sleep(secs(8)).await; // t = 15.5
+    assert_eq!(restart_count(&run, "app"), 1);
+    assert_eq!(
+        waiting_reason(&run.container("app")).as_deref(),
+        Some("CrashLoopBackOff")
+    );
+    run.handle.stop(StopMode::Kill);
+    let (_, _, journal, events) = run.finish().await;
+    let messages = event_messages(&events);
+    assert!(
+        messages.contains(
+            &"Unhealthy Liveness probe failed: cat: can't open '/tmp/healthy'".to_string()
+        )
+    );
+    assert!(
+        messages.contains(
+            &"Killing Container app failed liveness probe, will be restarted".to_string()
+        )
+    );
+    assert!(messages.iter().any(|m| m.starts_with("BackOff")));
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|j| *j == "exec app cat /tmp/healthy")
+            .count(),
+        5,
+        "{journal:?} {:?}",
+        event_messages(&events)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_toggles_ready_without_restarts() {
+    let ok = FakeExec::exit(0);
+    let bad = FakeExec::exit(1);
+    let run = start(
+        probe_pod(json!({"readinessProbe": {"exec": {"command": ["ready"]},
+            "periodSeconds": 2, "successThreshold": 2, "failureThreshold": 1}})),
+        FakeRuntime::new()
+            .script("app", [FakeRun::Forever])
+            .exec("app", [ok.clone(), ok.clone(), bad, ok.clone(), ok]),
+    );
+    let begin = tokio::time::Instant::now();
+    let mut seen = vec![];
+    // Probes at 0, 2, 4, 6, 8: ready after the second success, unready at the failure, ready
+    // again after two more successes.
+    for t in [1, 3, 5, 7, 9] {
+        tokio::time::sleep_until(begin + secs(t)).await;
+        seen.push(run.container("app").ready);
+    }
+    assert_eq!(seen, [false, true, false, false, true]);
+    let ready = condition(&run.status(), "Ready");
+    assert_eq!(ready.status, "True");
+    assert_eq!(restart_count(&run, "app"), 0);
+    run.handle.stop(StopMode::Kill);
+    run.finish().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn not_ready_is_reported_in_the_conditions() {
+    let run = start(
+        probe_pod(
+            json!({"readinessProbe": {"httpGet": {"path": "/healthz", "port": "web",
+            "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}, "periodSeconds": 1},
+            "ports": [{"name": "web", "containerPort": 8080}]}),
+        ),
+        FakeRuntime::new()
+            .script("app", [FakeRun::Forever])
+            .listen(8080, [500]),
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let ready = condition(&run.status(), "ContainersReady");
+    assert_eq!(
+        (
+            ready.status.as_str(),
+            ready.reason.as_deref(),
+            ready.message.as_deref()
+        ),
+        (
+            "False",
+            Some("ContainersNotReady"),
+            Some("containers with unready status: [app]")
+        )
+    );
+    assert!(run.container("app").started.unwrap_or_default());
+    run.handle.stop(StopMode::Kill);
+    let (_, _, journal, events) = run.finish().await;
+    assert!(journal.contains(
+        &"dial 8080 GET /healthz HTTP/1.1 | Host: 10.88.0.2:8080 | User-Agent: kube-probe/1.34 | Accept: */* | X-Probe: yes | Connection: close".to_string()
+    ), "{journal:?}");
+    assert!(event_messages(&events).contains(
+        &"Unhealthy Readiness probe failed: HTTP probe failed with statuscode: 500".to_string()
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_startup_probe_holds_back_liveness_and_marks_started() {
+    let run = start(
+        probe_pod(json!({
+            "startupProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1, "failureThreshold": 5},
+            "livenessProbe": {"exec": {"command": ["alive"]}, "periodSeconds": 1}})),
+        FakeRuntime::new()
+            .script("app", [FakeRun::Forever])
+            .listen(9000, [0]),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let app = run.container("app");
+    assert!(app.started.unwrap_or_default());
+    assert!(app.ready, "no readiness probe: ready once started");
+    run.handle.stop(StopMode::Kill);
+    let (_, _, journal, _) = run.finish().await;
+    let first_dial = journal.iter().position(|j| j == "dial 9000");
+    let first_exec = journal.iter().position(|j| j == "exec app alive");
+    assert!(
+        first_dial < first_exec && first_exec.is_some(),
+        "{journal:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_startup_probe_kills_the_container() {
+    let run = start(
+        pod(
+            json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 1, "containers": [
+            {"name": "app", "image": "img", "startupProbe": {"tcpSocket": {"port": 9000},
+             "initialDelaySeconds": 1, "periodSeconds": 1, "failureThreshold": 2,
+             "terminationGracePeriodSeconds": 2}}]}),
+        ),
+        FakeRuntime::new().script("app", [FakeRun::Forever]),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(run.container("app").started, Some(false));
+    let begin = tokio::time::Instant::now();
+    let (outcome, status, _, events) = run.finish().await;
+    // Failures at 1 and 2, then the probe's own grace period of 2 s.
+    assert_eq!(begin.elapsed(), Duration::from_millis(2500));
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert_eq!(
+        terminated(&status.container_statuses.expect("s")[0]).exit_code,
+        137
+    );
+    let messages = event_messages(&events);
+    assert!(
+        messages.contains(
+            &"Unhealthy Startup probe failed: dial tcp 10.88.0.2:9000: connect: connection refused"
+                .to_string()
+        )
+    );
+    assert!(messages.contains(&"Killing Container app failed startup probe".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_start_holds_the_container_in_container_creating() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": [
+            {"name": "app", "image": "img",
+             "lifecycle": {"postStart": {"sleep": {"seconds": 3}}}},
+            {"name": "next", "image": "img"}]})),
+        FakeRuntime::new()
+            .script("app", [exit(0, 10)])
+            .script("next", [exit(0, 1)]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    let app = run.container("app");
+    assert_eq!(waiting_reason(&app).as_deref(), Some("ContainerCreating"));
+    assert!(!app.started.unwrap_or_default());
+    // The kubelet starts the next container only after the hook.
+    assert!(waiting_reason(&run.container("next")).is_some());
+    tokio::time::sleep(secs(3)).await;
+    assert!(run.container("app").state.and_then(|s| s.running).is_some());
+    let (outcome, _, _, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_post_start_hook_kills_the_container() {
+    let run = start(
+        pod(
+            json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 2, "containers": [
+            {"name": "app", "image": "img",
+             "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "exit 3"]}}}}]}),
+        ),
+        FakeRuntime::new()
+            .script("app", [FakeRun::Forever])
+            .exec("app", [FakeExec::exit(3)]),
+    );
+    let (outcome, status, _, events) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert_eq!(
+        terminated(&status.container_statuses.expect("s")[0]).exit_code,
+        137
+    );
+    let messages = event_messages(&events);
+    assert!(messages.contains(&"FailedPostStartHook Exec lifecycle hook ([sh -c exit 3]) for Container \"app\" in Pod \"p_default(uid-1)\" failed - error: command 'sh -c exit 3' exited with 3: , message: \"\"".to_string()), "{messages:?}");
+    assert!(messages.contains(&"Killing FailedPostStartHook".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pre_stop_runs_before_the_stop_and_failures_are_reported() {
+    let run = start(
+        pod(json!({"terminationGracePeriodSeconds": 10, "containers": [
+            {"name": "app", "image": "img",
+             "lifecycle": {"preStop": {"exec": {"command": ["drain"]}}}},
+            {"name": "web", "image": "img",
+             "lifecycle": {"preStop": {"httpGet": {"path": "/quit", "port": 80}}}}]})),
+        FakeRuntime::new()
+            .script("app", [FakeRun::UntilStopped { code: 0 }])
+            .script("web", [FakeRun::UntilStopped { code: 0 }])
+            .exec(
+                "app",
+                [FakeExec {
+                    code: 0,
+                    output: String::new(),
+                    takes: secs(4),
+                }],
+            ),
+    );
+    tokio::time::sleep(secs(1)).await;
+    run.handle.stop(StopMode::Graceful);
+    let begin = tokio::time::Instant::now();
+    let (_, _, journal, events) = run.finish().await;
+    assert_eq!(
+        begin.elapsed(),
+        secs(4),
+        "the hook's time counts, then the stop"
+    );
+    let exec = journal.iter().position(|j| j == "exec app drain");
+    let stop = journal.iter().position(|j| j == "stop app");
+    assert!(exec.is_some() && exec < stop, "{journal:?}");
+    assert!(event_messages(&events).iter().any(|m| m.starts_with(
+        "FailedPreStopHook HTTP lifecycle hook (/quit) for Container \"web\" in Pod \"p_default(uid-1)\" failed - error: Get \"http://10.88.0.2:80/quit\": dial tcp 10.88.0.2:80: connect: connection refused"
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn termination_messages_from_the_file_and_from_the_logs() {
+    let write = |content: &str, log: &[&str], code| FakeRun::Write {
+        path: "/dev/termination-log".into(),
+        content: content.into(),
+        log: log.iter().map(|l| l.to_string()).collect(),
+        code,
+        after: secs(1),
+    };
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": [
+            {"name": "file", "image": "img"},
+            {"name": "logs", "image": "img", "terminationMessagePolicy": "FallbackToLogsOnError"},
+            {"name": "ok", "image": "img", "terminationMessagePolicy": "FallbackToLogsOnError"},
+            {"name": "custom", "image": "img", "terminationMessagePath": "/tmp/why"}]})),
+        FakeRuntime::new()
+            .script("file", [write("all done", &["ignored"], 0)])
+            .script("logs", [write("", &["step 1", "boom"], 2)])
+            .script("ok", [write("", &["fine"], 0)])
+            .script(
+                "custom",
+                [FakeRun::Write {
+                    path: "/tmp/why".into(),
+                    content: "custom path".into(),
+                    log: vec![],
+                    code: 0,
+                    after: secs(1),
+                }],
+            ),
+    );
+    let (_, status, _, _) = run.finish().await;
+    let messages: Vec<Option<String>> = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .map(|c| terminated(c).message.clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            Some("all done".into()),
+            Some("step 1\nboom\n".into()),
+            None,
+            Some("custom path".into())
+        ]
+    );
 }

@@ -19,12 +19,47 @@ pub enum FakeRun {
     Forever,
     /// Hits its memory limit after `after`.
     Oom { after: Duration },
+    /// Runs until asked to stop, then exits with `code` at once (a process that handles SIGTERM).
+    UntilStopped { code: i32 },
+    /// Writes `content` to the file mounted at `path` (if it is mounted), prints `log` to stderr
+    /// and exits with `code` after `after`.
+    Write {
+        path: String,
+        content: String,
+        log: Vec<String>,
+        code: i32,
+        after: Duration,
+    },
 }
+
+/// What one exec in a fake container does.
+#[derive(Clone, Debug)]
+pub struct FakeExec {
+    pub code: i32,
+    pub output: String,
+    /// How long the command takes (an exec past its timeout fails with a timeout).
+    pub takes: Duration,
+}
+
+impl FakeExec {
+    pub fn exit(code: i32) -> Self {
+        FakeExec {
+            code,
+            output: String::new(),
+            takes: Duration::ZERO,
+        }
+    }
+}
+
+/// What a fake pod port answers: a bare TCP accept (0), or an HTTP status.
+pub type FakeAnswer = u16;
 
 struct FakeContainer {
     name: String,
     run: FakeRun,
+    config: ContainerConfig,
     exit: watch::Sender<Option<ExitStatus>>,
+    stop: watch::Sender<bool>,
 }
 
 /// Scripts are per container name; each start takes the next run, the last one repeats.
@@ -32,8 +67,19 @@ struct FakeContainer {
 pub struct FakeRuntime {
     scripts: Mutex<HashMap<String, VecDeque<FakeRun>>>,
     containers: Mutex<HashMap<String, FakeContainer>>,
-    journal: Mutex<Vec<String>>,
+    journal: std::sync::Arc<Mutex<Vec<String>>>,
     next_id: Mutex<u64>,
+    execs: Mutex<HashMap<String, VecDeque<FakeExec>>>,
+    ports: Mutex<HashMap<u16, VecDeque<FakeAnswer>>>,
+}
+
+/// Takes the next scripted item; the last one repeats.
+fn next<T: Clone>(q: &mut VecDeque<T>) -> Option<T> {
+    if q.len() > 1 {
+        q.pop_front()
+    } else {
+        q.front().cloned()
+    }
 }
 
 impl FakeRuntime {
@@ -43,6 +89,20 @@ impl FakeRuntime {
 
     pub fn script(self, container: &str, runs: impl IntoIterator<Item = FakeRun>) -> Self {
         lock(&self.scripts).insert(container.to_string(), runs.into_iter().collect());
+        self
+    }
+
+    /// Exec results per container name, in order; the last one repeats. Without a script an
+    /// exec exits 0.
+    pub fn exec(self, container: &str, results: impl IntoIterator<Item = FakeExec>) -> Self {
+        lock(&self.execs).insert(container.to_string(), results.into_iter().collect());
+        self
+    }
+
+    /// Makes `port` of every pod answer connections with these answers in turn (the last
+    /// repeats); ports not listed refuse connections.
+    pub fn listen(self, port: u16, answers: impl IntoIterator<Item = FakeAnswer>) -> Self {
+        lock(&self.ports).insert(port, answers.into_iter().collect());
         self
     }
 
@@ -112,12 +172,7 @@ impl RuntimeService for FakeRuntime {
         let run = {
             let mut scripts = lock(&self.scripts);
             let q = scripts.entry(config.name.clone()).or_default();
-            let run = if q.len() > 1 {
-                q.pop_front()
-            } else {
-                q.front().cloned()
-            };
-            run.unwrap_or(FakeRun::Exit {
+            next(q).unwrap_or(FakeRun::Exit {
                 code: 0,
                 after: Duration::ZERO,
             })
@@ -138,22 +193,57 @@ impl RuntimeService for FakeRuntime {
             ));
         }
         let (exit, _) = watch::channel(None);
+        let (stop, _) = watch::channel(false);
         lock(&self.containers).insert(
             id.clone(),
             FakeContainer {
-                name: config.name,
+                name: config.name.clone(),
                 run,
+                config,
                 exit,
+                stop,
             },
         );
         Ok(ContainerId(id))
     }
 
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
-        let (name, run, exit) =
-            self.with(id, |c| (c.name.clone(), c.run.clone(), c.exit.clone()))?;
+        let (name, run, exit, config, stop) = self.with(id, |c| {
+            (
+                c.name.clone(),
+                c.run.clone(),
+                c.exit.clone(),
+                c.config.clone(),
+                c.stop.subscribe(),
+            )
+        })?;
         self.record(format!("start {name}"));
         let outcome = match run {
+            FakeRun::UntilStopped { code } => {
+                let (mut stop, exit) = (stop, exit.clone());
+                tokio::spawn(async move {
+                    // A stop request ends the run; the fake container going away ends it too.
+                    let _ = stop.wait_for(|s| *s).await;
+                    set_once(&exit, ExitStatus::from_code(code));
+                });
+                None
+            }
+            FakeRun::Write {
+                path,
+                content,
+                log,
+                code,
+                after,
+            } => {
+                if let Some(m) = config.mounts.iter().find(|m| m.container_path == path) {
+                    // A write the test did not expect to fail shows up as a missing message.
+                    let _ = std::fs::write(&m.host_path, content);
+                }
+                for line in &log {
+                    config.log.line(&name, Stream::Stderr, line);
+                }
+                Some((after, ExitStatus::from_code(code)))
+            }
             FakeRun::Exit { code, after } => Some((after, ExitStatus::from_code(code))),
             FakeRun::Oom { after } => Some((
                 after,
@@ -168,14 +258,7 @@ impl RuntimeService for FakeRuntime {
         if let Some((after, status)) = outcome {
             tokio::spawn(async move {
                 tokio::time::sleep(after).await;
-                exit.send_if_modified(|s| {
-                    if s.is_none() {
-                        *s = Some(status);
-                        true
-                    } else {
-                        false
-                    }
-                });
+                set_once(&exit, status);
             });
         }
         Ok(())
@@ -191,21 +274,16 @@ impl RuntimeService for FakeRuntime {
     }
 
     async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
-        let (name, exit) = self.with(id, |c| (c.name.clone(), c.exit.clone()))?;
+        let (name, exit, stop) =
+            self.with(id, |c| (c.name.clone(), c.exit.clone(), c.stop.clone()))?;
         self.record(format!("stop {name}"));
+        stop.send_replace(true);
         let mut rx = exit.subscribe();
         if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
             .await
             .is_err()
         {
-            exit.send_if_modified(|s| {
-                if s.is_none() {
-                    *s = Some(ExitStatus::from_code(137));
-                    true
-                } else {
-                    false
-                }
-            });
+            set_once(&exit, ExitStatus::from_code(137));
         }
         Ok(())
     }
@@ -223,4 +301,77 @@ impl RuntimeService for FakeRuntime {
     async fn remove_pod_sandbox(&self, _id: &SandboxId) -> Result<()> {
         Ok(())
     }
+
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult> {
+        let (name, exited) = self.with(id, |c| (c.name.clone(), c.exit.borrow().is_some()))?;
+        if exited {
+            return Err(anyhow::anyhow!("container {id} is not running").into());
+        }
+        self.record(format!("exec {name} {}", argv.join(" ")));
+        let result = {
+            let mut execs = lock(&self.execs);
+            execs.get_mut(&name).and_then(next)
+        }
+        .unwrap_or_else(|| FakeExec::exit(0));
+        if result.takes > timeout {
+            tokio::time::sleep(timeout).await;
+            return Err(RuntimeError::Timeout(timeout));
+        }
+        tokio::time::sleep(result.takes).await;
+        Ok(ExecResult {
+            exit_code: result.code,
+            stdout: result.output.into_bytes(),
+            stderr: Vec::new(),
+        })
+    }
+
+    async fn dial(&self, _sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let answer = {
+            let mut ports = lock(&self.ports);
+            ports.get_mut(&port).and_then(next)
+        };
+        let Some(answer) = answer else {
+            self.record(format!("dial {port} refused"));
+            return Err(RuntimeError::Refused);
+        };
+        let (near, mut far) = tokio::io::duplex(4096);
+        if answer == 0 {
+            self.record(format!("dial {port}"));
+            return Ok(Box::new(near));
+        }
+        let journal = self.journal.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match far.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let head: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+            lock(&journal).push(format!("dial {port} {}", head.join(" | ")));
+            let reply = format!("HTTP/1.1 {answer} Fake\r\nContent-Length: 0\r\n\r\n");
+            let _ = far.write_all(reply.as_bytes()).await;
+        });
+        Ok(Box::new(near))
+    }
+}
+
+fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
+    exit.send_if_modified(|s| {
+        if s.is_none() {
+            *s = Some(status);
+            true
+        } else {
+            false
+        }
+    });
 }

@@ -143,10 +143,44 @@ pub enum ImageError {
     Invalid { image: String, detail: String },
 }
 
+/// What a command run inside a container by `exec_sync` printed and how it exited (CRI's
+/// ExecSyncResponse).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecResult {
+    /// stdout then stderr, as the kubelet's exec prober reports a command's output.
+    pub fn output(&self) -> String {
+        let mut out = String::from_utf8_lossy(&self.stdout).into_owned();
+        out.push_str(&String::from_utf8_lossy(&self.stderr));
+        out
+    }
+}
+
+/// A byte stream into the pod network (a TCP connection to the pod's IP).
+pub trait PodStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> PodStream for T {}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("no such {kind} {id}")]
     NotFound { kind: &'static str, id: String },
+    /// An exec that did not finish in time (it was killed).
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// Nothing listens on the port (a refused connection).
+    #[error("connect: connection refused")]
+    Refused,
+    /// The backend cannot do this at all.
+    #[error("the {backend} backend does not support {what}")]
+    Unsupported {
+        backend: &'static str,
+        what: &'static str,
+    },
     #[error("{0}")]
     Backend(#[from] anyhow::Error),
 }
@@ -176,4 +210,29 @@ pub trait RuntimeService: Send + Sync {
     /// Kills whatever still runs in the sandbox.
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
+    /// Runs `argv` inside a running container's context (its file system view, env and network)
+    /// and waits for it: CRI's ExecSync, used by exec probes and hooks. Past `timeout` the
+    /// command is killed and the result is `RuntimeError::Timeout`.
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult> {
+        let _ = (id, argv, timeout);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "exec",
+        })
+    }
+    /// Opens a TCP connection from the node to `port` on the pod's IP, as the kubelet's
+    /// httpGet/tcpSocket probes and httpGet hooks connect. `RuntimeError::Refused` when nothing
+    /// listens there.
+    async fn dial(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let _ = (sandbox, port);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "connections into the pod network",
+        })
+    }
 }

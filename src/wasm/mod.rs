@@ -2,6 +2,7 @@
 //! by wasmtime, each in its own Store, all on one Engine.
 
 mod cache;
+mod exec;
 mod limits;
 mod link;
 mod rootfs;
@@ -33,8 +34,9 @@ use crate::net::host::{NetCtx, NetView};
 use crate::net::netns::Netns;
 use crate::net::{Cluster, Trace};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageError, ImageInfo, Result,
-    RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
+    ContainerConfig, ContainerId, ExecResult, ExitReason, ExitStatus, ImageError, ImageInfo,
+    PodStream, Result, RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus,
+    Stream,
 };
 
 /// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
@@ -853,5 +855,33 @@ impl RuntimeService for WasmRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult> {
+        let c = self.container(id)?;
+        exec::exec_sync(
+            self.engine.clone(),
+            &c,
+            self.cluster.trace.clone(),
+            argv,
+            timeout,
+        )
+        .await
+    }
+
+    async fn dial(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let (netns, host_network) = lock(&self.sandboxes)
+            .get(&sandbox.0)
+            .map(|s| (s.netns.clone(), s.config.host_network))
+            .ok_or_else(|| RuntimeError::NotFound {
+                kind: "sandbox",
+                id: sandbox.0.clone(),
+            })?;
+        exec::dial(&netns, host_network, port).await
     }
 }

@@ -1,0 +1,275 @@
+//! Running the actions of probes and lifecycle hooks (`exec`, `httpGet`, `tcpSocket`, `sleep`)
+//! against a container, as the kubelet's prober and hook runner do, with their messages.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as api;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::runtime::{ContainerId, RuntimeError, RuntimeService, SandboxId};
+
+/// The container an action runs against.
+#[derive(Clone)]
+pub struct Target {
+    pub runtime: Arc<dyn RuntimeService>,
+    pub sandbox: SandboxId,
+    pub container: ContainerId,
+    /// Where httpGet and tcpSocket connect when they name no host.
+    pub pod_ip: String,
+    /// The container's `ports`, for ports given by name.
+    pub ports: Vec<api::ContainerPort>,
+}
+
+/// One action, borrowed from a probe or a hook.
+#[derive(Clone, Copy)]
+pub enum Action<'a> {
+    Exec(&'a api::ExecAction),
+    Http(&'a api::HTTPGetAction),
+    Tcp(&'a api::TCPSocketAction),
+    Sleep(&'a api::SleepAction),
+    /// gRPC probes are not run (the manifest gets a warning): they always succeed.
+    Grpc,
+}
+
+impl<'a> Action<'a> {
+    pub fn of_probe(p: &'a api::Probe) -> Option<Self> {
+        if let Some(e) = &p.exec {
+            Some(Action::Exec(e))
+        } else if let Some(h) = &p.http_get {
+            Some(Action::Http(h))
+        } else if let Some(t) = &p.tcp_socket {
+            Some(Action::Tcp(t))
+        } else {
+            p.grpc.as_ref().map(|_| Action::Grpc)
+        }
+    }
+
+    pub fn of_hook(h: &'a api::LifecycleHandler) -> Option<Self> {
+        if let Some(e) = &h.exec {
+            Some(Action::Exec(e))
+        } else if let Some(g) = &h.http_get {
+            Some(Action::Http(g))
+        } else if let Some(t) = &h.tcp_socket {
+            Some(Action::Tcp(t))
+        } else {
+            h.sleep.as_ref().map(Action::Sleep)
+        }
+    }
+
+    /// How `kubectl describe` shows the action: `exec [cat /tmp/healthy]`,
+    /// `http-get http://:8080/healthz`, `tcp-socket :8080`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Exec(e) => format!(
+                "exec [{}]",
+                e.command
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Action::Http(h) => format!(
+                "http-get {}://{}:{}{}",
+                h.scheme.as_deref().unwrap_or("HTTP").to_lowercase(),
+                h.host.as_deref().unwrap_or(""),
+                port_text(&h.port),
+                h.path.as_deref().unwrap_or("")
+            ),
+            Action::Tcp(t) => format!(
+                "tcp-socket {}:{}",
+                t.host.as_deref().unwrap_or(""),
+                port_text(&t.port)
+            ),
+            Action::Sleep(s) => format!("sleep {}s", s.seconds),
+            Action::Grpc => "grpc".into(),
+        }
+    }
+}
+
+fn port_text(p: &IntOrString) -> String {
+    match p {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => s.clone(),
+    }
+}
+
+/// A probe or hook port: a number, or the name of one of the container's ports.
+fn resolve_port(target: &Target, port: &IntOrString) -> Result<u16, String> {
+    match port {
+        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
+        IntOrString::String(name) => target
+            .ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .and_then(|p| u16::try_from(p.container_port).ok())
+            .ok_or_else(|| format!("couldn't find port: {name} in container")),
+    }
+}
+
+/// Runs a probe's action once; Ok on success, Err with the prober's message on failure.
+pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> Result<(), String> {
+    match action {
+        Action::Exec(e) => {
+            let argv: Vec<String> = e.command.clone().unwrap_or_default();
+            match target
+                .runtime
+                .exec_sync(&target.container, &argv, timeout)
+                .await
+            {
+                Ok(r) if r.exit_code == 0 => Ok(()),
+                Ok(r) => Err(r.output()),
+                Err(RuntimeError::Timeout(_)) => {
+                    Err(format!("command {:?} timed out", argv.join(" ")))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Action::Http(h) => {
+            let (url, result) = http_get(h, target, timeout).await;
+            match result {
+                Ok(code) if (200..400).contains(&code) => Ok(()),
+                Ok(code) => Err(format!("HTTP probe failed with statuscode: {code}")),
+                Err(e) => Err(format!("Get {url:?}: {e}")),
+            }
+        }
+        Action::Tcp(t) => tcp(t, target, timeout).await,
+        Action::Sleep(_) | Action::Grpc => Ok(()),
+    }
+}
+
+/// Runs a lifecycle hook to its end (bounded by `limit`); Err with the kubelet's event message.
+pub async fn hook(
+    action: Action<'_>,
+    target: &Target,
+    container: &str,
+    pod: &str,
+    limit: Duration,
+) -> Result<(), String> {
+    match action {
+        Action::Exec(e) => {
+            let argv: Vec<String> = e.command.clone().unwrap_or_default();
+            let failed = |err: String, output: String| {
+                format!(
+                    "Exec lifecycle hook ([{}]) for Container {container:?} in Pod {pod:?} failed - error: {err}, message: {output:?}",
+                    argv.join(" ")
+                )
+            };
+            match target
+                .runtime
+                .exec_sync(&target.container, &argv, limit)
+                .await
+            {
+                Ok(r) if r.exit_code == 0 => Ok(()),
+                Ok(r) => Err(failed(
+                    format!("command '{}' exited with {}: ", argv.join(" "), r.exit_code),
+                    r.output(),
+                )),
+                Err(e) => Err(failed(e.to_string(), String::new())),
+            }
+        }
+        Action::Http(h) => {
+            let (url, result) = http_get(h, target, limit).await;
+            let failed = |err: String| {
+                format!(
+                    "HTTP lifecycle hook ({}) for Container {container:?} in Pod {pod:?} failed - error: {err}, message: \"\"",
+                    h.path.as_deref().unwrap_or("")
+                )
+            };
+            match result {
+                Ok(code) if (200..400).contains(&code) => Ok(()),
+                Ok(code) => Err(failed(format!("HTTP hook got status code {code}"))),
+                Err(e) => Err(failed(format!("Get {url:?}: {e}"))),
+            }
+        }
+        Action::Tcp(t) => tcp(t, target, limit).await,
+        Action::Sleep(s) => {
+            let wanted = Duration::from_secs(s.seconds.max(0) as u64);
+            tokio::time::sleep(wanted.min(limit)).await;
+            Ok(())
+        }
+        Action::Grpc => Ok(()),
+    }
+}
+
+async fn tcp(t: &api::TCPSocketAction, target: &Target, timeout: Duration) -> Result<(), String> {
+    let port = resolve_port(target, &t.port)?;
+    let addr = format!("{}:{port}", t.host.as_deref().unwrap_or(&target.pod_ip));
+    match tokio::time::timeout(timeout, target.runtime.dial(&target.sandbox, port)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("dial tcp {addr}: {e}")),
+        Err(_) => Err(format!("dial tcp {addr}: i/o timeout")),
+    }
+}
+
+/// A GET with the kubelet's headers; the URL (for messages) and the response's status code.
+async fn http_get(
+    h: &api::HTTPGetAction,
+    target: &Target,
+    timeout: Duration,
+) -> (String, Result<u16, String>) {
+    let host = h.host.clone().unwrap_or_else(|| target.pod_ip.clone());
+    let path = match h.path.as_deref() {
+        Some(p) if p.starts_with('/') => p.to_string(),
+        Some(p) => format!("/{p}"),
+        None => "/".into(),
+    };
+    let scheme = h.scheme.as_deref().unwrap_or("HTTP").to_lowercase();
+    let port = match resolve_port(target, &h.port) {
+        Ok(p) => p,
+        Err(e) => return (format!("{scheme}://{host}{path}"), Err(e)),
+    };
+    let url = format!("{scheme}://{host}:{port}{path}");
+    if scheme != "http" {
+        return (url, Err("wpod's prober speaks plain HTTP only".into()));
+    }
+    let exchange = async {
+        let mut conn = target
+            .runtime
+            .dial(&target.sandbox, port)
+            .await
+            .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
+        let headers = h.http_headers.clone().unwrap_or_default();
+        let has = |name: &str| headers.iter().any(|x| x.name.eq_ignore_ascii_case(name));
+        let mut req = format!("GET {path} HTTP/1.1\r\n");
+        if !has("Host") {
+            req.push_str(&format!("Host: {host}:{port}\r\n"));
+        }
+        if !has("User-Agent") {
+            req.push_str("User-Agent: kube-probe/1.34\r\n");
+        }
+        if !has("Accept") {
+            req.push_str("Accept: */*\r\n");
+        }
+        for x in &headers {
+            req.push_str(&format!("{}: {}\r\n", x.name, x.value));
+        }
+        req.push_str("Connection: close\r\n\r\n");
+        conn.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(2).any(|w| w == b"\r\n") {
+            match conn.read(&mut buf).await {
+                Ok(0) => return Err("EOF".to_string()),
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+        let line = String::from_utf8_lossy(&head);
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .ok_or_else(|| "malformed HTTP response".to_string())
+    };
+    let result = match tokio::time::timeout(timeout, exchange).await {
+        Ok(r) => r,
+        Err(_) => {
+            Err("context deadline exceeded (Client.Timeout exceeded while awaiting headers)".into())
+        }
+    };
+    (url, result)
+}

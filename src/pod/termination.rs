@@ -1,0 +1,129 @@
+//! Termination messages: the file a container may write at `terminationMessagePath`, and the tail
+//! of its log for `terminationMessagePolicy: FallbackToLogsOnError`, with Kubernetes' caps.
+//!
+//! As the kubelet does, wpod creates one empty host file per container instance under the pod's
+//! directory and mounts it at the container's terminationMessagePath.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::runtime::{LogSink, Stream};
+
+/// Kubernetes' default terminationMessagePath.
+pub const DEFAULT_PATH: &str = "/dev/termination-log";
+/// At most this much of the file (its end) becomes the message.
+pub const MAX_MESSAGE: usize = 4096;
+/// The log fallback takes at most this many of the last lines ...
+pub const MAX_LOG_LINES: usize = 80;
+/// ... and at most this many bytes of them.
+pub const MAX_LOG_BYTES: usize = 2048;
+
+/// Passes a container's log on and keeps its last lines.
+pub struct TailLog {
+    inner: Arc<dyn LogSink>,
+    lines: Mutex<VecDeque<String>>,
+}
+
+impl TailLog {
+    pub fn new(inner: Arc<dyn LogSink>) -> Arc<Self> {
+        Arc::new(TailLog {
+            inner,
+            lines: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// The last lines (each with its newline), cut to the last MAX_LOG_BYTES bytes.
+    pub fn tail(&self) -> String {
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        last_bytes(&text, MAX_LOG_BYTES).to_string()
+    }
+}
+
+impl LogSink for TailLog {
+    fn line(&self, container: &str, stream: Stream, line: &str) {
+        {
+            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+            if lines.len() == MAX_LOG_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(line.to_string());
+        }
+        self.inner.line(container, stream, line);
+    }
+}
+
+/// The end of `s`, at most `max` bytes, starting on a character boundary.
+fn last_bytes(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// The message of a container that ended with `exit_code`: the file's content if there is any,
+/// else the log tail when the policy says so and the container failed.
+pub fn message(
+    file: &Path,
+    fallback_to_logs: bool,
+    exit_code: i32,
+    log: &TailLog,
+) -> Option<String> {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let text = last_bytes(&text, MAX_MESSAGE);
+    if !text.is_empty() {
+        return Some(text.to_string());
+    }
+    if fallback_to_logs && exit_code != 0 {
+        let tail = log.tail();
+        return (!tail.is_empty()).then_some(tail);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+    impl LogSink for Nothing {
+        fn line(&self, _: &str, _: Stream, _: &str) {}
+    }
+
+    #[test]
+    fn tail_keeps_the_last_80_lines_and_2048_bytes() {
+        let t = TailLog::new(Arc::new(Nothing));
+        for i in 0..100 {
+            t.line("c", Stream::Stdout, &format!("{i}"));
+        }
+        assert!(t.tail().starts_with("20\n21\n"));
+        assert!(t.tail().ends_with("98\n99\n"));
+        let long = "x".repeat(100);
+        for _ in 0..30 {
+            t.line("c", Stream::Stderr, &long);
+        }
+        assert_eq!(t.tail().len(), MAX_LOG_BYTES);
+    }
+
+    #[test]
+    fn file_first_then_logs_only_on_failure() {
+        let dir = std::env::temp_dir().join(format!("wpod-term-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("msg");
+        let log = TailLog::new(Arc::new(Nothing));
+        log.line("c", Stream::Stderr, "boom");
+        std::fs::write(&file, "").expect("write");
+        assert_eq!(message(&file, true, 1, &log).as_deref(), Some("boom\n"));
+        assert_eq!(message(&file, true, 0, &log), None);
+        assert_eq!(message(&file, false, 1, &log), None);
+        std::fs::write(&file, "y".repeat(5000)).expect("write");
+        assert_eq!(
+            message(&file, true, 1, &log).map(|m| m.len()),
+            Some(MAX_MESSAGE)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

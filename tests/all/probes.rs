@@ -1,0 +1,315 @@
+//! Sidecars, probes, lifecycle hooks, termination messages and `--describe`, through the real binary.
+
+use crate::support::*;
+
+fn events_of<'a>(stderr: &'a str, container: &str, reason: &str) -> Vec<&'a str> {
+    let prefix = format!("/{container}: {reason}:");
+    stderr.lines().filter(|l| l.contains(&prefix)).collect()
+}
+
+#[test]
+fn a_log_shipping_sidecar_runs_beside_the_app_and_is_stopped_after_it() {
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/sidecar.yaml"
+    ))
+    .expect("examples/sidecar.yaml");
+    let r = run_json(&manifest, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let pod = r.json();
+    assert_eq!(phase(&pod), "Succeeded");
+    for i in 1..=3 {
+        assert!(
+            r.stderr
+                .contains(&format!("log-shipper | request {i} served")),
+            "{r:?}"
+        );
+    }
+    let app_exit = r.stderr.find("/app: exited with code 0").expect("app exit");
+    let sidecar_stop = r
+        .stderr
+        .find("/log-shipper: Killing:")
+        .expect("sidecar stop");
+    assert!(app_exit < sidecar_stop, "{r:?}");
+    let side = container(&pod, "log-shipper");
+    assert_eq!(side["restartCount"], 0);
+    assert_eq!(side["started"], false);
+    assert_eq!(side["state"]["terminated"]["exitCode"], 137);
+    let app = container(&pod, "app");
+    assert_eq!(app["state"]["terminated"]["reason"], "Completed");
+}
+
+#[test]
+fn a_failing_liveness_probe_restarts_the_container_with_back_off() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: liveness-exec}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: liveness
+    image: busybox
+    args: [/bin/sh, -c, "touch /tmp/healthy; sleep 1; rm -f /tmp/healthy; sleep 600"]
+    livenessProbe:
+      exec: {command: [cat, /tmp/healthy]}
+      initialDelaySeconds: 1
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+        &["--timeout", "9s", "--backoff-base", "2s"],
+    );
+    assert_eq!(r.code, 124, "{r:?}");
+    let unhealthy = events_of(&r.stderr, "liveness", "Unhealthy");
+    assert!(
+        unhealthy.first().is_some_and(|l| l.ends_with(
+            "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory"
+        )),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("Killing: Container liveness failed liveness probe, will be restarted"),
+        "{r:?}"
+    );
+    assert!(
+        !events_of(&r.stderr, "liveness", "BackOff").is_empty(),
+        "{r:?}"
+    );
+    let pod = r.json();
+    let c = container(&pod, "liveness");
+    // Killed at about 4 s, restarted at once, killed again at about 8 s: back-off 2 s.
+    assert!(c["restartCount"].as_i64().unwrap_or_default() >= 1, "{c:#}");
+    assert_eq!(c["lastState"]["terminated"]["exitCode"], 137);
+}
+
+#[test]
+fn http_readiness_and_tcp_liveness_against_a_server_in_the_pod() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: server
+    image: testkit
+    command: [testkit, serve, "0.0.0.0:8080"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+    livenessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+  - name: idle
+    image: testkit
+    command: [testkit, sleep, "600"]
+    readinessProbe:
+      tcpSocket: {port: 9999}
+      periodSeconds: 1
+"#,
+        &["--timeout", "3s"],
+    );
+    assert_eq!(r.code, 124, "{r:?}");
+    let pod = r.json();
+    let server = container(&pod, "server");
+    assert_eq!(
+        (server["ready"].as_bool(), server["started"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(server["restartCount"], 0);
+    assert!(
+        r.stderr.contains("GET /healthz HTTP/1.1"),
+        "the server saw the probe: {r:?}"
+    );
+    let idle = container(&pod, "idle");
+    assert_eq!(idle["ready"], false);
+    let ready = pod["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .expect("Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "ContainersNotReady");
+    assert_eq!(ready["message"], "containers with unready status: [idle]");
+    assert!(r.stderr.contains(
+        "Unhealthy: Readiness probe failed: dial tcp 10.88.0.2:9999: connect: connection refused"
+    ), "{r:?}");
+}
+
+#[test]
+fn post_start_and_pre_stop_hooks_run_in_order() {
+    let s = Scratch::new("hooks");
+    let dir = s.dir.join("shared");
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The deadline stops the pod gracefully: preStop, then the stop.
+    let r = run_json(
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooks}}
+spec:
+  activeDeadlineSeconds: 2
+  terminationGracePeriodSeconds: 2
+  volumes: [{{name: shared, hostPath: {{path: "{}"}}}}]
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo main >> /shared/order; sleep 600"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+    lifecycle:
+      postStart:
+        exec: {{command: [sh, -c, "sleep 0.5; echo postStart >> /shared/order"]}}
+      preStop:
+        exec: {{command: [sh, -c, "echo preStop >> /shared/order"]}}
+"#,
+            dir.display()
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let order = std::fs::read_to_string(dir.join("order")).unwrap_or_default();
+    assert_eq!(order, "main\npostStart\npreStop\n", "{r:?}");
+    let started = r.stderr.find("/app: Started:").expect("Started");
+    let killing = r.stderr.find("/app: Killing:").expect("Killing");
+    assert!(started < killing);
+}
+
+#[test]
+fn termination_messages_from_the_file_and_from_the_logs() {
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: messages}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: file
+    image: busybox
+    command: [sh, -c, "echo 'all done' > /dev/termination-log"]
+  - name: custom
+    image: busybox
+    terminationMessagePath: /tmp/why
+    command: [sh, -c, "printf 'bad config' > /tmp/why; exit 3"]
+  - name: logs
+    image: busybox
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: [sh, -c, "echo starting; echo 'fatal: no database' >&2; exit 1"]
+"#,
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let pod = r.json();
+    let message = |c: &str| container(&pod, c)["state"]["terminated"]["message"].clone();
+    assert_eq!(message("file"), "all done\n");
+    assert_eq!(message("custom"), "bad config");
+    assert_eq!(message("logs"), "starting\nfatal: no database\n");
+}
+
+/// Ages, times, ids and the pod's uid vary from run to run.
+fn normalise(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_events = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let key = trimmed.split(':').next().unwrap_or("");
+        let line = if [
+            "Start Time",
+            "Started",
+            "Finished",
+            "Container ID",
+            "Image ID",
+        ]
+        .contains(&key)
+        {
+            let indent = &line[..line.len() - trimmed.len()];
+            format!("{indent}{key}: <varies>")
+        } else if in_events
+            && line.starts_with("  ")
+            && !trimmed.starts_with("Type")
+            && !trimmed.starts_with("----")
+        {
+            let cols: Vec<&str> = trimmed
+                .split("  ")
+                .filter(|c| !c.is_empty())
+                .map(str::trim)
+                .collect();
+            let mut cols: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+            if cols.len() > 2 {
+                cols[2] = "<age>".into();
+            }
+            format!("  {}", cols.join(" | "))
+        } else {
+            line.to_string()
+        };
+        if line.starts_with("Events:") {
+            in_events = true;
+        }
+        out.push(line);
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn describe_golden() {
+    let s = Scratch::new("describe");
+    let file = s.write(
+        "pod.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: described
+  labels: {app: demo, tier: web}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: shared
+    emptyDir: {}
+  initContainers:
+  - name: setup
+    image: testkit
+    command: ["testkit", "write", "/shared/ready", "yes"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  - name: helper
+    image: testkit
+    restartPolicy: Always
+    command: ["testkit", "sleep", "600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+    readinessProbe:
+      exec: {command: ["testkit", "cat", "/shared/ready"]}
+      periodSeconds: 30
+  containers:
+  - name: app
+    image: testkit
+    command: ["testkit", "exit", "0"]
+    env: [{name: MODE, value: demo}]
+    ports: [{containerPort: 8080, name: http}]
+    livenessProbe:
+      tcpSocket: {port: http}
+      initialDelaySeconds: 30
+    volumeMounts: [{name: shared, mountPath: /shared, readOnly: true}]
+"#,
+    );
+    let r = run_args(&[
+        "run",
+        "--describe",
+        "--color",
+        "never",
+        &file.to_string_lossy(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let got = normalise(&r.stdout[r.stdout.find("Name:").unwrap_or(0)..]);
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/describe/described.txt");
+    if std::env::var_os("WPOD_BLESS").is_some() {
+        std::fs::write(&golden, &got).expect("bless");
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_default();
+    assert_eq!(got, want, "re-bless with WPOD_BLESS=1");
+}

@@ -32,6 +32,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
     cli::terminal_stdout::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     cli::terminal_stderr::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     crate::net::host::add_to_linker(l, Host::net_view)?;
+    super::crossdev::add_to_linker(l)?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! by wasmtime, each in its own Store, all on one Engine.
 
 mod cache;
+mod crossdev;
 mod exec;
 mod limits;
 mod link;
@@ -72,6 +73,8 @@ pub struct Host {
     /// The container's stderr, for wpod's own notes to the guest's user.
     stderr: LogStream,
     p1_socket_noted: bool,
+    /// Host directories of the container's root and its directory mounts.
+    mount_roots: Vec<PathBuf>,
 }
 
 impl WasiView for Host {
@@ -293,6 +296,7 @@ impl WasmRuntime {
                 },
                 stderr,
                 p1_socket_noted: false,
+                mount_roots: Vec::new(),
             },
         );
         store.set_epoch_deadline(1);
@@ -498,6 +502,16 @@ async fn run_guest(
     }
     let limiter = MemoryLimiter::new(config.memory_limit);
     let oom = limiter.hit.clone();
+    let mount_roots = std::iter::once(rootfs.as_path())
+        .chain(
+            config
+                .mounts
+                .iter()
+                .map(|m| m.host_path.as_path())
+                .filter(|p| p.is_dir()),
+        )
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
     let mut store = Store::new(
         &engine,
         Host {
@@ -506,6 +520,7 @@ async fn run_guest(
             net,
             stderr: stderr.clone(),
             p1_socket_noted: false,
+            mount_roots,
         },
     );
     store.limiter(|h| &mut h.limiter);

@@ -853,3 +853,49 @@ fn a_guest_cannot_reach_outside_its_mounts() {
     names.sort();
     assert_eq!(names, ["abs", "file.txt", "up"], "{r:?}");
 }
+
+#[test]
+fn renames_and_links_across_mounts_fail_like_exdev() {
+    let r = crate::support::run_json(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: xdev}
+spec:
+  restartPolicy: Never
+  volumes: [{name: a, emptyDir: {}}, {name: b, emptyDir: {}}]
+  initContainers:
+  - {name: seed, image: busybox, command: [sh, -c, 'echo data > /a/f; echo data > /a/g'], volumeMounts: [{name: a, mountPath: /a}]}
+  containers:
+  - name: to-root
+    image: testkit
+    command: [rename, /a/f, /moved]
+    volumeMounts: [{name: a, mountPath: /a}]
+  - name: to-other-volume
+    image: testkit
+    command: [rename, /a/g, /b/g]
+    volumeMounts: [{name: a, mountPath: /a}, {name: b, mountPath: /b}]
+  - name: within-a-volume
+    image: busybox
+    command: [sh, -c, 'sleep 0.3; mv /a/f /a/f2 && ls /a']
+    volumeMounts: [{name: a, mountPath: /a}]
+",
+        &[],
+    );
+    let pod = r.json();
+    for c in ["to-root", "to-other-volume"] {
+        assert_eq!(
+            container(&pod, c)["state"]["terminated"]["exitCode"],
+            2,
+            "{c}: {r:?}"
+        );
+    }
+    assert!(r.stderr.contains("CrossesDevices"), "{r:?}");
+    // A rename inside one volume still works, and the files that could not move are still there.
+    assert_eq!(
+        container(&pod, "within-a-volume")["state"]["terminated"]["exitCode"],
+        0,
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("within-a-volume | f2"), "{r:?}");
+    assert!(r.stderr.contains("within-a-volume | g"), "{r:?}");
+}

@@ -92,6 +92,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             uid: "uid".into(),
             hostname: "bench".into(),
             host_network: false,
+            share_process_namespace: false,
             state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
         })
         .await
@@ -104,6 +105,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             argv: vec!["testkit".into(), "exit".into(), "0".into()],
             env: vec![],
             memory_limit: None,
+            cpu_limit_millis: None,
             mounts: vec![],
             attempt,
             log: Arc::new(Discard),

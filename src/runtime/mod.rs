@@ -32,6 +32,8 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// `hostNetwork: true`: the pod uses the machine's network instead of its own.
     pub host_network: bool,
+    /// `shareProcessNamespace: true`: the pod's containers see each other's processes.
+    pub share_process_namespace: bool,
     /// A directory the backend owns for this sandbox's state (its containers' root file systems),
     /// on the same file system as the pod's volumes; the kubelet removes it with the pod.
     pub state_dir: PathBuf,
@@ -83,6 +85,8 @@ pub struct ContainerConfig {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub memory_limit: Option<u64>,
+    /// `limits.cpu` in millicores (backends that can throttle enforce it).
+    pub cpu_limit_millis: Option<u64>,
     /// The pod's volumes this container mounts, in spec order.
     pub mounts: Vec<Mount>,
     /// 0 for the first run, then the restart count.
@@ -174,4 +178,13 @@ pub trait RuntimeService: Send + Sync {
     /// Kills whatever still runs in the sandbox.
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
+    /// The namespaces a running container is in, as (kind, identity) pairs, for
+    /// `wpod run --show-namespaces`; empty when the backend has nothing to show.
+    async fn container_namespaces(&self, _id: &ContainerId) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The same for the sandbox (the pod's infra).
+    async fn sandbox_namespaces(&self, _id: &SandboxId) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

@@ -542,6 +542,15 @@ async fn run_program(
     }
 }
 
+/// The identity of a pod's virtual network for `--show-namespaces`.
+fn virtual_net(netns: &Netns, host_network: bool) -> String {
+    if host_network {
+        "net:[host]".into()
+    } else {
+        format!("net:[virtual {} {}]", netns.ip, netns.pod)
+    }
+}
+
 fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
     exit.send_if_modified(|s| {
         if s.is_none() {
@@ -753,6 +762,30 @@ impl RuntimeService for WasmRuntime {
             self.stop_container(&cid, Duration::ZERO).await?;
         }
         Ok(())
+    }
+
+    /// WebAssembly has no kernel namespaces: a container's equivalents are the pod's virtual
+    /// network (one per pod, named by its address), the pod's hostname and its own root directory.
+    async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {
+        let Ok(c) = self.container(id) else {
+            return Vec::new();
+        };
+        vec![
+            ("net".into(), virtual_net(&c.netns, c.host_network)),
+            ("uts".into(), format!("uts:[{}]", c.hostname)),
+            ("mnt".into(), format!("mnt:[rootfs {}]", id.0)),
+        ]
+    }
+
+    async fn sandbox_namespaces(&self, id: &SandboxId) -> Vec<(String, String)> {
+        let sandboxes = lock(&self.sandboxes);
+        let Some(s) = sandboxes.get(&id.0) else {
+            return Vec::new();
+        };
+        vec![
+            ("net".into(), virtual_net(&s.netns, s.config.host_network)),
+            ("uts".into(), format!("uts:[{}]", s.config.hostname)),
+        ]
     }
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {

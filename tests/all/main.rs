@@ -3,6 +3,7 @@
 mod lifecycle;
 mod net;
 mod output;
+mod parity;
 mod support;
 mod validate;
 mod volumes;

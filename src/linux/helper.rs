@@ -6,8 +6,8 @@
 //!   namespaces. It forks the real pause process (PID 1 of the pod's PID namespace), prints its
 //!   pid, and forwards TERM to it. The pause brings `lo` up, reaps children, hands out sockets made
 //!   in the pod's network namespace (over its stdin, a unix socket) and exits 0 on TERM or INT.
-//! - `__wpod-container SPEC` — joins the pause's namespaces, unshares mount (and pid) namespaces,
-//!   forks the container process (which builds its root and execs the program), and exits with
+//! - `__wpod-container SPEC` — joins the pause's namespaces, unshares a pid namespace (unless shared),
+//!   forks the container process (which unshares its mount namespace, builds its root and execs), and exits with
 //!   the container's exit code (128 + signal for a signal).
 //! - `__wpod-node` — holds the private "node" network namespace with the pod bridge and wires pods
 //!   to it, on request, one line per command on stdin.
@@ -250,11 +250,10 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
     for (fd, kind) in fds.iter().zip(&kinds) {
         sys::setns(fd, kind)?;
     }
-    let mut new = libc::CLONE_NEWNS;
+    // A new PID namespace applies to the children: the container process will be its PID 1.
     if !spec.share_pid {
-        new |= libc::CLONE_NEWPID;
+        sys::unshare(libc::CLONE_NEWPID)?;
     }
-    sys::unshare(new)?;
     // Opened before pivot_root: the program need not be inside the container's root.
     let program = sys::open(&spec.program, libc::O_PATH)?;
     let argv = spec
@@ -307,7 +306,9 @@ fn container_process(
     // Its own session and process group, so a kill can reach all its descendants at once.
     // SAFETY: setsid has no memory effects.
     unsafe { libc::setsid() };
-    if let Err(e) = rootfs::build(spec) {
+    // The mount namespace is the container process's alone: had the helper shared it, the
+    // container's pivot_root would move the helper's root too, under its pid and error files.
+    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| rootfs::build(spec)) {
         return e;
     }
     sys::reset_signals();

@@ -383,7 +383,9 @@ metadata: {name: p}
 spec:
   restartPolicy: Never
   containers:
-    - {name: c, image: busybox, command: [sh, -c, "echo out; echo err >&2; printf 'no newline'"]}
+    # stdout and stderr are two pipes on Linux: lines of different streams keep their order
+    # only when written at different moments.
+    - {name: c, image: busybox, command: [sh, -c, "echo out; sleep 0.2; echo err >&2; sleep 0.2; printf 'no newline'"]}
 "#,
     ),
     s(
@@ -572,9 +574,12 @@ metadata: {name: web}
 spec:
   restartPolicy: Never
   activeDeadlineSeconds: 3
+  volumes: [{name: html, emptyDir: {}}]
+  initContainers:
+    - {name: page, image: busybox, command: [sh, -c, "echo 'hello from nginx' > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
   containers:
-    - {name: nginx, image: nginx}
-    - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; grep -o 'Welcome to nginx' /tmp/page"]}
+    - {name: nginx, image: nginx, volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]}
+    - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; cat /tmp/page"]}
 "#,
     ),
 ];

@@ -270,17 +270,24 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
     match sys::fork()? {
         0 => {
             drop(report_r);
-            let e = container_process(spec, &program, &argv, &env);
+            let e = container_process(spec, &program, &argv, &env, &mut report_w);
             let _ = report_w.write_all(e.to_string().as_bytes());
             // SAFETY: leaving the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(127) }
         }
         pid => {
             drop(report_w);
-            let tmp = spec.pid_file.with_extension("tmp");
-            std::fs::write(&tmp, pid.to_string())
-                .and_then(|()| std::fs::rename(&tmp, &spec.pid_file))?;
+            // The child says (a NUL byte) once it is in its own mount namespace: from then on its
+            // namespaces are final, and wpod may show them.
+            let mut first = [0u8; 1];
             let mut report = String::new();
+            if matches!(report_r.read(&mut first), Ok(1) if first[0] == 0) {
+                let tmp = spec.pid_file.with_extension("tmp");
+                std::fs::write(&tmp, pid.to_string())
+                    .and_then(|()| std::fs::rename(&tmp, &spec.pid_file))?;
+            } else {
+                report.push(char::from(first[0]));
+            }
             // EOF comes with the successful exec (close-on-exec) or the child's exit.
             let _ = report_r.read_to_string(&mut report);
             let (_, status) = sys::waitpid(pid, 0)?;
@@ -298,6 +305,7 @@ fn container_process(
     program: &OwnedFd,
     argv: &[std::ffi::CString],
     env: &[std::ffi::CString],
+    report: &mut io::PipeWriter,
 ) -> io::Error {
     // The helper forwards nothing: when it is killed, the container goes with it.
     if let Err(e) = sys::set_pdeathsig(libc::SIGKILL) {
@@ -308,7 +316,10 @@ fn container_process(
     unsafe { libc::setsid() };
     // The mount namespace is the container process's alone: had the helper shared it, the
     // container's pivot_root would move the helper's root too, under its pid and error files.
-    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| rootfs::build(spec)) {
+    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| report.write_all(&[0])) {
+        return e;
+    }
+    if let Err(e) = rootfs::build(spec) {
         return e;
     }
     sys::reset_signals();

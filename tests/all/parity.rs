@@ -657,15 +657,24 @@ fn run_on(backend: &str, sc: &Scenario) -> Outcome {
     o
 }
 
+// The C library's, declared here: the test binary has no libc crate of its own.
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+    fn geteuid() -> u32;
 }
 
 /// Why the Linux backend cannot run here, if it cannot.
 fn linux_unavailable() -> Option<String> {
     if !cfg!(target_os = "linux") {
         return Some("the Linux backend needs Linux".into());
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { geteuid() } != 0 {
+        return Some(
+            "not root: rootless Linux pods have no memory limits and no pod IPs, so parity needs root"
+                .into(),
+        );
     }
     let r = run_json(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: probe}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: testkit, command: [testkit, exit, \"0\"]}]\n",

@@ -1,4 +1,5 @@
-//! Compiles the programs in `guests/` to wasm32-wasip2 so the binary can embed them as built-in images.
+//! Compiles the programs in `guests/` to wasm32-wasip2 so the binary can embed them as built-in images,
+//! and on Linux also for the host, so the Linux backend can run the same images as native processes.
 //!
 //! The nested cargo uses its own target directory: sharing the outer one would deadlock on its lock.
 
@@ -26,18 +27,41 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     ensure_target();
     let target_dir = out.join("guest-target");
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root)
+    build_guests(&cargo, &root, &target_dir, TARGET);
+    for guest in GUESTS {
+        let built = target_dir
+            .join(TARGET)
+            .join("release")
+            .join(format!("{guest}.wasm"));
+        copy(&built, &out.join(format!("{guest}.wasm")));
+    }
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let host = env::var("TARGET").expect("cargo sets TARGET");
+        build_guests(&cargo, &root, &target_dir, &host);
+        for guest in GUESTS {
+            let built = target_dir.join(&host).join("release").join(guest);
+            copy(&built, &out.join(format!("native-{guest}")));
+        }
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {} failed: {e}", from.display()));
+}
+
+fn build_guests(cargo: &str, root: &Path, target_dir: &Path, target: &str) {
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
         .args([
             "build",
             "--release",
             "-p",
             "wpod-guests",
             "--target",
-            TARGET,
+            target,
         ])
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     for guest in GUESTS {
         cmd.args(["--bin", guest]);
     }
@@ -55,16 +79,7 @@ fn main() {
         .status()
         .unwrap_or_else(|e| panic!("could not run {cargo} to build the guests: {e}"));
     if !status.success() {
-        panic!("building the guests for {TARGET} failed (see the output above)");
-    }
-    for guest in GUESTS {
-        let built = target_dir
-            .join(TARGET)
-            .join("release")
-            .join(format!("{guest}.wasm"));
-        let dest = out.join(format!("{guest}.wasm"));
-        std::fs::copy(&built, &dest)
-            .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
+        panic!("building the guests for {target} failed (see the output above)");
     }
 }
 

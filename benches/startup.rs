@@ -105,6 +105,7 @@ async fn toolbox_first_output(rt: &Arc<WasmRuntime>, sandbox: &wpod::runtime::Sa
             argv: vec!["sh".into(), "-c".into(), "echo ready".into()],
             env: vec![],
             memory_limit: None,
+            cpu_limit_millis: None,
             mounts: vec![],
             attempt,
             log: Arc::new(FirstLine(std::sync::Mutex::new(Some(tx)))),
@@ -135,6 +136,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             uid: "uid".into(),
             hostname: "bench".into(),
             host_network: false,
+            share_process_namespace: false,
             state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
         })
         .await
@@ -147,6 +149,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             argv: vec!["testkit".into(), "exit".into(), "0".into()],
             env: vec![],
             memory_limit: None,
+            cpu_limit_millis: None,
             mounts: vec![],
             attempt,
             log: Arc::new(Discard),

@@ -3,8 +3,11 @@
 pub mod cli;
 pub mod expand;
 pub mod images;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod manifest;
 pub mod net;
+pub mod parity;
 pub mod plan;
 pub mod pod;
 pub mod runtime;

@@ -3,7 +3,9 @@
 mod describe;
 mod duration;
 mod images;
+mod namespaces;
 mod output;
+mod parity;
 mod run;
 mod validate;
 
@@ -44,9 +46,16 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// List the built-in images
     Images,
+    /// Run a manifest on the wasm and the Linux backend and print the differences side by side
+    Parity(parity::ParityArgs),
 }
 
 pub fn main() -> ExitCode {
+    // The Linux backend's helper processes are this binary re-executed with a hidden argument.
+    #[cfg(target_os = "linux")]
+    if let Some(code) = crate::linux::helper_main() {
+        return ExitCode::from(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -61,6 +70,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::validate(&args),
         Command::Images => images::list(),
+        Command::Parity(args) => parity::parity(&args),
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

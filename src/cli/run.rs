@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::describe::{EventLog, describe};
 use super::duration;
 use super::exit;
+use super::namespaces::ShowNamespaces;
 use super::output::{PodLog, Printer};
 use crate::manifest;
 use crate::net::publish::{self, Kind, Mapping};
@@ -26,6 +27,15 @@ use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
 enum OutputFormat {
     Json,
     Yaml,
+}
+
+/// Which runtime runs the containers.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Backend {
+    /// Every container a WASI program in wasmtime, with a virtual pod network
+    Wasm,
+    /// Real Linux namespaces: a pause process per pod, containers as native processes
+    Linux,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -77,6 +87,12 @@ pub struct RunArgs {
     /// At the end, print a `kubectl describe pod` summary of each pod (stdout, or stderr with -o)
     #[arg(long)]
     describe: bool,
+    /// Which runtime runs the containers (linux: real namespaces; Linux only)
+    #[arg(long, value_enum, default_value = "wasm")]
+    pub backend: Backend,
+    /// Print the namespaces each pod's infra and each container are in, as they start
+    #[arg(long)]
+    show_namespaces: bool,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -101,29 +117,11 @@ pub async fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let mut published = Vec::new();
-    for m in mappings {
-        match publish::publish(&cluster, m.clone()) {
-            Ok(addr) => published.push(format!("{addr} -> {}:{}", m.pod, m.container_port)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        }
-    }
-    let runtime: Arc<dyn RuntimeService> = match WasmRuntime::new(WasmOptions {
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            CompileCache::default_dir()
-        },
-        progress: true,
-        cluster: cluster.clone(),
-    }) {
-        Ok(rt) => Arc::new(rt),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return exit::INTERNAL;
+    let (runtime, published) = match make_runtime(&args, &cluster, &plans, mappings) {
+        Ok(r) => r,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            return code;
         }
     };
 
@@ -151,6 +149,11 @@ pub async fn run(args: RunArgs) -> u8 {
         .collect();
     let printer = Arc::new(Printer::new(color, logs_to_stderr, args.quiet, &prefixes));
     printer_for_net.attach(printer.clone());
+    let runtime: Arc<dyn RuntimeService> = if args.show_namespaces {
+        Arc::new(ShowNamespaces::new(runtime, printer.clone()))
+    } else {
+        runtime
+    };
     for p in &published {
         printer.note(&format!("publishing {p}"));
     }
@@ -295,6 +298,82 @@ pub async fn run(args: RunArgs) -> u8 {
         exit::INTERRUPTED
     } else {
         code
+    }
+}
+
+type Published = Vec<String>;
+
+/// The chosen backend, with the ports published into its pods.
+fn make_runtime(
+    args: &RunArgs,
+    cluster: &Arc<Cluster>,
+    plans: &[PodPlan],
+    mappings: Vec<Mapping>,
+) -> Result<(Arc<dyn RuntimeService>, Published), (u8, String)> {
+    let mut published = Vec::new();
+    match args.backend {
+        Backend::Wasm => {
+            for m in mappings {
+                let addr = publish::publish(cluster, m.clone()).map_err(|e| (exit::USAGE, e))?;
+                published.push(format!("{addr} -> {}:{}", m.pod, m.container_port));
+            }
+            let rt = WasmRuntime::new(WasmOptions {
+                cache_dir: if args.no_cache {
+                    None
+                } else {
+                    CompileCache::default_dir()
+                },
+                progress: true,
+                cluster: cluster.clone(),
+            })
+            .map_err(|e| (exit::INTERNAL, format!("{e:#}")))?;
+            Ok((Arc::new(rt), published))
+        }
+        #[cfg(target_os = "linux")]
+        Backend::Linux => {
+            use crate::linux::{LinuxOptions, LinuxRuntime, Mode};
+            let exe = std::env::current_exe()
+                .map_err(|e| (exit::INTERNAL, format!("cannot find the wpod binary: {e}")))?;
+            let rt = LinuxRuntime::new(LinuxOptions {
+                cluster: cluster.clone(),
+                pods: plans.iter().map(|p| p.name.clone()).collect(),
+                exe,
+                cache_dir: CompileCache::default_dir()
+                    .unwrap_or_else(|| std::env::temp_dir().join("wpod-cache")),
+            })
+            .map_err(|why| {
+                (
+                    exit::USAGE,
+                    format!("the linux backend cannot run here: {why}"),
+                )
+            })?;
+            let rt = Arc::new(rt);
+            if rt.mode() == Mode::Rootless {
+                eprintln!(
+                    "warning: linux backend without root: pods run in user namespaces; memory and cpu \
+                     limits are not enforced, pods get no IP (no pod-to-pod traffic), hostPorts and \
+                     --publish are unavailable"
+                );
+            } else {
+                for m in mappings {
+                    let addr = crate::linux::publish::publish(&rt, m.clone())
+                        .map_err(|e| (exit::USAGE, e))?;
+                    published.push(format!("{addr} -> {}:{}", m.pod, m.container_port));
+                }
+            }
+            Ok((rt, published))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Backend::Linux => {
+            let _ = (plans, mappings);
+            Err((
+                exit::USAGE,
+                format!(
+                    "--backend linux needs Linux (this is {}); use --backend wasm",
+                    std::env::consts::OS
+                ),
+            ))
+        }
     }
 }
 

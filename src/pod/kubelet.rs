@@ -385,6 +385,13 @@ impl Kubelet {
             uid: self.plan.uid.clone(),
             hostname: self.plan.hostname.clone(),
             host_network: self.plan.host_network,
+            share_process_namespace: self
+                .plan
+                .manifest
+                .spec
+                .as_ref()
+                .and_then(|s| s.share_process_namespace)
+                .unwrap_or(false),
             state_dir: pod_dir.join("sandbox"),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
@@ -663,6 +670,13 @@ impl Kubelet {
             argv,
             env,
             memory_limit: slot.plan.memory_limit,
+            cpu_limit_millis: slot
+                .plan
+                .spec
+                .resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref()?.get("cpu"))
+                .and_then(|q| crate::manifest::parse_cpu_millis(&q.0).ok()),
             mounts,
             attempt,
             log: tail.clone(),

@@ -32,6 +32,8 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// `hostNetwork: true`: the pod uses the machine's network instead of its own.
     pub host_network: bool,
+    /// `shareProcessNamespace: true`: the pod's containers see each other's processes.
+    pub share_process_namespace: bool,
     /// A directory the backend owns for this sandbox's state (its containers' root file systems),
     /// on the same file system as the pod's volumes; the kubelet removes it with the pod.
     pub state_dir: PathBuf,
@@ -85,11 +87,24 @@ pub struct ContainerConfig {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub memory_limit: Option<u64>,
+    /// `limits.cpu` in millicores (backends that can throttle enforce it).
+    pub cpu_limit_millis: Option<u64>,
     /// The pod's volumes this container mounts, in spec order.
     pub mounts: Vec<Mount>,
     /// 0 for the first run, then the restart count.
     pub attempt: u32,
     pub log: Arc<dyn LogSink>,
+}
+
+/// A container's environment as a container runtime builds it: HOSTNAME (the pod's hostname), then
+/// the image's ENV, then the container's env, each replacing what came before under the same name.
+pub fn container_env(hostname: &str, config: &ContainerConfig) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![("HOSTNAME".into(), hostname.into())];
+    for (k, v) in config.image.env.iter().chain(config.env.iter()) {
+        env.retain(|(name, _)| name != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
 }
 
 /// Why a container ended, in the vocabulary of Kubernetes' `state.terminated.reason`.
@@ -234,5 +249,14 @@ pub trait RuntimeService: Send + Sync {
             backend: self.name(),
             what: "connections into the pod network",
         })
+    }
+    /// The namespaces a running container is in, as (kind, identity) pairs, for
+    /// `wpod run --show-namespaces`; empty when the backend has nothing to show.
+    async fn container_namespaces(&self, _id: &ContainerId) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The same for the sandbox (the pod's infra).
+    async fn sandbox_namespaces(&self, _id: &SandboxId) -> Vec<(String, String)> {
+        Vec::new()
     }
 }

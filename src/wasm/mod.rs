@@ -472,13 +472,7 @@ async fn run_guest(
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
-    // As a container runtime does: HOSTNAME, then the image's ENV, then the container's env, each
-    // replacing what came before under the same name.
-    let mut env: Vec<(String, String)> = vec![("HOSTNAME".into(), hostname)];
-    for (k, v) in config.image.env.iter().chain(config.env.iter()) {
-        env.retain(|(name, _)| name != k);
-        env.push((k.clone(), v.clone()));
-    }
+    let env = crate::runtime::container_env(&hostname, &config);
     let mut builder = WasiCtxBuilder::new();
     builder
         .args(&config.argv)
@@ -630,6 +624,15 @@ async fn run_program(
                 .map_err(Failure::Run)?;
             Ok(0)
         }
+    }
+}
+
+/// The identity of a pod's virtual network for `--show-namespaces`.
+fn virtual_net(netns: &Netns, host_network: bool) -> String {
+    if host_network {
+        "net:[host]".into()
+    } else {
+        format!("net:[virtual {} {}]", netns.ip, netns.pod)
     }
 }
 
@@ -850,6 +853,30 @@ impl RuntimeService for WasmRuntime {
             s.pause.abort();
         }
         Ok(())
+    }
+
+    /// WebAssembly has no kernel namespaces: a container's equivalents are the pod's virtual
+    /// network (one per pod, named by its address), the pod's hostname and its own root directory.
+    async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {
+        let Ok(c) = self.container(id) else {
+            return Vec::new();
+        };
+        vec![
+            ("net".into(), virtual_net(&c.netns, c.host_network)),
+            ("uts".into(), format!("uts:[{}]", c.hostname)),
+            ("mnt".into(), format!("mnt:[rootfs {}]", id.0)),
+        ]
+    }
+
+    async fn sandbox_namespaces(&self, id: &SandboxId) -> Vec<(String, String)> {
+        let sandboxes = lock(&self.sandboxes);
+        let Some(s) = sandboxes.get(&id.0) else {
+            return Vec::new();
+        };
+        vec![
+            ("net".into(), virtual_net(&s.netns, s.config.host_network)),
+            ("uts".into(), format!("uts:[{}]", s.config.hostname)),
+        ]
     }
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {

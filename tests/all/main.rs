@@ -5,6 +5,7 @@ mod images;
 mod lifecycle;
 mod net;
 mod output;
+mod parity;
 mod probes;
 mod support;
 mod validate;

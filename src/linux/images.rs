@@ -1,0 +1,59 @@
+//! The built-in images' native builds (compiled for the host by build.rs), written once to the
+//! cache directory so container processes can exec them.
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+const NATIVE: &[(&str, &[u8])] = &[
+    (
+        "busybox",
+        include_bytes!(concat!(env!("OUT_DIR"), "/native-busybox")),
+    ),
+    (
+        "nginx",
+        include_bytes!(concat!(env!("OUT_DIR"), "/native-nginx")),
+    ),
+    (
+        "testkit",
+        include_bytes!(concat!(env!("OUT_DIR"), "/native-testkit")),
+    ),
+];
+
+/// The native program of a built-in image, as a file; written on first use, keyed by content so
+/// a newer wpod never execs an older build.
+pub fn program(image: &str, cache_dir: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let (_, bytes) = NATIVE
+        .iter()
+        .find(|(n, _)| *n == image)
+        .ok_or_else(|| anyhow::anyhow!("the built-in image {image} has no native build"))?;
+    let sha: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = cache_dir.join("native");
+    let path = dir.join(format!("{image}-{}", &sha[..16]));
+    if fs::metadata(&path)
+        .is_ok_and(|m| m.len() == bytes.len() as u64 && m.permissions().mode() & 0o111 != 0)
+    {
+        return Ok((path, sha));
+    }
+    fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    // Written under a unique name and renamed: concurrent wpods never exec a half-written file.
+    let tmp = dir.join(format!(".{image}-{}", std::process::id()));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o755)
+        .open(&tmp)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", tmp.display()))?;
+    f.write_all(bytes)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
+    drop(f);
+    fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("renaming to {}: {e}", path.display()))?;
+    Ok((path, sha))
+}

@@ -1,0 +1,768 @@
+//! The Linux backend: a pod is a pause process holding real net, ipc, uts and pid namespaces; each
+//! container is a native process (a built-in image's host build) that joins them, in its own mount
+//! namespace with a private root, its volumes bind-mounted and its limits in cgroups.
+//!
+//! All namespace work happens in helper processes (wpod re-executed with a hidden argument, see
+//! helper.rs), never in this multithreaded process.
+
+mod cgroup;
+mod helper;
+mod images;
+pub mod publish;
+mod rootfs;
+mod spec;
+mod sys;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+pub use helper::dispatch as helper_main;
+
+use crate::images::{self as builtin, ImageRef};
+use crate::net::Cluster;
+use crate::net::cluster::NODE_IP;
+use crate::runtime::{
+    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageError, ImageInfo, LogSink, Result,
+    RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
+};
+use cgroup::Cgroups;
+use spec::{ContainerSpec, SpecMount};
+
+/// The bridge in the node namespace that every pod's veth is attached to.
+const BRIDGE: &str = "wpod0";
+/// How long a container process may take from start to existing (fork in its namespaces).
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the container exits, how long its output may still drain (from processes it left behind
+/// in a shared PID namespace).
+const DRAIN: Duration = Duration::from_millis(300);
+
+/// Whether this machine can run the Linux backend, and how: Err says why not, plainly.
+pub fn probe() -> std::result::Result<Mode, String> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(Mode::Root);
+    }
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        return Err(
+            "not root, and user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)"
+                .into(),
+        );
+    }
+    if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+        .is_ok_and(|s| s.trim() == "0")
+    {
+        return Err("not root, and unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)".into());
+    }
+    Ok(Mode::Rootless)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Root,
+    /// In user namespaces: no cgroup limits, no pod IPs or pod-to-pod traffic, no hostPort.
+    Rootless,
+}
+
+pub struct LinuxOptions {
+    /// Pod addresses and names, shared with the rest of the run.
+    pub cluster: Arc<Cluster>,
+    /// The pods of the run, for every container's /etc/hosts (pod-to-pod by name).
+    pub pods: Vec<String>,
+    /// The wpod binary: helper processes are re-executions of it.
+    pub exe: PathBuf,
+    /// Where the native builds of built-in images are written.
+    pub cache_dir: PathBuf,
+}
+
+struct Sandbox {
+    config: SandboxConfig,
+    /// The helper that created the namespaces; its child is the pause process.
+    outer_pid: u32,
+    outer: Mutex<Option<tokio::process::Child>>,
+    /// The pause process (PID 1 of the pod's PID namespace): its namespaces are the pod's.
+    pid: u32,
+    ip: Option<Ipv4Addr>,
+    /// Asks the pause process for sockets in the pod's network (published ports).
+    factory: Mutex<UnixStream>,
+}
+
+struct Image {
+    program: PathBuf,
+    files: builtin::ImageFiles,
+}
+
+struct Container {
+    config: ContainerConfig,
+    sandbox: SandboxId,
+    dir: PathBuf,
+    spec_file: PathBuf,
+    pid_file: PathBuf,
+    error_file: PathBuf,
+    cgroups: Arc<Cgroups>,
+    exit: watch::Sender<Option<ExitStatus>>,
+    /// The container's main process, once it exists.
+    pid: Mutex<Option<i32>>,
+    /// The helper process, once started.
+    helper_pid: Mutex<Option<u32>>,
+}
+
+/// The process holding the pod network's private "node" namespace (the bridge).
+struct Node {
+    _child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: BufReader<tokio::process::ChildStdout>,
+    next_veth: u32,
+}
+
+pub struct LinuxRuntime {
+    options: LinuxOptions,
+    mode: Mode,
+    images: Mutex<HashMap<String, Arc<Image>>>,
+    sandboxes: Mutex<HashMap<String, Arc<Sandbox>>>,
+    containers: Mutex<HashMap<String, Arc<Container>>>,
+    node: tokio::sync::Mutex<Option<Node>>,
+    next_id: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn not_found(kind: &'static str, id: &str) -> RuntimeError {
+    RuntimeError::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+impl LinuxRuntime {
+    pub fn new(options: LinuxOptions) -> std::result::Result<Self, String> {
+        let mode = probe()?;
+        Ok(LinuxRuntime {
+            options,
+            mode,
+            images: Mutex::new(HashMap::new()),
+            sandboxes: Mutex::new(HashMap::new()),
+            containers: Mutex::new(HashMap::new()),
+            node: tokio::sync::Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
+        lock(&self.containers)
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| not_found("container", &id.0))
+    }
+
+    fn sandbox(&self, id: &SandboxId) -> Result<Arc<Sandbox>> {
+        lock(&self.sandboxes)
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| not_found("sandbox", &id.0))
+    }
+
+    /// The running sandbox of a pod, by pod name (for published ports).
+    fn sandbox_of_pod(&self, pod: &str) -> Option<Arc<Sandbox>> {
+        lock(&self.sandboxes)
+            .values()
+            .find(|s| s.config.pod_name == pod)
+            .cloned()
+    }
+
+    /// A TCP socket created inside a pod's network namespace by its pause process.
+    pub fn pod_socket(&self, pod: &str) -> std::io::Result<(OwnedFd, Option<Ipv4Addr>)> {
+        let sandbox = self
+            .sandbox_of_pod(pod)
+            .ok_or_else(|| std::io::Error::other(format!("pod {pod} is not running")))?;
+        let fd = publish::request_socket(&lock(&sandbox.factory))?;
+        Ok((fd, sandbox.ip))
+    }
+
+    /// Sends a request to the node helper, starting it (and the bridge) on first use.
+    async fn node_request(&self, line: String) -> anyhow::Result<()> {
+        let mut guard = self.node.lock().await;
+        if guard.is_none() {
+            let mut child = tokio::process::Command::new(&self.options.exe)
+                .arg(helper::NODE)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting the pod network's node helper")?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                anyhow::bail!("the node helper has no pipes");
+            };
+            let mut node = Node {
+                _child: child,
+                stdin,
+                stdout: BufReader::new(stdout),
+                next_veth: 0,
+            };
+            node_call(&mut node, format!("bridge {BRIDGE} {NODE_IP}/16")).await?;
+            *guard = Some(node);
+        }
+        let node = guard.as_mut().context("the node helper is gone")?;
+        let veth = format!("wpv{}", node.next_veth);
+        node.next_veth += 1;
+        node_call(node, line.replace("{veth}", &veth)).await
+    }
+
+    fn hosts_file(&self, hostname: &str, own_ip: Option<Ipv4Addr>) -> String {
+        let mut hosts = String::from(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+        );
+        match own_ip {
+            Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
+            None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
+        }
+        // Other pods of the run by name, as the wasm backend's name lookup resolves them.
+        if own_ip.is_some() {
+            for pod in &self.options.pods {
+                if let Some(ip) = self.options.cluster.address_of(pod)
+                    && Some(ip) != own_ip
+                {
+                    hosts.push_str(&format!("{ip}\t{pod}\n"));
+                }
+            }
+        }
+        hosts
+    }
+
+    async fn kill_container(&self, c: &Container) {
+        let pid = *lock(&c.pid);
+        match pid {
+            Some(pid) => {
+                // The container process leads its own process group; cgroups catch the rest.
+                sys::kill(-pid, libc::SIGKILL);
+                sys::kill(pid, libc::SIGKILL);
+            }
+            None => {
+                if let Some(h) = *lock(&c.helper_pid) {
+                    sys::kill(h as i32, libc::SIGKILL);
+                }
+            }
+        }
+        for p in c.cgroups.pids() {
+            sys::kill(p, libc::SIGKILL);
+        }
+    }
+}
+
+async fn node_call(node: &mut Node, line: String) -> anyhow::Result<()> {
+    node.stdin
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .context("talking to the node helper")?;
+    let mut reply = String::new();
+    node.stdout
+        .read_line(&mut reply)
+        .await
+        .context("reading from the node helper")?;
+    match reply.trim() {
+        "ok" => Ok(()),
+        "" => anyhow::bail!("the node helper exited"),
+        other => anyhow::bail!("{}", other.trim_start_matches("error: ")),
+    }
+}
+
+/// Forwards a pipe's lines to the log sink; a last line without a newline counts too.
+async fn pump(reader: impl AsyncRead + Unpin, name: String, stream: Stream, log: Arc<dyn LogSink>) {
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                log.line(&name, stream, &String::from_utf8_lossy(line));
+            }
+        }
+    }
+}
+
+fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
+    exit.send_if_modified(|s| {
+        if s.is_none() {
+            *s = Some(status);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+#[async_trait]
+impl RuntimeService for LinuxRuntime {
+    fn name(&self) -> &'static str {
+        "linux"
+    }
+
+    async fn pull_image(&self, image: &str, _base_dir: &Path) -> Result<ImageInfo, ImageError> {
+        let (b, source) = match builtin::resolve(image) {
+            ImageRef::Builtin(b) => (b, format!("built-in image {} (native build)", b.name)),
+            ImageRef::StandIn(b, name) => (
+                b,
+                format!(
+                    "NOTE: not the real {name} image: wpod's built-in busybox toolbox (native build) stands in for it"
+                ),
+            ),
+            ImageRef::File(p) => {
+                return Err(ImageError::Invalid {
+                    image: image.to_string(),
+                    detail: format!(
+                        "{p}: the linux backend runs the built-in images natively; .wasm file images run on the wasm backend only (for now)"
+                    ),
+                });
+            }
+            ImageRef::Unknown(name) => {
+                return Err(ImageError::NotFound {
+                    image: image.to_string(),
+                    detail: format!("wpod has no image named {name}; {}", builtin::available()),
+                });
+            }
+        };
+        let (program, sha) =
+            images::program(b.name, &self.options.cache_dir).map_err(|e| ImageError::Invalid {
+                image: image.to_string(),
+                detail: format!("{e:#}"),
+            })?;
+        let id = format!("sha256:{sha}");
+        lock(&self.images).insert(
+            id.clone(),
+            Arc::new(Image {
+                program,
+                files: b.files,
+            }),
+        );
+        Ok(ImageInfo {
+            id,
+            source,
+            entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
+            cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
+            env: b
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
+        let id = format!(
+            "{}-{}",
+            config.pod_name,
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        );
+        std::fs::create_dir_all(&config.state_dir)
+            .with_context(|| format!("creating {}", config.state_dir.display()))?;
+        let (ours, theirs) = UnixStream::pair().context("creating the pause process's socket")?;
+        let mut outer = tokio::process::Command::new(&self.options.exe)
+            .arg(helper::PAUSE)
+            .arg(&config.hostname)
+            .arg(if config.host_network { "0" } else { "1" })
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Not in wpod's process group: Ctrl-C is wpod's to handle (gracefully), not the pod's.
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting the pause process of pod {}", config.pod_name))?;
+        let outer_pid = outer.id().unwrap_or_default();
+        let mut line = String::new();
+        if let Some(out) = outer.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line).await;
+        }
+        let pid: u32 = match line.trim().parse() {
+            Ok(pid) => pid,
+            Err(_) => {
+                let mut err = String::new();
+                if let Some(mut e) = outer.stderr.take() {
+                    use tokio::io::AsyncReadExt as _;
+                    let _ = e.read_to_string(&mut err).await;
+                }
+                return Err(anyhow::anyhow!(
+                    "the pause process of pod {} failed: {}",
+                    config.pod_name,
+                    err.trim()
+                )
+                .into());
+            }
+        };
+        let mut ip = None;
+        if !config.host_network && self.mode == Mode::Root {
+            let addr = self
+                .options
+                .cluster
+                .address_of(&config.pod_name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the pod network {} has no address left",
+                        crate::net::cluster::POD_CIDR
+                    )
+                })?;
+            if let Err(e) = self
+                .node_request(format!("pod {pid} {{veth}} {BRIDGE} {addr}/16 {NODE_IP}"))
+                .await
+            {
+                sys::kill(outer_pid as i32, libc::SIGKILL);
+                return Err(e
+                    .context(format!(
+                        "connecting pod {} to the pod network",
+                        config.pod_name
+                    ))
+                    .into());
+            }
+            ip = Some(addr);
+        }
+        lock(&self.sandboxes).insert(
+            id.clone(),
+            Arc::new(Sandbox {
+                config: config.clone(),
+                outer_pid,
+                outer: Mutex::new(Some(outer)),
+                pid,
+                ip,
+                factory: Mutex::new(ours),
+            }),
+        );
+        Ok(SandboxId(id))
+    }
+
+    async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
+        let s = self.sandbox(id)?;
+        let ip = if s.config.host_network {
+            Some(crate::pod::kubelet::HOST_IP.to_string())
+        } else {
+            s.ip.map(|ip| ip.to_string())
+        };
+        Ok(SandboxStatus { ip })
+    }
+
+    async fn create_container(
+        &self,
+        sandbox: &SandboxId,
+        config: ContainerConfig,
+    ) -> Result<ContainerId> {
+        let s = self.sandbox(sandbox)?;
+        let image = lock(&self.images)
+            .get(&config.image.id)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("image {} was not pulled", config.image.id))?;
+        let id = format!(
+            "{:08x}{:06x}",
+            std::process::id(),
+            self.next_id.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = s.config.state_dir.join(&id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let cgroups = if self.mode == Mode::Root {
+            Cgroups::create(&id, config.memory_limit, config.cpu_limit_millis).with_context(
+                || format!("setting the resource limits of container {}", config.name),
+            )?
+        } else {
+            Cgroups::default()
+        };
+        let hostname = s.config.hostname.clone();
+        let env = crate::runtime::container_env(&hostname, &config);
+        let mut files = vec![
+            (
+                "/etc/hostname".to_string(),
+                format!("{hostname}\n").into_bytes(),
+            ),
+            (
+                "/etc/hosts".to_string(),
+                self.hosts_file(&hostname, s.ip).into_bytes(),
+            ),
+            // glibc's default without this file asks DNS first; pods resolve each other by /etc/hosts.
+            (
+                "/etc/nsswitch.conf".to_string(),
+                b"hosts: files dns\n".to_vec(),
+            ),
+        ];
+        files.extend(image.files.iter().map(|(p, b)| (p.to_string(), b.to_vec())));
+        let spec = ContainerSpec {
+            pause_pid: s.pid,
+            join_net: !s.config.host_network,
+            share_pid: s.config.share_process_namespace,
+            user_ns: self.mode == Mode::Rootless,
+            cgroups: cgroups.dirs().to_vec(),
+            program: image.program.clone(),
+            argv: config.argv.clone(),
+            env,
+            root: dir.join("root"),
+            files,
+            system_binds: rootfs::SYSTEM_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| std::fs::symlink_metadata(p).is_ok())
+                .collect(),
+            mounts: config
+                .mounts
+                .iter()
+                .map(|m| SpecMount {
+                    host_path: m.host_path.clone(),
+                    container_path: m.container_path.clone(),
+                    read_only: m.read_only,
+                })
+                .collect(),
+            pid_file: dir.join("pid"),
+            error_file: dir.join("start-error"),
+        };
+        let spec_file = dir.join("spec.json");
+        let json = serde_json::to_vec(&spec).context("serializing the container spec")?;
+        std::fs::write(&spec_file, json)
+            .with_context(|| format!("writing {}", spec_file.display()))?;
+        let (exit, _) = watch::channel(None);
+        lock(&self.containers).insert(
+            id.clone(),
+            Arc::new(Container {
+                config,
+                sandbox: sandbox.clone(),
+                pid_file: spec.pid_file,
+                error_file: spec.error_file,
+                dir,
+                spec_file,
+                cgroups: Arc::new(cgroups),
+                exit,
+                pid: Mutex::new(None),
+                helper_pid: Mutex::new(None),
+            }),
+        );
+        Ok(ContainerId(id))
+    }
+
+    async fn start_container(&self, id: &ContainerId) -> Result<()> {
+        let c = self.container(id)?;
+        if lock(&c.helper_pid).is_some() {
+            return Err(anyhow::anyhow!("container {id} was already started").into());
+        }
+        let mut child = tokio::process::Command::new(&self.options.exe)
+            .arg(helper::CONTAINER)
+            .arg(&c.spec_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting container {}", c.config.name))?;
+        *lock(&c.helper_pid) = child.id();
+        let name = c.config.name.clone();
+        let log = c.config.log.clone();
+        let mut pumps = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(
+                out,
+                name.clone(),
+                Stream::Stdout,
+                log.clone(),
+            )));
+        }
+        if let Some(err) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(
+                err,
+                name.clone(),
+                Stream::Stderr,
+                log.clone(),
+            )));
+        }
+        let waiter = c.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            for p in pumps {
+                let abort = p.abort_handle();
+                if tokio::time::timeout(DRAIN, p).await.is_err() {
+                    abort.abort();
+                }
+            }
+            let code = match status {
+                Ok(s) => {
+                    use std::os::unix::process::ExitStatusExt as _;
+                    s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+                }
+                Err(_) => 128,
+            };
+            let result = if let Ok(why) = std::fs::read_to_string(&waiter.error_file) {
+                ExitStatus {
+                    code: 128,
+                    reason: ExitReason::StartError,
+                    message: Some(why),
+                }
+            } else if code == 137 && waiter.cgroups.oom_kills() > 0 {
+                ExitStatus {
+                    code,
+                    reason: ExitReason::OomKilled,
+                    message: waiter
+                        .config
+                        .memory_limit
+                        .map(|l| format!("memory limit of {l} bytes reached")),
+                }
+            } else {
+                ExitStatus::from_code(code)
+            };
+            let cgroups = waiter.cgroups.clone();
+            let _ = tokio::task::spawn_blocking(move || cgroups.remove()).await;
+            set_once(&waiter.exit, result);
+        });
+        // Started means the container process exists in its namespaces (or has already ended).
+        let mut rx = c.exit.subscribe();
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(pid) = std::fs::read_to_string(&c.pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                *lock(&c.pid) = Some(pid);
+                return Ok(());
+            }
+            if rx.borrow().is_some() || tokio::time::Instant::now() > deadline {
+                return Ok(());
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(1), rx.changed()).await;
+        }
+    }
+
+    async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
+        let mut rx = self.container(id)?.exit.subscribe();
+        let status = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow::anyhow!("container {id} disappeared"))?;
+        Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+    }
+
+    /// TERM to the container's main process, KILL to all of it once `grace` has passed. As PID 1
+    /// of its PID namespace, a process without a TERM handler ignores TERM (as in Kubernetes).
+    async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
+        let c = self.container(id)?;
+        let mut rx = c.exit.subscribe();
+        if rx.borrow().is_some() {
+            return Ok(());
+        }
+        if lock(&c.helper_pid).is_none() {
+            // Never started: nothing runs.
+            set_once(&c.exit, ExitStatus::from_code(137));
+            return Ok(());
+        }
+        if !grace.is_zero() {
+            let pid = *lock(&c.pid);
+            if let Some(pid) = pid {
+                sys::kill(pid, libc::SIGTERM);
+            }
+            if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.kill_container(&c).await;
+        let _ = tokio::time::timeout(START_TIMEOUT, rx.wait_for(Option::is_some)).await;
+        Ok(())
+    }
+
+    async fn remove_container(&self, id: &ContainerId) -> Result<()> {
+        let removed = lock(&self.containers).remove(&id.0);
+        if let Some(c) = removed {
+            if c.exit.borrow().is_none() && lock(&c.helper_pid).is_some() {
+                self.kill_container(&c).await;
+                let mut rx = c.exit.subscribe();
+                let _ = tokio::time::timeout(START_TIMEOUT, rx.wait_for(Option::is_some)).await;
+            }
+            c.cgroups.remove();
+            if let Err(e) = std::fs::remove_dir_all(&c.dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(anyhow::anyhow!("removing {}: {e}", c.dir.display()).into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let ids: Vec<ContainerId> = lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *id)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect();
+        for cid in ids {
+            self.stop_container(&cid, Duration::ZERO).await?;
+        }
+        if let Ok(s) = self.sandbox(id) {
+            sys::kill(s.outer_pid as i32, libc::SIGTERM);
+            let outer = lock(&s.outer).take();
+            if let Some(mut outer) = outer
+                && tokio::time::timeout(Duration::from_secs(2), outer.wait())
+                    .await
+                    .is_err()
+            {
+                let _ = outer.kill().await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        self.stop_pod_sandbox(id).await?;
+        let ids: Vec<ContainerId> = lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *id)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect();
+        for cid in ids {
+            self.remove_container(&cid).await?;
+        }
+        let removed = lock(&self.sandboxes).remove(&id.0);
+        if let Some(s) = removed {
+            let _ = std::fs::remove_dir_all(&s.config.state_dir);
+        }
+        Ok(())
+    }
+
+    async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {
+        let Ok(c) = self.container(id) else {
+            return Vec::new();
+        };
+        let pid = *lock(&c.pid);
+        pid.map(|p| namespaces(p as u32)).unwrap_or_default()
+    }
+
+    async fn sandbox_namespaces(&self, id: &SandboxId) -> Vec<(String, String)> {
+        self.sandbox(id)
+            .map(|s| {
+                let mut ns = vec![("pause pid".to_string(), s.pid.to_string())];
+                ns.extend(namespaces(s.pid));
+                ns
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The namespaces of a process as /proc/PID/ns shows them.
+fn namespaces(pid: u32) -> Vec<(String, String)> {
+    ["net", "ipc", "uts", "pid", "mnt", "user", "cgroup"]
+        .iter()
+        .filter_map(|k| sys::ns_link(pid, k).map(|v| (k.to_string(), v)))
+        .collect()
+}

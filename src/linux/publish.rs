@@ -1,0 +1,97 @@
+//! `--publish` and `hostPort` on the Linux backend: a listener on the host forwards each connection
+//! into the pod's network namespace through a socket the pod's pause process created there (sent
+//! over a unix socket with SCM_RIGHTS), so wpod itself never enters a namespace.
+//! `--publish` connects to the pod's 127.0.0.1 (like `kubectl port-forward`), a hostPort to the
+//! pod's IP (so a server bound only to 127.0.0.1 is not reachable that way, as with a CNI portmap).
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use super::LinuxRuntime;
+use crate::net::publish::{Kind, Mapping};
+
+/// One socket from the pause process's factory (see helper.rs).
+pub fn request_socket(factory: &UnixStream) -> io::Result<OwnedFd> {
+    let fd = factory.as_raw_fd();
+    // SAFETY: one byte written from a live buffer; recvmsg fills a CMSG_SPACE-sized buffer and the
+    // control message is only read when the kernel says it holds an SCM_RIGHTS fd.
+    unsafe {
+        if libc::write(fd, b"t".as_ptr().cast(), 1) != 1 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut byte = [0u8; 1];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        if libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 || byte[0] != 1 {
+            return Err(io::Error::other(
+                "the pod's pause process could not create a socket",
+            ));
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::other("the pod's pause process sent no socket"));
+        }
+        let raw = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>());
+        Ok(OwnedFd::from_raw_fd(raw))
+    }
+}
+
+/// Binds the host side now (a busy port is an error before any pod starts) and forwards every
+/// connection that arrives later.
+pub fn publish(runtime: &Arc<LinuxRuntime>, mapping: Mapping) -> Result<SocketAddr, String> {
+    let listener = std::net::TcpListener::bind(mapping.host)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|e| {
+            format!(
+                "cannot publish {}: {e}; is another program using that port? pick another host port",
+                mapping.host
+            )
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    let runtime = runtime.clone();
+    tokio::spawn(async move {
+        while let Ok((mut outside, _)) = listener.accept().await {
+            let runtime = runtime.clone();
+            let mapping = mapping.clone();
+            tokio::spawn(async move {
+                let Ok(mut inside) = connect(&runtime, &mapping).await else {
+                    return;
+                };
+                let _ = outside.set_nodelay(true);
+                let _ = inside.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
+            });
+        }
+    });
+    Ok(local)
+}
+
+async fn connect(runtime: &LinuxRuntime, m: &Mapping) -> io::Result<tokio::net::TcpStream> {
+    let (fd, ip) = runtime.pod_socket(&m.pod)?;
+    let target = match m.kind {
+        Kind::Forward => Ipv4Addr::LOCALHOST,
+        Kind::HostPort => ip.unwrap_or(Ipv4Addr::LOCALHOST),
+    };
+    let std_stream = std::net::TcpStream::from(fd);
+    std_stream.set_nonblocking(true)?;
+    let socket = tokio::net::TcpSocket::from_std_stream(std_stream);
+    socket
+        .connect(SocketAddr::V4(SocketAddrV4::new(target, m.container_port)))
+        .await
+}

@@ -1,0 +1,42 @@
+//! What wpod hands to its container helper process (`wpod __wpod-container SPEC`), as JSON in a
+//! file of the container's state directory: everything is decided before the helper starts.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpecMount {
+    pub host_path: PathBuf,
+    pub container_path: String,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    /// The pause process whose namespaces the container joins.
+    pub pause_pid: u32,
+    /// Join the pause process's network namespace (false for `hostNetwork: true`).
+    pub join_net: bool,
+    /// `shareProcessNamespace: true`: join the pod's PID namespace instead of getting one.
+    pub share_pid: bool,
+    /// Rootless: join the pod's user namespace first.
+    pub user_ns: bool,
+    /// cgroup directories the container's processes go into (memory and cpu limits).
+    pub cgroups: Vec<PathBuf>,
+    /// The native program to run (a built-in image's host build).
+    pub program: PathBuf,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Where the container's private tmpfs root is mounted before pivot_root.
+    pub root: PathBuf,
+    /// Files written into the root: /etc/hosts, /etc/hostname, the image's own files.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Host directories bound read-only so the program can run (its shared libraries).
+    pub system_binds: Vec<PathBuf>,
+    pub mounts: Vec<SpecMount>,
+    /// The helper writes the container process's pid here once it exists.
+    pub pid_file: PathBuf,
+    /// The helper writes why the container could not start here (then exits 128).
+    pub error_file: PathBuf,
+}

@@ -1,0 +1,753 @@
+//! The parity suite: every scenario manifest runs on the wasm backend and on the Linux backend,
+//! the outcomes are normalised (wpod::parity) and compared. Every accepted difference is listed,
+//! with its reason, in tests/parity/allow.txt; any other difference fails, and so does an
+//! allow-list entry that no longer matches anything (so the list stays true).
+//!
+//! Where the Linux backend cannot run (not Linux, no namespaces) the suite skips and says why;
+//! `WPOD_REQUIRE_LINUX=1` (CI) turns the skip into a failure.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use wpod::parity::{self, Outcome};
+
+use crate::support::*;
+
+struct Scenario {
+    name: &'static str,
+    /// `{dir}` is replaced by a fresh hostPath directory per run, compared afterwards.
+    manifest: &'static str,
+    args: &'static [&'static str],
+    /// Send wpod a SIGTERM (a graceful stop of every pod) after this long.
+    term_after: Option<Duration>,
+}
+
+const fn s(name: &'static str, manifest: &'static str) -> Scenario {
+    Scenario {
+        name,
+        manifest,
+        args: &[],
+        term_after: None,
+    }
+}
+
+const fn with_args(
+    name: &'static str,
+    manifest: &'static str,
+    args: &'static [&'static str],
+) -> Scenario {
+    Scenario {
+        name,
+        manifest,
+        args,
+        term_after: None,
+    }
+}
+
+const fn stopped(name: &'static str, manifest: &'static str, after_ms: u64) -> Scenario {
+    Scenario {
+        name,
+        manifest,
+        args: &[],
+        term_after: Some(Duration::from_millis(after_ms)),
+    }
+}
+
+const SCENARIOS: &[Scenario] = &[
+    s(
+        "exit-0",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: testkit, command: [testkit, exit, "0"]}]
+"#,
+    ),
+    s(
+        "exit-3-never",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: testkit, args: [exit, "3"]}]
+"#,
+    ),
+    s(
+        "exit-255",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [sh, -c, "exit 255"]}]
+"#,
+    ),
+    s(
+        "two-containers-mixed",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: ok, image: testkit, command: [testkit, count, "3", "10"]}
+    - {name: bad, image: testkit, command: [testkit, exit, "7"]}
+"#,
+    ),
+    with_args(
+        "onfailure-restarts-until-success",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: OnFailure
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "if [ -f /d/once ]; then echo second; exit 0; fi; touch /d/once; echo first; exit 1"]
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+        &["--backoff-base", "100ms"],
+    ),
+    with_args(
+        "always-restarts-after-exit-0",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Always
+  activeDeadlineSeconds: 3
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo run >> /d/runs; if [ $(wc -l < /d/runs) -ge 3 ]; then sleep 30; fi; exit 0"]
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+        &["--backoff-base", "100ms", "--backoff-max", "100ms"],
+    ),
+    s(
+        "never-does-not-restart",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [sh, -c, "echo once; exit 1"]}]
+"#,
+    ),
+    s(
+        "init-containers-in-order",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: d, emptyDir: {}}]
+  initContainers:
+    - {name: one, image: busybox, command: [sh, -c, "echo one > /d/order"], volumeMounts: [{name: d, mountPath: /d}]}
+    - {name: two, image: busybox, command: [sh, -c, "echo two >> /d/order"], volumeMounts: [{name: d, mountPath: /d}]}
+  containers:
+    - {name: app, image: testkit, command: [testkit, cat, /d/order], volumeMounts: [{name: d, mountPath: /d}]}
+"#,
+    ),
+    s(
+        "init-fails-under-never",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  initContainers: [{name: init, image: testkit, command: [testkit, exit, "4"]}]
+  containers: [{name: app, image: testkit, command: [testkit, echo, never]}]
+"#,
+    ),
+    with_args(
+        "init-retried-under-onfailure",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: OnFailure
+  volumes: [{name: d, emptyDir: {}}]
+  initContainers:
+    - name: init
+      image: busybox
+      command: [sh, -c, "[ -f /d/m ] && exit 0; touch /d/m; exit 2"]
+      volumeMounts: [{name: d, mountPath: /d}]
+  containers: [{name: app, image: testkit, command: [testkit, echo, started]}]
+"#,
+        &["--backoff-base", "100ms"],
+    ),
+    s(
+        "env-and-expansion",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, args, "$(GREETING) $(WHO)", "$$(WHO)", "$(NOPE)"]
+      env:
+        - {name: WHO, value: world}
+        - {name: GREETING, value: "hello $(WHO)"}
+"#,
+    ),
+    s(
+        "env-listing",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, env]
+      env:
+        - {name: A, value: "1"}
+        - name: POD
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+"#,
+    ),
+    s(
+        "command-and-args",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: args-only, image: testkit, args: [args, a, "b c"]}
+    - {name: both, image: busybox, command: [echo], args: [x, y]}
+"#,
+    ),
+    s(
+        "configmap-env-and-volume",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {greeting: hi, file.txt: "from the configmap"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: cfg, configMap: {name: cfg}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo $G; cat /cfg/file.txt; echo"]
+      env: [{name: G, valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}}]
+      volumeMounts: [{name: cfg, mountPath: /cfg}]
+"#,
+    ),
+    s(
+        "missing-configmap",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      env: [{name: G, valueFrom: {configMapKeyRef: {name: nope, key: k}}}]
+"#,
+    ),
+    s(
+        "unknown-image",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: no-such-image}]
+"#,
+    ),
+    s(
+        "shared-emptydir",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+    - {name: writer, image: busybox, command: [sh, -c, "echo shared > /d/tmp; mv /d/tmp /d/msg"], volumeMounts: [{name: d, mountPath: /d}]}
+    - {name: reader, image: busybox, command: [sh, -c, "until [ -f /in/msg ]; do sleep 0.05; done; cat /in/msg"], volumeMounts: [{name: d, mountPath: /in}]}
+"#,
+    ),
+    s(
+        "hostpath-files-left",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: h, hostPath: {path: "{dir}", type: DirectoryOrCreate}}]
+  initContainers:
+    - {name: first, image: testkit, command: [testkit, write, /h/a.txt, alpha], volumeMounts: [{name: h, mountPath: /h}]}
+  containers:
+    - {name: second, image: busybox, command: [sh, -c, "mkdir -p /h/sub && echo beta > /h/sub/b.txt && cat /h/a.txt"], volumeMounts: [{name: h, mountPath: /h}]}
+"#,
+    ),
+    s(
+        "hostpath-file-mount",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: f, hostPath: {path: "{dir}/log.txt", type: FileOrCreate}}]
+  containers:
+    - {name: c, image: busybox, command: [sh, -c, "echo one >> /var/log.txt; echo two >> /var/log.txt; cat /var/log.txt"], volumeMounts: [{name: f, mountPath: /var/log.txt}]}
+"#,
+    ),
+    s(
+        "readonly-mount",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: h, hostPath: {path: "{dir}", type: DirectoryOrCreate}}]
+  containers:
+    - {name: c, image: testkit, command: [testkit, write, /ro/x, data], volumeMounts: [{name: h, mountPath: /ro, readOnly: true}]}
+"#,
+    ),
+    s(
+        "subpath-and-nested-mounts",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: h, hostPath: {path: "{dir}", type: DirectoryOrCreate}}, {name: e, emptyDir: {}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo in-sub > /data/x; echo in-cache > /data/cache/y; ls /data"]
+      volumeMounts:
+        - {name: h, mountPath: /data, subPath: sub}
+        - {name: e, mountPath: /data/cache}
+"#,
+    ),
+    s(
+        "image-files-and-hostname",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: named-pod}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: c, image: testkit, command: [testkit, cat, /etc/testkit.txt]}
+    - {name: h, image: busybox, command: [sh, -c, "cat /etc/hostname; hostname; echo $HOSTNAME"]}
+"#,
+    ),
+    s(
+        "stdout-and-stderr",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    # stdout and stderr are two pipes on Linux: lines of different streams keep their order
+    # only when written at different moments.
+    - {name: c, image: busybox, command: [sh, -c, "echo out; sleep 0.2; echo err >&2; sleep 0.2; printf 'no newline'"]}
+"#,
+    ),
+    s(
+        "pod-ip-in-env",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, args, "$(IP)"]
+      env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+"#,
+    ),
+    s(
+        "localhost-in-a-pod",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: server, image: busybox, command: [sh, -c, "nc -l -p 8080"]}
+    - {name: client, image: testkit, command: [testkit, get, "localhost:8080"]}
+"#,
+    ),
+    s(
+        "loopback-address-in-a-pod",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: server, image: busybox, command: [sh, -c, "nc -l -p 9000"]}
+    - {name: client, image: testkit, command: [testkit, get, "127.0.0.1:9000", /path]}
+"#,
+    ),
+    s(
+        "same-port-in-two-pods",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: server, image: busybox, command: [sh, -c, "nc -l -p 8080"]}
+    - {name: client, image: testkit, command: [testkit, get, "localhost:8080", /a]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: server, image: busybox, command: [sh, -c, "nc -l -p 8080"]}
+    - {name: client, image: testkit, command: [testkit, get, "localhost:8080", /b]}
+"#,
+    ),
+    s(
+        "pod-to-pod-by-name",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: server}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: nc, image: busybox, command: [sh, -c, "nc -l -p 7070"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: get, image: testkit, command: [testkit, get, "server:7070", /by-name]}
+"#,
+    ),
+    s(
+        "address-in-use",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: holder, image: testkit, command: [testkit, bind, "0.0.0.0:7000", "2"]}
+    - {name: late, image: busybox, command: [sh, -c, "sleep 0.5; nc -l -p 7000; echo exit=$?"]}
+"#,
+    ),
+    s(
+        "oom-killed",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, alloc, 256Mi]
+      resources: {limits: {memory: 32Mi}}
+"#,
+    ),
+    s(
+        "within-memory-limit",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, alloc, 4Mi]
+      resources: {limits: {memory: 64Mi, cpu: 500m}}
+"#,
+    ),
+    s(
+        "active-deadline",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  activeDeadlineSeconds: 1
+  containers: [{name: c, image: testkit, command: [testkit, sleep, "30"]}]
+"#,
+    ),
+    stopped(
+        "graceful-stop-ignored-term",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: testkit, command: [testkit, sleep, "30"]}]
+"#,
+        1000,
+    ),
+    stopped(
+        "graceful-stop-exits-within-grace",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 10
+  containers: [{name: c, image: busybox, command: [sh, -c, "sleep 2; echo done"]}]
+"#,
+        500,
+    ),
+    stopped(
+        "graceful-stop-trap",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  containers: [{name: c, image: busybox, command: [sh, -c, "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]}]
+"#,
+        1000,
+    ),
+    s(
+        "nginx-and-wget",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  restartPolicy: Never
+  activeDeadlineSeconds: 3
+  volumes: [{name: html, emptyDir: {}}]
+  initContainers:
+    - {name: page, image: busybox, command: [sh, -c, "echo 'hello from nginx' > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
+  containers:
+    - {name: nginx, image: nginx, volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]}
+    - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; cat /tmp/page"]}
+"#,
+    ),
+];
+
+/// One allow-list entry: `SCENARIO KEY -- REASON`.
+struct Allowed {
+    scenario: String,
+    key: String,
+    used: std::cell::Cell<bool>,
+}
+
+fn allow_list() -> Vec<Allowed> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parity/allow.txt");
+    let text = std::fs::read_to_string(&path).expect("tests/parity/allow.txt");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let (entry, reason) = l
+                .split_once(" -- ")
+                .unwrap_or_else(|| panic!("allow.txt: `{l}` has no ` -- reason`"));
+            assert!(
+                !reason.trim().is_empty(),
+                "allow.txt: `{l}` gives no reason"
+            );
+            let mut words = entry.split_whitespace();
+            let (Some(scenario), Some(key), None) = (words.next(), words.next(), words.next())
+            else {
+                panic!("allow.txt: `{l}` is not `SCENARIO KEY -- REASON`");
+            };
+            Allowed {
+                scenario: scenario.into(),
+                key: key.into(),
+                used: std::cell::Cell::new(false),
+            }
+        })
+        .collect()
+}
+
+fn run_on(backend: &str, sc: &Scenario) -> Outcome {
+    let scratch = Scratch::new(&format!("parity-{backend}-{}", sc.name));
+    let host = scratch.dir.join("host");
+    std::fs::create_dir_all(&host).expect("host dir");
+    let manifest = sc.manifest.replace("{dir}", &host.to_string_lossy());
+    let file = scratch.write("pod.yaml", manifest);
+    let mut cmd = wpod();
+    cmd.args([
+        "run",
+        "-o",
+        "json",
+        "--color",
+        "never",
+        "--timeout",
+        "30s",
+        "--backend",
+        backend,
+    ])
+    .args(sc.args)
+    .arg(&file)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("run wpod");
+    if let Some(after) = sc.term_after {
+        std::thread::sleep(after);
+        // SAFETY: signalling our own child process.
+        unsafe { libc_kill(child.id() as i32, 15) };
+    }
+    let out = child.wait_with_output().expect("wait for wpod");
+    let mut o = parity::outcome(
+        out.status.code().unwrap_or(-1),
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+    );
+    parity::add_files(&mut o, &host);
+    o
+}
+
+// The C library's, declared here: the test binary has no libc crate of its own.
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+    fn geteuid() -> u32;
+}
+
+/// Why the Linux backend cannot run here, if it cannot.
+fn linux_unavailable() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return Some("the Linux backend needs Linux".into());
+    }
+    // SAFETY: geteuid cannot fail.
+    if unsafe { geteuid() } != 0 {
+        return Some(
+            "not root: rootless Linux pods have no memory limits and no pod IPs, so parity needs root"
+                .into(),
+        );
+    }
+    let r = run_json(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: probe}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: testkit, command: [testkit, exit, \"0\"]}]\n",
+        &["--backend", "linux"],
+    );
+    (r.code != 0).then(|| {
+        format!(
+            "a trivial pod fails on the Linux backend: {}",
+            r.stderr.trim()
+        )
+    })
+}
+
+#[test]
+fn parity_suite() {
+    assert!(
+        SCENARIOS.len() >= 30,
+        "the suite promises at least 30 scenarios"
+    );
+    if let Some(why) = linux_unavailable() {
+        if std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1") {
+            panic!("parity suite cannot run and WPOD_REQUIRE_LINUX=1: {why}");
+        }
+        eprintln!("parity suite SKIPPED: {why}");
+        return;
+    }
+    let allowed = allow_list();
+    // Two scenarios at a time: each runs two wpods, and timing-sensitive ones must not starve.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, Outcome, Outcome)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(sc) = SCENARIOS.get(i) else { break };
+                        mine.push((i, run_on("wasm", sc), run_on("linux", sc)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let mut failures = String::new();
+    for (i, wasm, linux) in results {
+        let sc = &SCENARIOS[i];
+        for d in parity::differences(&wasm, &linux) {
+            match allowed
+                .iter()
+                .find(|a| a.scenario == sc.name && a.key == d.key)
+            {
+                Some(a) => a.used.set(true),
+                None => failures.push_str(&format!(
+                    "scenario {}:\n{}",
+                    sc.name,
+                    parity::render(std::slice::from_ref(&d), "wasm", "linux")
+                )),
+            }
+        }
+    }
+    for a in allowed.iter().filter(|a| !a.used.get()) {
+        failures.push_str(&format!(
+            "allow.txt: `{} {}` matches no difference any more: remove it\n",
+            a.scenario, a.key
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "parity differences not in tests/parity/allow.txt:\n{failures}"
+    );
+}

@@ -266,12 +266,15 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
         .iter()
         .map(|(k, v)| sys::cstr(&format!("{k}={v}")))
         .collect::<io::Result<Vec<_>>>()?;
-    let (mut report_r, mut report_w) = io::pipe()?;
+    let (mut report_r, report_w) = io::pipe()?;
     match sys::fork()? {
         0 => {
             drop(report_r);
-            let e = container_process(spec, &program, &argv, &env, &mut report_w);
-            let _ = report_w.write_all(e.to_string().as_bytes());
+            let mut report = Some(report_w);
+            let e = container_process(spec, &program, &argv, &env, &mut report);
+            if let Some(mut w) = report {
+                let _ = w.write_all(e.to_string().as_bytes());
+            }
             // SAFETY: leaving the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(127) }
         }
@@ -305,7 +308,7 @@ fn container_process(
     program: &OwnedFd,
     argv: &[std::ffi::CString],
     env: &[std::ffi::CString],
-    report: &mut io::PipeWriter,
+    report: &mut Option<io::PipeWriter>,
 ) -> io::Error {
     // The helper forwards nothing: when it is killed, the container goes with it.
     if let Err(e) = sys::set_pdeathsig(libc::SIGKILL) {
@@ -316,11 +319,31 @@ fn container_process(
     unsafe { libc::setsid() };
     // The mount namespace is the container process's alone: had the helper shared it, the
     // container's pivot_root would move the helper's root too, under its pid and error files.
-    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| report.write_all(&[0])) {
+    let said = |r: &mut Option<io::PipeWriter>| r.as_mut().map_or(Ok(()), |w| w.write_all(&[0]));
+    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| said(report)) {
         return e;
     }
+    // Opened before pivot_root, like the native program.
+    let wasm = match spec
+        .wasm
+        .as_deref()
+        .map(|w| sys::open(w, libc::O_RDONLY))
+        .transpose()
+    {
+        Ok(w) => w,
+        Err(e) => return e,
+    };
     if let Err(e) = rootfs::build(spec) {
         return e;
+    }
+    if let Some(wasm) = wasm {
+        sys::reset_signals();
+        // Nothing is exec'd: close the report pipe so the helper sees the start succeed.
+        report.take();
+        let code = super::wasm_guest::run(&wasm, spec);
+        let _ = std::io::stdout().flush();
+        // SAFETY: leaving the forked child without running the parent's exit handlers.
+        unsafe { libc::_exit(code) }
     }
     sys::reset_signals();
     sys::execveat(program, argv, env)

@@ -12,6 +12,7 @@ pub mod publish;
 mod rootfs;
 mod spec;
 mod sys;
+mod wasm_guest;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
@@ -101,6 +103,8 @@ struct Sandbox {
 
 struct Image {
     program: PathBuf,
+    /// A `.wasm` file image, run by wpod's wasmtime inside the container.
+    wasm: Option<PathBuf>,
     files: builtin::ImageFiles,
 }
 
@@ -312,13 +316,58 @@ fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
     });
 }
 
+impl LinuxRuntime {
+    /// A `.wasm` image: the container process is wpod itself, running the wasm in-process with
+    /// wasmtime inside the pod's namespaces.
+    fn pull_wasm_file(
+        &self,
+        image: &str,
+        p: &str,
+        base_dir: &Path,
+    ) -> Result<ImageInfo, ImageError> {
+        let path = base_dir.join(p);
+        let bytes = std::fs::read(&path).map_err(|e| ImageError::NotFound {
+            image: image.to_string(),
+            detail: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let id = format!("sha256:{sha}");
+        lock(&self.images).insert(
+            id.clone(),
+            Arc::new(Image {
+                // The container process is wpod itself, running the wasm in-process.
+                program: self.options.exe.clone(),
+                wasm: Some(path.clone()),
+                files: &[],
+            }),
+        );
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.to_string());
+        Ok(ImageInfo {
+            id,
+            source: format!(
+                "file {} (wasmtime inside the pod's namespaces)",
+                path.display()
+            ),
+            entrypoint: vec![file_name],
+            cmd: vec![],
+            env: vec![],
+        })
+    }
+}
+
 #[async_trait]
 impl RuntimeService for LinuxRuntime {
     fn name(&self) -> &'static str {
         "linux"
     }
 
-    async fn pull_image(&self, image: &str, _base_dir: &Path) -> Result<ImageInfo, ImageError> {
+    async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError> {
         let (b, source) = match builtin::resolve(image) {
             ImageRef::Builtin(b) => (b, format!("built-in image {} (native build)", b.name)),
             ImageRef::StandIn(b, name) => (
@@ -327,14 +376,7 @@ impl RuntimeService for LinuxRuntime {
                     "NOTE: not the real {name} image: wpod's built-in busybox toolbox (native build) stands in for it"
                 ),
             ),
-            ImageRef::File(p) => {
-                return Err(ImageError::Invalid {
-                    image: image.to_string(),
-                    detail: format!(
-                        "{p}: the linux backend runs the built-in images natively; .wasm file images run on the wasm backend only (for now)"
-                    ),
-                });
-            }
+            ImageRef::File(p) => return self.pull_wasm_file(image, p, base_dir),
             ImageRef::Unknown(name) => {
                 return Err(ImageError::NotFound {
                     image: image.to_string(),
@@ -352,6 +394,7 @@ impl RuntimeService for LinuxRuntime {
             id.clone(),
             Arc::new(Image {
                 program,
+                wasm: None,
                 files: b.files,
             }),
         );
@@ -509,6 +552,7 @@ impl RuntimeService for LinuxRuntime {
             user_ns: self.mode == Mode::Rootless,
             cgroups: cgroups.dirs().to_vec(),
             program: image.program.clone(),
+            wasm: image.wasm.clone(),
             argv: config.argv.clone(),
             env,
             root: dir.join("root"),

@@ -26,6 +26,8 @@ pub struct ContainerSpec {
     pub cgroups: Vec<PathBuf>,
     /// The native program to run (a built-in image's host build).
     pub program: PathBuf,
+    /// A `.wasm` image: run by wpod's wasmtime inside the container instead of `program`.
+    pub wasm: Option<PathBuf>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Where the container's private tmpfs root is mounted before pivot_root.

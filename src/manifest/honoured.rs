@@ -214,6 +214,10 @@ const INSTEAD: &[(&str, &str)] = &[
         "wpod does not allocate terminals; output is captured as logs",
     ),
     (
+        "spec.shareProcessNamespace",
+        "honoured by --backend linux (one PID namespace per pod); on the wasm backend each container is alone",
+    ),
+    (
         "C.workingDir",
         "wpod does not set the working directory yet; the image's default is used",
     ),

@@ -751,3 +751,42 @@ fn parity_suite() {
         "parity differences not in tests/parity/allow.txt:\n{failures}"
     );
 }
+
+#[test]
+fn parity_command_prints_differences_side_by_side() {
+    if let Some(why) = linux_unavailable() {
+        if std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1") {
+            panic!("wpod parity cannot be tested and WPOD_REQUIRE_LINUX=1: {why}");
+        }
+        eprintln!("wpod parity test SKIPPED: {why}");
+        return;
+    }
+    let s = Scratch::new("parity-cli");
+    let same = s.write(
+        "same.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: testkit, args: [echo, hi]}]\n",
+    );
+    let r = run_args(&["parity", &same.to_string_lossy()]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "no differences\n"),
+        "{r:?}"
+    );
+    // A write to a readOnly mount: EPERM under WASI, EROFS on Linux (see allow.txt).
+    let host = s.dir.join("host");
+    std::fs::create_dir_all(&host).expect("host dir");
+    let differs = s.write(
+        "ro.yaml",
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  restartPolicy: Never\n  volumes: [{{name: h, hostPath: {{path: \"{}\"}}}}]\n  containers: [{{name: c, image: testkit, command: [testkit, write, /ro/x, data], volumeMounts: [{{name: h, mountPath: /ro, readOnly: true}}]}}]\n",
+            host.display()
+        ),
+    );
+    let r = run_args(&["parity", &differs.to_string_lossy()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.starts_with("p.c.log\n"), "{r:?}");
+    assert!(
+        r.stdout.contains("| linux") && r.stdout.contains("Read-only file system"),
+        "{r:?}"
+    );
+}

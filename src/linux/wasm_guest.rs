@@ -1,0 +1,104 @@
+//! `.wasm` images on the Linux backend, the way runwasi runs wasm in Kubernetes: the container
+//! process (already in the pod's namespaces, after pivot_root) runs the program with wpod's own
+//! embedded wasmtime, its sockets being the pod's real ones (wasmtime-wasi's host sockets, as for
+//! `hostNetwork` pods on the wasm backend) and its volumes the real bind mounts.
+
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::spec::ContainerSpec;
+use crate::net::{Cluster, Trace};
+use crate::runtime::{
+    ContainerConfig, ImageInfo, LogSink, Mount, RuntimeService, SandboxConfig, Stream,
+};
+use crate::wasm::{WasmOptions, WasmRuntime};
+
+/// wasmtime's own state, outside everything the guest can reach (its preopens).
+const STATE: &str = "/.wpod";
+
+/// Container output goes to this process's stdout/stderr, which wpod reads as the container's log.
+struct Stdio;
+impl LogSink for Stdio {
+    fn line(&self, _: &str, stream: Stream, line: &str) {
+        let _ = match stream {
+            Stream::Stdout => writeln!(std::io::stdout(), "{line}"),
+            Stream::Stderr => writeln!(std::io::stderr(), "{line}"),
+        };
+    }
+}
+
+/// Runs the wasm program behind `wasm` (opened before pivot_root) to completion; its exit code.
+pub fn run(wasm: &OwnedFd, spec: &ContainerSpec) -> i32 {
+    match run_inner(wasm, spec) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wpod: running the wasm image: {e:#}");
+            128
+        }
+    }
+}
+
+fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec) -> anyhow::Result<i32> {
+    // wpod resolves file images by their .wasm suffix: a link to the open file gives it one.
+    std::fs::create_dir_all(STATE)?;
+    let link = Path::new(STATE).join("image.wasm");
+    std::os::unix::fs::symlink(format!("/proc/self/fd/{}", wasm.as_raw_fd()), &link)?;
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")?
+        .trim()
+        .to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let runtime = WasmRuntime::new(WasmOptions {
+            cache_dir: None,
+            progress: false,
+            cluster: Cluster::new(Trace::default()),
+        })?;
+        let image: ImageInfo = runtime
+            .pull_image(&link.to_string_lossy(), Path::new("/"))
+            .await?;
+        let sandbox = runtime
+            .run_pod_sandbox(&SandboxConfig {
+                pod_name: hostname.clone(),
+                namespace: "default".into(),
+                uid: String::new(),
+                hostname,
+                // The host, here, is the pod's own network namespace.
+                host_network: true,
+                share_process_namespace: false,
+                state_dir: PathBuf::from(STATE).join("sandbox"),
+            })
+            .await?;
+        let id = runtime
+            .create_container(
+                &sandbox,
+                ContainerConfig {
+                    name: "wasm".into(),
+                    image,
+                    argv: spec.argv.clone(),
+                    env: spec.env.clone(),
+                    // The container's memory cgroup already holds the limit.
+                    memory_limit: None,
+                    cpu_limit_millis: None,
+                    mounts: spec
+                        .mounts
+                        .iter()
+                        .map(|m| Mount {
+                            host_path: PathBuf::from(&m.container_path),
+                            container_path: m.container_path.clone(),
+                            read_only: m.read_only,
+                        })
+                        .collect(),
+                    attempt: 0,
+                    log: Arc::new(Stdio),
+                },
+            )
+            .await?;
+        runtime.start_container(&id).await?;
+        let status = runtime.wait_container(&id).await?;
+        Ok(status.code)
+    })
+}

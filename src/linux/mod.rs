@@ -751,7 +751,11 @@ impl RuntimeService for LinuxRuntime {
             .map(|(k, _)| ContainerId(k.clone()))
             .collect();
         for cid in ids {
-            self.stop_container(&cid, Duration::ZERO).await?;
+            // A container that exited is removed concurrently by the kubelet: already stopped.
+            match self.stop_container(&cid, Duration::ZERO).await {
+                Err(RuntimeError::NotFound { .. }) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
         }
         if let Ok(s) = self.sandbox(id) {
             sys::kill(s.outer_pid as i32, libc::SIGTERM);

@@ -846,7 +846,11 @@ impl RuntimeService for WasmRuntime {
             .map(|(k, _)| ContainerId(k.clone()))
             .collect();
         for cid in ids {
-            self.stop_container(&cid, Duration::ZERO).await?;
+            // A container that exited is removed concurrently by the kubelet: already stopped.
+            match self.stop_container(&cid, Duration::ZERO).await {
+                Err(RuntimeError::NotFound { .. }) | Ok(()) => {}
+                Err(e) => return Err(e),
+            }
         }
         // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {

@@ -750,13 +750,7 @@ impl RuntimeService for LinuxRuntime {
             .filter(|(_, c)| c.sandbox == *id)
             .map(|(k, _)| ContainerId(k.clone()))
             .collect();
-        for cid in ids {
-            // A container that exited is removed concurrently by the kubelet: already stopped.
-            match self.stop_container(&cid, Duration::ZERO).await {
-                Err(RuntimeError::NotFound { .. }) | Ok(()) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        crate::runtime::kill_all(self, ids).await?;
         if let Ok(s) = self.sandbox(id) {
             sys::kill(s.outer_pid as i32, libc::SIGTERM);
             let outer = lock(&s.outer).take();

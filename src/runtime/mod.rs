@@ -107,6 +107,21 @@ pub fn container_env(hostname: &str, config: &ContainerConfig) -> Vec<(String, S
     env
 }
 
+/// Kills `ids` at once, for StopPodSandbox. A container the kubelet removed meanwhile (it exited)
+/// counts as stopped, so stopping a sandbox stays idempotent.
+pub async fn kill_all<R: RuntimeService + ?Sized>(
+    runtime: &R,
+    ids: Vec<ContainerId>,
+) -> Result<()> {
+    for id in ids {
+        match runtime.stop_container(&id, Duration::ZERO).await {
+            Ok(()) | Err(RuntimeError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Why a container ended, in the vocabulary of Kubernetes' `state.terminated.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitReason {

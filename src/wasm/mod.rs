@@ -845,13 +845,7 @@ impl RuntimeService for WasmRuntime {
             .filter(|(_, c)| c.sandbox == *id)
             .map(|(k, _)| ContainerId(k.clone()))
             .collect();
-        for cid in ids {
-            // A container that exited is removed concurrently by the kubelet: already stopped.
-            match self.stop_container(&cid, Duration::ZERO).await {
-                Err(RuntimeError::NotFound { .. }) | Ok(()) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        crate::runtime::kill_all(self, ids).await?;
         // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {
             s.pause.abort();

@@ -1042,6 +1042,21 @@ impl Kubelet {
         };
         let fallback =
             slot.plan.spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
+        if status.reason == ExitReason::OomKilled {
+            // Kubernetes records this on the node (node-problem-detector's kernel monitor); wpod
+            // has no node object, so it goes with the pod's events.
+            let name = slot.plan.name.clone();
+            let why = status
+                .message
+                .as_deref()
+                .unwrap_or("its memory limit was reached");
+            self.event(
+                EventType::Warning,
+                "OOMKilling",
+                Some(&name),
+                format!("Memory cgroup out of memory: killed container {name:?} ({why})"),
+            );
+        }
         let mut status = status;
         if let Some(m) =
             termination::message(&running.message_file, fallback, status.code, &running.tail)
@@ -1364,6 +1379,14 @@ impl Kubelet {
             "ContainersReady",
             "PodScheduled",
         ];
+        let mut init: Vec<_> = self
+            .init
+            .iter()
+            .chain(&self.app)
+            .map(|s| s.status.to_api())
+            .collect();
+        status::cap_termination_messages(&mut init);
+        let app = init.split_off(self.init.len());
         pod.status = Some(api::PodStatus {
             phase: Some(phase.as_str().into()),
             conditions: Some(
@@ -1383,9 +1406,8 @@ impl Kubelet {
             start_time: self
                 .started_at
                 .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
-            init_container_statuses: (!self.init.is_empty())
-                .then(|| self.init.iter().map(|s| s.status.to_api()).collect()),
-            container_statuses: Some(self.app.iter().map(|s| s.status.to_api()).collect()),
+            init_container_statuses: (!init.is_empty()).then_some(init),
+            container_statuses: Some(app),
             qos_class: Some(qos_class(&self.plan.manifest).into()),
             reason,
             message,

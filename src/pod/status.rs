@@ -346,6 +346,33 @@ pub fn condition_api(c: &Condition, since: Timestamp) -> api::PodCondition {
     }
 }
 
+/// All termination messages of a pod together get at most this many bytes ...
+pub const MAX_POD_MESSAGES: usize = 12 * 1024;
+
+/// ... split evenly among its containers: the kubelet's status manager keeps the start of each
+/// message (`state` and `lastState` alike) within that share, so a pod's status stays small.
+pub fn cap_termination_messages(statuses: &mut [api::ContainerStatus]) {
+    let share = MAX_POD_MESSAGES / statuses.len().max(1);
+    for s in statuses.iter_mut() {
+        let states = [s.state.as_mut(), s.last_state.as_mut()];
+        for t in states
+            .into_iter()
+            .flatten()
+            .filter_map(|st| st.terminated.as_mut())
+        {
+            if let Some(m) = t.message.as_mut()
+                && m.len() > share
+            {
+                let mut end = share;
+                while !m.is_char_boundary(end) {
+                    end -= 1;
+                }
+                m.truncate(end);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +473,48 @@ mod tests {
         assert_eq!(phase(Always, &[], &[exited("a", 0)], true), Succeeded);
         assert_eq!(phase(Always, &[], &[exited("a", 137)], true), Failed);
         assert_eq!(phase(OnFailure, &[], &[backing_off("a", 1)], true), Failed);
+    }
+
+    #[test]
+    fn termination_messages_share_12_kib_per_pod() {
+        let with_message = |len: usize| {
+            let mut s = exited("c", 1);
+            let State::Terminated(t) = &mut s.state else {
+                unreachable!("exited() is terminated")
+            };
+            t.message = Some("é".repeat(len / 2));
+            s.last_state = Some(t.clone());
+            s.to_api()
+        };
+        let mut four: Vec<_> = (0..4).map(|_| with_message(4096)).collect();
+        cap_termination_messages(&mut four);
+        for s in &four {
+            for st in [&s.state, &s.last_state] {
+                let m = st
+                    .as_ref()
+                    .and_then(|st| st.terminated.as_ref())
+                    .and_then(|t| t.message.as_ref());
+                assert_eq!(m.map(String::len), Some(3072));
+            }
+        }
+        let mut one = vec![with_message(4096)];
+        cap_termination_messages(&mut one);
+        let t = one[0].state.as_ref().and_then(|st| st.terminated.as_ref());
+        assert_eq!(
+            t.and_then(|t| t.message.as_ref()).map(String::len),
+            Some(4096)
+        );
+        // Seven containers: 1755 bytes each, cut back to a character boundary.
+        let mut seven: Vec<_> = (0..7).map(|_| with_message(4096)).collect();
+        cap_termination_messages(&mut seven);
+        let t = seven[6]
+            .state
+            .as_ref()
+            .and_then(|st| st.terminated.as_ref());
+        assert_eq!(
+            t.and_then(|t| t.message.as_ref()).map(String::len),
+            Some(1754)
+        );
     }
 
     #[test]

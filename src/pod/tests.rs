@@ -356,10 +356,15 @@ async fn oom_is_reported() {
         pod(json!({"restartPolicy": "Never", "containers": containers(&["hog"])})),
         FakeRuntime::new().script("hog", [FakeRun::Oom { after: secs(1) }]),
     );
-    let (outcome, status, _, _) = run.finish().await;
+    let (outcome, status, _, events) = run.finish().await;
     assert_eq!(outcome, Outcome::Completed(Phase::Failed));
     let t = terminated(&status.container_statuses.expect("statuses")[0]).clone();
     assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+    let reasons = events.reasons();
+    assert!(
+        reasons.contains(&"OOMKilling hog".to_string()),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

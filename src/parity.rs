@@ -1,6 +1,7 @@
 //! Comparing what one manifest does on two backends: each run's observable outcome is normalised
 //! to a flat map of facts (phase, conditions, per-container states, exit codes, reasons, restart
-//! counts, log lines, files left in hostPath directories) and the maps are compared key by key.
+//! counts, ready and started flags, termination messages, which events were recorded, log lines,
+//! files left in hostPath directories) and the maps are compared key by key.
 //! Used by `wpod parity FILE` and by the parity test suite.
 
 use std::collections::BTreeMap;
@@ -24,6 +25,27 @@ pub struct Difference {
 pub fn outcome(exit_code: i32, stdout: &str, stderr: &str) -> Outcome {
     let mut out = Outcome::new();
     out.insert("exit".into(), exit_code.to_string());
+    // Which events each pod and container got (not how many: probe timing may add one).
+    let mut events: BTreeMap<String, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for line in stderr.lines() {
+        let Some((who, rest)) = line.strip_prefix("-- ").and_then(|l| l.split_once(": ")) else {
+            continue;
+        };
+        let Some((reason, _)) = rest.split_once(": ") else {
+            continue;
+        };
+        let is_reason = reason.starts_with(|c: char| c.is_ascii_uppercase())
+            && reason.chars().all(|c| c.is_ascii_alphanumeric());
+        if is_reason {
+            events
+                .entry(format!("{}.events", who.replace('/', ".")))
+                .or_default()
+                .insert(reason);
+        }
+    }
+    for (key, reasons) in events {
+        out.insert(key, reasons.into_iter().collect::<Vec<_>>().join(" "));
+    }
     let json: Value = serde_json::from_str(stdout).unwrap_or(Value::Null);
     let pods: Vec<&Value> = match json["items"].as_array() {
         Some(items) => items.iter().collect(),
@@ -53,8 +75,16 @@ pub fn outcome(exit_code: i32, stdout: &str, stderr: &str) -> Outcome {
                 let cname = text(&c["name"]);
                 out.insert(format!("{name}.{cname}.state"), state(&c["state"]));
                 out.insert(format!("{name}.{cname}.restarts"), text(&c["restartCount"]));
+                out.insert(format!("{name}.{cname}.ready"), text(&c["ready"]));
+                out.insert(format!("{name}.{cname}.started"), text(&c["started"]));
+                if let Some(m) = c["state"]["terminated"]["message"].as_str() {
+                    out.insert(format!("{name}.{cname}.message"), m.to_string());
+                }
                 if c["lastState"]["terminated"].is_object() {
                     out.insert(format!("{name}.{cname}.last"), state(&c["lastState"]));
+                }
+                if let Some(m) = c["lastState"]["terminated"]["message"].as_str() {
+                    out.insert(format!("{name}.{cname}.last-message"), m.to_string());
                 }
             }
         }
@@ -207,13 +237,23 @@ mod tests {
         let pod = r#"{"metadata":{"name":"p"},"status":{"phase":"Failed","conditions":[
             {"type":"Ready","status":"False","reason":"PodFailed"}],
             "containerStatuses":[{"name":"c","restartCount":0,
-            "state":{"terminated":{"exitCode":3,"reason":"Error"}}}]}}"#;
+            "ready":false,"started":false,
+            "state":{"terminated":{"exitCode":3,"reason":"Error","message":"bad\n"}}}]}}"#;
         let o = outcome(
             1,
             pod,
-            "-- p: phase Running -> Failed\nc | hello\nc | bye\n",
+            "-- p: phase Running -> Failed\n-- p/c: Started: Started container c\n\
+             -- p/c: exited with code 3 (Error): bad\n-- p/c: BackOff: Back-off: x\n\
+             -- p/c: Started: again\nc | hello\nc | bye\n",
         );
         assert_eq!(o["p.phase"], "Failed");
+        assert_eq!(o["p.c.events"], "BackOff Started");
+        assert!(!o.contains_key("p.events"), "a phase change is no event");
+        assert_eq!(
+            (o["p.c.ready"].as_str(), o["p.c.started"].as_str()),
+            ("false", "false")
+        );
+        assert_eq!(o["p.c.message"], "bad\n");
         assert_eq!(o["p.condition.Ready"], "False PodFailed");
         assert_eq!(o["p.c.state"], "terminated 3 Error");
         assert_eq!(o["p.c.log"], "hello\nbye");

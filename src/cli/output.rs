@@ -163,9 +163,15 @@ impl EventSink for Printer {
 
     fn exited(&self, pod: &str, container: &str, how: &Terminated) {
         let mut text = format!("exited with code {} ({})", how.exit_code, how.reason);
-        if let Some(m) = how.message.as_deref().filter(|m| !m.is_empty()) {
+        // One status line: a multi-line message shows as `\n`, as kubectl shows it in a table.
+        if let Some(m) = how
+            .message
+            .as_deref()
+            .map(str::trim_end)
+            .filter(|m| !m.is_empty())
+        {
             text.push_str(": ");
-            text.push_str(m);
+            text.push_str(&m.replace('\n', "\\n"));
         }
         self.status_line(&format!("{pod}/{container}"), text, how.exit_code != 0);
     }

@@ -14,6 +14,24 @@ pub struct BuiltinImage {
     pub env: &'static [(&'static str, &'static str)],
     /// Files the image brings into each container's private file system: (absolute path, contents).
     pub files: ImageFiles,
+    /// None: an exec (probe, hook) of any command runs the image's program (a multi-call
+    /// toolbox). Some: only these commands do; the others run the busybox toolbox, standing in for
+    /// the shell and tools the real image has (`sh -c` in an nginx hook, as in the Kubernetes docs).
+    pub exec_commands: Option<&'static [&'static str]>,
+}
+
+/// The image whose program runs an exec of `command` in a container of `image`.
+pub fn exec_image(image: &'static BuiltinImage, command: &str) -> &'static BuiltinImage {
+    let base = command.rsplit('/').next().unwrap_or(command);
+    match image.exec_commands {
+        Some(own) if !own.contains(&base) => toolbox(),
+        _ => image,
+    }
+}
+
+/// The busybox toolbox.
+pub fn toolbox() -> &'static BuiltinImage {
+    &BUILTINS[0]
 }
 
 pub const BUILTINS: &[BuiltinImage] = &[
@@ -25,6 +43,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/busybox.wasm")),
         env: &[("PATH", PATH)],
         files: &[],
+        exec_commands: None,
     },
     BuiltinImage {
         name: "nginx",
@@ -44,6 +63,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
                 include_bytes!("../../guests/src/nginx/50x.html"),
             ),
         ],
+        exec_commands: Some(&["nginx"]),
     },
     BuiltinImage {
         name: "pause",
@@ -53,6 +73,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/pause.wasm")),
         env: &[("PATH", PATH)],
         files: &[],
+        exec_commands: None,
     },
     BuiltinImage {
         name: "testkit",
@@ -67,6 +88,7 @@ pub const BUILTINS: &[BuiltinImage] = &[
             "/etc/testkit.txt",
             b"testkit: a file that comes with the image\n",
         )],
+        exec_commands: None,
     },
 ];
 
@@ -80,9 +102,9 @@ const STAND_INS: &[&str] = &["alpine", "debian", "ubuntu"];
 /// What an image reference names.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ImageRef<'a> {
-    Builtin(&'a BuiltinImage),
+    Builtin(&'static BuiltinImage),
     /// busybox, standing in for a common shell image of this name.
-    StandIn(&'a BuiltinImage, String),
+    StandIn(&'static BuiltinImage, String),
     /// A `.wasm` file (absolute, or relative to the manifest's directory).
     File(&'a str),
     Unknown(String),

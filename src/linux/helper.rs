@@ -9,6 +9,7 @@
 //! - `__wpod-container SPEC` — joins the pause's namespaces, unshares a pid namespace (unless shared),
 //!   forks the container process (which unshares its mount namespace, builds its root and execs), and exits with
 //!   the container's exit code (128 + signal for a signal).
+//! - `__wpod-exec SPEC PID PROGRAM ARGV...` — runs a command inside a running container (see exec.rs).
 //! - `__wpod-node` — holds the private "node" network namespace with the pod bridge and wires pods
 //!   to it, on request, one line per command on stdin.
 
@@ -23,6 +24,8 @@ use super::sys;
 pub const PAUSE: &str = "__wpod-pause";
 pub const CONTAINER: &str = "__wpod-container";
 pub const NODE: &str = "__wpod-node";
+/// Asks the node helper for a TCP socket of the node's network namespace.
+pub const SOCKET_REQUEST: &[u8] = b"socket\n";
 
 /// Runs a helper when wpod was started as one; None for an ordinary command line.
 pub fn dispatch() -> Option<u8> {
@@ -34,6 +37,7 @@ pub fn dispatch() -> Option<u8> {
         ),
         Some(CONTAINER) => container_main(Path::new(args.get(2).map_or("", String::as_str))),
         Some(NODE) => node_main(),
+        Some(super::exec::EXEC) => super::exec::helper_main(&args[2..]),
         _ => return None,
     };
     Some(code.clamp(0, 255) as u8)
@@ -155,6 +159,11 @@ fn serve_socket(conn: i32) -> bool {
     if unsafe { libc::read(conn, byte.as_mut_ptr().cast(), 1) } != 1 {
         return false;
     }
+    serve_socket_now(conn)
+}
+
+/// Sends a new TCP socket of this process's network namespace over `conn`.
+fn serve_socket_now(conn: i32) -> bool {
     // SAFETY: creating a socket; it is closed after sending.
     let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
@@ -340,7 +349,7 @@ fn container_process(
         sys::reset_signals();
         // Nothing is exec'd: close the report pipe so the helper sees the start succeed.
         report.take();
-        let code = super::wasm_guest::run(&wasm, spec);
+        let code = super::wasm_guest::run(&wasm, spec, "container");
         let _ = std::io::stdout().flush();
         // SAFETY: leaving the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(code) }
@@ -375,6 +384,12 @@ fn node_main() -> i32 {
             ))),
             ["pod", pid, veth, bridge, cidr, gateway] => {
                 reply(wire_pod(&own, pid, veth, bridge, cidr, gateway))
+            }
+            // Answered over stdin (a unix socket) itself, with the socket attached.
+            ["socket"] => {
+                if !serve_socket_now(0) {
+                    break;
+                }
             }
             _ => reply(Err(io::Error::other(format!("unknown request {line:?}")))),
         }

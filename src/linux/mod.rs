@@ -6,6 +6,7 @@
 //! helper.rs), never in this multithreaded process.
 
 mod cgroup;
+mod exec;
 mod helper;
 mod images;
 pub mod publish;
@@ -27,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use sha2::Digest as _;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
 pub use helper::dispatch as helper_main;
@@ -36,8 +37,9 @@ use crate::images::{self as builtin, ImageRef};
 use crate::net::Cluster;
 use crate::net::cluster::NODE_IP;
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageError, ImageInfo, LogSink, Result,
-    RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
+    ContainerConfig, ContainerId, ExecResult, ExitReason, ExitStatus, ImageError, ImageInfo,
+    LogSink, PodStream, Result, RuntimeError, RuntimeService, SandboxConfig, SandboxId,
+    SandboxStatus, Stream,
 };
 use cgroup::Cgroups;
 use spec::{ContainerSpec, SpecMount};
@@ -126,7 +128,8 @@ struct Container {
 /// The process holding the pod network's private "node" namespace (the bridge).
 struct Node {
     _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
+    /// Requests go here (its stdin); sockets made in the node namespace come back the same way.
+    control: UnixStream,
     stdout: BufReader<tokio::process::ChildStdout>,
     next_veth: u32,
 }
@@ -197,7 +200,7 @@ impl LinuxRuntime {
         let sandbox = self
             .sandbox_of_pod(pod)
             .ok_or_else(|| std::io::Error::other(format!("pod {pod} is not running")))?;
-        let fd = publish::request_socket(&lock(&sandbox.factory))?;
+        let fd = publish::request_socket(&lock(&sandbox.factory), b"t")?;
         Ok((fd, sandbox.ip))
     }
 
@@ -205,20 +208,21 @@ impl LinuxRuntime {
     async fn node_request(&self, line: String) -> anyhow::Result<()> {
         let mut guard = self.node.lock().await;
         if guard.is_none() {
+            let (ours, theirs) = UnixStream::pair().context("creating the node helper's socket")?;
             let mut child = tokio::process::Command::new(&self.options.exe)
                 .arg(helper::NODE)
-                .stdin(Stdio::piped())
+                .stdin(Stdio::from(OwnedFd::from(theirs)))
                 .stdout(Stdio::piped())
                 .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .context("starting the pod network's node helper")?;
-            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let Some(stdout) = child.stdout.take() else {
                 anyhow::bail!("the node helper has no pipes");
             };
             let mut node = Node {
                 _child: child,
-                stdin,
+                control: ours,
                 stdout: BufReader::new(stdout),
                 next_veth: 0,
             };
@@ -229,6 +233,17 @@ impl LinuxRuntime {
         let veth = format!("wpv{}", node.next_veth);
         node.next_veth += 1;
         node_call(node, line.replace("{veth}", &veth)).await
+    }
+
+    /// A TCP socket in the node's network namespace (its address on the pod bridge is the node's
+    /// IP), once a pod has started the node helper.
+    async fn node_socket(&self) -> Option<std::io::Result<OwnedFd>> {
+        let guard = self.node.lock().await;
+        let node = guard.as_ref()?;
+        Some(publish::request_socket(
+            &node.control,
+            helper::SOCKET_REQUEST,
+        ))
     }
 
     fn hosts_file(&self, hostname: &str, own_ip: Option<Ipv4Addr>) -> String {
@@ -273,9 +288,10 @@ impl LinuxRuntime {
 }
 
 async fn node_call(node: &mut Node, line: String) -> anyhow::Result<()> {
-    node.stdin
+    use std::io::Write as _;
+    // A short write to a local socket the helper always reads: it does not block.
+    (&node.control)
         .write_all(format!("{line}\n").as_bytes())
-        .await
         .context("talking to the node helper")?;
     let mut reply = String::new();
     node.stdout
@@ -357,6 +373,7 @@ impl LinuxRuntime {
             entrypoint: vec![file_name],
             cmd: vec![],
             env: vec![],
+            builtin: None,
         })
     }
 }
@@ -408,6 +425,7 @@ impl RuntimeService for LinuxRuntime {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            builtin: Some(b),
         })
     }
 
@@ -780,6 +798,69 @@ impl RuntimeService for LinuxRuntime {
             let _ = std::fs::remove_dir_all(&s.config.state_dir);
         }
         Ok(())
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult> {
+        let c = self.container(id)?;
+        let pid = *lock(&c.pid);
+        let (Some(pid), None) = (pid, c.exit.borrow().as_ref()) else {
+            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
+        };
+        let own = c.config.image.builtin;
+        let command = argv.first().map_or("", String::as_str);
+        let program = match own.map(|b| builtin::exec_image(b, command)) {
+            Some(other) if Some(other) != own => Some(
+                images::program(other.name, &self.options.cache_dir)
+                    .map(|(path, _)| path)
+                    .with_context(|| format!("preparing the {} image", other.name))?,
+            ),
+            _ => None,
+        };
+        let exec = exec::Exec {
+            spec_file: &c.spec_file,
+            pid,
+            program: program.as_deref(),
+            argv,
+        };
+        exec::exec_sync(&self.options.exe, exec, timeout).await
+    }
+
+    /// From the node (10.88.0.1 on the pod bridge) to the pod's IP, through a socket the node
+    /// helper made in its network namespace: wpod's own has no route to the pod bridge. Without a
+    /// pod IP (rootless) the pod's own 127.0.0.1 stands in for it, from inside the pod.
+    async fn dial(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let s = self.sandbox(sandbox)?;
+        let connected = match (s.config.host_network, s.ip) {
+            (true, _) => tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await,
+            (false, Some(ip)) => {
+                let fd = self
+                    .node_socket()
+                    .await
+                    .context("the pod network's node helper is not running")?
+                    .context("asking the node helper for a socket")?;
+                publish::connect_from(fd, ip, port).await
+            }
+            (false, None) => {
+                let fd = publish::request_socket(&lock(&s.factory), b"t")
+                    .context("asking the pod's pause process for a socket")?;
+                publish::connect_from(fd, Ipv4Addr::LOCALHOST, port).await
+            }
+        };
+        match connected {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                Ok(Box::new(stream))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(RuntimeError::Refused)
+            }
+            Err(e) => Err(anyhow::anyhow!("connecting to port {port}: {e}").into()),
+        }
     }
 
     async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {

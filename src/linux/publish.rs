@@ -13,13 +13,14 @@ use std::sync::Arc;
 use super::LinuxRuntime;
 use crate::net::publish::{Kind, Mapping};
 
-/// One socket from the pause process's factory (see helper.rs).
-pub fn request_socket(factory: &UnixStream) -> io::Result<OwnedFd> {
+/// One socket from a helper that makes them (the pause process, the node helper: see helper.rs),
+/// asked for with `request`.
+pub fn request_socket(factory: &UnixStream, request: &[u8]) -> io::Result<OwnedFd> {
     let fd = factory.as_raw_fd();
-    // SAFETY: one byte written from a live buffer; recvmsg fills a CMSG_SPACE-sized buffer and the
-    // control message is only read when the kernel says it holds an SCM_RIGHTS fd.
+    // SAFETY: the request written from a live buffer; recvmsg fills a CMSG_SPACE-sized buffer and
+    // the control message is only read when the kernel says it holds an SCM_RIGHTS fd.
     unsafe {
-        if libc::write(fd, b"t".as_ptr().cast(), 1) != 1 {
+        if libc::write(fd, request.as_ptr().cast(), request.len()) != request.len() as isize {
             return Err(io::Error::last_os_error());
         }
         let mut byte = [0u8; 1];
@@ -35,13 +36,11 @@ pub fn request_socket(factory: &UnixStream) -> io::Result<OwnedFd> {
         msg.msg_control = cbuf.as_mut_ptr().cast();
         msg.msg_controllen = space as _;
         if libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 || byte[0] != 1 {
-            return Err(io::Error::other(
-                "the pod's pause process could not create a socket",
-            ));
+            return Err(io::Error::other("the helper could not create a socket"));
         }
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::other("the pod's pause process sent no socket"));
+            return Err(io::Error::other("the helper sent no socket"));
         }
         let raw = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>());
         Ok(OwnedFd::from_raw_fd(raw))
@@ -88,10 +87,19 @@ async fn connect(runtime: &LinuxRuntime, m: &Mapping) -> io::Result<tokio::net::
         Kind::Forward => Ipv4Addr::LOCALHOST,
         Kind::HostPort => ip.unwrap_or(Ipv4Addr::LOCALHOST),
     };
+    connect_from(fd, target, m.container_port).await
+}
+
+/// Connects a socket the pod's pause process made (so it lives in the pod's network namespace).
+pub async fn connect_from(
+    fd: OwnedFd,
+    ip: Ipv4Addr,
+    port: u16,
+) -> io::Result<tokio::net::TcpStream> {
     let std_stream = std::net::TcpStream::from(fd);
     std_stream.set_nonblocking(true)?;
     let socket = tokio::net::TcpSocket::from_std_stream(std_stream);
     socket
-        .connect(SocketAddr::V4(SocketAddrV4::new(target, m.container_port)))
+        .connect(SocketAddr::V4(SocketAddrV4::new(ip, port)))
         .await
 }

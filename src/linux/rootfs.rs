@@ -96,19 +96,6 @@ pub fn build(spec: &ContainerSpec) -> io::Result<()> {
             sys::bind(dir, &target, true)?;
         }
     }
-    // Shallow mount paths first, so a volume at /data/cache lands inside the one at /data.
-    let mut mounts: Vec<_> = spec.mounts.iter().collect();
-    mounts.sort_by_key(|m| m.container_path.matches('/').count());
-    for m in mounts {
-        let target = inside(root, &m.container_path);
-        if m.host_path.is_dir() {
-            fs::create_dir_all(&target)
-                .map_err(|e| ctx(e, || format!("creating mount point {}", m.container_path)))?;
-        } else {
-            touch(&target)?;
-        }
-        sys::bind(&m.host_path, &target, m.read_only)?;
-    }
     let proc_dir = root.join("proc");
     mkdir(&proc_dir, 0o555)?;
     sys::mount(
@@ -143,6 +130,20 @@ pub fn build(spec: &ContainerSpec) -> io::Result<()> {
         ("stderr", "/proc/self/fd/2"),
     ] {
         symlink(to, dev.join(link)).map_err(|e| ctx(e, || format!("linking /dev/{link}")))?;
+    }
+    // After /proc and /dev, which would hide a volume under them (/dev/termination-log).
+    // Shallow mount paths first, so a volume at /data/cache lands inside the one at /data.
+    let mut mounts: Vec<_> = spec.mounts.iter().collect();
+    mounts.sort_by_key(|m| m.container_path.matches('/').count());
+    for m in mounts {
+        let target = inside(root, &m.container_path);
+        if m.host_path.is_dir() {
+            fs::create_dir_all(&target)
+                .map_err(|e| ctx(e, || format!("creating mount point {}", m.container_path)))?;
+        } else {
+            touch(&target)?;
+        }
+        sys::bind(&m.host_path, &target, m.read_only)?;
     }
     sys::pivot_root(root)
 }

@@ -30,8 +30,12 @@ impl LogSink for Stdio {
 }
 
 /// Runs the wasm program behind `wasm` (opened before pivot_root) to completion; its exit code.
-pub fn run(wasm: &OwnedFd, spec: &ContainerSpec) -> i32 {
-    match run_inner(wasm, spec) {
+/// `tag` names its state under /.wpod: the container's own run, or one exec in it.
+pub fn run(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> i32 {
+    let result = run_inner(wasm, spec, tag);
+    let _ = std::fs::remove_file(Path::new(STATE).join(format!("{tag}.wasm")));
+    let _ = std::fs::remove_dir_all(Path::new(STATE).join(tag));
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("wpod: running the wasm image: {e:#}");
@@ -40,10 +44,10 @@ pub fn run(wasm: &OwnedFd, spec: &ContainerSpec) -> i32 {
     }
 }
 
-fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec) -> anyhow::Result<i32> {
+fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> anyhow::Result<i32> {
     // wpod resolves file images by their .wasm suffix: a link to the open file gives it one.
     std::fs::create_dir_all(STATE)?;
-    let link = Path::new(STATE).join("image.wasm");
+    let link = Path::new(STATE).join(format!("{tag}.wasm"));
     std::os::unix::fs::symlink(format!("/proc/self/fd/{}", wasm.as_raw_fd()), &link)?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")?
         .trim()
@@ -69,7 +73,7 @@ fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec) -> anyhow::Result<i32> {
                 // The host, here, is the pod's own network namespace.
                 host_network: true,
                 share_process_namespace: false,
-                state_dir: PathBuf::from(STATE).join("sandbox"),
+                state_dir: PathBuf::from(STATE).join(tag),
             })
             .await?;
         let id = runtime

@@ -150,6 +150,7 @@ impl RuntimeService for FakeRuntime {
             entrypoint: vec![format!("/{image}")],
             cmd: vec!["default-cmd".into()],
             env: vec![],
+            builtin: None,
         })
     }
 

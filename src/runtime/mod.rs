@@ -66,6 +66,8 @@ pub struct ImageInfo {
     pub cmd: Vec<String>,
     /// The image's default environment (its `ENV`); the container's `env` overrides it.
     pub env: Vec<(String, String)>,
+    /// The built-in image it is, if it is one (what runs an exec in it: see `images::exec_image`).
+    pub builtin: Option<&'static crate::images::BuiltinImage>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

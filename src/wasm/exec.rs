@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Container, run_guest};
+use super::{Container, Program, run_guest};
 use crate::net::Trace;
 use crate::net::cluster::NODE_IP;
 use crate::net::host::NetCtx;
@@ -48,8 +48,11 @@ impl LogSink for Capture {
     }
 }
 
+/// Runs `program` (the container's own, or the toolbox standing in for the image's shell) with
+/// `argv` in the context of `c`.
 pub(super) async fn exec_sync(
     engine: wasmtime::Engine,
+    program: Program,
     c: &Container,
     trace: Trace,
     argv: &[String],
@@ -68,7 +71,7 @@ pub(super) async fn exec_sync(
     };
     let run = run_guest(
         engine,
-        c.program.clone(),
+        program,
         config,
         c.hostname.clone(),
         net,

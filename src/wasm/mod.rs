@@ -380,6 +380,7 @@ fn read_image(
                     entrypoint: vec![file_name],
                     cmd: vec![],
                     env: vec![],
+                    builtin: None,
                 },
                 &[],
             ))
@@ -391,7 +392,10 @@ fn read_image(
     }
 }
 
-fn builtin(b: &images::BuiltinImage, source: String) -> (Vec<u8>, ImageInfo, images::ImageFiles) {
+fn builtin(
+    b: &'static images::BuiltinImage,
+    source: String,
+) -> (Vec<u8>, ImageInfo, images::ImageFiles) {
     (
         b.wasm.to_vec(),
         ImageInfo {
@@ -404,6 +408,7 @@ fn builtin(b: &images::BuiltinImage, source: String) -> (Vec<u8>, ImageInfo, ima
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            builtin: Some(b),
         },
         b.files,
     )
@@ -904,8 +909,25 @@ impl RuntimeService for WasmRuntime {
         timeout: Duration,
     ) -> Result<ExecResult> {
         let c = self.container(id)?;
+        let own = c.config.image.builtin;
+        let command = argv.first().map_or("", String::as_str);
+        let program = match own.map(|b| images::exec_image(b, command)) {
+            Some(other) if Some(other) != own => {
+                let (info, _) = self
+                    .prepare(other.name, Path::new("/"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let sha = info.id.trim_start_matches("sha256:");
+                lock(&self.programs)
+                    .get(sha)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("image {} was not compiled", other.name))?
+            }
+            _ => c.program.clone(),
+        };
         exec::exec_sync(
             self.engine.clone(),
+            program,
             &c,
             self.cluster.trace.clone(),
             argv,

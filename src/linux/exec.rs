@@ -1,0 +1,189 @@
+//! CRI's ExecSync on the Linux backend, as runc exec does it: a helper process
+//! (`wpod __wpod-exec SPEC PID PROGRAM ARGV...`) joins the running container's cgroups and namespaces —
+//! its mount namespace last, so it sees the container's root, volumes and /etc files — then forks
+//! the command (the image's program with the new argv and the container's env) and exits with its
+//! exit code. wpod collects the output and kills the whole helper process group on timeout.
+
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::io::AsyncReadExt as _;
+
+use super::spec::ContainerSpec;
+use super::sys;
+use crate::runtime::{ExecResult, Result, RuntimeError};
+
+pub const EXEC: &str = "__wpod-exec";
+
+/// Exit code of the helper when it could not get into the container (as runc's for an exec that
+/// cannot start); its stderr says why.
+const CANNOT_ENTER: i32 = 126;
+
+/// The PROGRAM argument for the container's own program.
+const SAME_PROGRAM: &str = "-";
+
+/// What to run where.
+pub struct Exec<'a> {
+    /// The container's spec (its namespaces' owner, cgroups, env, program).
+    pub spec_file: &'a Path,
+    /// The container's main process.
+    pub pid: i32,
+    /// Another program than the container's own (the toolbox standing in for the image's shell).
+    pub program: Option<&'a Path>,
+    pub argv: &'a [String],
+}
+
+/// Runs the exec, killing it when `timeout` has passed.
+pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<ExecResult> {
+    let mut child = tokio::process::Command::new(exe)
+        .arg(EXEC)
+        .arg(exec.spec_file)
+        .arg(exec.pid.to_string())
+        .arg(exec.program.unwrap_or(Path::new(SAME_PROGRAM)))
+        .args(exec.argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // One process group for the helper and the command, so a timeout kills both.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the exec helper")?;
+    let group = child.id().map(|p| p as i32);
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(anyhow::anyhow!("the exec helper has no pipes").into());
+    };
+    let run = async {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (o, e, status) = tokio::join!(
+            out.read_to_end(&mut stdout),
+            err.read_to_end(&mut stderr),
+            child.wait()
+        );
+        o.and(e).context("reading the exec's output")?;
+        let status = status.context("waiting for the exec helper")?;
+        use std::os::unix::process::ExitStatusExt as _;
+        let exit_code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        anyhow::Ok(ExecResult {
+            exit_code,
+            stdout,
+            stderr,
+        })
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            if let Some(g) = group {
+                sys::kill(-g, libc::SIGKILL);
+            }
+            Err(RuntimeError::Timeout(timeout))
+        }
+    }
+}
+
+/// The helper: `args` are SPEC PID PROGRAM ARGV...; returns the command's exit code.
+pub fn helper_main(args: &[String]) -> i32 {
+    match enter_and_run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wpod exec: {e}");
+            CANNOT_ENTER
+        }
+    }
+}
+
+fn enter_and_run(args: &[String]) -> io::Result<i32> {
+    let [spec_path, pid, program, argv @ ..] = args else {
+        return Err(io::Error::other(
+            "usage: __wpod-exec SPEC PID PROGRAM ARGV...",
+        ));
+    };
+    if argv.is_empty() {
+        return Err(io::Error::other("no command given"));
+    }
+    let mut spec: ContainerSpec = std::fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| io::Error::other(format!("reading {spec_path}: {e}")))?;
+    spec.argv = argv.to_vec();
+    if program != SAME_PROGRAM {
+        spec.program = program.into();
+        spec.wasm = None;
+    }
+    for cg in &spec.cgroups {
+        // The container's cgroups go when it exits; an exec racing that still runs, unlimited.
+        let _ = std::fs::write(cg.join("cgroup.procs"), std::process::id().to_string());
+    }
+    let mut kinds = Vec::new();
+    if spec.user_ns {
+        kinds.push("user");
+    }
+    kinds.extend(["pid", "uts", "ipc"]);
+    if spec.join_net {
+        kinds.push("net");
+    }
+    kinds.push("mnt");
+    // Everything is opened before the first setns: the container's /proc is not the host's.
+    let ns = kinds
+        .iter()
+        .map(|k| {
+            sys::open(
+                &Path::new("/proc").join(pid).join("ns").join(k),
+                libc::O_RDONLY,
+            )
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| io::Error::new(e.kind(), format!("the container is not running: {e}")))?;
+    let program = sys::open(&spec.program, libc::O_PATH)?;
+    let wasm = spec
+        .wasm
+        .as_deref()
+        .map(|w| sys::open(w, libc::O_RDONLY))
+        .transpose()?;
+    let c_argv = spec
+        .argv
+        .iter()
+        .map(|a| sys::cstr(a))
+        .collect::<io::Result<Vec<_>>>()?;
+    let env = spec
+        .env
+        .iter()
+        .map(|(k, v)| sys::cstr(&format!("{k}={v}")))
+        .collect::<io::Result<Vec<_>>>()?;
+    for (fd, kind) in ns.iter().zip(&kinds) {
+        sys::setns(fd, kind)?;
+    }
+    // Joining a PID namespace applies to children: the command is forked into it.
+    match sys::fork()? {
+        0 => {
+            let _ = sys::set_pdeathsig(libc::SIGKILL);
+            // SAFETY: chdir to a constant path.
+            unsafe { libc::chdir(c"/".as_ptr()) };
+            sys::reset_signals();
+            let code = match wasm {
+                Some(wasm) => {
+                    let tag = format!("exec-{}", std::process::id());
+                    let code = super::wasm_guest::run(&wasm, &spec, &tag);
+                    let _ = io::Write::flush(&mut io::stdout());
+                    code
+                }
+                None => {
+                    let e = sys::execveat(&program, &c_argv, &env);
+                    eprintln!("wpod exec: {}: {e}", spec.argv[0]);
+                    127
+                }
+            };
+            // SAFETY: leaving the forked child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        child => {
+            let (_, status) = sys::waitpid(child, 0)?;
+            Ok(sys::exit_code(status))
+        }
+    }
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1 as api;
 use k8s_openapi::jiff::Timestamp;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::backoff::{Backoff, BackoffPolicy};
@@ -206,7 +206,8 @@ impl Recorder {
     }
 }
 
-/// Stopping one container: its preStop hook, then a stop within what is left of the grace period.
+/// Stopping one container: its preStop hook, then (once it is its turn) a stop within what is
+/// left of the grace period.
 struct StopJob {
     name: String,
     id: ContainerId,
@@ -217,8 +218,26 @@ struct StopJob {
 }
 
 impl StopJob {
-    async fn run(self, rec: Recorder, pod_ref: String, deadline: Instant) {
-        rec.event(EventType::Normal, "Killing", Some(&self.name), self.message);
+    /// The Killing event, recorded when the kill is decided (before the job runs, so the events
+    /// of one stop come in a stable order).
+    fn announce(&self, rec: &Recorder) {
+        rec.event(
+            EventType::Normal,
+            "Killing",
+            Some(&self.name),
+            self.message.clone(),
+        );
+    }
+
+    /// `turn` resolves when the containers that must exit first have (the kubelet's
+    /// terminationOrdering for sidecars); the hook does not wait for it.
+    async fn run(
+        self,
+        rec: Recorder,
+        pod_ref: String,
+        deadline: Instant,
+        turn: Option<oneshot::Receiver<()>>,
+    ) {
         let mut grace = deadline.saturating_duration_since(Instant::now());
         if let Some(action) = self
             .pre_stop
@@ -236,9 +255,15 @@ impl StopJob {
                     message,
                 );
             }
-            grace = deadline
-                .saturating_duration_since(Instant::now())
-                .max(MIN_GRACE_AFTER_PRE_STOP);
+        }
+        if let Some(turn) = turn {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // A sender dropped without a word also means it is this container's turn.
+            let _ = tokio::time::timeout(left, turn).await;
+        }
+        grace = deadline.saturating_duration_since(Instant::now());
+        if self.pre_stop.is_some() {
+            grace = grace.max(MIN_GRACE_AFTER_PRE_STOP);
         }
         // The exit is reported through wait_container; nothing to do with an error here.
         let _ = self.target.runtime.stop_container(&self.id, grace).await;
@@ -1028,7 +1053,8 @@ impl Kubelet {
             target,
         };
         let deadline = Instant::now() + grace;
-        tokio::spawn(job.run(rec, pod_ref, deadline));
+        job.announce(&rec);
+        tokio::spawn(job.run(rec, pod_ref, deadline, None));
     }
 
     fn on_exit(&mut self, key: Key, attempt: u32, status: ExitStatus) {
@@ -1174,7 +1200,7 @@ impl Kubelet {
 
     /// Stops every running container as the kubelet does: the app containers (and a running
     /// regular init container) at once, then the sidecars in reverse order, each after the
-    /// previous one exited, all within one grace period.
+    /// previous one exited, all within one grace period. Every preStop hook starts at once.
     fn stop_all(&mut self, mode: StopMode) {
         self.terminating = true;
         let grace = match mode {
@@ -1237,16 +1263,31 @@ impl Kubelet {
         let first = jobs(first);
         let sidecars = jobs(sidecars);
         let (rec, pod_ref) = (self.rec.clone(), self.pod_ref());
+        for job in first.iter().chain(&sidecars) {
+            job.announce(&rec);
+        }
         let deadline = Instant::now() + grace;
+        // As the kubelet does: every container gets its Killing event and preStop hook at once;
+        // a sidecar is stopped once the app containers and the sidecars after it have exited.
         tokio::spawn(async move {
-            let mut all = tokio::task::JoinSet::new();
+            let mut apps = tokio::task::JoinSet::new();
             for job in first {
-                all.spawn(job.run(rec.clone(), pod_ref.clone(), deadline));
+                apps.spawn(job.run(rec.clone(), pod_ref.clone(), deadline, None));
             }
-            while all.join_next().await.is_some() {}
+            let (apps_done, mut turn) = oneshot::channel();
+            let mut rest = tokio::task::JoinSet::new();
             for job in sidecars {
-                job.run(rec.clone(), pod_ref.clone(), deadline).await;
+                let (done, next) = oneshot::channel();
+                let mine = std::mem::replace(&mut turn, next);
+                let (rec, pod_ref) = (rec.clone(), pod_ref.clone());
+                rest.spawn(async move {
+                    job.run(rec, pod_ref, deadline, Some(mine)).await;
+                    let _ = done.send(());
+                });
             }
+            while apps.join_next().await.is_some() {}
+            let _ = apps_done.send(());
+            while rest.join_next().await.is_some() {}
         });
     }
 

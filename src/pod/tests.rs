@@ -703,6 +703,63 @@ async fn shutdown_stops_apps_first_then_sidecars_in_reverse_order() {
     assert_eq!(terminated(s1).exit_code, 137);
 }
 
+#[tokio::test(start_paused = true)]
+async fn every_pre_stop_hook_starts_at_once_and_sidecars_stop_in_turn() {
+    let hook = json!({"preStop": {"exec": {"command": ["flush"]}}});
+    let run = start(
+        pod(json!({"terminationGracePeriodSeconds": 10,
+            "initContainers": [
+                {"name": "s1", "image": "img", "restartPolicy": "Always", "lifecycle": hook},
+                {"name": "s2", "image": "img", "restartPolicy": "Always", "lifecycle": hook}],
+            "containers": [{"name": "app", "image": "img", "lifecycle": hook}]})),
+        FakeRuntime::new()
+            .script("s1", [FakeRun::UntilStopped { code: 0 }])
+            .script("s2", [FakeRun::UntilStopped { code: 0 }])
+            .script("app", [FakeRun::Forever])
+            .exec("s1", [FakeExec::exit(0)])
+            .exec("s2", [FakeExec::exit(0)])
+            .exec(
+                "app",
+                [FakeExec {
+                    code: 0,
+                    output: String::new(),
+                    takes: secs(5),
+                }],
+            ),
+    );
+    tokio::time::sleep(secs(1)).await;
+    run.handle.stop(StopMode::Graceful);
+    let (_, _, journal, events) = run.finish().await;
+    let steps: Vec<&str> = journal
+        .iter()
+        .map(String::as_str)
+        .filter(|j| j.starts_with("stop ") || j.starts_with("exec "))
+        .collect();
+    // The sidecars' hooks run while app's hook still runs; their stops wait their turn.
+    let at = |step: &str| {
+        steps
+            .iter()
+            .position(|s| *s == step)
+            .unwrap_or_else(|| panic!("no {step} in {steps:?}"))
+    };
+    for hook in ["exec s1 flush", "exec s2 flush", "exec app flush"] {
+        assert!(
+            at(hook) < at("stop app"),
+            "{hook} before any stop: {steps:?}"
+        );
+    }
+    assert!(
+        at("stop app") < at("stop s2") && at("stop s2") < at("stop s1"),
+        "{steps:?}"
+    );
+    let killing = events
+        .reasons()
+        .iter()
+        .filter(|r| r.starts_with("Killing"))
+        .count();
+    assert_eq!(killing, 3, "one Killing event each, at once");
+}
+
 fn probe_pod(probes: serde_json::Value) -> PodPlan {
     let mut app = json!({"name": "app", "image": "img"});
     if let (Some(app), Some(p)) = (app.as_object_mut(), probes.as_object()) {

@@ -582,6 +582,235 @@ spec:
     - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; cat /tmp/page"]}
 "#,
     ),
+    // Lifecycle: sidecars, probes, hooks, termination messages.
+    s(
+        "sidecar-log-shipper",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: logs, emptyDir: {}}]
+  initContainers:
+    - name: shipper
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "touch /logs/app.log; tail -f /logs/app.log"]
+      volumeMounts: [{name: logs, mountPath: /logs}]
+  containers:
+    - name: app
+      image: busybox
+      command: [sh, -c, "for i in 1 2 3; do echo \"request $i served\" >> /logs/app.log; sleep 0.3; done"]
+      volumeMounts: [{name: logs, mountPath: /logs}]
+"#,
+    ),
+    s(
+        "sidecar-started-before-next-init",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: out, hostPath: {path: "{dir}"}}]
+  initContainers:
+    - name: side
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "sleep 0.5; echo side >> /out/order; touch /tmp/started; sleep 600"]
+      startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1}
+      volumeMounts: [{name: out, mountPath: /out}]
+    - {name: init, image: busybox, command: [sh, -c, "echo init >> /out/order"], volumeMounts: [{name: out, mountPath: /out}]}
+  containers:
+    - {name: app, image: busybox, command: [sh, -c, "echo app >> /out/order"], volumeMounts: [{name: out, mountPath: /out}]}
+"#,
+    ),
+    with_args(
+        "sidecar-restarts-in-never-pod",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: d, emptyDir: {}}]
+  initContainers:
+    - name: side
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "echo run >> /d/runs; if [ $(wc -l < /d/runs) -ge 3 ]; then sleep 600; fi; exit 1"]
+      volumeMounts: [{name: d, mountPath: /d}]
+  containers:
+    - name: app
+      image: busybox
+      command: [sh, -c, "until [ $(wc -l < /d/runs) -ge 3 ]; do sleep 0.1; done; echo sidecar ran 3 times"]
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+        &["--backoff-base", "100ms"],
+    ),
+    stopped(
+        "shutdown-order-with-sidecars",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: out, hostPath: {path: "{dir}"}}]
+  initContainers:
+    - name: side1
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "while true; do sleep 0.1; done"]
+      lifecycle: {preStop: {exec: {command: [sh, -c, "echo hook ran > /out/side1"]}}}
+      volumeMounts: [{name: out, mountPath: /out}]
+    - name: side2
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "while true; do sleep 0.1; done"]
+      lifecycle: {preStop: {exec: {command: [sh, -c, "echo hook ran > /out/side2"]}}}
+      volumeMounts: [{name: out, mountPath: /out}]
+  containers:
+    - name: app
+      image: busybox
+      command: [sh, -c, "while [ ! -f /tmp/stop ]; do sleep 0.1; done; echo app exited > /out/app"]
+      lifecycle: {preStop: {exec: {command: [touch, /tmp/stop]}}}
+      volumeMounts: [{name: out, mountPath: /out}]
+"#,
+        1500,
+    ),
+    with_args(
+        "liveness-exec-restarts",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo run >> /d/runs; if [ $(wc -l < /d/runs) -ge 3 ]; then echo healthy at last; exit 0; fi; sleep 600"]
+      livenessProbe:
+        exec: {command: [sh, -c, "[ $(wc -l < /d/runs) -ge 3 ]"]}
+        initialDelaySeconds: 1
+        periodSeconds: 1
+        failureThreshold: 1
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+        &["--backoff-base", "100ms"],
+    ),
+    s(
+        "readiness-toggles-without-restarts",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "touch /tmp/ready; sleep 1.5; rm /tmp/ready; sleep 2; touch /tmp/ready; sleep 1.5"]
+      readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
+"#,
+    ),
+    stopped(
+        "http-and-tcp-probes",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: web
+      image: nginx
+      ports: [{name: http, containerPort: 80}]
+      startupProbe:
+        httpGet: {path: /index.html, port: http, httpHeaders: [{name: X-Probe, value: startup}]}
+        initialDelaySeconds: 1
+      readinessProbe: {httpGet: {path: /, port: 80}, periodSeconds: 30}
+      livenessProbe: {tcpSocket: {port: http}, periodSeconds: 1}
+    - name: nothing-listens
+      image: busybox
+      command: [sleep, "600"]
+      readinessProbe: {tcpSocket: {port: 8080}, initialDelaySeconds: 1}
+      livenessProbe: {httpGet: {path: /healthz, port: 8081}, initialDelaySeconds: 1, failureThreshold: 5}
+"#,
+        2500,
+    ),
+    stopped(
+        "hooks-order",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  terminationGracePeriodSeconds: 3
+  volumes: [{name: out, hostPath: {path: "{dir}"}}]
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo main >> /out/order; while [ ! -f /tmp/stop ]; do sleep 0.1; done; echo bye >> /out/order"]
+      lifecycle:
+        postStart: {exec: {command: [sh, -c, "sleep 0.3; echo postStart >> /out/order"]}}
+        preStop: {exec: {command: [sh, -c, "echo preStop >> /out/order; touch /tmp/stop"]}}
+      volumeMounts: [{name: out, mountPath: /out}]
+    - name: sleeper
+      image: busybox
+      command: [sh, -c, "while [ ! -f /out/order ]; do sleep 0.1; done; sleep 600"]
+      lifecycle: {preStop: {sleep: {seconds: 1}}}
+      volumeMounts: [{name: out, mountPath: /out}]
+"#,
+        1500,
+    ),
+    s(
+        "failing-poststart-hook",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: c
+      image: busybox
+      command: [sleep, "600"]
+      lifecycle: {postStart: {exec: {command: [sh, -c, "echo cannot start; exit 3"]}}}
+"#,
+    ),
+    s(
+        "termination-messages",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - {name: file, image: busybox, command: [sh, -c, "echo all done > /dev/termination-log"]}
+    - name: custom-path
+      image: busybox
+      terminationMessagePath: /tmp/why
+      command: [sh, -c, "echo custom path > /tmp/why; exit 2"]
+    - name: fallback
+      image: busybox
+      terminationMessagePolicy: FallbackToLogsOnError
+      command: [sh, -c, "echo line one; echo line two; exit 1"]
+    - name: no-fallback-on-success
+      image: busybox
+      terminationMessagePolicy: FallbackToLogsOnError
+      command: [sh, -c, "echo fine"]
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.
@@ -701,7 +930,23 @@ fn parity_suite() {
         eprintln!("parity suite SKIPPED: {why}");
         return;
     }
-    let allowed = allow_list();
+    // `WPOD_PARITY_SCENARIOS=a,b` runs only those (while working on them).
+    let only = std::env::var("WPOD_PARITY_SCENARIOS").ok();
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|sc| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n == sc.name))
+        })
+        .collect();
+    assert!(
+        !chosen.is_empty(),
+        "WPOD_PARITY_SCENARIOS names no scenario"
+    );
+    let allowed: Vec<Allowed> = allow_list()
+        .into_iter()
+        .filter(|a| only.is_none() || chosen.iter().any(|sc| sc.name == a.scenario))
+        .collect();
     // Two scenarios at a time: each runs two wpods, and timing-sensitive ones must not starve.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<(usize, Outcome, Outcome)> = std::thread::scope(|scope| {
@@ -711,7 +956,7 @@ fn parity_suite() {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(sc) = SCENARIOS.get(i) else { break };
+                        let Some(sc) = chosen.get(i) else { break };
                         mine.push((i, run_on("wasm", sc), run_on("linux", sc)));
                     }
                     mine
@@ -725,7 +970,7 @@ fn parity_suite() {
     });
     let mut failures = String::new();
     for (i, wasm, linux) in results {
-        let sc = &SCENARIOS[i];
+        let sc = chosen[i];
         for d in parity::differences(&wasm, &linux) {
             match allowed
                 .iter()

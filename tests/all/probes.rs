@@ -1,5 +1,9 @@
 //! Sidecars, probes, lifecycle hooks, termination messages and `--describe`, through the real binary.
 
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
 use crate::support::*;
 
 fn events_of<'a>(stderr: &'a str, container: &str, reason: &str) -> Vec<&'a str> {
@@ -312,4 +316,79 @@ spec:
     }
     let want = std::fs::read_to_string(&golden).unwrap_or_default();
     assert_eq!(got, want, "re-bless with WPOD_BLESS=1");
+}
+
+#[test]
+fn the_docs_lifecycle_hooks_example_runs_unchanged() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/lifecycle-hooks.yaml");
+    let child = wpod()
+        .args([
+            "run",
+            "-o",
+            "json",
+            "--color",
+            "never",
+            "--grace-period",
+            "2s",
+        ])
+        .arg(&example)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Long enough for the postStart hook; Ctrl-C then stops the pod gracefully (preStop first).
+    std::thread::sleep(Duration::from_millis(1500));
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -INT");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // Both `/bin/sh -c` hooks ran (in the busybox toolbox) and succeeded.
+    assert!(!stderr.contains("FailedPostStartHook"), "{stderr}");
+    assert!(!stderr.contains("FailedPreStopHook"), "{stderr}");
+    assert!(
+        stderr.contains("/lifecycle-demo-container: Started:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/lifecycle-demo-container: Killing:"),
+        "{stderr}"
+    );
+    let pod: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let c = container(&pod, "lifecycle-demo-container");
+    assert_eq!(c["started"], false, "{c}");
+}
+
+#[test]
+fn a_shell_hook_in_nginx_sees_the_image_files() {
+    let s = Scratch::new("nginx-shell-hook");
+    let out = s.dir.join("out");
+    std::fs::create_dir_all(&out).expect("dir");
+    let r = run_json(
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: web}}
+spec:
+  volumes: [{{name: out, hostPath: {{path: "{}"}}}}]
+  containers:
+  - name: nginx
+    image: nginx
+    volumeMounts: [{{name: out, mountPath: /out}}]
+    lifecycle:
+      postStart:
+        exec: {{command: ["/bin/sh", "-c", "grep -c 'Welcome to nginx' /usr/share/nginx/html/index.html > /out/found"]}}
+"#,
+            out.display()
+        ),
+        &["--timeout", "2s"],
+    );
+    assert_eq!(r.code, 124, "{r:?}");
+    let found = std::fs::read_to_string(out.join("found")).unwrap_or_default();
+    // The page's <title> and <h1>, as in the real image.
+    assert_eq!(found.trim(), "2", "{r:?}");
 }

@@ -392,3 +392,153 @@ spec:
     // The page's <title> and <h1>, as in the real image.
     assert_eq!(found.trim(), "2", "{r:?}");
 }
+
+/// Whether the Linux backend can run here (root on Linux); `WPOD_REQUIRE_LINUX=1` makes it a must.
+fn backends() -> Vec<&'static str> {
+    let linux = cfg!(target_os = "linux")
+        && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                == Some("0")
+        });
+    let required = std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1");
+    assert!(
+        linux || !required,
+        "WPOD_REQUIRE_LINUX=1 but not root on Linux"
+    );
+    if linux {
+        vec!["wasm", "linux"]
+    } else {
+        vec!["wasm"]
+    }
+}
+
+/// Three probe kinds times three handlers, each failing in one pod and passing in another, on
+/// every backend that runs here.
+#[test]
+fn every_probe_kind_with_every_handler() {
+    let handlers = |pass: bool| {
+        [
+            (
+                "exec",
+                if pass {
+                    "exec: {command: [cat, /etc/hostname]}"
+                } else {
+                    "exec: {command: [cat, /missing]}"
+                },
+            ),
+            (
+                "http",
+                if pass {
+                    "httpGet: {path: /, port: 80}"
+                } else {
+                    "httpGet: {path: /missing, port: 80}"
+                },
+            ),
+            (
+                "tcp",
+                if pass {
+                    "tcpSocket: {port: 80}"
+                } else {
+                    "tcpSocket: {port: 9}"
+                },
+            ),
+        ]
+    };
+    let kinds = [
+        ("liveness", "livenessProbe"),
+        ("readiness", "readinessProbe"),
+        ("startup", "startupProbe"),
+    ];
+    let mut manifest = String::new();
+    for (pod, pass) in [("pass", true), ("fail", false)] {
+        manifest.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  \
+             terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: web, image: nginx}}\n"
+        ));
+        // Passing probes wait for nginx to listen.
+        let delay = if pass { "initialDelaySeconds: 1, " } else { "" };
+        for (h, handler) in handlers(pass) {
+            for (k, field) in kinds {
+                manifest.push_str(&format!(
+                    "  - name: {h}-{k}\n    image: busybox\n    command: [sleep, \"600\"]\n    \
+                     {field}: {{{handler}, {delay}periodSeconds: 1, failureThreshold: 100}}\n"
+                ));
+            }
+        }
+    }
+    for backend in backends() {
+        let r = run_json(&manifest, &["--backend", backend, "--timeout", "3s"]);
+        assert_eq!(r.code, 124, "{backend}: {r:?}");
+        let list = r.json();
+        let items = list["items"].as_array().expect("a List of two pods");
+        let pod = |name: &str| {
+            items
+                .iter()
+                .find(|p| p["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("pod {name}"))
+                .clone()
+        };
+        let (pass, fail) = (pod("pass"), pod("fail"));
+        let unhealthy: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("-- pass/") && l.contains(": Unhealthy: "))
+            .collect();
+        assert!(unhealthy.is_empty(), "{backend}: {unhealthy:#?}");
+        assert_eq!(
+            condition(&pass, "Ready")["status"],
+            "True",
+            "{backend}: {r:?}"
+        );
+        assert_eq!(condition(&fail, "Ready")["status"], "False", "{backend}");
+        for (h, _) in handlers(true) {
+            for (k, _) in kinds {
+                let name = format!("{h}-{k}");
+                let ok = container(&pass, &name);
+                assert_eq!(
+                    (ok["started"].clone(), ok["ready"].clone()),
+                    (true.into(), true.into()),
+                    "{backend}: pass/{name}"
+                );
+                let bad = container(&fail, &name);
+                // A failing startup probe keeps the container unstarted (so unready); a failing
+                // readiness probe keeps it unready; a failing liveness probe (far from its
+                // threshold) changes neither.
+                let expected = match k {
+                    "startup" => (false, false),
+                    "readiness" => (true, false),
+                    _ => (true, true),
+                };
+                assert_eq!(
+                    (bad["started"].clone(), bad["ready"].clone()),
+                    (expected.0.into(), expected.1.into()),
+                    "{backend}: fail/{name}"
+                );
+                assert_eq!(bad["restartCount"], 0, "{backend}: fail/{name}");
+                let kind = format!("{}{}", k[..1].to_uppercase(), &k[1..]);
+                let prefix = format!("-- fail/{name}: Unhealthy: {kind} probe failed: ");
+                let message = r
+                    .stderr
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&prefix))
+                    .unwrap_or_else(|| panic!("{backend}: no `{prefix}` in {r:?}"));
+                let why = match h {
+                    "exec" => "can't open '/missing'",
+                    "http" => "HTTP probe failed with statuscode: 404",
+                    _ => ":9: connect: connection refused",
+                };
+                assert!(message.contains(why), "{backend}: {name}: {message}");
+            }
+        }
+    }
+}
+
+fn condition(pod: &serde_json::Value, type_: &str) -> serde_json::Value {
+    pod["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {type_} condition"))
+}

@@ -57,6 +57,7 @@ fn container(
         image: image.clone(),
         argv: argv.iter().map(|s| s.to_string()).collect(),
         env: vec![],
+        working_dir: None,
         memory_limit: None,
         cpu_limit_millis: None,
         mounts: vec![],

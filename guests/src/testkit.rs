@@ -117,6 +117,7 @@ const APPLETS: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    common::enter_working_dir();
     let argv: Vec<String> = std::env::args().collect();
     let base = argv
         .first()

@@ -22,6 +22,9 @@ pub const EXEC: &str = "__wpod-exec";
 /// cannot start); its stderr says why.
 const CANNOT_ENTER: i32 = 126;
 
+/// How the helper's own complaints start (as opposed to the command's output).
+const HELPER_SAYS: &str = "wpod exec: ";
+
 /// The PROGRAM argument for the container's own program.
 const SAME_PROGRAM: &str = "-";
 
@@ -69,6 +72,11 @@ pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<
         let exit_code = status
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        if exit_code == CANNOT_ENTER
+            && let Some(why) = String::from_utf8_lossy(&stderr).strip_prefix(HELPER_SAYS)
+        {
+            anyhow::bail!("{}", why.trim_end());
+        }
         anyhow::Ok(ExecResult {
             exit_code,
             stdout,
@@ -91,7 +99,7 @@ pub fn helper_main(args: &[String]) -> i32 {
     match enter_and_run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wpod exec: {e}");
+            eprintln!("{HELPER_SAYS}{e}");
             CANNOT_ENTER
         }
     }
@@ -162,8 +170,11 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
     match sys::fork()? {
         0 => {
             let _ = sys::set_pdeathsig(libc::SIGKILL);
-            // SAFETY: chdir to a constant path.
-            unsafe { libc::chdir(c"/".as_ptr()) };
+            // The container's working directory, as runc exec uses the process's cwd.
+            let dir = spec.working_dir.as_deref().unwrap_or("/");
+            if std::env::set_current_dir(dir).is_err() {
+                let _ = std::env::set_current_dir("/");
+            }
             sys::reset_signals();
             let code = match wasm {
                 Some(wasm) => {

@@ -342,7 +342,7 @@ fn container_process(
         Ok(w) => w,
         Err(e) => return e,
     };
-    if let Err(e) = rootfs::build(spec) {
+    if let Err(e) = rootfs::build(spec).and_then(|()| rootfs::enter_working_dir(spec)) {
         return e;
     }
     if let Some(wasm) = wasm {

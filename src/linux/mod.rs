@@ -573,6 +573,10 @@ impl RuntimeService for LinuxRuntime {
             wasm: image.wasm.clone(),
             argv: config.argv.clone(),
             env,
+            working_dir: config
+                .working_dir
+                .as_deref()
+                .map(crate::runtime::clean_path),
             root: dir.join("root"),
             files,
             system_binds: rootfs::SYSTEM_DIRS

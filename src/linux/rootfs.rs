@@ -52,6 +52,15 @@ fn touch(p: &Path) -> io::Result<()> {
         .map_err(|e| ctx(e, || format!("creating {}", p.display())))
 }
 
+/// After pivot_root: `workingDir`, created if missing (as runc does), becomes the current directory.
+pub fn enter_working_dir(spec: &ContainerSpec) -> io::Result<()> {
+    let dir = spec.working_dir.as_deref().unwrap_or("/");
+    fs::create_dir_all(dir)
+        .map_err(|e| ctx(e, || format!("creating the working directory {dir}")))?;
+    std::env::set_current_dir(dir)
+        .map_err(|e| ctx(e, || format!("entering the working directory {dir}")))
+}
+
 /// Runs in the container process, inside its new mount (and PID) namespace.
 pub fn build(spec: &ContainerSpec) -> io::Result<()> {
     // Nothing mounted from here on may propagate back to the host.

@@ -30,6 +30,8 @@ pub struct ContainerSpec {
     pub wasm: Option<PathBuf>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// `workingDir`, cleaned (see runtime::clean_path); created if missing.
+    pub working_dir: Option<String>,
     /// Where the container's private tmpfs root is mounted before pivot_root.
     pub root: PathBuf,
     /// Files written into the root: /etc/hosts, /etc/hostname, the image's own files.

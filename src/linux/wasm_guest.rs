@@ -84,6 +84,7 @@ fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> anyhow::Result<
                     image,
                     argv: spec.argv.clone(),
                     env: spec.env.clone(),
+                    working_dir: spec.working_dir.clone(),
                     // The container's memory cgroup already holds the limit.
                     memory_limit: None,
                     cpu_limit_millis: None,

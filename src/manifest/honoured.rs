@@ -11,6 +11,7 @@ use super::strict::Field;
 /// Fields wpod honours, subtree included. Paths are relative to the pod; `[]` stands for
 /// any list index and `C` for any of `spec.containers[]` and `spec.initContainers[]`.
 const HONOURED: &[&str] = &[
+    "C.workingDir",
     "apiVersion",
     "kind",
     "metadata.name",
@@ -216,10 +217,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "spec.shareProcessNamespace",
         "honoured by --backend linux (one PID namespace per pod); on the wasm backend each container is alone",
-    ),
-    (
-        "C.workingDir",
-        "wpod does not set the working directory yet; the image's default is used",
     ),
     (
         "C.resources.limits[cpu]",

@@ -109,8 +109,23 @@ fn resolve_port(target: &Target, port: &IntOrString) -> Result<u16, String> {
     }
 }
 
-/// Runs a probe's action once; Ok on success, Err with the prober's message on failure.
-pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> Result<(), String> {
+/// What one run of a probe found, as the kubelet's prober tells them apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeResult {
+    Success,
+    /// The check ran and failed: it counts toward failureThreshold.
+    Failure(String),
+    /// The check could not run (the container went away meanwhile): the kubelet throws the
+    /// result away and only records that the probe errored.
+    Error(String),
+}
+
+/// Runs a probe's action once.
+pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> ProbeResult {
+    let failed = |r: Result<(), String>| match r {
+        Ok(()) => ProbeResult::Success,
+        Err(m) => ProbeResult::Failure(m),
+    };
     match action {
         Action::Exec(e) => {
             let argv: Vec<String> = e.command.clone().unwrap_or_default();
@@ -119,24 +134,24 @@ pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> Re
                 .exec_sync(&target.container, &argv, timeout)
                 .await
             {
-                Ok(r) if r.exit_code == 0 => Ok(()),
-                Ok(r) => Err(r.output()),
+                Ok(r) if r.exit_code == 0 => ProbeResult::Success,
+                Ok(r) => ProbeResult::Failure(r.output()),
                 Err(RuntimeError::Timeout(_)) => {
-                    Err(format!("command {:?} timed out", argv.join(" ")))
+                    ProbeResult::Failure(format!("command {:?} timed out", argv.join(" ")))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => ProbeResult::Error(e.to_string()),
             }
         }
         Action::Http(h) => {
             let (url, result) = http_get(h, target, timeout).await;
-            match result {
+            failed(match result {
                 Ok(code) if (200..400).contains(&code) => Ok(()),
                 Ok(code) => Err(format!("HTTP probe failed with statuscode: {code}")),
                 Err(e) => Err(format!("Get {url:?}: {e}")),
-            }
+            })
         }
-        Action::Tcp(t) => tcp(t, target, timeout).await,
-        Action::Sleep(_) | Action::Grpc => Ok(()),
+        Action::Tcp(t) => failed(tcp(t, target, timeout).await),
+        Action::Sleep(_) | Action::Grpc => ProbeResult::Success,
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::backoff::{Backoff, BackoffPolicy};
 use super::clock::Clock;
 use super::events::{Event, EventSink, EventType};
-use super::handler::{self, Action, Target};
+use super::handler::{self, Action, ProbeResult, Target};
 use super::probe::{self, Counter, ProbeKind, ProbeOutcome, Timings};
 use super::status::{self, ContainerStatus, Phase, State, Terminated};
 use super::termination::{self, TailLog};
@@ -694,6 +694,7 @@ impl Kubelet {
             image,
             argv,
             env,
+            working_dir: slot.plan.spec.working_dir.clone(),
             memory_limit: slot.plan.memory_limit,
             cpu_limit_millis: slot
                 .plan
@@ -955,14 +956,27 @@ impl Kubelet {
             self.plan.policy_for(self.slot(key).plan.kind)
         };
         let grace = timings.grace.unwrap_or(self.plan.grace_period);
-        if let Err(message) = &outcome.result {
-            self.event(
-                EventType::Warning,
-                "Unhealthy",
-                Some(&name),
-                format!("{} probe failed: {message}", kind.title()),
-            );
-        }
+        let passed = match &outcome.result {
+            ProbeResult::Success => true,
+            ProbeResult::Failure(message) => {
+                self.event(
+                    EventType::Warning,
+                    "Unhealthy",
+                    Some(&name),
+                    format!("{} probe failed: {message}", kind.title()),
+                );
+                false
+            }
+            ProbeResult::Error(message) => {
+                self.event(
+                    EventType::Warning,
+                    "Unhealthy",
+                    Some(&name),
+                    format!("{} probe errored: {message}", kind.title()),
+                );
+                return;
+            }
+        };
         let slot = self.slot_mut(key);
         let Some(running) = slot.running.as_mut() else {
             return;
@@ -971,7 +985,7 @@ impl Kubelet {
             .counters
             .entry(kind)
             .or_default()
-            .record(outcome.result.is_ok(), &timings);
+            .record(passed, &timings);
         let Some(ok) = changed else {
             return;
         };

@@ -99,7 +99,7 @@ impl Counter {
 /// What a worker reports after each probe.
 pub struct ProbeOutcome {
     pub kind: ProbeKind,
-    pub result: Result<(), String>,
+    pub result: handler::ProbeResult,
 }
 
 /// Probes every `period`, the first time `initial_delay` after `started` (the container's start),

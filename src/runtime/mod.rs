@@ -88,6 +88,8 @@ pub struct ContainerConfig {
     /// The full argv: argv[0] is the first element of command (or of the image's entrypoint).
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// `workingDir`: where the program starts (created if missing, as runc does); None is `/`.
+    pub working_dir: Option<String>,
     pub memory_limit: Option<u64>,
     /// `limits.cpu` in millicores (backends that can throttle enforce it).
     pub cpu_limit_millis: Option<u64>,
@@ -107,6 +109,22 @@ pub fn container_env(hostname: &str, config: &ContainerConfig) -> Vec<(String, S
         env.push((k.clone(), v.clone()));
     }
     env
+}
+
+/// A path inside a container, made absolute and lexical: `.` and `..` resolved without leaving `/`
+/// (as a container runtime resolves them inside the container's root), no empty components.
+pub fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// Kills `ids` at once, for StopPodSandbox. A container the kubelet removed meanwhile (it exited)
@@ -275,5 +293,22 @@ pub trait RuntimeService: Send + Sync {
     /// The same for the sandbox (the pod's infra).
     async fn sandbox_namespaces(&self, _id: &SandboxId) -> Vec<(String, String)> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clean_paths_stay_inside_the_root() {
+        for (given, clean) in [
+            ("/work", "/work"),
+            ("work/", "/work"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/a/../../etc", "/etc"),
+            ("..", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(super::clean_path(given), clean, "{given}");
+        }
     }
 }

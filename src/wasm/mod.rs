@@ -492,7 +492,9 @@ async fn run_guest(
             .allow_udp(true)
             .allow_ip_name_lookup(true);
     }
-    if let Err(e) = preopens(&mut builder, &rootfs, &config) {
+    if let Err(e) = preopens(&mut builder, &rootfs, &config)
+        .and_then(|()| working_dir(&mut builder, &rootfs, &config))
+    {
         return ExitStatus {
             code: 128,
             reason: ExitReason::StartError,
@@ -558,6 +560,35 @@ async fn run_guest(
             }
         }
     }
+}
+
+/// `workingDir`: created if missing (as runc does), in the root or in the mount that holds it, and
+/// given to the guest as WASI's initial-cwd. wasi-libc does not apply initial-cwd by itself; the
+/// built-in images do, at start.
+fn working_dir(
+    builder: &mut WasiCtxBuilder,
+    rootfs: &Path,
+    config: &ContainerConfig,
+) -> anyhow::Result<()> {
+    let Some(dir) = config.working_dir.as_deref() else {
+        return Ok(());
+    };
+    let dir = crate::runtime::clean_path(dir);
+    let (base, inside) = config
+        .mounts
+        .iter()
+        .filter(|m| m.host_path.is_dir())
+        .filter_map(|m| {
+            let rest = dir.strip_prefix(m.container_path.trim_end_matches('/'))?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((m.host_path.as_path(), rest))
+        })
+        .max_by_key(|(_, rest)| std::cmp::Reverse(rest.len()))
+        .unwrap_or((rootfs, dir.as_str()));
+    let host = base.join(inside.trim_start_matches('/'));
+    std::fs::create_dir_all(&host)
+        .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
+    builder.initial_cwd(&dir);
+    Ok(())
 }
 
 /// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc

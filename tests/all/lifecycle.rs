@@ -396,3 +396,49 @@ spec:
         "{r:?}"
     );
 }
+
+#[test]
+fn working_dir_is_created_and_entered_by_programs_and_probes() {
+    let s = Scratch::new("workdir");
+    let host = s.dir.join("host");
+    std::fs::create_dir_all(&host).expect("dir");
+    let r = run_json(
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  restartPolicy: Never
+  volumes: [{{name: out, hostPath: {{path: "{}"}}}}]
+  containers:
+    - name: shell
+      image: busybox
+      workingDir: /srv/app/../work
+      command: [sh, -c, "pwd; echo relative > note; cat /srv/work/note; touch ready; sleep 1.5"]
+      readinessProbe: {{exec: {{command: [cat, ready]}}, initialDelaySeconds: 1, periodSeconds: 1}}
+    - name: in-a-volume
+      image: testkit
+      workingDir: /out/a/b
+      args: [write, here, "written relative to the working directory"]
+      volumeMounts: [{{name: out, mountPath: /out}}]
+"#,
+            host.display()
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let shell: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("shell"))
+        .filter_map(|l| l.split_once("| ").map(|(_, text)| text))
+        .collect();
+    assert_eq!(shell, ["/srv/work", "relative"], "{r:?}");
+    // The readiness probe's relative path resolved in the working directory.
+    assert!(!r.stderr.contains("Unhealthy"), "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(host.join("a/b/here")).unwrap_or_default(),
+        "written relative to the working directory\n"
+    );
+}

@@ -811,6 +811,29 @@ spec:
       command: [sh, -c, "echo fine"]
 "#,
     ),
+    s(
+        "working-dir",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: d, emptyDir: {}}, {name: out, hostPath: {path: "{dir}"}}]
+  containers:
+    - name: shell
+      image: busybox
+      workingDir: /app/data
+      command: [sh, -c, "pwd; echo relative > file; cat /app/data/file; touch ready; sleep 1.5"]
+      readinessProbe: {exec: {command: [cat, ready]}, initialDelaySeconds: 1, periodSeconds: 1}
+    - {name: testkit, image: testkit, workingDir: /etc, args: [cat, testkit.txt]}
+    - name: in-a-volume
+      image: busybox
+      workingDir: /out/made/here
+      command: [sh, -c, "pwd > where; ls /out/made"]
+      volumeMounts: [{name: out, mountPath: /out}]
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.

@@ -24,6 +24,7 @@ mod shell;
 mod sys;
 
 fn main() {
+    common::enter_working_dir();
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();

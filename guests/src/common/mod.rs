@@ -9,6 +9,15 @@ mod wasi_exit {
     });
 }
 
+/// Enters the container's working directory (`workingDir`): on wasm, WASI's initial-cwd, which
+/// wasi-libc leaves unapplied; natively the process already starts there.
+pub fn enter_working_dir() {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(dir) = wasi_exit::wasi::cli::environment::initial_cwd() {
+        let _ = std::env::set_current_dir(dir);
+    }
+}
+
 /// Exits with `code`. On wasm, std's exit can only say ok or err; exit-with-code keeps the status.
 pub fn exit(code: u8) -> ! {
     use std::io::Write;

@@ -35,6 +35,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::SystemTime;
 
 fn main() {
+    common::enter_working_dir();
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())

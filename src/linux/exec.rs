@@ -153,16 +153,7 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
         .as_deref()
         .map(|w| sys::open(w, libc::O_RDONLY))
         .transpose()?;
-    let c_argv = spec
-        .argv
-        .iter()
-        .map(|a| sys::cstr(a))
-        .collect::<io::Result<Vec<_>>>()?;
-    let env = spec
-        .env
-        .iter()
-        .map(|(k, v)| sys::cstr(&format!("{k}={v}")))
-        .collect::<io::Result<Vec<_>>>()?;
+    let (c_argv, env) = sys::exec_strings(&spec.argv, &spec.env)?;
     for (fd, kind) in ns.iter().zip(&kinds) {
         sys::setns(fd, kind)?;
     }

@@ -265,16 +265,7 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
     }
     // Opened before pivot_root: the program need not be inside the container's root.
     let program = sys::open(&spec.program, libc::O_PATH)?;
-    let argv = spec
-        .argv
-        .iter()
-        .map(|a| sys::cstr(a))
-        .collect::<io::Result<Vec<_>>>()?;
-    let env = spec
-        .env
-        .iter()
-        .map(|(k, v)| sys::cstr(&format!("{k}={v}")))
-        .collect::<io::Result<Vec<_>>>()?;
+    let (argv, env) = sys::exec_strings(&spec.argv, &spec.env)?;
     let (mut report_r, report_w) = io::pipe()?;
     match sys::fork()? {
         0 => {

@@ -173,6 +173,15 @@ impl LinuxRuntime {
         self.mode
     }
 
+    /// The containers of a sandbox, for stopping or removing them all.
+    fn containers_of(&self, sandbox: &SandboxId) -> Vec<ContainerId> {
+        lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *sandbox)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect()
+    }
+
     fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
         lock(&self.containers)
             .get(&id.0)
@@ -767,11 +776,7 @@ impl RuntimeService for LinuxRuntime {
     }
 
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids: Vec<ContainerId> = lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *id)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect();
+        let ids = self.containers_of(id);
         crate::runtime::kill_all(self, ids).await?;
         if let Ok(s) = self.sandbox(id) {
             sys::kill(s.outer_pid as i32, libc::SIGTERM);
@@ -789,11 +794,7 @@ impl RuntimeService for LinuxRuntime {
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         self.stop_pod_sandbox(id).await?;
-        let ids: Vec<ContainerId> = lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *id)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect();
+        let ids = self.containers_of(id);
         for cid in ids {
             self.remove_container(&cid).await?;
         }

@@ -25,6 +25,19 @@ pub fn cstr(s: &str) -> io::Result<CString> {
     })
 }
 
+/// An argv and an environment (`K=V`) as execve wants them, prepared before fork.
+pub fn exec_strings(
+    argv: &[String],
+    env: &[(String, String)],
+) -> io::Result<(Vec<CString>, Vec<CString>)> {
+    let argv = argv.iter().map(|a| cstr(a)).collect::<io::Result<_>>()?;
+    let env = env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect::<io::Result<_>>()?;
+    Ok((argv, env))
+}
+
 pub fn cpath(p: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).map_err(|_| {

@@ -69,9 +69,10 @@ pub struct KubeletConfig {
 
 /// How often emptyDir usage is compared with sizeLimit.
 pub const USAGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
-/// The kubelet's minimumGracePeriodInSeconds: after a preStop hook used up the grace period, the
-/// container still gets this long before it is killed.
-const MIN_GRACE_AFTER_PRE_STOP: Duration = Duration::from_secs(2);
+/// The kubelet's minimumGracePeriodInSeconds: a graceful stop never kills sooner than this after
+/// the TERM, even when the grace period (or what a preStop hook or the wait for a sidecar's turn
+/// left of it) is shorter.
+const MIN_GRACE: Duration = Duration::from_secs(2);
 /// postStart hooks have no timeout in Kubernetes; this stands for "as long as it takes".
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -215,6 +216,8 @@ struct StopJob {
     message: String,
     pre_stop: Option<api::LifecycleHandler>,
     target: Target,
+    /// The least time between the stop and the kill: MIN_GRACE, or zero for a kill now.
+    minimum: Duration,
 }
 
 impl StopJob {
@@ -261,10 +264,9 @@ impl StopJob {
             // A sender dropped without a word also means it is this container's turn.
             let _ = tokio::time::timeout(left, turn).await;
         }
-        grace = deadline.saturating_duration_since(Instant::now());
-        if self.pre_stop.is_some() {
-            grace = grace.max(MIN_GRACE_AFTER_PRE_STOP);
-        }
+        grace = deadline
+            .saturating_duration_since(Instant::now())
+            .max(self.minimum);
         // The exit is reported through wait_container; nothing to do with an error here.
         let _ = self.target.runtime.stop_container(&self.id, grace).await;
     }
@@ -1065,6 +1067,7 @@ impl Kubelet {
                 .as_ref()
                 .and_then(|l| l.pre_stop.clone()),
             target,
+            minimum: MIN_GRACE,
         };
         let deadline = Instant::now() + grace;
         job.announce(&rec);
@@ -1270,6 +1273,10 @@ impl Kubelet {
                         id: running.id.clone(),
                         pre_stop,
                         target,
+                        minimum: match mode {
+                            StopMode::Graceful => MIN_GRACE,
+                            StopMode::Kill => Duration::ZERO,
+                        },
                     })
                 })
                 .collect()

@@ -422,6 +422,22 @@ async fn graceful_stop_waits_the_grace_period_and_kill_escalates() {
     assert_eq!(t.exit_code, 137);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_graceful_stop_gives_at_least_two_seconds() {
+    let run = start(
+        pod(json!({"terminationGracePeriodSeconds": 0, "containers": containers(&["app"])})),
+        FakeRuntime::new().script("app", [FakeRun::Forever]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    run.handle.stop(StopMode::Graceful);
+    let begin = tokio::time::Instant::now();
+    let (_, status, _, _) = run.finish().await;
+    // The kubelet's minimumGracePeriodInSeconds, whatever the pod asks for.
+    assert_eq!(begin.elapsed(), secs(2));
+    let t = terminated(&status.container_statuses.expect("statuses")[0]).clone();
+    assert_eq!(t.exit_code, 137);
+}
+
 #[test]
 fn go_durations() {
     use super::kubelet::go_duration;
@@ -679,7 +695,7 @@ async fn shutdown_stops_apps_first_then_sidecars_in_reverse_order() {
                 {"name": "s2", "image": "img", "restartPolicy": "Always"}],
             "containers": containers(&["app", "web"])})),
         FakeRuntime::new()
-            .script("s1", [FakeRun::UntilStopped { code: 0 }])
+            .script("s1", [FakeRun::Forever])
             .script("s2", [FakeRun::UntilStopped { code: 0 }])
             .script("app", [FakeRun::Forever])
             .script("web", [FakeRun::UntilStopped { code: 0 }]),
@@ -690,17 +706,25 @@ async fn shutdown_stops_apps_first_then_sidecars_in_reverse_order() {
     let begin = tokio::time::Instant::now();
     let (outcome, status, journal, _) = run.finish().await;
     // app ignores the stop and is killed when the grace period ends; the sidecars are stopped
-    // after it, within the same period.
-    assert_eq!(begin.elapsed(), secs(10));
+    // after it, each still given the kubelet's minimum of 2 s: s2 stops at once, s1 ignores it.
+    assert_eq!(begin.elapsed(), secs(12));
     assert_eq!(outcome, Outcome::Stopped(Phase::Failed));
     let stops: Vec<&str> = starts(&journal)
         .into_iter()
         .filter(|j| j.starts_with("stop"))
         .collect();
     assert_eq!(stops, ["stop app", "stop web", "stop s2", "stop s1"]);
-    // app used up the whole grace period: the sidecars are killed at once.
-    let s1 = &status.init_container_statuses.expect("init")[0];
-    assert_eq!(terminated(s1).exit_code, 137);
+    let init = status.init_container_statuses.expect("init");
+    assert_eq!(
+        terminated(&init[1]).exit_code,
+        0,
+        "s2 stopped within its 2 s"
+    );
+    assert_eq!(
+        terminated(&init[0]).exit_code,
+        137,
+        "s1 killed 2 s after its stop"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -204,6 +204,15 @@ impl WasmRuntime {
         })
     }
 
+    /// The containers of a sandbox, for stopping or removing them all.
+    fn containers_of(&self, sandbox: &SandboxId) -> Vec<ContainerId> {
+        lock(&self.containers)
+            .iter()
+            .filter(|(_, c)| c.sandbox == *sandbox)
+            .map(|(k, _)| ContainerId(k.clone()))
+            .collect()
+    }
+
     fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
         lock(&self.containers)
             .get(&id.0)
@@ -876,11 +885,7 @@ impl RuntimeService for WasmRuntime {
     }
 
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids: Vec<ContainerId> = lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *id)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect();
+        let ids = self.containers_of(id);
         crate::runtime::kill_all(self, ids).await?;
         // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {
@@ -914,11 +919,7 @@ impl RuntimeService for WasmRuntime {
     }
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids: Vec<ContainerId> = lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *id)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect();
+        let ids = self.containers_of(id);
         for cid in ids {
             self.remove_container(&cid).await?;
         }

@@ -574,6 +574,7 @@ metadata: {name: web}
 spec:
   restartPolicy: Never
   activeDeadlineSeconds: 3
+  terminationGracePeriodSeconds: 2
   volumes: [{name: html, emptyDir: {}}]
   initContainers:
     - {name: page, image: busybox, command: [sh, -c, "echo 'hello from nginx' > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}

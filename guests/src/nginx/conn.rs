@@ -433,6 +433,7 @@ pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
     let mut next_id = 1u64;
     let mut accept_pause: Option<Instant> = None;
     loop {
+        crate::stop::exit_if_requested();
         let now = Instant::now();
         for c in &mut conns {
             if now >= c.deadline() {

@@ -30,6 +30,7 @@ mod log;
 mod mime;
 mod pages;
 mod serve;
+mod stop;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::SystemTime;
@@ -104,5 +105,6 @@ fn run(cfg: &config::Config) -> ! {
         started: SystemTime::now(),
     };
     let no_poll = std::env::var("WPOD_NGINX_NO_POLL").is_ok_and(|v| v == "1");
+    stop::install();
     conn::run(&listener, &site, no_poll)
 }

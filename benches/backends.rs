@@ -2,7 +2,9 @@
 //!
 //! Run as root with `cargo bench --bench backends`. Measures, on each backend:
 //! - pod start: the infra (pause process / virtual network) plus two containers running;
-//! - localhost round trip inside a pod: testkit `ping-pong` against `echo-server` (64 B messages).
+//! - localhost round trip inside a pod: testkit `ping-pong` against `echo-server` (64 B messages);
+//! - what a probe costs: an `exec` of busybox `cat` in a running container (CRI ExecSync), and a
+//!   connection from the node to a server on the pod's IP (what httpGet/tcpSocket probes open).
 //!
 //! Without the Linux backend (not Linux, no namespaces) only the wasm figures are printed.
 
@@ -151,6 +153,81 @@ async fn round_trip(rt: &dyn RuntimeService, dir: &Path) -> String {
         .unwrap_or_else(|| "no figure (the client printed none)".into())
 }
 
+/// Median cost of an exec probe (busybox `cat /etc/hostname` in a running busybox container) and
+/// of a probe connection from the node to a listening port on the pod's IP.
+async fn probe_costs(rt: &dyn RuntimeService, dir: &Path) -> (Duration, Duration) {
+    let busybox = rt
+        .pull_image("busybox", Path::new("."))
+        .await
+        .expect("pull busybox");
+    let testkit = rt
+        .pull_image("testkit", Path::new("."))
+        .await
+        .expect("pull testkit");
+    let log = Arc::new(Collect::default());
+    let sb = rt
+        .run_pod_sandbox(&sandbox("probes", dir))
+        .await
+        .expect("sandbox");
+    let shell = rt
+        .create_container(
+            &sb,
+            container("shell", &busybox, &["sleep", "60"], log.clone()),
+        )
+        .await
+        .expect("create shell");
+    let server = rt
+        .create_container(
+            &sb,
+            container(
+                "server",
+                &testkit,
+                &["testkit", "echo-server", "0.0.0.0:8080"],
+                log,
+            ),
+        )
+        .await
+        .expect("create server");
+    rt.start_container(&shell).await.expect("start shell");
+    rt.start_container(&server).await.expect("start server");
+    let argv = vec!["cat".to_string(), "/etc/hostname".to_string()];
+    let mut execs = Vec::new();
+    let mut dials = Vec::new();
+    for _ in 0..STARTS {
+        let t = Instant::now();
+        let r = rt
+            .exec_sync(&shell, &argv, Duration::from_secs(5))
+            .await
+            .expect("exec");
+        execs.push(t.elapsed());
+        assert_eq!(r.exit_code, 0, "{}", r.output());
+        let t = Instant::now();
+        // The server may still be starting: retry refusals, time the successful connect.
+        loop {
+            let t_try = Instant::now();
+            match rt.dial(&sb, 8080).await {
+                Ok(_) => {
+                    dials.push(t_try.elapsed());
+                    break;
+                }
+                Err(_) if t.elapsed() < Duration::from_secs(5) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await
+                }
+                Err(e) => panic!("dial: {e}"),
+            }
+        }
+    }
+    rt.stop_pod_sandbox(&sb).await.expect("stop");
+    rt.remove_pod_sandbox(&sb).await.expect("remove");
+    execs.sort();
+    dials.sort();
+    (execs[execs.len() / 2], dials[dials.len() / 2])
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -169,6 +246,12 @@ fn main() {
         let wasm_rtt = round_trip(&wasm, &dir).await;
         println!("wasm : pod start (infra + 2 containers running), median of {STARTS}: {:.2} ms", wasm_start.as_secs_f64() * 1e3);
         println!("wasm : localhost {wasm_rtt}");
+        let (wasm_exec, wasm_dial) = probe_costs(&wasm, &dir).await;
+        println!(
+            "wasm : exec probe (busybox cat), median of {STARTS}: {}; probe connection: {}",
+            ms(wasm_exec),
+            ms(wasm_dial)
+        );
         #[cfg(target_os = "linux")]
         {
             use wpod::linux::{LinuxOptions, LinuxRuntime};
@@ -187,6 +270,12 @@ fn main() {
                         linux_start.as_secs_f64() / wasm_start.as_secs_f64()
                     );
                     println!("linux: localhost {linux_rtt}");
+                    let (linux_exec, linux_dial) = probe_costs(&linux, &dir).await;
+                    println!(
+                        "linux: exec probe (busybox cat), median of {STARTS}: {}; probe connection: {}",
+                        ms(linux_exec),
+                        ms(linux_dial)
+                    );
                 }
                 Err(why) => println!("linux: skipped: {why}"),
             }

@@ -82,6 +82,13 @@ pub fn publish(runtime: &Arc<LinuxRuntime>, mapping: Mapping) -> Result<SocketAd
 }
 
 async fn connect(runtime: &LinuxRuntime, m: &Mapping) -> io::Result<tokio::net::TcpStream> {
+    // A hostPort goes through the node, as a CNI portmap forwards: the pod sees the node's address.
+    if matches!(m.kind, Kind::HostPort)
+        && let Some(ip) = runtime.sandbox_of_pod(&m.pod).and_then(|s| s.ip)
+        && let Some(node) = runtime.node_socket().await
+    {
+        return connect_from(node?, ip, m.container_port).await;
+    }
     let (fd, ip) = runtime.pod_socket(&m.pod)?;
     let target = match m.kind {
         Kind::Forward => Ipv4Addr::LOCALHOST,

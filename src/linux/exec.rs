@@ -122,6 +122,7 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
     if program != SAME_PROGRAM {
         spec.program = program.into();
         spec.wasm = None;
+        spec.wasm_compiled = None;
     }
     for cg in &spec.cgroups {
         // The container's cgroups go when it exits; an exec racing that still runs, unlimited.
@@ -148,11 +149,7 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| io::Error::new(e.kind(), format!("the container is not running: {e}")))?;
     let program = sys::open(&spec.program, libc::O_PATH)?;
-    let wasm = spec
-        .wasm
-        .as_deref()
-        .map(|w| sys::open(w, libc::O_RDONLY))
-        .transpose()?;
+    let (wasm, compiled) = super::wasm_guest::open_files(&spec)?;
     let (c_argv, env) = sys::exec_strings(&spec.argv, &spec.env)?;
     for (fd, kind) in ns.iter().zip(&kinds) {
         sys::setns(fd, kind)?;
@@ -170,7 +167,7 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
             let code = match wasm {
                 Some(wasm) => {
                     let tag = format!("exec-{}", std::process::id());
-                    let code = super::wasm_guest::run(&wasm, &spec, &tag);
+                    let code = super::wasm_guest::run(&wasm, compiled.as_ref(), &spec, &tag);
                     let _ = io::Write::flush(&mut io::stdout());
                     code
                 }

@@ -280,8 +280,8 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
         }
         pid => {
             drop(report_w);
-            // The child says (a NUL byte) once it is in its own mount namespace: from then on its
-            // namespaces are final, and wpod may show them.
+            // The child says (a NUL byte) once its namespaces and root are final: from then on
+            // wpod may show them and exec into it.
             let mut first = [0u8; 1];
             let mut report = String::new();
             if matches!(report_r.read(&mut first), Ok(1) if first[0] == 0) {
@@ -319,28 +319,28 @@ fn container_process(
     unsafe { libc::setsid() };
     // The mount namespace is the container process's alone: had the helper shared it, the
     // container's pivot_root would move the helper's root too, under its pid and error files.
-    let said = |r: &mut Option<io::PipeWriter>| r.as_mut().map_or(Ok(()), |w| w.write_all(&[0]));
-    if let Err(e) = sys::unshare(libc::CLONE_NEWNS).and_then(|()| said(report)) {
+    if let Err(e) = sys::unshare(libc::CLONE_NEWNS) {
         return e;
     }
     // Opened before pivot_root, like the native program.
-    let wasm = match spec
-        .wasm
-        .as_deref()
-        .map(|w| sys::open(w, libc::O_RDONLY))
-        .transpose()
-    {
-        Ok(w) => w,
+    let (wasm, compiled) = match super::wasm_guest::open_files(spec) {
+        Ok(files) => files,
         Err(e) => return e,
     };
-    if let Err(e) = rootfs::build(spec).and_then(|()| rootfs::enter_working_dir(spec)) {
+    // The container is said to exist (its pid published, so execs may join it) only once its
+    // root is complete: an exec joining earlier would see the host's file system.
+    let said = |r: &mut Option<io::PipeWriter>| r.as_mut().map_or(Ok(()), |w| w.write_all(&[0]));
+    if let Err(e) = rootfs::build(spec)
+        .and_then(|()| rootfs::enter_working_dir(spec))
+        .and_then(|()| said(report))
+    {
         return e;
     }
     if let Some(wasm) = wasm {
         sys::reset_signals();
         // Nothing is exec'd: close the report pipe so the helper sees the start succeed.
         report.take();
-        let code = super::wasm_guest::run(&wasm, spec, "container");
+        let code = super::wasm_guest::run(&wasm, compiled.as_ref(), spec, "container");
         let _ = std::io::stdout().flush();
         // SAFETY: leaving the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(code) }

@@ -41,6 +41,7 @@ use crate::runtime::{
     LogSink, PodStream, Result, RuntimeError, RuntimeService, SandboxConfig, SandboxId,
     SandboxStatus, Stream,
 };
+use crate::wasm::{WasmOptions, WasmRuntime};
 use cgroup::Cgroups;
 use spec::{ContainerSpec, SpecMount};
 
@@ -107,6 +108,8 @@ struct Image {
     program: PathBuf,
     /// A `.wasm` file image, run by wpod's wasmtime inside the container.
     wasm: Option<PathBuf>,
+    /// Its compiled form in wpod's disk cache.
+    compiled: Option<PathBuf>,
     files: builtin::ImageFiles,
 }
 
@@ -142,6 +145,8 @@ pub struct LinuxRuntime {
     containers: Mutex<HashMap<String, Arc<Container>>>,
     node: tokio::sync::Mutex<Option<Node>>,
     next_id: AtomicU64,
+    /// Compiles `.wasm` images into the disk cache (made on first use).
+    compiler: std::sync::OnceLock<Option<WasmRuntime>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -166,11 +171,35 @@ impl LinuxRuntime {
             containers: Mutex::new(HashMap::new()),
             node: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
+            compiler: std::sync::OnceLock::new(),
         })
     }
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Compiles a `.wasm` image into wpod's disk cache (the one the wasm backend uses), once per
+    /// run and image, so its containers and exec probes load it instead of compiling it. None
+    /// when that cannot be done: the container then compiles it itself.
+    async fn precompile(&self, wasm: &Path, sha: &str) -> Option<PathBuf> {
+        let compiler = self
+            .compiler
+            .get_or_init(|| {
+                WasmRuntime::new(WasmOptions {
+                    cache_dir: Some(self.options.cache_dir.clone()),
+                    progress: true,
+                    cluster: self.options.cluster.clone(),
+                    shared_root: None,
+                })
+                .ok()
+            })
+            .as_ref()?;
+        if compiler.compiled_file(sha).is_none() {
+            let image = wasm.to_string_lossy().into_owned();
+            compiler.prepare(&image, Path::new("/")).await.ok()?;
+        }
+        compiler.compiled_file(sha)
     }
 
     /// The containers of a sandbox, for stopping or removing them all.
@@ -344,7 +373,7 @@ fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
 impl LinuxRuntime {
     /// A `.wasm` image: the container process is wpod itself, running the wasm in-process with
     /// wasmtime inside the pod's namespaces.
-    fn pull_wasm_file(
+    async fn pull_wasm_file(
         &self,
         image: &str,
         p: &str,
@@ -360,12 +389,14 @@ impl LinuxRuntime {
             .map(|b| format!("{b:02x}"))
             .collect();
         let id = format!("sha256:{sha}");
+        let compiled = self.precompile(&path, &sha).await;
         lock(&self.images).insert(
             id.clone(),
             Arc::new(Image {
                 // The container process is wpod itself, running the wasm in-process.
                 program: self.options.exe.clone(),
                 wasm: Some(path.clone()),
+                compiled,
                 files: &[],
             }),
         );
@@ -402,7 +433,7 @@ impl RuntimeService for LinuxRuntime {
                     "NOTE: not the real {name} image: wpod's built-in busybox toolbox (native build) stands in for it"
                 ),
             ),
-            ImageRef::File(p) => return self.pull_wasm_file(image, p, base_dir),
+            ImageRef::File(p) => return self.pull_wasm_file(image, p, base_dir).await,
             ImageRef::Unknown(name) => {
                 return Err(ImageError::NotFound {
                     image: image.to_string(),
@@ -421,6 +452,7 @@ impl RuntimeService for LinuxRuntime {
             Arc::new(Image {
                 program,
                 wasm: None,
+                compiled: None,
                 files: b.files,
             }),
         );
@@ -580,6 +612,7 @@ impl RuntimeService for LinuxRuntime {
             cgroups: cgroups.dirs().to_vec(),
             program: image.program.clone(),
             wasm: image.wasm.clone(),
+            wasm_compiled: image.compiled.clone(),
             argv: config.argv.clone(),
             env,
             working_dir: config
@@ -832,7 +865,22 @@ impl RuntimeService for LinuxRuntime {
             program: program.as_deref(),
             argv,
         };
-        exec::exec_sync(&self.options.exe, exec, timeout).await
+        let result = exec::exec_sync(&self.options.exe, exec, timeout).await?;
+        // When a container's PID 1 exits, the kernel kills everything in its PID namespace, an
+        // exec too: that is the container's end, not the command's (CRI says so as an error).
+        if result.exit_code == 128 + libc::SIGKILL {
+            let mut rx = c.exit.subscribe();
+            if tokio::time::timeout(DRAIN * 2, rx.wait_for(Option::is_some))
+                .await
+                .is_ok()
+            {
+                return Err(anyhow::anyhow!(
+                    "failed to exec in container: container is in CONTAINER_EXITED state"
+                )
+                .into());
+            }
+        }
+        Ok(result)
     }
 
     /// From the node (10.88.0.1 on the pod bridge) to the pod's IP, through a socket the node

@@ -28,6 +28,9 @@ pub struct ContainerSpec {
     pub program: PathBuf,
     /// A `.wasm` image: run by wpod's wasmtime inside the container instead of `program`.
     pub wasm: Option<PathBuf>,
+    /// That wasm compiled by wpod into its disk cache (named as the cache names it), so the
+    /// container does not compile it again.
+    pub wasm_compiled: Option<PathBuf>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     /// `workingDir`, cleaned (see runtime::clean_path); created if missing.

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use super::spec::ContainerSpec;
 use crate::net::{Cluster, Trace};
-use crate::runtime::{
-    ContainerConfig, ImageInfo, LogSink, Mount, RuntimeService, SandboxConfig, Stream,
-};
+use crate::runtime::{ContainerConfig, ImageInfo, LogSink, RuntimeService, SandboxConfig, Stream};
 use crate::wasm::{WasmOptions, WasmRuntime};
 
 /// wasmtime's own state, outside everything the guest can reach (its preopens).
@@ -29,10 +27,25 @@ impl LogSink for Stdio {
     }
 }
 
+/// The wasm image and its compiled form, opened while their host paths are still reachable
+/// (before pivot_root, or before joining the container's mount namespace).
+pub fn open_files(spec: &ContainerSpec) -> std::io::Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    let open = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .map(|p| super::sys::open(p, libc::O_RDONLY))
+            .transpose()
+    };
+    let wasm = open(&spec.wasm)?;
+    // A compiled file that went away only costs a compile.
+    let compiled = open(&spec.wasm_compiled).ok().flatten();
+    Ok((wasm, compiled))
+}
+
 /// Runs the wasm program behind `wasm` (opened before pivot_root) to completion; its exit code.
-/// `tag` names its state under /.wpod: the container's own run, or one exec in it.
-pub fn run(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> i32 {
-    let result = run_inner(wasm, spec, tag);
+/// `compiled` is wpod's compiled form of it, if any. `tag` names its state under /.wpod: the
+/// container's own run, or one exec in it.
+pub fn run(wasm: &OwnedFd, compiled: Option<&OwnedFd>, spec: &ContainerSpec, tag: &str) -> i32 {
+    let result = run_inner(wasm, compiled, spec, tag);
     let _ = std::fs::remove_file(Path::new(STATE).join(format!("{tag}.wasm")));
     let _ = std::fs::remove_dir_all(Path::new(STATE).join(tag));
     match result {
@@ -44,7 +57,12 @@ pub fn run(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> i32 {
     }
 }
 
-fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> anyhow::Result<i32> {
+fn run_inner(
+    wasm: &OwnedFd,
+    compiled: Option<&OwnedFd>,
+    spec: &ContainerSpec,
+    tag: &str,
+) -> anyhow::Result<i32> {
     // wpod resolves file images by their .wasm suffix: a link to the open file gives it one.
     std::fs::create_dir_all(STATE)?;
     let link = Path::new(STATE).join(format!("{tag}.wasm"));
@@ -52,14 +70,29 @@ fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> anyhow::Result<
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")?
         .trim()
         .to_string();
+    // wpod's compiled form appears in this run's own cache, under the name the cache looks for.
+    let cache_dir = match (compiled, &spec.wasm_compiled) {
+        (Some(fd), Some(host)) => {
+            let dir = Path::new(STATE).join(tag).join("cache");
+            let entry = dir
+                .join("compiled")
+                .join(host.file_name().unwrap_or_default());
+            std::fs::create_dir_all(dir.join("compiled"))?;
+            std::os::unix::fs::symlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), &entry)?;
+            Some(dir)
+        }
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let runtime = WasmRuntime::new(WasmOptions {
-            cache_dir: None,
+            cache_dir: cache_dir.clone(),
             progress: false,
             cluster: Cluster::new(Trace::default()),
+            // The container's root, as the Linux backend built it: its volumes are real mounts.
+            shared_root: Some(PathBuf::from("/")),
         })?;
         let image: ImageInfo = runtime
             .pull_image(&link.to_string_lossy(), Path::new("/"))
@@ -88,15 +121,8 @@ fn run_inner(wasm: &OwnedFd, spec: &ContainerSpec, tag: &str) -> anyhow::Result<
                     // The container's memory cgroup already holds the limit.
                     memory_limit: None,
                     cpu_limit_millis: None,
-                    mounts: spec
-                        .mounts
-                        .iter()
-                        .map(|m| Mount {
-                            host_path: PathBuf::from(&m.container_path),
-                            container_path: m.container_path.clone(),
-                            read_only: m.read_only,
-                        })
-                        .collect(),
+                    // Already in the shared root, as bind mounts.
+                    mounts: Vec::new(),
                     attempt: 0,
                     log: Arc::new(Stdio),
                 },

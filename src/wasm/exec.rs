@@ -76,7 +76,7 @@ pub(super) async fn exec_sync(
         c.hostname.clone(),
         net,
         c.host_network,
-        c.dir.join("rootfs"),
+        c.root.clone(),
     );
     // Dropping the guest's future on timeout drops its Store: the instance is gone at once.
     let status = tokio::time::timeout(timeout, run)

@@ -54,6 +54,10 @@ pub struct WasmOptions {
     pub progress: bool,
     /// The network the pods of this run share.
     pub cluster: Arc<Cluster>,
+    /// Every container's `/` is this directory as it is, instead of a private root wpod builds:
+    /// for the Linux backend's `.wasm` images, whose container root (its volumes bind-mounted,
+    /// read-only ones enforced by the kernel) is already built. Their mounts are then not used.
+    pub shared_root: Option<PathBuf>,
 }
 
 impl Default for WasmOptions {
@@ -62,6 +66,7 @@ impl Default for WasmOptions {
             cache_dir: CompileCache::default_dir(),
             progress: true,
             cluster: Cluster::new(Trace::default()),
+            shared_root: None,
         }
     }
 }
@@ -128,8 +133,10 @@ struct Container {
     hostname: String,
     netns: Arc<Netns>,
     host_network: bool,
-    /// This instance's private directory; its `rootfs` is the guest's `/`.
+    /// This instance's private directory.
     dir: PathBuf,
+    /// The guest's `/`: `rootfs` in `dir`, or the shared root.
+    root: PathBuf,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -150,6 +157,7 @@ pub struct WasmRuntime {
     host_net_linker: ComponentLinker<Host>,
     module_linker: Linker<Host>,
     cache: CompileCache,
+    shared_root: Option<PathBuf>,
     progress: bool,
     programs: Mutex<HashMap<String, Program>>,
     /// Files that built-in images bring, by image sha256.
@@ -188,6 +196,7 @@ impl WasmRuntime {
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
         Ok(WasmRuntime {
             cache: CompileCache::new(&engine, options.cache_dir),
+            shared_root: options.shared_root,
             engine,
             component_linker,
             host_net_linker,
@@ -224,6 +233,11 @@ impl WasmRuntime {
     }
 
     /// Compiles (or loads from the caches) the program of an image and links it.
+    /// Where the compiled form of a wasm (by its sha256) lives in the disk cache, if there is one.
+    pub fn compiled_file(&self, wasm_sha256: &str) -> Option<PathBuf> {
+        self.cache.path_for(wasm_sha256).filter(|p| p.is_file())
+    }
+
     pub async fn prepare(
         &self,
         image: &str,
@@ -777,11 +791,24 @@ impl RuntimeService for WasmRuntime {
         );
         let files = lock(&self.image_files).get(sha).copied().unwrap_or(&[]);
         let dir = state_dir.join(&id);
-        rootfs::create(&dir.join("rootfs"), &hostname, files, &config.mounts)
-            .inspect_err(|_| {
-                let _ = std::fs::remove_dir_all(&dir);
-            })
-            .with_context(|| format!("creating the file system of container {}", config.name))?;
+        let root = match &self.shared_root {
+            Some(root) => {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                root.clone()
+            }
+            None => {
+                let root = dir.join("rootfs");
+                rootfs::create(&root, &hostname, files, &config.mounts)
+                    .inspect_err(|_| {
+                        let _ = std::fs::remove_dir_all(&dir);
+                    })
+                    .with_context(|| {
+                        format!("creating the file system of container {}", config.name)
+                    })?;
+                root
+            }
+        };
         let (exit, _) = watch::channel(None);
         lock(&self.containers).insert(
             id.clone(),
@@ -791,6 +818,7 @@ impl RuntimeService for WasmRuntime {
                 netns,
                 host_network,
                 dir,
+                root,
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -819,7 +847,7 @@ impl RuntimeService for WasmRuntime {
             container: config.name.clone(),
             trace: self.cluster.trace.clone(),
         };
-        let rootfs = c.dir.join("rootfs");
+        let rootfs = c.root.clone();
         *task = Some(tokio::spawn(async move {
             let status =
                 run_guest(engine, program, config, hostname, net, host_network, rootfs).await;

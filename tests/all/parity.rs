@@ -16,7 +16,8 @@ use crate::support::*;
 
 struct Scenario {
     name: &'static str,
-    /// `{dir}` is replaced by a fresh hostPath directory per run, compared afterwards.
+    /// `{dir}` is replaced by a fresh hostPath directory per run, compared afterwards;
+    /// `{busybox.wasm}` by the path of a `.wasm` file image.
     manifest: &'static str,
     args: &'static [&'static str],
     /// Send wpod a SIGTERM (a graceful stop of every pod) after this long.
@@ -835,6 +836,24 @@ spec:
       volumeMounts: [{name: out, mountPath: /out}]
 "#,
     ),
+    s(
+        "wasm-file-image",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  volumes: [{name: out, hostPath: {path: "{dir}"}}]
+  containers:
+    - name: c
+      image: "{busybox.wasm}"
+      workingDir: /out/work
+      command: [sh, -c, "echo from a wasm file > note; cat /etc/hostname; touch /tmp/ready; sleep 1.5; echo bye > /dev/termination-log; exit 4"]
+      readinessProbe: {exec: {command: [cat, /tmp/ready]}, initialDelaySeconds: 1, periodSeconds: 1}
+      volumeMounts: [{name: out, mountPath: /out}]
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.
@@ -875,7 +894,13 @@ fn run_on(backend: &str, sc: &Scenario) -> Outcome {
     let scratch = Scratch::new(&format!("parity-{backend}-{}", sc.name));
     let host = scratch.dir.join("host");
     std::fs::create_dir_all(&host).expect("host dir");
-    let manifest = sc.manifest.replace("{dir}", &host.to_string_lossy());
+    // `{busybox.wasm}`: the toolbox as a `.wasm` file image (wasmtime inside the Linux container).
+    let wasm = scratch.dir.join("busybox.wasm");
+    std::fs::copy(concat!(env!("OUT_DIR"), "/busybox.wasm"), &wasm).expect("busybox.wasm");
+    let manifest = sc
+        .manifest
+        .replace("{dir}", &host.to_string_lossy())
+        .replace("{busybox.wasm}", &wasm.to_string_lossy());
     let file = scratch.write("pod.yaml", manifest);
     let mut cmd = wpod();
     cmd.args([

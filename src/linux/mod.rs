@@ -904,16 +904,7 @@ impl RuntimeService for LinuxRuntime {
                 publish::connect_from(fd, Ipv4Addr::LOCALHOST, port).await
             }
         };
-        match connected {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                Ok(Box::new(stream))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(RuntimeError::Refused)
-            }
-            Err(e) => Err(anyhow::anyhow!("connecting to port {port}: {e}").into()),
-        }
+        crate::runtime::dialed(port, connected)
     }
 
     async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {

@@ -215,6 +215,22 @@ impl ExecResult {
 pub trait PodStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> PodStream for T {}
 
+/// A host TCP connection as `dial` hands it out: without Nagle's delay (probes write small
+/// requests), a refusal as `RuntimeError::Refused`.
+pub fn dialed(
+    port: u16,
+    connected: std::io::Result<tokio::net::TcpStream>,
+) -> Result<Box<dyn PodStream>> {
+    match connected {
+        Ok(stream) => {
+            let _ = stream.set_nodelay(true);
+            Ok(Box::new(stream))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(RuntimeError::Refused),
+        Err(e) => Err(anyhow::anyhow!("connecting to port {port}: {e}").into()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("no such {kind} {id}")]

@@ -103,16 +103,8 @@ pub(super) async fn dial(
 ) -> Result<Box<dyn PodStream>> {
     if host_network {
         // A hostNetwork pod listens on the machine's own sockets.
-        return match tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                Ok(Box::new(s))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                Err(RuntimeError::Refused)
-            }
-            Err(e) => Err(anyhow::anyhow!("connecting to port {port}: {e}").into()),
-        };
+        let connected = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await;
+        return crate::runtime::dialed(port, connected);
     }
     let source = PROBE_PORTS.fetch_add(1, Ordering::Relaxed);
     let source = 50000 + source % 10000;

@@ -147,8 +147,7 @@ impl EventSink for Printer {
         };
         self.status_line(
             &subject,
-            // Probe output often ends in a newline; the compact form keeps one line per event.
-            format!("{}: {}", event.reason, event.message.trim_end()),
+            format!("{}: {}", event.reason, one_line(&event.message)),
             event.type_ == EventType::Warning,
         );
     }
@@ -163,16 +162,42 @@ impl EventSink for Printer {
 
     fn exited(&self, pod: &str, container: &str, how: &Terminated) {
         let mut text = format!("exited with code {} ({})", how.exit_code, how.reason);
-        // One status line: a multi-line message shows as `\n`, as kubectl shows it in a table.
         if let Some(m) = how
             .message
             .as_deref()
-            .map(str::trim_end)
+            .map(one_line)
             .filter(|m| !m.is_empty())
         {
             text.push_str(": ");
-            text.push_str(&m.replace('\n', "\\n"));
+            text.push_str(&m);
         }
         self.status_line(&format!("{pod}/{container}"), text, how.exit_code != 0);
+    }
+}
+
+/// Longest message shown on a live status line; `-o json` and `--describe` show all of it.
+const LINE_MESSAGE_MAX: usize = 400;
+
+/// A message as one status line: newlines shown as `\n` (probe output, termination messages),
+/// a trailing one dropped, and cut at LINE_MESSAGE_MAX characters.
+fn one_line(message: &str) -> String {
+    let escaped = message.trim_end().replace('\n', "\\n");
+    match escaped.char_indices().nth(LINE_MESSAGE_MAX) {
+        Some((cut, _)) => format!("{}… (see --describe)", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_fit_one_status_line() {
+        assert_eq!(one_line("done\n"), "done");
+        assert_eq!(one_line("a\nb\n"), "a\\nb");
+        let long = one_line(&"é".repeat(1000));
+        assert!(long.starts_with(&"é".repeat(LINE_MESSAGE_MAX)));
+        assert!(long.ends_with("… (see --describe)"));
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt as _;
 
 use super::spec::ContainerSpec;
 use super::sys;
-use crate::runtime::{ExecResult, Result, RuntimeError};
+use crate::runtime::{ExecResult, MAX_EXEC_OUTPUT, Result, RuntimeError};
 
 pub const EXEC: &str = "__wpod-exec";
 
@@ -60,13 +60,9 @@ pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<
         return Err(anyhow::anyhow!("the exec helper has no pipes").into());
     };
     let run = async {
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let (o, e, status) = tokio::join!(
-            out.read_to_end(&mut stdout),
-            err.read_to_end(&mut stderr),
-            child.wait()
-        );
-        o.and(e).context("reading the exec's output")?;
+        let (stdout, stderr, status) =
+            tokio::join!(read_capped(&mut out), read_capped(&mut err), child.wait());
+        let (stdout, stderr) = (stdout?, stderr?);
         let status = status.context("waiting for the exec helper")?;
         use std::os::unix::process::ExitStatusExt as _;
         let exit_code = status
@@ -91,6 +87,24 @@ pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<
             }
             Err(RuntimeError::Timeout(timeout))
         }
+    }
+}
+
+/// Reads a stream to its end, keeping at most what the kubelet keeps of an exec's output
+/// (10 KiB); the rest is read and dropped, so the command never blocks on a full pipe.
+async fn read_capped(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> anyhow::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .await
+            .context("reading the exec's output")?;
+        if n == 0 {
+            return Ok(kept);
+        }
+        let room = MAX_EXEC_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
     }
 }
 

@@ -193,6 +193,9 @@ pub enum ImageError {
     Invalid { image: String, detail: String },
 }
 
+/// The kubelet keeps at most this much of an exec's output (each stream), as its exec prober does.
+pub const MAX_EXEC_OUTPUT: usize = 10 * 1024;
+
 /// What a command run inside a container by `exec_sync` printed and how it exited (CRI's
 /// ExecSyncResponse).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -20,11 +20,8 @@ use crate::net::host::NetCtx;
 use crate::net::netns::{NetError, Netns};
 use crate::net::pipe::{Read as PipeRead, Room as PipeRoom};
 use crate::runtime::{
-    ContainerConfig, ExecResult, LogSink, PodStream, Result, RuntimeError, Stream,
+    ContainerConfig, ExecResult, LogSink, MAX_EXEC_OUTPUT, PodStream, Result, RuntimeError, Stream,
 };
-
-/// The kubelet reads at most this much of an exec probe's output.
-const MAX_OUTPUT: usize = 10 * 1024;
 
 /// Collects an exec's output instead of sending it to the pod's log.
 #[derive(Default)]
@@ -40,10 +37,10 @@ impl LogSink for Capture {
             Stream::Stderr => &self.stderr,
         };
         let mut buf = buf.lock().unwrap_or_else(|p| p.into_inner());
-        if buf.len() < MAX_OUTPUT {
+        if buf.len() < MAX_EXEC_OUTPUT {
             buf.extend_from_slice(line.as_bytes());
             buf.push(b'\n');
-            buf.truncate(MAX_OUTPUT);
+            buf.truncate(MAX_EXEC_OUTPUT);
         }
     }
 }

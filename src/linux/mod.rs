@@ -752,12 +752,7 @@ impl RuntimeService for LinuxRuntime {
     }
 
     async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
-        let mut rx = self.container(id)?.exit.subscribe();
-        let status = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("container {id} disappeared"))?;
-        Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+        crate::runtime::wait_exit(self.container(id)?.exit.subscribe(), id).await
     }
 
     /// TERM to the container's main process, KILL to all of it once `grace` has passed. As PID 1

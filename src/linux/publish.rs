@@ -50,19 +50,7 @@ pub fn request_socket(factory: &UnixStream, request: &[u8]) -> io::Result<OwnedF
 /// Binds the host side now (a busy port is an error before any pod starts) and forwards every
 /// connection that arrives later.
 pub fn publish(runtime: &Arc<LinuxRuntime>, mapping: Mapping) -> Result<SocketAddr, String> {
-    let listener = std::net::TcpListener::bind(mapping.host)
-        .and_then(|l| l.set_nonblocking(true).map(|_| l))
-        .map_err(|e| {
-            format!(
-                "cannot publish {}: {e}; is another program using that port? pick another host port",
-                mapping.host
-            )
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
-    let listener = tokio::net::TcpListener::from_std(listener)
-        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    let (local, listener) = crate::net::publish::bind_host(&mapping)?;
     let runtime = runtime.clone();
     tokio::spawn(async move {
         while let Ok((mut outside, _)) = listener.accept().await {

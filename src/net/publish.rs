@@ -39,9 +39,8 @@ impl std::fmt::Display for Mapping {
     }
 }
 
-/// Binds the host side now, so a busy port is an error before any pod starts, and forwards every
-/// connection that arrives later.
-pub fn publish(cluster: &Arc<Cluster>, mapping: Mapping) -> Result<SocketAddr, String> {
+/// Binds the host side of a mapping now, so a busy port is an error before any pod starts.
+pub fn bind_host(mapping: &Mapping) -> Result<(SocketAddr, tokio::net::TcpListener), String> {
     let listener = std::net::TcpListener::bind(mapping.host)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
         .map_err(|e| {
@@ -55,6 +54,12 @@ pub fn publish(cluster: &Arc<Cluster>, mapping: Mapping) -> Result<SocketAddr, S
         .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+    Ok((local, listener))
+}
+
+/// Binds the host side now and forwards every connection that arrives later.
+pub fn publish(cluster: &Arc<Cluster>, mapping: Mapping) -> Result<SocketAddr, String> {
+    let (local, listener) = bind_host(&mapping)?;
     let cluster = cluster.clone();
     tokio::spawn(async move {
         loop {

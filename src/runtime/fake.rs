@@ -266,12 +266,7 @@ impl RuntimeService for FakeRuntime {
     }
 
     async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
-        let mut rx = self.with(id, |c| c.exit.subscribe())?;
-        let status = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("fake container {id} vanished"))?;
-        Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+        super::wait_exit(self.with(id, |c| c.exit.subscribe())?, id).await
     }
 
     async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {

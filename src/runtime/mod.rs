@@ -127,6 +127,18 @@ pub fn clean_path(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// WaitContainer over a backend's exit channel (None while the container runs).
+pub async fn wait_exit(
+    mut exit: tokio::sync::watch::Receiver<Option<ExitStatus>>,
+    id: &ContainerId,
+) -> Result<ExitStatus> {
+    let status = exit
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| anyhow::anyhow!("container {id} disappeared"))?;
+    Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+}
+
 /// Kills `ids` at once, for StopPodSandbox. A container the kubelet removed meanwhile (it exited)
 /// counts as stopped, so stopping a sandbox stays idempotent.
 pub async fn kill_all<R: RuntimeService + ?Sized>(

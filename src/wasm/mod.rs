@@ -857,12 +857,7 @@ impl RuntimeService for WasmRuntime {
     }
 
     async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
-        let mut rx = self.container(id)?.exit.subscribe();
-        let status = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("container {id} disappeared"))?;
-        Ok(status.clone().unwrap_or_else(|| ExitStatus::from_code(0)))
+        crate::runtime::wait_exit(self.container(id)?.exit.subscribe(), id).await
     }
 
     /// WASI has no signals: the guest cannot be told to stop, so it runs on for the grace period

@@ -7,11 +7,17 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let bad = || {
         format!("invalid duration `{s}`: use a number with a unit, such as 500ms, 10s, 2m or 1m30s")
     };
+    // What a Duration holds (584 billion years) is far beyond any use; waits further out than
+    // a century are cut to a century where they are used (pod::clock::later).
+    let too_long = || format!("invalid duration `{s}`: too long");
+    let of_secs = |secs: f64| {
+        Duration::try_from_secs_f64(secs).map_err(|_| if secs > 0.0 { too_long() } else { bad() })
+    };
     if s.is_empty() {
         return Err(bad());
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| bad());
+        return of_secs(secs);
     }
     let mut total = Duration::ZERO;
     let mut rest = s;
@@ -32,7 +38,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             _ => return Err(bad()),
         };
-        total += Duration::try_from_secs_f64(n * scale).map_err(|_| bad())?;
+        let part = of_secs(n * scale)?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
         rest = next;
     }
     Ok(total)
@@ -58,5 +65,25 @@ mod tests {
         for s in ["", "s", "10x", "-1", "1d", "ten"] {
             assert!(parse(s).is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn huge_values_are_refused_not_a_panic() {
+        let max = u64::MAX.to_string();
+        for s in [
+            format!("{max}s{max}s"),
+            format!("{max}h"),
+            "1e300".to_string(),
+            format!("{max}{max}"),
+        ] {
+            let e = parse(&s).expect_err(&s);
+            assert!(e.contains("too long"), "{s}: {e}");
+        }
+        assert!(parse("inf").is_err() && parse("NaN").is_err());
+        // Long but representable: accepted, and saturated where it is used.
+        assert_eq!(
+            parse("1000000000h"),
+            Ok(Duration::from_secs(3_600_000_000_000))
+        );
     }
 }

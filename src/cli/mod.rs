@@ -8,10 +8,15 @@ mod output;
 mod parity;
 mod run;
 mod validate;
+mod watchdog;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+/// How long wpod waits, once done, for blocking tasks still running to finish.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// Exit codes of `wpod`, documented in the README.
 pub mod exit {
@@ -76,7 +81,13 @@ pub fn main() -> ExitCode {
                 .enable_all()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(run::run(args)),
+                Ok(rt) => {
+                    let code = rt.block_on(run::run(args));
+                    // A blocking task stuck in the kernel (a guest reading a FIFO no one writes)
+                    // would keep a plain drop of the runtime waiting for ever.
+                    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+                    code
+                }
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");
                     exit::INTERNAL

@@ -13,6 +13,7 @@ use super::duration;
 use super::exit;
 use super::namespaces::ShowNamespaces;
 use super::output::{PodLog, Printer};
+use super::watchdog::Watchdog;
 use crate::manifest;
 use crate::net::publish::{self, Kind, Mapping};
 use crate::net::{Cluster, Trace};
@@ -22,6 +23,11 @@ use crate::pod::clock::Clock;
 use crate::pod::{self, KubeletConfig, Outcome, Phase, PodHandle, StopMode};
 use crate::runtime::RuntimeService;
 use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
+
+/// How long killed pods may take to go before wpod exits without them. A kill takes milliseconds
+/// on either backend; what is still there after this is stuck (a host call that cannot be
+/// interrupted), and waiting longer would not free it.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, ValueEnum)]
 enum OutputFormat {
@@ -198,6 +204,20 @@ pub async fn run(args: RunArgs) -> u8 {
     let mut interrupted = false;
     let timeout = sleep_opt(args.timeout);
     tokio::pin!(timeout);
+    // Once the pods are being killed, how long wpod waits for them before it exits anyway.
+    let give_up = sleep_opt(None);
+    tokio::pin!(give_up);
+    let watchdog = Watchdog::start();
+    if let Some(t) = args.timeout {
+        watchdog.arm(
+            t.saturating_add(STOP_WAIT * 2),
+            exit::TIMEOUT,
+            format!(
+                "--timeout {}s reached and the pods did not stop: exiting without them",
+                t.as_secs_f64()
+            ),
+        );
+    }
     let mut signals = Signals::new();
     loop {
         tokio::select! {
@@ -216,18 +236,36 @@ pub async fn run(args: RunArgs) -> u8 {
                 for (_, stop) in &stops {
                     let _ = stop.send(StopMode::Kill);
                 }
+                give_up.set(sleep_opt(Some(STOP_WAIT)));
             },
             n = signals.next() => {
                 interrupted = true;
                 let mode = if n == 1 { StopMode::Graceful } else { StopMode::Kill };
+                if n > 2 {
+                    printer.note("exiting without waiting for the pods");
+                    break;
+                }
                 if mode == StopMode::Graceful {
                     printer.note("stopping the pods gracefully (press Ctrl-C again to kill them now)");
                 } else {
                     printer.note("killing the pods");
+                    give_up.set(sleep_opt(Some(STOP_WAIT)));
+                    watchdog.arm(
+                        STOP_WAIT * 2,
+                        exit::INTERRUPTED,
+                        "interrupted and the pods did not stop: exiting without them".into(),
+                    );
                 }
                 for (_, stop) in &stops {
                     let _ = stop.send(mode);
                 }
+            },
+            _ = &mut give_up => {
+                printer.note(&format!(
+                    "the pods did not stop within {}s of being killed: exiting without them",
+                    STOP_WAIT.as_secs()
+                ));
+                break;
             },
         }
     }

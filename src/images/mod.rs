@@ -1,5 +1,38 @@
 //! Built-in images: programs from `guests/`, compiled to wasm32-wasip2 by build.rs and embedded here.
 
+use std::path::Path;
+
+use crate::bounded::{self, Refused};
+use crate::runtime::ImageError;
+
+/// The largest `.wasm` file wpod takes as an image: ten times the largest real guests (a 26 MB
+/// CPython), a quarter of what wasmtime's parser accepts at all (1 GiB), and little enough that
+/// a mistaken path (a disk image, `/dev/zero`) is refused before it fills the memory.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// The bytes of a `.wasm` image file. Only a regular file of at most MAX_FILE_BYTES is read, and
+/// it is opened without blocking, so a FIFO or a device cannot hang or exhaust wpod. This does
+/// blocking I/O: call it from a blocking thread.
+pub fn read_file(image: &str, path: &Path) -> Result<Vec<u8>, ImageError> {
+    bounded::read_capped(path, MAX_FILE_BYTES).map_err(|e| match e {
+        Refused::Io(e) => ImageError::NotFound {
+            image: image.to_string(),
+            detail: format!("cannot read {}: {e}", path.display()),
+        },
+        refused => {
+            // A size refusal already says what the limit is.
+            let hint = match refused {
+                Refused::TooBig { .. } => "",
+                _ => "; an image path must name a .wasm file",
+            };
+            ImageError::Unusable {
+                image: image.to_string(),
+                detail: format!("{}: {refused}{hint}", path.display()),
+            }
+        }
+    })
+}
+
 /// Files an image brings into each container's private file system: (absolute path, contents).
 pub type ImageFiles = &'static [(&'static str, &'static [u8])];
 

@@ -380,14 +380,23 @@ impl LinuxRuntime {
         base_dir: &Path,
     ) -> Result<ImageInfo, ImageError> {
         let path = base_dir.join(p);
-        let bytes = std::fs::read(&path).map_err(|e| ImageError::NotFound {
+        // Read and hashed off the runtime's threads: the timers and signals that stop wpod keep
+        // running whatever the path turns out to be.
+        let (name, file) = (image.to_string(), path.clone());
+        let sha: String = tokio::task::spawn_blocking(move || {
+            let bytes = builtin::read_file(&name, &file)?;
+            Ok::<_, ImageError>(
+                sha2::Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            )
+        })
+        .await
+        .map_err(|e| ImageError::NotFound {
             image: image.to_string(),
-            detail: format!("cannot read {}: {e}", path.display()),
-        })?;
-        let sha: String = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+            detail: format!("the task reading it failed: {e}"),
+        })??;
         let id = format!("sha256:{sha}");
         let compiled = self.precompile(&path, &sha).await;
         lock(&self.images).insert(

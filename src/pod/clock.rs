@@ -1,7 +1,25 @@
 //! Time for the lifecycle: tokio's clock (virtual in tests) mapped onto wall-clock timestamps.
 
+use std::time::Duration;
+
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::time::Instant;
+
+/// Further out than any pod lives. Grace periods, deadlines and back-offs come from manifests and
+/// flags (`terminationGracePeriodSeconds: 9223372036854775807`, `--grace-period 1000000000h`);
+/// a deadline beyond this is this far away instead, so `Instant + Duration` can never overflow.
+pub const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `at + d`, saturating at FAR_FUTURE after `at`.
+pub fn later(at: Instant, d: Duration) -> Instant {
+    // 100 years fit any Instant a running system has; `at` itself is the last resort.
+    at.checked_add(d.min(FAR_FUTURE)).unwrap_or(at)
+}
+
+/// Whole seconds from a manifest (an `int64`), negatives as zero.
+pub fn seconds(s: i64) -> Duration {
+    Duration::from_secs(u64::try_from(s).unwrap_or(0))
+}
 
 #[derive(Clone, Debug)]
 pub struct Clock {
@@ -39,5 +57,30 @@ impl Clock {
             .checked_add(SignedDuration::try_from(since).unwrap_or(SignedDuration::MAX))
             .unwrap_or(self.wall);
         Timestamp::from_second(t.as_second()).unwrap_or(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert_eq!(later(now, Duration::MAX), now + FAR_FUTURE);
+        assert_eq!(later(now, seconds(i64::MAX)), now + FAR_FUTURE);
+        assert!(later(now, seconds(i64::MAX)) > later(now, Duration::from_secs(3600 * 24 * 365)));
+    }
+
+    #[test]
+    fn seconds_clamp_negatives() {
+        assert_eq!(seconds(-1), Duration::ZERO);
+        assert_eq!(seconds(i64::MIN), Duration::ZERO);
+        assert_eq!(seconds(30), Duration::from_secs(30));
+        assert_eq!(seconds(i64::MAX), Duration::from_secs(i64::MAX as u64));
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::backoff::{Backoff, BackoffPolicy};
-use super::clock::Clock;
+use super::clock::{self, Clock};
 use super::events::{Event, EventSink, EventType};
 use super::handler::{self, Action, ProbeResult, Target};
 use super::probe::{self, Counter, ProbeKind, ProbeOutcome, Timings};
@@ -380,7 +380,7 @@ impl Kubelet {
     ) -> Outcome {
         let now = self.config.clock.now();
         self.started_at = Some(self.config.clock.wall(now));
-        self.deadline_at = self.plan.active_deadline.map(|d| now + d);
+        self.deadline_at = self.plan.active_deadline.map(|d| clock::later(now, d));
         self.event(
             EventType::Normal,
             "Scheduled",
@@ -404,7 +404,7 @@ impl Kubelet {
             return Outcome::Stuck(why.join("; "));
         }
         if self.volumes.has_limits() {
-            self.usage_check_at = Some(now + USAGE_CHECK_PERIOD);
+            self.usage_check_at = Some(clock::later(now, USAGE_CHECK_PERIOD));
         }
         let sandbox = SandboxConfig {
             pod_name: self.plan.name.clone(),
@@ -1069,7 +1069,7 @@ impl Kubelet {
             target,
             minimum: MIN_GRACE,
         };
-        let deadline = Instant::now() + grace;
+        let deadline = clock::later(Instant::now(), grace);
         job.announce(&rec);
         tokio::spawn(job.run(rec, pod_ref, deadline, None));
     }
@@ -1154,7 +1154,7 @@ impl Kubelet {
         let wait = slot
             .backoff
             .on_exit(backoff, now.saturating_duration_since(since));
-        slot.restart_at = Some(now + wait);
+        slot.restart_at = Some(clock::later(now, wait));
         if wait.is_zero() {
             slot.status.state = State::Terminated(terminated);
             return;
@@ -1191,7 +1191,7 @@ impl Kubelet {
             && at <= now
             && !self.terminating
         {
-            self.usage_check_at = Some(now + USAGE_CHECK_PERIOD);
+            self.usage_check_at = Some(clock::later(now, USAGE_CHECK_PERIOD));
             if let Some((volume, limit)) = self.volumes.over_limit() {
                 // The eviction manager kills at once (grace period 0) and fails the pod.
                 let message =
@@ -1287,7 +1287,7 @@ impl Kubelet {
         for job in first.iter().chain(&sidecars) {
             job.announce(&rec);
         }
-        let deadline = Instant::now() + grace;
+        let deadline = clock::later(Instant::now(), grace);
         // As the kubelet does: every container gets its Killing event and preStop hook at once;
         // a sidecar is stopped once the app containers and the sidecars after it have exited.
         tokio::spawn(async move {

@@ -61,7 +61,7 @@ impl Timings {
             failure_threshold: count(p.failure_threshold, 3),
             grace: p
                 .termination_grace_period_seconds
-                .map(|s| Duration::from_secs(s.max(1) as u64)),
+                .map(|s| super::clock::seconds(s.max(1))),
         }
     }
 }
@@ -116,7 +116,7 @@ pub async fn worker<T: Send + 'static>(
     let Some(action) = Action::of_probe(&probe) else {
         return;
     };
-    let first = (started + t.initial_delay).max(Instant::now());
+    let first = super::clock::later(started, t.initial_delay).max(Instant::now());
     let mut ticks = tokio::time::interval_at(first, t.period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::bounded::{self, Links, Refused};
 use crate::runtime::{LogSink, Stream};
 
 /// Kubernetes' default terminationMessagePath.
@@ -71,7 +72,18 @@ pub fn message(
     exit_code: i32,
     log: &TailLog,
 ) -> Option<String> {
-    let bytes = std::fs::read(file).unwrap_or_default();
+    // The kubelet's bounds: the last 4096 bytes of a regular file. Read where a guest could have
+    // put a FIFO, a device or a symlink in its place, so none of those are opened or followed.
+    let bytes = match bounded::read_tail(file, MAX_MESSAGE as u64, Links::Refuse) {
+        Ok(bytes) => bytes,
+        Err(Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Some(format!(
+                "Error on reading termination log {}: {e}",
+                file.display()
+            ));
+        }
+    };
     let text = String::from_utf8_lossy(&bytes);
     let text = last_bytes(&text, MAX_MESSAGE);
     if !text.is_empty() {
@@ -124,6 +136,23 @@ mod tests {
             message(&file, true, 1, &log).map(|m| m.len()),
             Some(MAX_MESSAGE)
         );
+        let sparse = std::fs::File::create(&file).expect("create");
+        sparse.set_len(3 << 30).expect("a sparse 3 GiB file");
+        drop(sparse);
+        let m = message(&file, true, 1, &log).expect("a message");
+        assert_eq!(m.len(), MAX_MESSAGE, "the last 4096 bytes, zeros");
+        #[cfg(target_os = "linux")]
+        {
+            let fifo = dir.join("fifo");
+            let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            let m = message(&fifo, true, 1, &log).expect("a message");
+            assert!(
+                m.ends_with("it is a FIFO (named pipe), not a regular file"),
+                "{m}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -203,6 +203,9 @@ pub enum ImageError {
     NotFound { image: String, detail: String },
     #[error("image \"{image}\" is not a valid WebAssembly program: {detail}")]
     Invalid { image: String, detail: String },
+    /// A path that exists but cannot be an image: a directory, a device, a FIFO, too big.
+    #[error("image \"{image}\" cannot be used: {detail}")]
+    Unusable { image: String, detail: String },
 }
 
 /// The kubelet keeps at most this much of an exec's output (each stream), as its exec prober does.

@@ -247,7 +247,15 @@ impl WasmRuntime {
         if let Some(info) = lock(&self.resolved).get(&key) {
             return Ok((info.clone(), CompileSource::Memory));
         }
-        let (bytes, mut info, files) = read_image(image, base_dir)?;
+        // A file read blocks; off the runtime's threads, the timers and signals that stop wpod
+        // keep running whatever the path turns out to be.
+        let (name, dir) = (image.to_string(), base_dir.to_path_buf());
+        let (bytes, mut info, files) = tokio::task::spawn_blocking(move || read_image(&name, &dir))
+            .await
+            .map_err(|e| ImageError::NotFound {
+                image: image.to_string(),
+                detail: format!("the task reading it failed: {e}"),
+            })??;
         let sha = hex(&Sha256::digest(&bytes));
         info.id = format!("sha256:{sha}");
         lock(&self.image_files).insert(sha.clone(), files);
@@ -387,10 +395,7 @@ fn read_image(
         )),
         ImageRef::File(p) => {
             let path = base_dir.join(p);
-            let bytes = std::fs::read(&path).map_err(|e| ImageError::NotFound {
-                image: image.to_string(),
-                detail: format!("cannot read {}: {e}", path.display()),
-            })?;
+            let bytes = images::read_file(image, &path)?;
             let file_name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -9,12 +9,14 @@ use super::volumes::{ENV_FIELDS, field_ref, relative_path, resource_ref};
 use super::{Checker, probe, resources};
 use crate::manifest::names;
 
+/// `grace` is the pod's terminationGracePeriodSeconds, as the API server has defaulted it.
 pub fn check(
     checker: &mut Checker<'_>,
     path: &str,
     c: &Container,
     init: bool,
     volumes: &HashSet<&str>,
+    grace: i64,
 ) {
     match c.image.as_deref() {
         None | Some("") => checker.required(
@@ -45,6 +47,9 @@ pub fn check(
                 &supported,
             );
         }
+    }
+    if let Some(p) = c.termination_message_path.as_deref() {
+        termination_message_path(checker, &format!("{path}.terminationMessagePath"), p);
     }
     let sidecar = restart_policy(checker, path, c, init);
     if init && !sidecar {
@@ -77,6 +82,22 @@ pub fn check(
                 probe::check(checker, &format!("{path}.{field}"), p, which);
             }
         }
+        if let Some(l) = &c.lifecycle {
+            let hooks = [("postStart", &l.post_start), ("preStop", &l.pre_stop)];
+            for (field, hook) in hooks {
+                if let Some(sleep) = hook.as_ref().and_then(|h| h.sleep.as_ref())
+                    && !(0..=grace).contains(&sleep.seconds)
+                {
+                    checker.invalid(
+                        &format!("{path}.lifecycle.{field}.sleep"),
+                        sleep.seconds,
+                        &format!(
+                            "must be non-negative and less than terminationGracePeriodSeconds ({grace})"
+                        ),
+                    );
+                }
+            }
+        }
     }
     ports(checker, path, c.ports.as_deref().unwrap_or_default());
     for (i, var) in c.env.iter().flatten().enumerate() {
@@ -104,6 +125,22 @@ pub fn check(
         resources::check(checker, &format!("{path}.resources"), r);
     }
     mounts(checker, path, c, volumes);
+}
+
+/// Where the runtime mounts the file for the container's termination message. The API server
+/// takes any string here and leaves it to the runtime, which mounts a host file at that path:
+/// containerd and runc refuse a destination that is not absolute, and wpod, which resolves it in
+/// a root that guests share, refuses `..` as the API server does for every path it checks.
+fn termination_message_path(checker: &mut Checker<'_>, path: &str, value: &str) {
+    if value.is_empty() {
+        // Unset, as the API server defaults it: /dev/termination-log.
+    } else if !value.starts_with('/') {
+        checker.invalid(path, value, "must be an absolute path");
+    } else if value.split('/').any(|c| c == "..") {
+        checker.invalid(path, value, "must not contain '..'");
+    } else if value.ends_with('/') {
+        checker.invalid(path, value, "must name a file, not a directory");
+    }
 }
 
 /// Returns whether the container is a sidecar (an init container that keeps running).
@@ -255,6 +292,12 @@ fn mounts(checker: &mut Checker<'_>, path: &str, c: &Container, volumes: &HashSe
                 &format!("{path}.mountPath"),
                 &mount.mount_path,
                 "must be unique",
+            );
+        } else if !mount.mount_path.starts_with('/') {
+            checker.invalid(
+                &format!("{path}.mountPath"),
+                &mount.mount_path,
+                "must be an absolute path",
             );
         } else if mount.mount_path.split('/').any(|c| c == "..") {
             checker.invalid(

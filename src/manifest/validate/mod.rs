@@ -218,6 +218,9 @@ fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
         checker.name("spec.nodeName", node, names::dns1123_subdomain);
     }
     let volumes = volumes(checker, spec);
+    let grace = spec
+        .termination_grace_period_seconds
+        .unwrap_or(crate::plan::DEFAULT_GRACE.as_secs() as i64);
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         container::check(
             checker,
@@ -225,6 +228,7 @@ fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
             c,
             true,
             &volumes,
+            grace,
         );
     }
     for (i, c) in spec.containers.iter().enumerate() {
@@ -234,6 +238,7 @@ fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
             c,
             false,
             &volumes,
+            grace,
         );
     }
 }

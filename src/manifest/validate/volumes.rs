@@ -220,6 +220,17 @@ pub fn relative_path(checker: &mut Checker<'_>, path: &str, value: &str) {
     }
 }
 
+/// A file a configMap, secret or downwardAPI volume projects: a relative path without `..`, not
+/// starting with `..` either (the API server's validateLocalNonReservedPath: the kubelet's atomic
+/// writer keeps its `..data` and timestamped directories there).
+fn item_path(checker: &mut Checker<'_>, path: &str, value: &str) {
+    if value.starts_with("..") && !value.starts_with('/') && !value.split('/').any(|c| c == "..") {
+        checker.invalid(path, value, "must not start with '..'");
+    } else {
+        relative_path(checker, path, value);
+    }
+}
+
 fn items(checker: &mut Checker<'_>, path: &str, items: &[KeyToPath]) {
     let mut seen = HashSet::new();
     for (i, item) in items.iter().enumerate() {
@@ -229,7 +240,7 @@ fn items(checker: &mut Checker<'_>, path: &str, items: &[KeyToPath]) {
         } else if let Some(why) = config_key(&item.key) {
             checker.invalid(&format!("{p}.key"), &item.key, &why);
         }
-        relative_path(checker, &format!("{p}.path"), &item.path);
+        item_path(checker, &format!("{p}.path"), &item.path);
         if !item.path.is_empty() && !seen.insert(item.path.as_str()) {
             checker.duplicate(&format!("{p}.path"), &item.path);
         }
@@ -245,7 +256,7 @@ fn downward_items(
 ) {
     for (i, item) in items.iter().enumerate() {
         let p = format!("{path}.items[{i}]");
-        relative_path(checker, &format!("{p}.path"), &item.path);
+        item_path(checker, &format!("{p}.path"), &item.path);
         mode(checker, &format!("{p}.mode"), item.mode);
         match (&item.field_ref, &item.resource_field_ref) {
             (Some(f), None) => field_ref(checker, &format!("{p}.fieldRef"), f, VOLUME_FIELDS),

@@ -1,5 +1,6 @@
 //! Integration tests: the real `wpod` binary, real wasmtime, real guests.
 
+mod bounds;
 mod busybox;
 mod images;
 mod lifecycle;

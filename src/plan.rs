@@ -94,7 +94,8 @@ pub struct HostPort {
 }
 
 /// Kubernetes' default terminationGracePeriodSeconds.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_GRACE: Duration =
+    Duration::from_secs(crate::manifest::DEFAULT_GRACE_SECONDS.unsigned_abs());
 
 impl PodPlan {
     /// Builds the plan of a pod that passed validation; `uid` is the one wpod assigned.

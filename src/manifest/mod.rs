@@ -13,11 +13,14 @@ mod names;
 mod quantity;
 mod strict;
 mod suggest;
-mod tree;
+// Visible to the fuzz target's invariants (src/manifest/invariants.rs), compiled in by path.
+pub(crate) mod tree;
 mod validate;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod invariants;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,6 +30,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::LoadError;
 pub use quantity::{parse_cpu_millis, parse_memory_bytes};
+
+/// The apiserver's default terminationGracePeriodSeconds. It lives with the manifest code
+/// (validation needs it) so that the loader builds on its own, as the fuzz target does.
+pub const DEFAULT_GRACE_SECONDS: i64 = 30;
 
 /// Everything read from one manifest file.
 #[derive(Debug)]
@@ -65,8 +72,15 @@ impl Manifest {
 
 /// Loads the manifest at `path`, or stdin for `-`.
 pub fn load_path(path: &str) -> Result<Manifest, LoadError> {
-    let (file, dir, text) = load::read(path)?;
-    Ok(load_str(&file, dir, &text))
+    let (file, dir, bytes) = load::read(path)?;
+    load_bytes(&file, dir, bytes)
+}
+
+/// Loads a manifest from raw bytes, refusing them as `load_path` does when they are too
+/// large or not UTF-8; `file` is its display name.
+pub fn load_bytes(file: &str, dir: PathBuf, bytes: Vec<u8>) -> Result<Manifest, LoadError> {
+    let text = load::decode(file, bytes)?;
+    Ok(load_str(file, dir, &text))
 }
 
 /// Loads a manifest already in memory; `file` is its display name.

@@ -220,7 +220,7 @@ fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
     let volumes = volumes(checker, spec);
     let grace = spec
         .termination_grace_period_seconds
-        .unwrap_or(crate::plan::DEFAULT_GRACE.as_secs() as i64);
+        .unwrap_or(crate::manifest::DEFAULT_GRACE_SECONDS);
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         container::check(
             checker,

@@ -23,14 +23,14 @@ pub enum LoadError {
     },
 }
 
-/// The text of `path` (`-` for stdin), its display name and the directory that relative
+/// The bytes of `path` (`-` for stdin), its display name and the directory that relative
 /// paths in it resolve against.
-pub fn read(path: &str) -> Result<(String, PathBuf, String), LoadError> {
+pub fn read(path: &str) -> Result<(String, PathBuf, Vec<u8>), LoadError> {
     if path == "-" {
         let file = "<stdin>".to_owned();
         let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let text = read_limited(&file, std::io::stdin().lock())?;
-        return Ok((file, dir, text));
+        let bytes = read_limited(&file, std::io::stdin().lock())?;
+        return Ok((file, dir, bytes));
     }
     let file = path.to_owned();
     let opened = std::fs::File::open(path).map_err(|error| LoadError::Read {
@@ -41,17 +41,17 @@ pub fn read(path: &str) -> Result<(String, PathBuf, String), LoadError> {
     if opened.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
         return Err(LoadError::TooLarge { file });
     }
-    let text = read_limited(&file, opened)?;
+    let bytes = read_limited(&file, opened)?;
     let parent = Path::new(path)
         .parent()
         .filter(|p| !p.as_os_str().is_empty());
     let parent = parent.unwrap_or(Path::new("."));
     let dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
-    Ok((file, dir, text))
+    Ok((file, dir, bytes))
 }
 
-/// Reads at most the limit (plus one byte, to notice going over) and checks for UTF-8.
-fn read_limited(file: &str, input: impl Read) -> Result<String, LoadError> {
+/// Reads at most the limit plus one byte, so that `decode` notices going over.
+fn read_limited(file: &str, input: impl Read) -> Result<Vec<u8>, LoadError> {
     let mut bytes = Vec::new();
     input
         .take(MAX_INPUT_BYTES + 1)
@@ -60,6 +60,11 @@ fn read_limited(file: &str, input: impl Read) -> Result<String, LoadError> {
             file: file.to_owned(),
             error,
         })?;
+    Ok(bytes)
+}
+
+/// The manifest's text: within the size limit and UTF-8, or the reason it is not.
+pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(LoadError::TooLarge {
             file: file.to_owned(),
@@ -105,13 +110,15 @@ mod tests {
         let err = read(&path.to_string_lossy()).err();
         let _ = std::fs::remove_file(&path);
         assert!(matches!(err, Some(LoadError::TooLarge { .. })), "{err:?}");
-        let err = read_limited("<stdin>", big.as_slice()).err();
+        let err = read_limited("<stdin>", big.as_slice())
+            .and_then(|bytes| decode("<stdin>", bytes))
+            .err();
         assert!(matches!(err, Some(LoadError::TooLarge { .. })), "{err:?}");
     }
 
     #[test]
     fn invalid_utf8_is_refused_with_position() {
-        let err = read_limited("x.yaml", &b"a: 1\nb: \xc3\x28\n"[..]).err();
+        let err = decode("x.yaml", b"a: 1\nb: \xc3\x28\n".to_vec()).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
             Some("x.yaml is not UTF-8 text (invalid byte at line 2, column 4); save it as UTF-8")

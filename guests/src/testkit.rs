@@ -7,7 +7,7 @@
 mod common;
 mod net;
 
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::time::Duration;
 
 const APPLETS: &[(&str, &str)] = &[
@@ -90,6 +90,10 @@ const APPLETS: &[(&str, &str)] = &[
     (
         "append",
         "append FILE TEXT...  append TEXT and a newline to FILE",
+    ),
+    (
+        "sparse",
+        "sparse FILE SIZE TEXT...  make FILE SIZE bytes (Ki/Mi/Gi): a hole, then TEXT and a newline",
     ),
     (
         "ls",
@@ -233,6 +237,22 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
                 .truncate(applet == "write")
                 .open(file)
                 .map_err(|e| io_err(file, e))?;
+            f.write_all(text.as_bytes()).map_err(|e| io_err(file, e))?;
+            Ok(0)
+        }
+        "sparse" => {
+            let file = args.first().ok_or("missing FILE")?;
+            let size = parse_size(args.get(1).ok_or("missing SIZE")?)? as u64;
+            let text = format!("{}\n", args[2..].join(" "));
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(file)
+                .map_err(|e| io_err(file, e))?;
+            let hole = size.saturating_sub(text.len() as u64);
+            f.set_len(hole).map_err(|e| io_err(file, e))?;
+            f.seek(SeekFrom::Start(hole)).map_err(|e| io_err(file, e))?;
             f.write_all(text.as_bytes()).map_err(|e| io_err(file, e))?;
             Ok(0)
         }

@@ -211,6 +211,10 @@ spec:
 ";
 
 /// `wpod run -o json` on `manifest` with its peak resident set size in KiB.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its rusage"
+)]
 fn run_measured(manifest: &str, extra: &[&str]) -> (Run, i64) {
     let s = Scratch::new("measured");
     let file = s.write("pod.yaml", manifest);

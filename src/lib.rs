@@ -3,6 +3,7 @@
 pub mod bounded;
 pub mod cli;
 pub mod expand;
+pub mod hostfs;
 pub mod images;
 #[cfg(target_os = "linux")]
 pub mod linux;

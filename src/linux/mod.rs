@@ -640,6 +640,7 @@ impl RuntimeService for LinuxRuntime {
                 .iter()
                 .map(|m| SpecMount {
                     host_path: m.host_path.clone(),
+                    sub_path: m.sub_path.clone(),
                     container_path: m.container_path.clone(),
                     read_only: m.read_only,
                 })

@@ -8,8 +8,9 @@ use std::io;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
-use super::spec::ContainerSpec;
+use super::spec::{ContainerSpec, SpecMount};
 use super::sys;
+use crate::hostfs::{self, Beneath, Resolve};
 
 /// Device nodes a container gets, bound from the host's /dev (as runc's default set).
 const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
@@ -59,6 +60,23 @@ pub fn enter_working_dir(spec: &ContainerSpec) -> io::Result<()> {
         .map_err(|e| ctx(e, || format!("creating the working directory {dir}")))?;
     std::env::set_current_dir(dir)
         .map_err(|e| ctx(e, || format!("entering the working directory {dir}")))
+}
+
+/// Mounts one volume: its source (the subPath opened beneath the volume's directory, with no
+/// symlink leading out of it) on its mount point in the new root, both by descriptor.
+fn mount_one(new_root: &Beneath, m: &SpecMount) -> io::Result<()> {
+    let source = match &m.sub_path {
+        Some(sub) => Beneath::open(
+            &m.host_path,
+            format!("the volume mounted at {}", m.container_path),
+            Resolve::Beneath,
+        )?
+        .open_path(sub)?,
+        None => hostfs::open_trusted(&m.host_path)?,
+    };
+    let dir = hostfs::is_dir(&source)?;
+    hostfs::bind(&source, new_root, &m.container_path, dir, m.read_only)
+        .map_err(|e| ctx(e, || format!("mounting {}", m.container_path)))
 }
 
 /// Runs in the container process, inside its new mount (and PID) namespace.
@@ -144,15 +162,11 @@ pub fn build(spec: &ContainerSpec) -> io::Result<()> {
     // Shallow mount paths first, so a volume at /data/cache lands inside the one at /data.
     let mut mounts: Vec<_> = spec.mounts.iter().collect();
     mounts.sort_by_key(|m| m.container_path.matches('/').count());
+    // The new root, in which a mount point is resolved as the container will see it: a symlink
+    // an earlier container left in a volume means a path in this root, never on the host.
+    let new_root = Beneath::open(root, "the container's root file system", Resolve::InRoot)?;
     for m in mounts {
-        let target = inside(root, &m.container_path);
-        if m.host_path.is_dir() {
-            fs::create_dir_all(&target)
-                .map_err(|e| ctx(e, || format!("creating mount point {}", m.container_path)))?;
-        } else {
-            touch(&target)?;
-        }
-        sys::bind(&m.host_path, &target, m.read_only)?;
+        mount_one(&new_root, m)?;
     }
     sys::pivot_root(root)
 }

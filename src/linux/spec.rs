@@ -7,7 +7,11 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpecMount {
+    /// The volume's host directory (or the host file).
     pub host_path: PathBuf,
+    /// What of the volume is mounted (`subPath`): opened beneath `host_path` by the container
+    /// process itself, just before it mounts it (see `hostfs`).
+    pub sub_path: Option<String>,
     pub container_path: String,
     pub read_only: bool,
 }

@@ -677,6 +677,7 @@ impl Kubelet {
         }
         mounts.push(Mount {
             host_path: message_file.clone(),
+            sub_path: None,
             container_path: message_path,
             read_only: false,
         });

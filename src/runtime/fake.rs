@@ -186,10 +186,14 @@ impl RuntimeService for FakeRuntime {
         self.record(format!("create {} {}", config.name, config.argv.join(" ")));
         for m in &config.mounts {
             self.record(format!(
-                "mount {} {} {}{}",
+                "mount {} {} {}{}{}",
                 config.name,
                 m.container_path,
                 m.host_path.display(),
+                m.sub_path
+                    .as_deref()
+                    .map(|s| format!(" sub {s}"))
+                    .unwrap_or_default(),
                 if m.read_only { " ro" } else { "" }
             ));
         }

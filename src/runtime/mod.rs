@@ -42,7 +42,12 @@ pub struct SandboxConfig {
 /// A host directory (or file) that the kubelet prepared, to appear inside a container: CRI's Mount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mount {
+    /// The volume's host directory (or the host file).
     pub host_path: PathBuf,
+    /// The part of the volume that is mounted (`subPath`), relative to `host_path`. A guest can
+    /// change what it names: backends open it beneath `host_path` (see `hostfs`) when they mount
+    /// it, never by a joined path.
+    pub sub_path: Option<String>,
     /// Absolute path inside the container.
     pub container_path: String,
     pub read_only: bool,

@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::{
 use self::downward::PodFacts;
 use self::hostpath::go_err;
 use crate::expand;
+use crate::hostfs::{Beneath, Resolve};
 use crate::manifest::parse_memory_bytes;
 use crate::plan::PodPlan;
 use crate::runtime::Mount;
@@ -333,17 +334,20 @@ fn downward_files(
     Ok(out)
 }
 
-/// Writes projected files with their modes (WASI has no chmod: the host file carries the mode).
+/// Writes projected files with their modes (WASI has no chmod: the host file carries the mode),
+/// beneath the volume's directory: an item path never leads out of it, whatever is there.
 fn write_files(dir: &Path, files: &[File]) -> Result<(), String> {
     make_dir(dir, 0o755)?;
+    let volume = Beneath::open(
+        dir,
+        format!("the volume directory {}", dir.display()),
+        Resolve::Beneath,
+    )
+    .map_err(|e| e.to_string())?;
     for (rel, bytes, mode) in files {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            make_dir(parent, 0o755)?;
-        }
-        fs::write(&path, bytes).map_err(|e| format!("write {}: {}", path.display(), go_err(&e)))?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(*mode))
-            .map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))?;
+        volume
+            .write_file(rel, bytes, *mode)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -363,9 +367,8 @@ impl PodVolumes {
                 Some(expr) => Some(sub_path_expr(expr, env)?),
                 None => m.sub_path.clone().filter(|s| !s.is_empty()),
             };
-            let mut host_path = v.host_path.clone();
-            if let Some(sub) = sub {
-                if Path::new(&sub).is_absolute() {
+            if let Some(sub) = &sub {
+                if Path::new(sub).is_absolute() {
                     return Err(format!(
                         "error SubPath `{sub}` must not be an absolute path"
                     ));
@@ -373,11 +376,12 @@ impl PodVolumes {
                 if sub.split('/').any(|c| c == "..") {
                     return Err(format!("error SubPath `{sub}` must not contain '..'"));
                 }
-                host_path = sub_path(&v.host_path, &sub)?;
+                prepare_sub_path(&v.host_path, sub, &m.name)?;
             }
             let container_path = format!("/{}", m.mount_path.trim_matches('/'));
             out.push(Mount {
-                host_path,
+                host_path: v.host_path.clone(),
+                sub_path: sub,
                 container_path,
                 read_only: v.read_only || m.read_only == Some(true),
             });
@@ -419,25 +423,22 @@ fn sub_path_expr(expr: &str, env: &[(String, String)]) -> Result<String, String>
     }
 }
 
-/// The subPath inside a volume, created (with the volume's mode) when missing; symlinks may not
-/// lead it out of the volume.
-fn sub_path(root: &Path, sub: &str) -> Result<PathBuf, String> {
-    let path = root.join(sub);
-    if fs::symlink_metadata(&path).is_err() {
-        let mode = fs::metadata(root).map_or(0o755, |m| m.permissions().mode() & 0o7777);
-        make_dir(&path, mode)?;
+/// Creates the subPath inside a volume when it is missing (with the volume's mode), as the kubelet
+/// does. Symlinks inside the volume are followed, those leading out of it are refused; nothing is
+/// checked here that the backend then uses by path: it opens the subPath again beneath the volume
+/// (see `hostfs`), when it mounts it.
+fn prepare_sub_path(root: &Path, sub: &str, volume: &str) -> Result<(), String> {
+    let fail =
+        |e: std::io::Error| format!("failed to prepare subPath {sub:?} of volume {volume:?}: {e}");
+    let dir = Beneath::open(root, format!("volume {volume:?}"), Resolve::Beneath).map_err(fail)?;
+    match dir.open_path(sub) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mode = fs::metadata(root).map_or(0o755, |m| m.permissions().mode() & 0o7777);
+            dir.mkdir_all(sub, mode).map(drop).map_err(fail)
+        }
+        Err(e) => Err(fail(e)),
     }
-    let (Ok(real_root), Ok(real)) = (root.canonicalize(), path.canonicalize()) else {
-        return Err(format!("subpath {} cannot be resolved", path.display()));
-    };
-    if !real.starts_with(&real_root) {
-        return Err(format!(
-            "subpath {:?} not within volume path {:?}",
-            path.display().to_string(),
-            root.display().to_string()
-        ));
-    }
-    Ok(real)
 }
 
 /// Bytes used under `dir` (apparent sizes, symlinks not followed).

@@ -2,12 +2,20 @@
 //! own mount. wasmtime-wasi's preopens all sit on one host file system, so without this a guest
 //! could move a file from an emptyDir into its own root (where it would vanish with the container)
 //! or from a hostPath into an emptyDir.
+//!
+//! A read-only single-file mount is a hard link in a writable directory (see rootfs.rs), so
+//! wasmtime-wasi's read-only preopens cannot protect it: opening it to write, create or truncate,
+//! and setting its times, fail with `not-permitted` (EPERM), as writes to a read-only directory
+//! mount do. The file is told by its inode, whatever path reaches it. Only components go through
+//! this linker; p1 modules use wasmtime-wasi's own p1 functions, which cannot be taken over.
 
 use std::path::PathBuf;
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
-use wasmtime_wasi::p2::bindings::filesystem::types::{self, ErrorCode, HostDescriptor, PathFlags};
+use wasmtime_wasi::p2::bindings::filesystem::types::{
+    self, DescriptorFlags, ErrorCode, HostDescriptor, NewTimestamp, OpenFlags, PathFlags,
+};
 use wasmtime_wasi_io::IoView;
 
 use super::Host;
@@ -37,6 +45,45 @@ impl Host {
             let _ = dir;
             Ok(None)
         }
+    }
+
+    /// Whether `path` from the directory `fd` names a read-only single-file mount.
+    fn read_only_at(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: &str,
+    ) -> wasmtime::Result<bool> {
+        if self.read_only_files.is_empty() {
+            return Ok(false);
+        }
+        let Descriptor::Dir(dir) = self.table().get(fd)? else {
+            return Ok(false);
+        };
+        let follow = if path_flags.contains(PathFlags::SYMLINK_FOLLOW) {
+            rustix::fs::AtFlags::empty()
+        } else {
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW
+        };
+        // Only a stat: a path that leads out of the preopen is refused by the open itself.
+        let Ok(st) = rustix::fs::statat(&*dir.dir, path, follow) else {
+            return Ok(false);
+        };
+        Ok(self.read_only_files.contains(&(st.st_dev, st.st_ino)))
+    }
+
+    /// Whether the open file `fd` is a read-only single-file mount.
+    fn read_only_file(&mut self, fd: &Resource<Descriptor>) -> wasmtime::Result<bool> {
+        if self.read_only_files.is_empty() {
+            return Ok(false);
+        }
+        let Descriptor::File(file) = self.table().get(fd)? else {
+            return Ok(false);
+        };
+        let Ok(st) = rustix::fs::fstat(&*file.file) else {
+            return Ok(false);
+        };
+        Ok(self.read_only_files.contains(&(st.st_dev, st.st_ino)))
     }
 
     fn crosses_mounts(
@@ -91,6 +138,108 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                         Ok(()) => Ok(()),
                         Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
                     };
+                Ok((result,))
+            })
+        },
+    )?;
+    types_instance.func_wrap_async(
+        "[method]descriptor.open-at",
+        |mut store,
+         (fd, path_flags, path, oflags, flags): (
+            Resource<Descriptor>,
+            PathFlags,
+            String,
+            OpenFlags,
+            DescriptorFlags,
+        )| {
+            Box::new(async move {
+                let host = store.data_mut();
+                let writes = flags.contains(DescriptorFlags::WRITE)
+                    || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
+                if writes && host.read_only_at(&fd, path_flags, &path)? {
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                // The path is checked again on the opened file (a sibling may rename things in a
+                // shared volume meanwhile), so truncation waits until then.
+                let truncate = writes
+                    && !host.read_only_files.is_empty()
+                    && oflags.contains(OpenFlags::TRUNCATE)
+                    && !oflags.contains(OpenFlags::DIRECTORY);
+                let (oflags, flags) = if truncate {
+                    (
+                        oflags & !OpenFlags::TRUNCATE,
+                        flags | DescriptorFlags::WRITE,
+                    )
+                } else {
+                    (oflags, flags)
+                };
+                let mut view = host.filesystem();
+                let opened =
+                    match HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags)
+                        .await
+                    {
+                        Ok(opened) => opened,
+                        Err(e) => {
+                            return Ok((Err(types::Host::convert_error_code(&mut view, e)?),));
+                        }
+                    };
+                if writes && host.read_only_file(&opened)? {
+                    host.table().delete(opened)?;
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                if truncate {
+                    let mut view = host.filesystem();
+                    let borrowed = Resource::new_borrow(opened.rep());
+                    if let Err(e) = HostDescriptor::set_size(&mut view, borrowed, 0).await {
+                        let code = types::Host::convert_error_code(&mut view, e)?;
+                        host.table().delete(opened)?;
+                        return Ok((Err(code),));
+                    }
+                }
+                Ok((Ok(opened),))
+            })
+        },
+    )?;
+    types_instance.func_wrap_async(
+        "[method]descriptor.set-times-at",
+        |mut store,
+         (fd, path_flags, path, atim, mtim): (
+            Resource<Descriptor>,
+            PathFlags,
+            String,
+            NewTimestamp,
+            NewTimestamp,
+        )| {
+            Box::new(async move {
+                let host = store.data_mut();
+                if host.read_only_at(&fd, path_flags, &path)? {
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                let mut view = host.filesystem();
+                let result =
+                    match HostDescriptor::set_times_at(&mut view, fd, path_flags, path, atim, mtim)
+                        .await
+                    {
+                        Ok(()) => Ok(()),
+                        Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                    };
+                Ok((result,))
+            })
+        },
+    )?;
+    types_instance.func_wrap_async(
+        "[method]descriptor.set-times",
+        |mut store, (fd, atim, mtim): (Resource<Descriptor>, NewTimestamp, NewTimestamp)| {
+            Box::new(async move {
+                let host = store.data_mut();
+                if host.read_only_file(&fd)? {
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                let mut view = host.filesystem();
+                let result = match HostDescriptor::set_times(&mut view, fd, atim, mtim).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                };
                 Ok((result,))
             })
         },

@@ -73,7 +73,7 @@ pub(super) async fn exec_sync(
         c.hostname.clone(),
         net,
         c.host_network,
-        c.root.clone(),
+        c.fs.clone(),
     );
     // Dropping the guest's future on timeout drops its Store: the instance is gone at once.
     let status = tokio::time::timeout(timeout, run)

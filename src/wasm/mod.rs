@@ -30,6 +30,7 @@ pub use cache::CompileCache;
 use limits::MemoryLimiter;
 use stdio::LogStream;
 
+use crate::hostfs;
 use crate::images::{self, ImageRef};
 use crate::net::host::{NetCtx, NetView};
 use crate::net::netns::Netns;
@@ -80,6 +81,8 @@ pub struct Host {
     p1_socket_noted: bool,
     /// Host directories of the container's root and its directory mounts.
     mount_roots: Vec<PathBuf>,
+    /// `(st_dev, st_ino)` of its read-only single-file mounts (see crossdev.rs).
+    read_only_files: Vec<(u64, u64)>,
 }
 
 impl WasiView for Host {
@@ -135,8 +138,8 @@ struct Container {
     host_network: bool,
     /// This instance's private directory.
     dir: PathBuf,
-    /// The guest's `/`: `rootfs` in `dir`, or the shared root.
-    root: PathBuf,
+    /// The guest's `/` (`rootfs` in `dir`, or the shared root) and its mounts.
+    fs: Arc<rootfs::Filesystem>,
     sandbox: SandboxId,
     program: Program,
     exit: watch::Sender<Option<ExitStatus>>,
@@ -328,6 +331,7 @@ impl WasmRuntime {
                 stderr,
                 p1_socket_noted: false,
                 mount_roots: Vec::new(),
+                read_only_files: Vec::new(),
             },
         );
         store.set_epoch_deadline(1);
@@ -501,7 +505,7 @@ async fn run_guest(
     hostname: String,
     net: NetCtx,
     host_network: bool,
-    rootfs: PathBuf,
+    fs: Arc<rootfs::Filesystem>,
 ) -> ExitStatus {
     let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
     let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
@@ -520,8 +524,9 @@ async fn run_guest(
             .allow_udp(true)
             .allow_ip_name_lookup(true);
     }
-    if let Err(e) = preopens(&mut builder, &rootfs, &config)
-        .and_then(|()| working_dir(&mut builder, &rootfs, &config))
+    let (rootfs, sources) = (&fs.root, &fs.sources);
+    if let Err(e) = preopens(&mut builder, rootfs, &config, sources)
+        .and_then(|()| working_dir(&mut builder, rootfs, sources, &config))
     {
         return ExitStatus {
             code: 128,
@@ -531,16 +536,13 @@ async fn run_guest(
     }
     let limiter = MemoryLimiter::new(config.memory_limit);
     let oom = limiter.hit.clone();
-    let mount_roots = std::iter::once(rootfs.as_path())
-        .chain(
-            config
-                .mounts
-                .iter()
-                .map(|m| m.host_path.as_path())
-                .filter(|p| p.is_dir()),
-        )
-        .filter_map(|p| p.canonicalize().ok())
+    let mount_roots = rootfs
+        .canonicalize()
+        .ok()
+        .into_iter()
+        .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
         .collect();
+    let read_only_files = sources.iter().filter_map(|s| s.read_only_file()).collect();
     let mut store = Store::new(
         &engine,
         Host {
@@ -550,6 +552,7 @@ async fn run_guest(
             stderr: stderr.clone(),
             p1_socket_noted: false,
             mount_roots,
+            read_only_files,
         },
     );
     store.limiter(|h| &mut h.limiter);
@@ -595,25 +598,17 @@ async fn run_guest(
 /// built-in images do, at start.
 fn working_dir(
     builder: &mut WasiCtxBuilder,
-    rootfs: &Path,
+    root_dir: &Path,
+    sources: &[rootfs::Source],
     config: &ContainerConfig,
 ) -> anyhow::Result<()> {
     let Some(dir) = config.working_dir.as_deref() else {
         return Ok(());
     };
     let dir = crate::runtime::clean_path(dir);
-    let (base, inside) = config
-        .mounts
-        .iter()
-        .filter(|m| m.host_path.is_dir())
-        .filter_map(|m| {
-            let rest = dir.strip_prefix(m.container_path.trim_end_matches('/'))?;
-            (rest.is_empty() || rest.starts_with('/')).then_some((m.host_path.as_path(), rest))
-        })
-        .max_by_key(|(_, rest)| std::cmp::Reverse(rest.len()))
-        .unwrap_or((rootfs, dir.as_str()));
-    let host = base.join(inside.trim_start_matches('/'));
-    std::fs::create_dir_all(&host)
+    let root = rootfs::open_root(root_dir)?;
+    let (base, inside) = rootfs::location(&root, sources, &dir, true)?;
+    base.mkdir_all(inside, 0o755)
         .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
     builder.initial_cwd(&dir);
     Ok(())
@@ -621,28 +616,32 @@ fn working_dir(
 
 /// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
 /// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
-/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable.
+/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable. A mount
+/// is preopened from the descriptor opened when the container was created (wasmtime-wasi takes a
+/// path: `/proc/self/fd/N` is that very directory), never by its path again.
 fn preopens(
     builder: &mut WasiCtxBuilder,
     rootfs: &Path,
     config: &ContainerConfig,
+    sources: &[rootfs::Source],
 ) -> anyhow::Result<()> {
     builder
         .preopened_dir(rootfs, "/", FsPerms::ReadWrite)
         .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
-    for m in config.mounts.iter().filter(|m| m.host_path.is_dir()) {
+    for m in sources.iter().filter(|m| m.is_dir) {
         let perms = if m.read_only {
             FsPerms::ReadOnly
         } else {
             FsPerms::ReadWrite
         };
         builder
-            .preopened_dir(&m.host_path, &m.container_path, perms)
+            .preopened_dir(hostfs::fd_path(&m.fd), &m.container_path, perms)
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "mounting {} at {}: {e:#}",
-                    m.host_path.display(),
-                    m.container_path
+                    "mounting {} at {} in container {}: {e:#}",
+                    m.host.display(),
+                    m.container_path,
+                    config.name
                 )
             })?;
     }
@@ -796,22 +795,25 @@ impl RuntimeService for WasmRuntime {
         );
         let files = lock(&self.image_files).get(sha).copied().unwrap_or(&[]);
         let dir = state_dir.join(&id);
-        let root = match &self.shared_root {
+        let (root, sources) = match &self.shared_root {
             Some(root) => {
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
-                root.clone()
+                (root.clone(), Vec::new())
             }
             None => {
                 let root = dir.join("rootfs");
-                rootfs::create(&root, &hostname, files, &config.mounts)
+                let sources = rootfs::create(&root, &hostname, files, &config.mounts)
                     .inspect_err(|_| {
                         let _ = std::fs::remove_dir_all(&dir);
                     })
-                    .with_context(|| {
-                        format!("creating the file system of container {}", config.name)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "creating the file system of container {}: {e:#}",
+                            config.name
+                        )
                     })?;
-                root
+                (root, sources)
             }
         };
         let (exit, _) = watch::channel(None);
@@ -823,7 +825,7 @@ impl RuntimeService for WasmRuntime {
                 netns,
                 host_network,
                 dir,
-                root,
+                fs: Arc::new(rootfs::Filesystem { root, sources }),
                 sandbox: sandbox.clone(),
                 program,
                 exit,
@@ -852,10 +854,9 @@ impl RuntimeService for WasmRuntime {
             container: config.name.clone(),
             trace: self.cluster.trace.clone(),
         };
-        let rootfs = c.root.clone();
+        let fs = c.fs.clone();
         *task = Some(tokio::spawn(async move {
-            let status =
-                run_guest(engine, program, config, hostname, net, host_network, rootfs).await;
+            let status = run_guest(engine, program, config, hostname, net, host_network, fs).await;
             set_once(&exit, status);
         }));
         Ok(())

@@ -2,90 +2,167 @@
 //!
 //! `/` is a fresh directory per container instance (so a restarted container starts clean) with
 //! `/tmp`, `/etc/hostname`, `/etc/hosts`, the image's own files and a mount point for each mount.
-//! WASI preopens are directories, so a single-file mount (a file hostPath, a subPath naming a file)
-//! is a hard link at its path: the guest reads and writes the very same inode as the host, nothing
-//! is copied and nothing can be lost. A hard link needs the file on the same file system as wpod's
-//! state directory (`WPOD_STATE_DIR`); otherwise the container cannot be created.
+//! WASI preopens are directories, so a single-file mount (a file hostPath, a subPath naming a file,
+//! the termination-message file) is a hard link at its path: the guest reads and writes the very
+//! same inode as the host, nothing is copied and nothing can be lost. A hard link needs the file on
+//! the same file system as wpod's state directory (`WPOD_STATE_DIR`); otherwise the container
+//! cannot be created.
+//!
+//! A mount point or link inside a volume is made in that volume's host directory, which earlier
+//! containers may have filled with symlinks: every such step goes through `hostfs`, beneath the
+//! volume's (or the root's) directory, and a path leading out of it fails the container.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::hostfs::{self, Beneath, Resolve};
 use crate::runtime::Mount;
+
+/// A mount's source, opened when the container is created: what the guest gets at its path, even
+/// if the volume's content is renamed or replaced later.
+#[derive(Debug)]
+pub struct Source {
+    pub container_path: String,
+    pub read_only: bool,
+    pub is_dir: bool,
+    /// `O_PATH`; a directory is preopened and a file linked through `/proc/self/fd/N`.
+    pub fd: OwnedFd,
+    /// Where it is on the host now, for messages and for telling mounts apart (see crossdev.rs).
+    pub host: PathBuf,
+}
+
+impl Source {
+    fn open(m: &Mount) -> Result<Source> {
+        let fd = match &m.sub_path {
+            Some(sub) => {
+                Beneath::open(&m.host_path, volume_at(&m.container_path), Resolve::Beneath)
+                    .and_then(|volume| volume.open_path(sub))
+            }
+            None => hostfs::open_trusted(&m.host_path),
+        }
+        .with_context(|| format!("mounting {}", m.container_path))?;
+        let is_dir =
+            hostfs::is_dir(&fd).with_context(|| format!("reading {}", m.host_path.display()))?;
+        let host = fs::read_link(hostfs::fd_path(&fd)).unwrap_or_else(|_| m.host_path.clone());
+        Ok(Source {
+            container_path: m.container_path.clone(),
+            read_only: m.read_only,
+            is_dir,
+            fd,
+            host,
+        })
+    }
+
+    /// The `(st_dev, st_ino)` of a read-only single-file mount: writes to that inode are refused.
+    pub fn read_only_file(&self) -> Option<(u64, u64)> {
+        if self.is_dir || !self.read_only {
+            return None;
+        }
+        let st = rustix::fs::fstat(&self.fd).ok()?;
+        Some((st.st_dev, st.st_ino))
+    }
+}
+
+/// A container's file system: its root directory and its mounts' sources.
+#[derive(Debug)]
+pub struct Filesystem {
+    pub root: PathBuf,
+    pub sources: Vec<Source>,
+}
+
+fn volume_at(container_path: &str) -> String {
+    format!("the volume mounted at {container_path}")
+}
 
 pub fn create(
     rootfs: &Path,
     hostname: &str,
     files: &[(&str, &[u8])],
     mounts: &[Mount],
-) -> Result<()> {
-    dir(rootfs, 0o755)?;
-    dir(&rootfs.join("tmp"), 0o1777)?;
-    dir(&rootfs.join("etc"), 0o755)?;
-    write(
-        &rootfs.join("etc/hostname"),
-        format!("{hostname}\n").as_bytes(),
-    )?;
+) -> Result<Vec<Source>> {
+    fs::create_dir_all(rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
+    fs::set_permissions(rootfs, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("setting the mode of {}", rootfs.display()))?;
+    let root = open_root(rootfs)?;
+    root.mkdir_all("tmp", 0o1777)?;
+    root.mkdir_all("etc", 0o755)?;
+    root.write_file("etc/hostname", format!("{hostname}\n").as_bytes(), 0o644)?;
     let hosts = format!(
         "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
     );
-    write(&rootfs.join("etc/hosts"), hosts.as_bytes())?;
+    root.write_file("etc/hosts", hosts.as_bytes(), 0o644)?;
     for (path, bytes) in files {
-        let target = rootfs.join(path.trim_start_matches('/'));
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        write(&target, bytes)?;
+        root.write_file(path, bytes, 0o644)?;
     }
-    for m in mounts {
-        let target = host_location(rootfs, mounts, m);
-        if m.host_path.is_dir() {
-            // A mount point inside a read-only volume may not be creatable; the preopen works anyway.
-            let _ = fs::create_dir_all(&target);
-        } else {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+    let sources = mounts
+        .iter()
+        .map(Source::open)
+        .collect::<Result<Vec<_>>>()?;
+    for s in &sources {
+        let (dir, rel) = location(&root, &sources, &s.container_path, false)?;
+        if s.is_dir {
+            // A mount point inside a read-only volume may not be creatable; the preopen works
+            // anyway. One that leads out of its volume is never made.
+            if let Err(e) = dir.mkdir_all(rel, 0o755)
+                && hostfs::is_refused(&e)
+            {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("creating the mount point {}", s.container_path)));
             }
-            let _ = fs::remove_file(&target);
-            fs::hard_link(&m.host_path, &target).with_context(|| {
-                format!(
-                    "mounting the file {} at {}: it must be on the same file system as wpod's state directory (set WPOD_STATE_DIR)",
-                    m.host_path.display(),
-                    m.container_path
+        } else {
+            dir.link(&s.fd, rel).map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::CrossesDevices
+                    && !hostfs::is_refused(&e)
+                {
+                    ": it must be on the same file system as wpod's state directory (set WPOD_STATE_DIR)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!(
+                    "mounting the file {} at {}{hint}: {e}",
+                    s.host.display(),
+                    s.container_path
                 )
             })?;
         }
     }
-    Ok(())
+    Ok(sources)
 }
 
-/// Where `m`'s container path lies on the host: inside the innermost directory mount that contains
-/// it, else in the root file system.
-fn host_location(rootfs: &Path, mounts: &[Mount], m: &Mount) -> PathBuf {
+pub fn open_root(rootfs: &Path) -> Result<Beneath> {
+    Beneath::open(rootfs, "the container's root file system", Resolve::Beneath)
+        .with_context(|| format!("opening {}", rootfs.display()))
+}
+
+/// Where `path` (in the container) lies on the host: inside the innermost directory mount that
+/// contains it (or, with `itself`, is it), else in the root file system; and the rest of the path
+/// from there.
+pub fn location<'a>(
+    root: &Beneath,
+    sources: &[Source],
+    path: &'a str,
+    itself: bool,
+) -> Result<(Beneath, &'a str)> {
     let within = |outer: &str| {
-        outer != m.container_path && m.container_path.starts_with(&format!("{outer}/"))
+        let rest = path.strip_prefix(outer.trim_end_matches('/'))?;
+        let inside = rest.starts_with('/') && rest.len() > 1;
+        (inside || (itself && rest.is_empty())).then_some(rest)
     };
-    let parent = mounts
+    let innermost = sources
         .iter()
-        .filter(|o| o.host_path.is_dir() && within(&o.container_path))
-        .max_by_key(|o| o.container_path.len());
-    match parent {
-        Some(o) => o
-            .host_path
-            .join(&m.container_path[o.container_path.len() + 1..]),
-        None => rootfs.join(m.container_path.trim_start_matches('/')),
+        .filter(|o| o.is_dir)
+        .filter_map(|o| within(&o.container_path).map(|rest| (o, rest)))
+        .min_by_key(|(_, rest)| rest.len());
+    match innermost {
+        Some((o, rest)) => {
+            let dir = Beneath::from_fd(&o.fd, volume_at(&o.container_path), Resolve::Beneath)
+                .with_context(|| format!("opening {}", o.host.display()))?;
+            Ok((dir, rest))
+        }
+        None => Ok((root.try_clone()?, path)),
     }
-}
-
-fn dir(path: &Path, mode: u32) -> Result<()> {
-    fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }

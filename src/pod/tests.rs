@@ -561,7 +561,8 @@ async fn mounts_reach_the_runtime_and_a_bad_sub_path_expr_blocks_the_container()
         [
             "mount ok /data volumes/kubernetes.io~empty-dir/data",
             "mount ok /info volumes/kubernetes.io~downward-api/info ro",
-            "mount ok /ro volumes/kubernetes.io~empty-dir/data/sub ro",
+            // The subPath is resolved by the backend beneath the volume, not joined here.
+            "mount ok /ro volumes/kubernetes.io~empty-dir/data sub sub ro",
             // The kubelet's per-instance file for the termination message.
             "mount ok /dev/termination-log containers/ok/0",
         ]

@@ -2,6 +2,7 @@
 
 pub mod bounded;
 pub mod cli;
+pub mod console;
 pub mod expand;
 pub mod hostfs;
 pub mod images;

@@ -83,8 +83,10 @@ pub fn main() -> ExitCode {
             match runtime {
                 Ok(rt) => {
                     let code = rt.block_on(run::run(args));
-                    // A blocking task stuck in the kernel (a guest reading a FIFO no one writes)
-                    // would keep a plain drop of the runtime waiting for ever.
+                    // Whatever a reader left unread must not keep wpod from exiting with the
+                    // run's code, nor may a blocking task stuck in the kernel (a guest reading a
+                    // FIFO no one writes) keep a plain drop of the runtime waiting for ever.
+                    crate::console::finish();
                     rt.shutdown_timeout(RUNTIME_SHUTDOWN);
                     code
                 }

@@ -2,9 +2,10 @@
 //! `docker compose up`), and events, phase changes and container exits on stderr.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
+use crate::console::{self, Channel};
 use crate::pod::Phase;
 use crate::pod::events::{Event, EventSink, EventType};
 use crate::pod::status::Terminated;
@@ -86,31 +87,48 @@ impl Printer {
         let label = self.label(pod, container);
         let prefix = format!("{label:<width$} |", width = self.width);
         let prefix = self.paint(self.color_of(&label), &prefix);
-        let text = format!("{prefix} {line}\n");
-        // Output that cannot be written (a closed pipe) is dropped, as a container runtime would.
+        console::log(
+            self.channel_of(stream),
+            &label,
+            format!("{prefix} {line}\n"),
+        );
+    }
+
+    fn channel_of(&self, stream: Stream) -> Channel {
         if stream == Stream::Stderr || self.logs_to_stderr {
-            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            Channel::Stderr
         } else {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Channel::Stdout
         }
+    }
+
+    /// Whether there is room for more of a container's `stream` (see LogSink::poll_ready).
+    pub fn poll_ready(
+        &self,
+        pod: &str,
+        container: &str,
+        stream: Stream,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let label = self.label(pod, container);
+        console::poll_log_ready(self.channel_of(stream), &label, cx)
     }
 
     /// A note from wpod itself, always on stderr.
     pub fn note(&self, text: &str) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{}",
-            self.paint("2", &format!("wpod: {text}"))
-        );
+        let line = self.paint("2", &format!("wpod: {text}"));
+        console::own(Channel::Stderr, format!("{line}\n"));
+    }
+
+    /// An error from wpod itself, always on stderr, after everything queued before it.
+    pub fn error(&self, text: &str) {
+        console::own(Channel::Stderr, format!("error: {text}\n"));
     }
 
     /// A line of the pod network's trace.
     pub fn net(&self, text: &str) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{}",
-            self.paint("36", &format!("net: {text}"))
-        );
+        let line = self.paint("36", &format!("net: {text}"));
+        console::own(Channel::Stderr, format!("{line}\n"));
     }
 
     fn status_line(&self, subject: &str, text: String, warning: bool) {
@@ -123,7 +141,7 @@ impl Printer {
         } else {
             self.paint("2", &line)
         };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        console::own(Channel::Stderr, format!("{line}\n"));
     }
 }
 
@@ -136,6 +154,10 @@ pub struct PodLog {
 impl LogSink for PodLog {
     fn line(&self, container: &str, stream: Stream, line: &str) {
         self.printer.log(&self.pod, container, stream, line);
+    }
+
+    fn poll_ready(&self, container: &str, stream: Stream, cx: &mut Context<'_>) -> Poll<()> {
+        self.printer.poll_ready(&self.pod, container, stream, cx)
     }
 }
 

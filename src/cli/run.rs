@@ -14,6 +14,7 @@ use super::exit;
 use super::namespaces::ShowNamespaces;
 use super::output::{PodLog, Printer};
 use super::watchdog::Watchdog;
+use crate::console::{self, Channel};
 use crate::manifest;
 use crate::net::publish::{self, Kind, Mapping};
 use crate::net::{Cluster, Trace};
@@ -224,7 +225,7 @@ pub async fn run(args: RunArgs) -> u8 {
             done = waits.join_next() => match done {
                 Some(Ok((i, outcome))) => outcomes[i] = Some(outcome),
                 Some(Err(e)) => {
-                    eprintln!("error: a pod task failed: {e}");
+                    printer.error(&format!("a pod task failed: {e}"));
                     return exit::INTERNAL;
                 }
                 None => break,
@@ -275,7 +276,7 @@ pub async fn run(args: RunArgs) -> u8 {
     if let Some(format) = args.output
         && let Err(e) = print_pods(format, &finals)
     {
-        eprintln!("error: {e}");
+        printer.error(&e);
         return exit::INTERNAL;
     }
     if args.describe {
@@ -291,13 +292,12 @@ pub async fn run(args: RunArgs) -> u8 {
             })
             .collect();
         let text = text.join("\n\n");
-        use std::io::Write as _;
-        // Like container output: the summary may not reach a closed pipe, and nothing else depends on it.
-        let _ = if args.output.is_some() {
-            std::io::stderr().lock().write_all(text.as_bytes())
+        let channel = if args.output.is_some() {
+            Channel::Stderr
         } else {
-            std::io::stdout().lock().write_all(text.as_bytes())
+            Channel::Stdout
         };
+        console::own(channel, text);
     }
     if args.keep_volumes {
         for ((name, _), dir) in stops.iter().zip(&pod_dirs) {
@@ -323,7 +323,7 @@ pub async fn run(args: RunArgs) -> u8 {
                 exit::STUCK
             }
             Some(Outcome::RuntimeFailed(why)) => {
-                eprintln!("error: pod {name}: {why}");
+                printer.error(&format!("pod {name}: {why}"));
                 exit::INTERNAL
             }
             None => exit::INTERNAL,
@@ -597,11 +597,8 @@ fn print_pods(format: OutputFormat, pods: &[api::Pod]) -> Result<(), String> {
             serde_saphyr::to_string(&value).map_err(|e| format!("serializing the pod: {e}"))?
         }
     };
-    use std::io::Write;
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| format!("writing to stdout: {e}"))
+    console::own(Channel::Stdout, text);
+    Ok(())
 }
 
 async fn sleep_opt(d: Option<Duration>) {

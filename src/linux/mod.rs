@@ -343,13 +343,20 @@ async fn node_call(node: &mut Node, line: String) -> anyhow::Result<()> {
     }
 }
 
-/// Forwards a pipe's lines to the log sink; a last line without a newline counts too.
+/// Forwards a pipe's lines to the log sink; a last line without a newline counts too, and a line
+/// longer than MAX_LINE is passed on in pieces rather than buffered without bound.
 async fn pump(reader: impl AsyncRead + Unpin, name: String, stream: Stream, log: Arc<dyn LogSink>) {
+    const MAX_LINE: u64 = 16 * 1024;
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
     loop {
+        // While wpod's own output lags behind, the pipe is left to fill: the container waits.
+        crate::runtime::log_ready(&*log, &name, stream).await;
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match tokio::io::AsyncReadExt::take(&mut reader, MAX_LINE)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let line = buf.strip_suffix(b"\n").unwrap_or(&buf);

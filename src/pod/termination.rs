@@ -53,6 +53,15 @@ impl LogSink for TailLog {
         }
         self.inner.line(container, stream, line);
     }
+
+    fn poll_ready(
+        &self,
+        container: &str,
+        stream: Stream,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.inner.poll_ready(container, stream, cx)
+    }
 }
 
 /// The end of `s`, at most `max` bytes, starting on a character boundary.

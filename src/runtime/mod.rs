@@ -83,7 +83,25 @@ pub enum Stream {
 
 /// Receives container output one line at a time (without the newline).
 pub trait LogSink: Send + Sync {
+    /// Takes one line; never blocks.
     fn line(&self, container: &str, stream: Stream, line: &str);
+
+    /// Ready when the sink has room for more of `container`'s `stream`; Pending (the waker kept)
+    /// while its reader lags behind. Backends wait for it before taking more output from a
+    /// container, so that container's own writes wait, as on a full pipe, and nothing else does.
+    fn poll_ready(
+        &self,
+        _container: &str,
+        _stream: Stream,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
+/// Waits until `sink` has room for more of `container`'s `stream` (see [`LogSink::poll_ready`]).
+pub async fn log_ready(sink: &dyn LogSink, container: &str, stream: Stream) {
+    std::future::poll_fn(|cx| sink.poll_ready(container, stream, cx)).await
 }
 
 #[derive(Clone)]

@@ -371,17 +371,19 @@ fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
         let frames = ['|', '/', '-', '\\'];
         let start = Instant::now();
         let mut i = 0;
+        // Through the console's queue: a terminal paused with ^S stalls no runtime thread.
         while !done.load(Ordering::SeqCst) {
-            eprint!(
+            let line = format!(
                 "\r{} compiling image {image} ({} KiB) {:.0}s",
                 frames[i % frames.len()],
                 size / 1024,
                 start.elapsed().as_secs_f64() + PROGRESS_AFTER.as_secs_f64()
             );
+            crate::console::own(crate::console::Channel::Stderr, line);
             i += 1;
             tokio::time::sleep(Duration::from_millis(120)).await;
         }
-        eprint!("\r\x1b[2K");
+        crate::console::own(crate::console::Channel::Stderr, "\r\x1b[2K".into());
     });
 }
 

@@ -97,9 +97,14 @@ impl StdoutStream for LogStream {
 impl AsyncWrite for LogStream {
     fn poll_write(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        // A reader that lags behind holds up this guest's write (and only this guest).
+        let ready = (self.inner.sink).poll_ready(&self.inner.container, self.inner.stream, cx);
+        if ready.is_pending() {
+            return Poll::Pending;
+        }
         self.inner.write(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -7,6 +7,7 @@ mod images;
 mod lifecycle;
 mod net;
 mod output;
+mod output_stall;
 mod parity;
 mod probes;
 mod support;

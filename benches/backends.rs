@@ -65,6 +65,7 @@ fn container(
         mounts: vec![],
         attempt: 0,
         log,
+        security: Default::default(),
     }
 }
 

@@ -111,6 +111,7 @@ async fn toolbox_first_output(rt: &Arc<WasmRuntime>, sandbox: &wpod::runtime::Sa
             mounts: vec![],
             attempt,
             log: Arc::new(FirstLine(std::sync::Mutex::new(Some(tx)))),
+            security: Default::default(),
         };
         let t = Instant::now();
         let id = rt.create_container(sandbox, config).await.expect("create");
@@ -156,6 +157,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             mounts: vec![],
             attempt,
             log: Arc::new(Discard),
+            security: Default::default(),
         };
         let t = Instant::now();
         let id = rt.create_container(&sandbox, config).await.expect("create");

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSecurityContext, Secret};
 
 use crate::manifest::parse_memory_bytes;
+use crate::runtime::{Seccomp, Security};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -50,6 +51,10 @@ pub struct ContainerPlan {
     /// Literal env values, in order, before `$(VAR)` expansion.
     pub env: Vec<(String, String)>,
     pub memory_limit: Option<u64>,
+    /// Its `securityContext` with the pod's as defaults.
+    pub security: Security,
+    /// `runAsNonRoot` (container or pod): the kubelet refuses to start it as root.
+    pub run_as_non_root: bool,
     /// The container as written: env sources, envFrom, volumeMounts and resources.
     pub spec: Container,
 }
@@ -129,6 +134,13 @@ impl PodPlan {
                 .and_then(|r| r.limits.as_ref())
                 .and_then(|l| l.get("memory"))
                 .and_then(|q| parse_memory_bytes(&q.0).ok()),
+            security: security(spec.security_context.as_ref(), c),
+            run_as_non_root: c
+                .security_context
+                .as_ref()
+                .and_then(|s| s.run_as_non_root)
+                .or_else(|| spec.security_context.as_ref()?.run_as_non_root)
+                .unwrap_or(false),
             spec: c.clone(),
         };
         let mut manifest = pod.clone();
@@ -183,6 +195,57 @@ impl PodPlan {
         }
     }
 
+    /// The `securityContext` fields each container has set (its own or the pod's) that mean
+    /// nothing to a wasm guest; readOnlyRootFilesystem and runAsNonRoot apply on both backends.
+    pub fn moot_on_wasm(&self) -> Vec<(String, Vec<&'static str>)> {
+        let pod = self
+            .manifest
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref());
+        self.init_containers
+            .iter()
+            .chain(&self.containers)
+            .filter_map(|c| {
+                let own = c.spec.security_context.as_ref();
+                let fields: Vec<&'static str> = [
+                    ("privileged", own.is_some_and(|s| s.privileged.is_some())),
+                    (
+                        "capabilities",
+                        own.is_some_and(|s| s.capabilities.is_some()),
+                    ),
+                    (
+                        "allowPrivilegeEscalation",
+                        own.is_some_and(|s| s.allow_privilege_escalation.is_some()),
+                    ),
+                    (
+                        "runAsUser",
+                        own.is_some_and(|s| s.run_as_user.is_some())
+                            || pod.is_some_and(|p| p.run_as_user.is_some()),
+                    ),
+                    (
+                        "runAsGroup",
+                        own.is_some_and(|s| s.run_as_group.is_some())
+                            || pod.is_some_and(|p| p.run_as_group.is_some()),
+                    ),
+                    (
+                        "supplementalGroups",
+                        pod.is_some_and(|p| p.supplemental_groups.is_some()),
+                    ),
+                    (
+                        "seccompProfile",
+                        own.is_some_and(|s| s.seccomp_profile.is_some())
+                            || pod.is_some_and(|p| p.seccomp_profile.is_some()),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+                (!fields.is_empty()).then(|| (c.name.clone(), fields))
+            })
+            .collect()
+    }
+
     /// Whether some container lists `port` among its `ports[].containerPort`.
     pub fn declares_port(&self, port: u16) -> bool {
         self.manifest.spec.iter().any(|s| {
@@ -229,6 +292,48 @@ impl PodPlan {
             (ContainerKind::Init, RestartPolicy::Always) => RestartPolicy::OnFailure,
             (_, p) => p,
         }
+    }
+}
+
+/// A container's security settings: its own `securityContext`, the pod's for the fields a pod may
+/// set (as the kubelet's DetermineEffectiveSecurityContext merges them). Ids validation let through
+/// out of range are left unset.
+fn security(pod: Option<&PodSecurityContext>, c: &Container) -> Security {
+    let own = c.security_context.as_ref();
+    let id = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+    let seccomp = own
+        .and_then(|s| s.seccomp_profile.as_ref())
+        .or_else(|| pod?.seccomp_profile.as_ref())
+        .map(|p| match p.type_.as_str() {
+            "Unconfined" => Seccomp::Unconfined,
+            "Localhost" => Seccomp::Localhost(p.localhost_profile.clone().unwrap_or_default()),
+            _ => Seccomp::RuntimeDefault,
+        })
+        .unwrap_or_default();
+    let caps = own.and_then(|s| s.capabilities.as_ref());
+    let names = |l: Option<&Vec<String>>| {
+        l.into_iter()
+            .flatten()
+            .map(|n| Security::cap_name(n))
+            .collect()
+    };
+    Security {
+        privileged: own.and_then(|s| s.privileged).unwrap_or(false),
+        add_caps: names(caps.and_then(|c| c.add.as_ref())),
+        drop_caps: names(caps.and_then(|c| c.drop.as_ref())),
+        no_new_privs: own.and_then(|s| s.allow_privilege_escalation) == Some(false),
+        run_as_user: id(own.and_then(|s| s.run_as_user).or_else(|| pod?.run_as_user)),
+        run_as_group: id(own
+            .and_then(|s| s.run_as_group)
+            .or_else(|| pod?.run_as_group)),
+        supplemental_groups: pod
+            .and_then(|p| p.supplemental_groups.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|g| u32::try_from(*g).ok())
+            .collect(),
+        read_only_root: own.and_then(|s| s.read_only_root_filesystem) == Some(true),
+        seccomp,
     }
 }
 

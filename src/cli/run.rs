@@ -174,6 +174,16 @@ pub async fn run(args: RunArgs) -> u8 {
         .iter()
         .map(|p| crate::volumes::pod_dir(&state_dir, &p.uid))
         .collect();
+    // What a killed earlier run left goes first; this run is recorded so the next can do the same.
+    #[cfg(target_os = "linux")]
+    let _run_record = {
+        use crate::linux::leftovers;
+        leftovers::reap(&state_dir)
+            .lines()
+            .iter()
+            .for_each(|l| eprintln!("{l}"));
+        leftovers::register(&state_dir, &pod_dirs, args.keep_volumes)
+    };
     let event_log = Arc::new(EventLog::new(printer.clone()));
     let mut handles: Vec<PodHandle> = Vec::new();
     for plan in plans {
@@ -351,6 +361,15 @@ fn make_runtime(
     let mut published = Vec::new();
     match args.backend {
         Backend::Wasm => {
+            for plan in plans {
+                for (container, fields) in plan.moot_on_wasm() {
+                    eprintln!(
+                        "warning: {}/{container}: {} set but moot on the wasm backend (a wasm guest has no Linux capabilities, users or system calls to filter); --backend linux applies them",
+                        plan.name,
+                        fields.join(", ")
+                    );
+                }
+            }
             for m in mappings {
                 let addr = publish::publish(cluster, m.clone()).map_err(|e| (exit::USAGE, e))?;
                 published.push(format!("{addr} -> {}:{}", m.pod, m.container_port));

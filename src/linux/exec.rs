@@ -41,7 +41,7 @@ pub struct Exec<'a> {
 
 /// Runs the exec, killing it when `timeout` has passed.
 pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<ExecResult> {
-    let mut child = tokio::process::Command::new(exe)
+    let mut child = super::lifeline::command(exe)
         .arg(EXEC)
         .arg(exec.spec_file)
         .arg(exec.pid.to_string())
@@ -177,6 +177,12 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
             if std::env::set_current_dir(dir).is_err() {
                 let _ = std::env::set_current_dir("/");
             }
+            // The command is confined as the container is (runc exec does the same).
+            if let Err(e) = super::confine::enter(&spec.confine) {
+                eprintln!("{HELPER_SAYS}confining the command: {e}");
+                // SAFETY: leaving the forked child without running the parent's exit handlers.
+                unsafe { libc::_exit(CANNOT_ENTER) }
+            }
             sys::reset_signals();
             let code = match wasm {
                 Some(wasm) => {
@@ -195,7 +201,8 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
             unsafe { libc::_exit(code) }
         }
         child => {
-            let (_, status) = sys::waitpid(child, 0)?;
+            // wpod gone: the command and all it started go too (the helper's process group).
+            let (_, status) = super::lifeline::wait_child(child, || sys::kill(0, libc::SIGKILL))?;
             Ok(sys::exit_code(status))
         }
     }

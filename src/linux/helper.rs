@@ -17,6 +17,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
+use super::confine;
 use super::rootfs;
 use super::spec::ContainerSpec;
 use super::sys;
@@ -30,6 +31,10 @@ pub const SOCKET_REQUEST: &[u8] = b"socket\n";
 /// Runs a helper when wpod was started as one; None for an ordinary command line.
 pub fn dispatch() -> Option<u8> {
     let args: Vec<String> = std::env::args().collect();
+    let helper = [PAUSE, CONTAINER, NODE, super::exec::EXEC];
+    if args.get(1).is_some_and(|a| helper.contains(&a.as_str())) {
+        super::lifeline::close_inherited_fds();
+    }
     let code = match args.get(1).map(String::as_str) {
         Some(PAUSE) => pause_main(
             args.get(2).map_or("pod", String::as_str),
@@ -280,6 +285,23 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
         }
         pid => {
             drop(report_w);
+            let record = spec.pid_file.with_file_name("container.proc");
+            let _ = super::leftovers::record_process(&record, pid as u32);
+            let cgroups = spec.cgroups.clone();
+            // wpod gone: the container goes (as PID 1 of its PID namespace it takes all of it;
+            // in a shared one, its process group and cgroups), then this helper.
+            let kill_all = move || {
+                sys::kill(-pid, libc::SIGKILL);
+                sys::kill(pid, libc::SIGKILL);
+                for cg in &cgroups {
+                    let procs =
+                        std::fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
+                    procs
+                        .lines()
+                        .filter_map(|l| l.trim().parse().ok())
+                        .for_each(|p| sys::kill(p, libc::SIGKILL));
+                }
+            };
             // The child says (a NUL byte) once its namespaces and root are final: from then on
             // wpod may show them and exec into it.
             let mut first = [0u8; 1];
@@ -293,7 +315,7 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
             }
             // EOF comes with the successful exec (close-on-exec) or the child's exit.
             let _ = report_r.read_to_string(&mut report);
-            let (_, status) = sys::waitpid(pid, 0)?;
+            let (_, status) = super::lifeline::wait_child(pid, kill_all)?;
             if !report.is_empty() {
                 return Err(io::Error::other(report));
             }
@@ -330,10 +352,15 @@ fn container_process(
     // The container is said to exist (its pid published, so execs may join it) only once its
     // root is complete: an exec joining earlier would see the host's file system.
     let said = |r: &mut Option<io::PipeWriter>| r.as_mut().map_or(Ok(()), |w| w.write_all(&[0]));
+    let wasm_state = wasm.as_ref().map(|_| super::wasm_guest::STATE);
     if let Err(e) = rootfs::build(spec)
         .and_then(|()| rootfs::enter_working_dir(spec))
+        .and_then(|()| confine::finish_root(&spec.confine, wasm_state))
         .and_then(|()| said(report))
     {
+        return e;
+    }
+    if let Err(e) = confine::enter(&spec.confine) {
         return e;
     }
     if let Some(wasm) = wasm {

@@ -6,11 +6,15 @@
 //! helper.rs), never in this multithreaded process.
 
 mod cgroup;
+mod confine;
 mod exec;
 mod helper;
 mod images;
+pub mod leftovers;
+mod lifeline;
 pub mod publish;
 mod rootfs;
+mod seccomp;
 mod spec;
 mod sys;
 mod wasm_guest;
@@ -247,7 +251,12 @@ impl LinuxRuntime {
         let mut guard = self.node.lock().await;
         if guard.is_none() {
             let (ours, theirs) = UnixStream::pair().context("creating the node helper's socket")?;
-            let mut child = tokio::process::Command::new(&self.options.exe)
+            let mut child = lifeline::command(&self.options.exe)
+                // `ip` (iproute2) is found on the usual system path, not wpod's.
+                .env(
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                )
                 .arg(helper::NODE)
                 .stdin(Stdio::from(OwnedFd::from(theirs)))
                 .stdout(Stdio::piped())
@@ -495,7 +504,7 @@ impl RuntimeService for LinuxRuntime {
         std::fs::create_dir_all(&config.state_dir)
             .with_context(|| format!("creating {}", config.state_dir.display()))?;
         let (ours, theirs) = UnixStream::pair().context("creating the pause process's socket")?;
-        let mut outer = tokio::process::Command::new(&self.options.exe)
+        let mut outer = lifeline::command(&self.options.exe)
             .arg(helper::PAUSE)
             .arg(&config.hostname)
             .arg(if config.host_network { "0" } else { "1" })
@@ -528,6 +537,10 @@ impl RuntimeService for LinuxRuntime {
                 .into());
             }
         };
+        // Reaped by the next run should this one be killed before it stops the pod.
+        for (file, p) in [("pause.proc", pid), ("outer.proc", outer_pid)] {
+            let _ = leftovers::record_process(&config.state_dir.join(file), p);
+        }
         let mut ip = None;
         if !config.host_network && self.mode == Mode::Root {
             let addr = self
@@ -602,6 +615,11 @@ impl RuntimeService for LinuxRuntime {
         } else {
             Cgroups::default()
         };
+        let (confinement, notes) = confine::resolve(&config.security, self.mode == Mode::Rootless)
+            .map_err(|e| anyhow::anyhow!("confining container {}: {e}", config.name))?;
+        for note in notes {
+            eprintln!("warning: container {}: {note}", config.name);
+        }
         let hostname = s.config.hostname.clone();
         let env = crate::runtime::container_env(&hostname, &config);
         let mut files = vec![
@@ -654,6 +672,7 @@ impl RuntimeService for LinuxRuntime {
                 .collect(),
             pid_file: dir.join("pid"),
             error_file: dir.join("start-error"),
+            confine: confinement,
         };
         let spec_file = dir.join("spec.json");
         let json = serde_json::to_vec(&spec).context("serializing the container spec")?;
@@ -683,7 +702,7 @@ impl RuntimeService for LinuxRuntime {
         if lock(&c.helper_pid).is_some() {
             return Err(anyhow::anyhow!("container {id} was already started").into());
         }
-        let mut child = tokio::process::Command::new(&self.options.exe)
+        let mut child = lifeline::command(&self.options.exe)
             .arg(helper::CONTAINER)
             .arg(&c.spec_file)
             .stdin(Stdio::null())

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::confine::Confinement;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpecMount {
     /// The volume's host directory (or the host file).
@@ -50,4 +52,6 @@ pub struct ContainerSpec {
     pub pid_file: PathBuf,
     /// The helper writes why the container could not start here (then exits 128).
     pub error_file: PathBuf,
+    /// Capabilities, seccomp, user and masked paths, applied right before exec (execs too).
+    pub confine: Confinement,
 }

@@ -14,7 +14,7 @@ use crate::runtime::{ContainerConfig, ImageInfo, LogSink, RuntimeService, Sandbo
 use crate::wasm::{WasmOptions, WasmRuntime};
 
 /// wasmtime's own state, outside everything the guest can reach (its preopens).
-const STATE: &str = "/.wpod";
+pub const STATE: &str = "/.wpod";
 
 /// Container output goes to this process's stdout/stderr, which wpod reads as the container's log.
 struct Stdio;
@@ -125,6 +125,8 @@ fn run_inner(
                     mounts: Vec::new(),
                     attempt: 0,
                     log: Arc::new(Stdio),
+                    // The container process itself is already confined.
+                    security: Default::default(),
                 },
             )
             .await?;

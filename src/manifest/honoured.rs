@@ -117,6 +117,20 @@ const HONOURED: &[&str] = &[
     "C.restartPolicy",
     "C.terminationMessagePath",
     "C.terminationMessagePolicy",
+    // Security contexts: applied by --backend linux as containerd and runc do; on the wasm
+    // backend `wpod run` names the ones that are moot there (see plan::PodPlan::moot_on_wasm).
+    "C.securityContext.privileged",
+    "C.securityContext.capabilities.add",
+    "C.securityContext.capabilities.drop",
+    "C.securityContext.allowPrivilegeEscalation",
+    "C.securityContext.runAsUser",
+    "C.securityContext.runAsGroup",
+    "C.securityContext.runAsNonRoot",
+    "C.securityContext.readOnlyRootFilesystem",
+    "spec.securityContext.runAsUser",
+    "spec.securityContext.runAsGroup",
+    "spec.securityContext.runAsNonRoot",
+    "spec.securityContext.supplementalGroups",
 ];
 
 /// Fields that are honoured only with their default value.
@@ -124,7 +138,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spec.schedulerName", "default-scheduler"),
     ("C.volumeMounts[].mountPropagation", "None"),
     ("C.volumeMounts[].recursiveReadOnly", "Disabled"),
+    ("C.securityContext.seccompProfile.type", "RuntimeDefault"),
+    ("C.securityContext.seccompProfile.type", "Unconfined"),
+    ("spec.securityContext.seccompProfile.type", "RuntimeDefault"),
+    ("spec.securityContext.seccompProfile.type", "Unconfined"),
 ];
+
+const NO_PROFILE_FILES: &str = "wpod loads no seccomp profile files: a Localhost profile fails the container's creation (CreateContainerError); use RuntimeDefault or Unconfined";
 
 const SINGLE_NODE: &str = "wpod runs pods on this machine only; there is nothing to schedule";
 
@@ -175,12 +195,14 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "C.securityContext",
-        "wpod does not apply security contexts; the container runs in the wasm sandbox",
+        "wpod does not apply this security setting; the container runs without it",
     ),
     (
         "spec.securityContext",
-        "wpod does not apply security contexts; containers run in the wasm sandbox",
+        "wpod does not apply this security setting; containers run without it",
     ),
+    ("C.securityContext.seccompProfile", NO_PROFILE_FILES),
+    ("spec.securityContext.seccompProfile", NO_PROFILE_FILES),
     (
         "C.env[].valueFrom",
         "wpod does not support this source; the variable is not set",
@@ -308,7 +330,9 @@ pub fn warnings(file: &str, prefix: &str, fields: &[Field<'_>]) -> Vec<Diagnosti
         if honoured.contains(&pattern) || field.node.is_unset() || is_default() {
             continue;
         }
-        if honoured.iter().any(|h| is_within(h, &pattern)) {
+        if honoured.iter().any(|h| is_within(h, &pattern))
+            || defaults.iter().any(|(d, _)| is_within(d, &pattern))
+        {
             closed = None;
             continue;
         }

@@ -644,6 +644,16 @@ impl Kubelet {
         };
 
         let spec = self.slot_mut(key).plan.spec.clone();
+        if let Some(message) = self.non_root_refusal(key) {
+            self.config_error(key, message);
+            return;
+        }
+        // What a container runtime refuses (an unknown capability, a profile file) fails the
+        // create the same way on every backend.
+        if let Some(message) = self.slot(key).plan.security.refusal() {
+            self.blocked(key, "CreateContainerError", message);
+            return;
+        }
         let resolved = volumes::env::resolve(&plan, &self.facts, &spec)
             .and_then(|env| self.volumes.mounts(&spec, &env).map(|m| (env, m)));
         let (env, mut mounts) = match resolved {
@@ -709,6 +719,7 @@ impl Kubelet {
             mounts,
             attempt,
             log: tail.clone(),
+            security: slot.plan.security.clone(),
         };
 
         let Some(sandbox) = self.sandbox.clone() else {
@@ -861,9 +872,33 @@ impl Kubelet {
         }
     }
 
+    /// The kubelet's verifyRunAsNonRoot: with `runAsNonRoot`, a container must name a non-zero
+    /// `runAsUser`, since every image wpod runs has no USER of its own (it would run as root).
+    fn non_root_refusal(&self, key: Key) -> Option<String> {
+        let plan = &self.slot(key).plan;
+        if !plan.run_as_non_root {
+            return None;
+        }
+        let (pod, name) = (self.pod_ref(), &plan.name);
+        match plan.security.run_as_user {
+            Some(0) => Some(format!(
+                "container's runAsUser breaks non-root policy (pod: \"{pod}\", container: {name})"
+            )),
+            Some(_) => None,
+            None => Some(format!(
+                "container has runAsNonRoot and image will run as root (pod: \"{pod}\", container: {name})"
+            )),
+        }
+    }
+
     /// The container's config cannot be generated (a missing ConfigMap key, a bad subPathExpr):
     /// it waits with CreateContainerConfigError.
     fn config_error(&mut self, key: Key, message: String) {
+        self.blocked(key, "CreateContainerConfigError", message);
+    }
+
+    /// The container cannot be created and never will be in this run: it waits with `reason`.
+    fn blocked(&mut self, key: Key, reason: &str, message: String) {
         let name = self.slot_mut(key).plan.name.clone();
         self.event(
             EventType::Warning,
@@ -873,7 +908,7 @@ impl Kubelet {
         );
         let slot = self.slot_mut(key);
         slot.blocked = true;
-        slot.status.state = State::waiting("CreateContainerConfigError", Some(message));
+        slot.status.state = State::waiting(reason, Some(message));
     }
 
     /// A container that could not start ends like Kubernetes' StartError: exit 128.

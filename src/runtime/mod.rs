@@ -2,6 +2,9 @@
 //! RuntimeService and ImageService. Backends never see manifests; the lifecycle never sees wasmtime.
 
 pub mod fake;
+mod security;
+
+pub use security::{Cap, Seccomp, Security};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -121,6 +124,8 @@ pub struct ContainerConfig {
     /// 0 for the first run, then the restart count.
     pub attempt: u32,
     pub log: Arc<dyn LogSink>,
+    /// What `securityContext` asks of the container (capabilities, user, seccomp, read-only root).
+    pub security: Security,
 }
 
 /// A container's environment as a container runtime builds it: HOSTNAME (the pod's hostname), then

@@ -627,8 +627,14 @@ fn preopens(
     config: &ContainerConfig,
     sources: &[rootfs::Source],
 ) -> anyhow::Result<()> {
+    // readOnlyRootFilesystem: the root (with its /tmp) is read-only; volumes keep their own mode.
+    let root_perms = if config.security.read_only_root {
+        FsPerms::ReadOnly
+    } else {
+        FsPerms::ReadWrite
+    };
     builder
-        .preopened_dir(rootfs, "/", FsPerms::ReadWrite)
+        .preopened_dir(rootfs, "/", root_perms)
         .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
     for m in sources.iter().filter(|m| m.is_dir) {
         let perms = if m.read_only {

@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar};
 
 use super::objects::config_key;
 use super::volumes::{ENV_FIELDS, field_ref, relative_path, resource_ref};
-use super::{Checker, probe, resources};
+use super::{Checker, probe, resources, security};
 use crate::manifest::names;
 
 /// `grace` is the pod's terminationGracePeriodSeconds, as the API server has defaulted it.
@@ -123,6 +123,9 @@ pub fn check(
     }
     if let Some(r) = &c.resources {
         resources::check(checker, &format!("{path}.resources"), r);
+    }
+    if let Some(sc) = &c.security_context {
+        security::container(checker, &format!("{path}.securityContext"), sc);
     }
     mounts(checker, path, c, volumes);
 }

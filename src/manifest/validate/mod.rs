@@ -7,6 +7,7 @@ mod container;
 mod objects;
 mod probe;
 mod resources;
+mod security;
 mod volumes;
 
 pub use objects::{config_map, secret};
@@ -216,6 +217,9 @@ fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
     }
     if let Some(node) = spec.node_name.as_deref().filter(|n| !n.is_empty()) {
         checker.name("spec.nodeName", node, names::dns1123_subdomain);
+    }
+    if let Some(sc) = &spec.security_context {
+        security::pod(checker, "spec.securityContext", sc);
     }
     let volumes = volumes(checker, spec);
     let grace = spec

@@ -1,10 +1,12 @@
 //! The built-in images' native builds (compiled for the host by build.rs), written once to the
 //! cache directory so container processes can exec them.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -23,8 +25,12 @@ const NATIVE: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// Native programs found intact in this process: each is checked once, not at every start.
+static VERIFIED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
 /// The native program of a built-in image, as a file; written on first use, keyed by content so
-/// a newer wpod never execs an older build.
+/// a newer wpod never execs an older build. A file already there is exec'd only when its bytes
+/// are the build's (checked once per process): a damaged one is written again, with a warning.
 pub fn program(image: &str, cache_dir: &Path) -> anyhow::Result<(PathBuf, String)> {
     let (_, bytes) = NATIVE
         .iter()
@@ -36,10 +42,21 @@ pub fn program(image: &str, cache_dir: &Path) -> anyhow::Result<(PathBuf, String
         .collect();
     let dir = cache_dir.join("native");
     let path = dir.join(format!("{image}-{}", &sha[..16]));
-    if fs::metadata(&path)
-        .is_ok_and(|m| m.len() == bytes.len() as u64 && m.permissions().mode() & 0o111 != 0)
-    {
+    let mut verified = VERIFIED.lock().unwrap_or_else(|p| p.into_inner());
+    if verified.contains(&path) {
         return Ok((path, sha));
+    }
+    match fs::metadata(&path) {
+        Ok(m) if m.permissions().mode() & 0o111 != 0 && intact(&path, bytes) => {
+            verified.insert(path.clone());
+            return Ok((path, sha));
+        }
+        Ok(_) => crate::console::warning(&format!(
+            "the native build of {image} cached in {} is damaged (its bytes are not the \
+             build's): writing it again",
+            path.display()
+        )),
+        Err(_) => {}
     }
     fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
     // Written under a unique name and renamed: concurrent wpods never exec a half-written file.
@@ -55,5 +72,11 @@ pub fn program(image: &str, cache_dir: &Path) -> anyhow::Result<(PathBuf, String
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", tmp.display()))?;
     drop(f);
     fs::rename(&tmp, &path).map_err(|e| anyhow::anyhow!("renaming to {}: {e}", path.display()))?;
+    verified.insert(path.clone());
     Ok((path, sha))
+}
+
+/// Whether the file at `path` holds exactly `bytes`.
+fn intact(path: &Path, bytes: &[u8]) -> bool {
+    crate::bounded::read_capped(path, bytes.len() as u64).is_ok_and(|found| found == bytes)
 }

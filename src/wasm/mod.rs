@@ -462,19 +462,28 @@ fn load_or_compile(
         anyhow::bail!("not a WebAssembly binary (it does not start with \\0asm)");
     }
     let is_component = bytes[4..8] == [0x0d, 0x00, 0x01, 0x00];
-    if let Some(path) = cached.as_deref().filter(|p| p.is_file()) {
-        // SAFETY: the cache directory only holds files that `CompileCache::store` wrote from
-        // `serialize()` output for this engine's compatibility hash; wasmtime checks the header
-        // and refuses files from other versions or configurations.
-        let loaded = unsafe {
-            if is_component {
-                Component::deserialize_file(engine, path).map(Artifact::Component)
-            } else {
-                Module::deserialize_file(engine, path).map(Artifact::Module)
+    if let Some(path) = cached.as_deref() {
+        match CompileCache::load_at(path) {
+            Ok(code) => {
+                // SAFETY: the code is what `CompileCache::store_at` wrote from `serialize()`
+                // output, its digest checked just now; wasmtime checks the header and refuses
+                // code from other versions or configurations.
+                let loaded = unsafe {
+                    if is_component {
+                        Component::deserialize(engine, &code).map(Artifact::Component)
+                    } else {
+                        Module::deserialize(engine, &code).map(Artifact::Module)
+                    }
+                };
+                if let Ok(artifact) = loaded {
+                    return Ok((artifact, CompileSource::DiskCache));
+                }
             }
-        };
-        if let Ok(artifact) = loaded {
-            return Ok((artifact, CompileSource::DiskCache));
+            Err(cache::Unusable::Missing) => {}
+            Err(cache::Unusable::Corrupt(why)) => crate::console::warning(&format!(
+                "the compiled code cached in {} is damaged ({why}): compiling it again",
+                path.display()
+            )),
         }
     }
     let compiled = if is_component {

@@ -2,6 +2,7 @@
 
 mod bounds;
 mod busybox;
+mod cache_integrity;
 mod confinement;
 mod escape_paths;
 mod images;

@@ -345,6 +345,28 @@ spec:
 "#,
     ),
     s(
+        "security-context",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsNonRoot: false}
+  volumes: [{name: e, emptyDir: {}}]
+  containers:
+    - name: c
+      image: testkit
+      command: [testkit, write, /x, data]
+      securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+    - name: v
+      image: testkit
+      command: [testkit, write, /e/x, data]
+      volumeMounts: [{name: e, mountPath: /e}]
+      securityContext: {readOnlyRootFilesystem: true, capabilities: {drop: [NET_RAW]}, seccompProfile: {type: RuntimeDefault}}
+"#,
+    ),
+    s(
         "subpath-and-nested-mounts",
         r#"
 apiVersion: v1

@@ -40,6 +40,9 @@ impl Watchdog {
     }
 }
 
+/// How long the watchdog waits for its message to be written before it exits anyway.
+const SAY_WAIT: Duration = Duration::from_secs(1);
+
 fn watch(rx: &mpsc::Receiver<Deadline>) {
     let mut next: Option<Deadline> = None;
     loop {
@@ -55,7 +58,14 @@ fn watch(rx: &mpsc::Receiver<Deadline>) {
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Some(d) = next.take() {
-                    eprintln!("error: {}", d.why);
+                    // A stderr nobody reads must not keep the watchdog from its one job.
+                    let (said, done) = mpsc::channel();
+                    let why = d.why;
+                    let _ = std::thread::Builder::new().spawn(move || {
+                        eprintln!("error: {why}");
+                        let _ = said.send(());
+                    });
+                    let _ = done.recv_timeout(SAY_WAIT);
                     std::process::exit(i32::from(d.code));
                 }
             }

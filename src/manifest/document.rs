@@ -172,6 +172,15 @@ impl Document {
                 return;
             }
         };
+        if items.is_empty() {
+            // kubectl refuses such a file ("no objects passed to apply"); among other documents
+            // it only says nothing, so here it is a warning.
+            let pos = root.get("items").and_then(|n| n.pos).or(root.pos);
+            self.diagnostics.push(
+                Diagnostic::warning(file, pos, "items", "the List has no items".into())
+                    .with_help("add the Pods (or ConfigMaps, Secrets) under `items:`"),
+            );
+        }
         for (i, item) in items.iter().enumerate() {
             let prefix = format!("items[{i}]");
             match type_meta(file, item, &prefix) {

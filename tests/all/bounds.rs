@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::support::{Run, Scratch, container, run_args, run_json, wpod};
+use super::support::{Run, Scratch, container, linux_backend, run_args, run_json, wpod};
 
 fn image_pod(image: &str) -> String {
     format!(
@@ -93,19 +93,6 @@ fn huge_durations_on_the_command_line_are_usage_errors() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("too long"), "{run:?}");
     assert!(!run.stderr.contains("panicked"), "{run:?}");
-}
-
-/// Whether the Linux backend can run here (root); with `WPOD_REQUIRE_LINUX=1` it must.
-fn linux_backend() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root && std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1") {
-        panic!("the Linux backend needs root and WPOD_REQUIRE_LINUX=1");
-    }
-    if !root {
-        eprintln!("Linux backend test SKIPPED: not root");
-    }
-    root
 }
 
 /// Processes whose command line holds `needle` (NUL-separated arguments).

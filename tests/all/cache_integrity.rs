@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::support::{Run, Scratch, wpod};
+use super::support::{Run, Scratch, finish, linux_backend, wpod};
 
 const POD: &str = "apiVersion: v1
 kind: Pod
@@ -27,11 +27,7 @@ fn run_with_cache(s: &Scratch, cache: &Path, extra: &[&str]) -> Run {
         .stdin(Stdio::null())
         .output()
         .expect("run wpod");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    finish(out)
 }
 
 /// The one file in `dir` whose name starts with `prefix`.
@@ -117,13 +113,7 @@ fn damaged_compiled_code_is_compiled_again_not_run() {
 
 #[test]
 fn a_damaged_native_program_is_written_again_not_execd() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            std::env::var_os("WPOD_REQUIRE_LINUX").is_none_or(|v| v != "1"),
-            "the Linux backend needs root and WPOD_REQUIRE_LINUX=1"
-        );
-        eprintln!("Linux backend test SKIPPED: not root");
+    if !linux_backend() {
         return;
     }
     let s = Scratch::new("native");

@@ -8,25 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{Scratch, container, run_json, wpod};
-
-// The C library's, declared here: the test binary has no libc crate of its own.
-unsafe extern "C" {
-    fn geteuid() -> u32;
-}
-
-/// Whether the Linux backend can be tested here (root on Linux).
-fn linux() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let ok = cfg!(target_os = "linux") && unsafe { geteuid() } == 0;
-    if !ok {
-        if std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1") {
-            panic!("the Linux backend needs root here and WPOD_REQUIRE_LINUX=1");
-        }
-        eprintln!("confinement test SKIPPED: the Linux backend needs root");
-    }
-    ok
-}
+use crate::support::{Scratch, container, linux_backend, run_json, wpod};
 
 /// A one-container busybox pod running `script`, with `security` (YAML flow mapping) as its
 /// securityContext.
@@ -96,7 +78,7 @@ fn all_caps() -> String {
 
 #[test]
 fn linux_containers_get_containerds_defaults() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     let (r, out) = run_linux(&pod(PROBE, "{}"));
@@ -130,7 +112,7 @@ fn linux_containers_get_containerds_defaults() {
 
 #[test]
 fn privileged_containers_get_everything() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     let (r, out) = run_linux(&pod(PROBE, "{privileged: true}"));
@@ -148,7 +130,7 @@ fn privileged_containers_get_everything() {
 
 #[test]
 fn capabilities_add_and_drop_and_no_new_privs_apply() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     let security = "{allowPrivilegeEscalation: false, capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, CAP_KILL]}}";
@@ -168,7 +150,7 @@ fn capabilities_add_and_drop_and_no_new_privs_apply() {
 
 #[test]
 fn run_as_user_and_group_apply_with_no_capabilities_left() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     let manifest = pod(PROBE, "{runAsUser: 1000, runAsGroup: 2000}").replace(
@@ -198,7 +180,7 @@ fn waiting(r: &crate::support::Run) -> (String, String) {
 
 #[test]
 fn run_as_non_root_and_unknown_capabilities_are_refused_on_both_backends() {
-    let backends: &[&str] = if linux() {
+    let backends: &[&str] = if linux_backend() {
         &["wasm", "linux"]
     } else {
         &["wasm"]
@@ -258,7 +240,7 @@ fn run_as_non_root_and_unknown_capabilities_are_refused_on_both_backends() {
 
 #[test]
 fn read_only_root_file_system_on_both_backends() {
-    let backends: &[&str] = if linux() {
+    let backends: &[&str] = if linux_backend() {
         &["wasm", "linux"]
     } else {
         &["wasm"]
@@ -314,7 +296,7 @@ fn environ_holding(needle: &[u8]) -> Vec<(u32, String)> {
 
 #[test]
 fn helpers_probes_and_hooks_never_see_wpods_environment() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     const SECRET: &str = "wpod-test-secret-5f1c9a";
@@ -397,7 +379,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_sigkilled_wpod_leaves_nothing_after_the_next_start() {
-    if !linux() {
+    if !linux_backend() {
         return;
     }
     let s = Scratch::new("sigkill");

@@ -11,29 +11,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::support::{Run, Scratch, container, wpod};
-
-/// The backends to attack: the Linux one where it runs (root on Linux), a must with
-/// `WPOD_REQUIRE_LINUX=1`.
-fn backends() -> Vec<&'static str> {
-    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            == Some("0")
-    });
-    let linux = cfg!(target_os = "linux") && root;
-    let required = std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1");
-    assert!(
-        linux || !required,
-        "WPOD_REQUIRE_LINUX=1 but not root on Linux"
-    );
-    if linux {
-        vec!["wasm", "linux"]
-    } else {
-        vec!["wasm"]
-    }
-}
+use crate::support::{Run, Scratch, backends, container, wpod};
 
 /// Everything under a directory: path -> kind, mode and content (or link target).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {

@@ -8,27 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// Both backends where the Linux one can run (root on Linux); `WPOD_REQUIRE_LINUX=1` makes it a must.
-fn backends() -> Vec<&'static str> {
-    let root = cfg!(target_os = "linux")
-        && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                == Some("0")
-        });
-    let required = std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1");
-    assert!(
-        root || !required,
-        "WPOD_REQUIRE_LINUX=1 but not root on Linux"
-    );
-    if root {
-        vec!["wasm", "linux"]
-    } else {
-        vec!["wasm"]
-    }
-}
-
 /// A container that prints without end, one that prints a little and exits, and a quiet one whose
 /// liveness probe fails every second (failures are events on stderr; it is never killed).
 const STALL: &str = r#"

@@ -395,27 +395,6 @@ spec:
     assert_eq!(found.trim(), "2", "{r:?}");
 }
 
-/// Whether the Linux backend can run here (root on Linux); `WPOD_REQUIRE_LINUX=1` makes it a must.
-fn backends() -> Vec<&'static str> {
-    let linux = cfg!(target_os = "linux")
-        && std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                == Some("0")
-        });
-    let required = std::env::var_os("WPOD_REQUIRE_LINUX").is_some_and(|v| v == "1");
-    assert!(
-        linux || !required,
-        "WPOD_REQUIRE_LINUX=1 but not root on Linux"
-    );
-    if linux {
-        vec!["wasm", "linux"]
-    } else {
-        vec!["wasm"]
-    }
-}
-
 /// Three probe kinds times three handlers, each failing in one pod and passing in another, on
 /// every backend that runs here.
 #[test]

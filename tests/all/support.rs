@@ -74,7 +74,8 @@ impl std::fmt::Debug for Run {
     }
 }
 
-fn finish(out: Output) -> Run {
+/// The outcome of a finished `wpod` command.
+pub fn finish(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -116,4 +117,28 @@ pub fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
 
 pub fn phase(pod: &Value) -> &str {
     pod["status"]["phase"].as_str().unwrap_or_default()
+}
+
+/// Whether the Linux backend can be tested here (root on Linux); `WPOD_REQUIRE_LINUX=1` (CI)
+/// turns its absence into a failure rather than a skip.
+pub fn linux_backend() -> bool {
+    // SAFETY: geteuid cannot fail.
+    let ok = cfg!(target_os = "linux") && unsafe { libc::geteuid() } == 0;
+    if !ok {
+        assert!(
+            std::env::var_os("WPOD_REQUIRE_LINUX").is_none_or(|v| v != "1"),
+            "the Linux backend needs root on Linux and WPOD_REQUIRE_LINUX=1"
+        );
+        eprintln!("Linux backend test SKIPPED: it needs root on Linux");
+    }
+    ok
+}
+
+/// The backends to test on: wasm, and linux where it can run (see [`linux_backend`]).
+pub fn backends() -> Vec<&'static str> {
+    if linux_backend() {
+        vec!["wasm", "linux"]
+    } else {
+        vec!["wasm"]
+    }
 }

@@ -10,6 +10,7 @@ pub mod images;
 pub mod linux;
 pub mod manifest;
 pub mod net;
+pub mod node;
 pub mod parity;
 pub mod plan;
 pub mod pod;

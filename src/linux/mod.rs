@@ -584,7 +584,7 @@ impl RuntimeService for LinuxRuntime {
     async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
         let s = self.sandbox(id)?;
         let ip = if s.config.host_network {
-            Some(crate::pod::kubelet::HOST_IP.to_string())
+            Some(crate::node::HOST_IP.to_string())
         } else {
             s.ip.map(|ip| ip.to_string())
         };

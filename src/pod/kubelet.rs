@@ -23,16 +23,13 @@ use super::probe::{self, Counter, ProbeKind, ProbeOutcome, Timings};
 use super::status::{self, ContainerStatus, Phase, State, Terminated};
 use super::termination::{self, TailLog};
 use crate::expand;
+use crate::node::{HOST_IP, NODE_NAME};
 use crate::plan::{self, ContainerKind, ContainerPlan, PodPlan, RestartPolicy};
 use crate::runtime::{
     ContainerConfig, ContainerId, ExitReason, ExitStatus, ImageInfo, LogSink, Mount,
     RuntimeService, SandboxConfig, SandboxId,
 };
 use crate::volumes::{self, PodVolumes, downward::PodFacts};
-
-/// The node wpod pretends to be, for `spec.nodeName` and events.
-pub const NODE_NAME: &str = "wpod";
-pub const HOST_IP: &str = "127.0.0.1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopMode {

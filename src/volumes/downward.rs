@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, ObjectFieldSelector, ResourceFieldSelector};
 
 use crate::manifest::{parse_cpu_millis, parse_memory_bytes};
+use crate::node::{HOST_IP, NODE_NAME};
 use crate::plan::PodPlan;
-use crate::pod::kubelet::{HOST_IP, NODE_NAME};
 
 /// What the kubelet knows about the pod beyond its plan.
 #[derive(Clone, Debug, Default)]

@@ -774,7 +774,7 @@ impl RuntimeService for WasmRuntime {
             id: id.0.clone(),
         })?;
         let ip = if sandbox.config.host_network {
-            crate::pod::kubelet::HOST_IP.to_string()
+            crate::node::HOST_IP.to_string()
         } else {
             sandbox.netns.ip.to_string()
         };

@@ -6,6 +6,7 @@
 //! Where the Linux backend cannot run (not Linux, no namespaces) the suite skips and says why;
 //! `WPOD_REQUIRE_LINUX=1` (CI) turns the skip into a failure.
 
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,8 +21,19 @@ struct Scenario {
     /// `{busybox.wasm}` by the path of a `.wasm` file image.
     manifest: &'static str,
     args: &'static [&'static str],
-    /// Send wpod a SIGTERM (a graceful stop of every pod) after this long.
-    term_after: Option<Duration>,
+    /// When the suite sends wpod a SIGTERM (a graceful stop of every pod).
+    term: Term,
+}
+
+#[derive(Clone, Copy)]
+enum Term {
+    /// Never: the pods end by themselves.
+    Never,
+    /// This long after the start, for pods whose state at the stop is a matter of time.
+    After(Duration),
+    /// As soon as a stderr line (an event, or output with `-o json`) starts with this: once the
+    /// pod is where the stop must find it, and not later.
+    On(&'static str),
 }
 
 const fn s(name: &'static str, manifest: &'static str) -> Scenario {
@@ -29,7 +41,7 @@ const fn s(name: &'static str, manifest: &'static str) -> Scenario {
         name,
         manifest,
         args: &[],
-        term_after: None,
+        term: Term::Never,
     }
 }
 
@@ -42,7 +54,7 @@ const fn with_args(
         name,
         manifest,
         args,
-        term_after: None,
+        term: Term::Never,
     }
 }
 
@@ -51,7 +63,16 @@ const fn stopped(name: &'static str, manifest: &'static str, after_ms: u64) -> S
         name,
         manifest,
         args: &[],
-        term_after: Some(Duration::from_millis(after_ms)),
+        term: Term::After(Duration::from_millis(after_ms)),
+    }
+}
+
+const fn stopped_on(name: &'static str, manifest: &'static str, line: &'static str) -> Scenario {
+    Scenario {
+        name,
+        manifest,
+        args: &[],
+        term: Term::On(line),
     }
 }
 
@@ -130,9 +151,10 @@ spec:
   activeDeadlineSeconds: 3
   volumes: [{name: d, emptyDir: {}}]
   containers:
+    # The third run outlasts the deadline and ends by itself within the grace period: Completed.
     - name: c
       image: busybox
-      command: [sh, -c, "echo run >> /d/runs; if [ $(wc -l < /d/runs) -ge 3 ]; then sleep 30; fi; exit 0"]
+      command: [sh, -c, "echo run >> /d/runs; if [ $(wc -l < /d/runs) -ge 3 ]; then sleep 4; fi; exit 0"]
       volumeMounts: [{name: d, mountPath: /d}]
 "#,
         &["--backoff-base", "100ms", "--backoff-max", "100ms"],
@@ -546,10 +568,11 @@ metadata: {name: p}
 spec:
   restartPolicy: Never
   activeDeadlineSeconds: 1
-  containers: [{name: c, image: testkit, command: [testkit, sleep, "30"]}]
+  # The container ignores the deadline's TERM and ends by itself within the grace period.
+  containers: [{name: c, image: testkit, command: [testkit, sleep, "2.5"]}]
 "#,
     ),
-    stopped(
+    stopped_on(
         "graceful-stop-ignored-term",
         r#"
 apiVersion: v1
@@ -560,7 +583,7 @@ spec:
   terminationGracePeriodSeconds: 1
   containers: [{name: c, image: testkit, command: [testkit, sleep, "30"]}]
 "#,
-        1000,
+        "-- p/c: Started:",
     ),
     stopped(
         "graceful-stop-exits-within-grace",
@@ -575,7 +598,7 @@ spec:
 "#,
         500,
     ),
-    stopped(
+    stopped_on(
         "graceful-stop-trap",
         r#"
 apiVersion: v1
@@ -586,7 +609,7 @@ spec:
   terminationGracePeriodSeconds: 2
   containers: [{name: c, image: busybox, command: [sh, -c, "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]}]
 "#,
-        1000,
+        "c | ready",
     ),
     s(
         "nginx-and-wget",
@@ -596,13 +619,13 @@ kind: Pod
 metadata: {name: web}
 spec:
   restartPolicy: Never
-  activeDeadlineSeconds: 3
   terminationGracePeriodSeconds: 2
   volumes: [{name: html, emptyDir: {}}]
   initContainers:
     - {name: page, image: busybox, command: [sh, -c, "echo 'hello from nginx' > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
+    # A sidecar, so the pod ends when the client is done.
+    - {name: nginx, image: nginx, restartPolicy: Always, volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]}
   containers:
-    - {name: nginx, image: nginx, volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]}
     - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; cat /tmp/page"]}
 "#,
     ),
@@ -676,7 +699,7 @@ spec:
 "#,
         &["--backoff-base", "100ms"],
     ),
-    stopped(
+    stopped_on(
         "shutdown-order-with-sidecars",
         r#"
 apiVersion: v1
@@ -705,7 +728,7 @@ spec:
       lifecycle: {preStop: {exec: {command: [touch, /tmp/stop]}}}
       volumeMounts: [{name: out, mountPath: /out}]
 "#,
-        1500,
+        "-- p/app: Started:",
     ),
     with_args(
         "liveness-exec-restarts",
@@ -941,18 +964,52 @@ fn run_on(backend: &str, sc: &Scenario) -> Outcome {
     .stdin(Stdio::null())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("run wpod");
-    if let Some(after) = sc.term_after {
-        std::thread::sleep(after);
-        // SAFETY: signalling our own child process.
-        unsafe { libc_kill(child.id() as i32, 15) };
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().expect("run wpod");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: signalling our own child process, not waited for until its output has ended.
+    let term = move || unsafe { libc_kill(pid, 15) };
+    let mut stdout = child.stdout.take().expect("stdout");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let timer = match sc.term {
+        Term::After(after) => Some(std::thread::spawn(move || {
+            std::thread::sleep(after);
+            term();
+        })),
+        Term::Never | Term::On(_) => None,
+    };
+    let mut stderr = String::new();
+    let mut sent = false;
+    for line in BufReader::new(child.stderr.take().expect("stderr"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        if let Term::On(start) = sc.term
+            && !sent
+            && line.starts_with(start)
+        {
+            sent = true;
+            term();
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
     }
-    let out = child.wait_with_output().expect("wait for wpod");
-    let mut o = parity::outcome(
-        out.status.code().unwrap_or(-1),
-        &String::from_utf8_lossy(&out.stdout),
-        &String::from_utf8_lossy(&out.stderr),
+    if let Some(timer) = timer {
+        timer.join().expect("timer");
+    }
+    let status = child.wait().expect("wait for wpod");
+    let stdout = stdout.join().expect("stdout reader");
+    // Shown with --nocapture: where the suite's time goes.
+    eprintln!(
+        "parity: {} on {backend} took {:.2}s",
+        sc.name,
+        started.elapsed().as_secs_f64()
     );
+    let mut o = parity::outcome(status.code().unwrap_or(-1), &stdout, &stderr);
     parity::add_files(&mut o, &host);
     o
 }
@@ -1018,17 +1075,23 @@ fn parity_suite() {
         .into_iter()
         .filter(|a| only.is_none() || chosen.iter().any(|sc| sc.name == a.scenario))
         .collect();
-    // Two scenarios at a time: each runs two wpods, and timing-sensitive ones must not starve.
+    // Three scenarios at a time, each on both backends at once: the runs mostly wait on their
+    // guests, but timing-sensitive ones must not starve.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<(usize, Outcome, Outcome)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
+        let workers: Vec<_> = (0..3)
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let Some(sc) = chosen.get(i) else { break };
-                        mine.push((i, run_on("wasm", sc), run_on("linux", sc)));
+                        let (wasm, linux) = std::thread::scope(|both| {
+                            let wasm = both.spawn(|| run_on("wasm", sc));
+                            let linux = run_on("linux", sc);
+                            (wasm.join().expect("wasm run"), linux)
+                        });
+                        mine.push((i, wasm, linux));
                     }
                     mine
                 })

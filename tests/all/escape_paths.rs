@@ -11,7 +11,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::support::{Run, Scratch, backends, container, wpod};
+use crate::support::{Run, Scratch, backends, container, on_backends, wpod};
 
 /// Everything under a directory: path -> kind, mode and content (or link target).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
@@ -406,11 +406,15 @@ fn sub_path_through_a_symlink_inside_the_volume_is_followed() {
 
 /// Victims of the subPath race: each restarts until a check sees the symlink and blocks it.
 const RACE_VICTIMS: usize = 16;
-/// At most this many runs of the race, until enough attempts have raced.
-const RACE_ROUNDS: usize = 6;
+/// At most this many runs of the race (of [`RACE_SECONDS`] each), until enough attempts have raced.
+const RACE_ROUNDS: usize = 12;
+/// How long one run of the race lasts.
+const RACE_SECONDS: &str = "4s";
 
 /// Swaps the emptyDir `data`'s `x` between a directory (900 us) and a symlink to `target`
 /// (100 us) with renameat2(RENAME_EXCHANGE), so `x` is never missing, while `running` says so.
+/// Only the short symlink phase is held by spinning (a sleep that short overshoots): the
+/// directory phase sleeps, so the swap leaves the victims and wpod a core.
 /// A container could do the same with a native renameat2; the toolbox shell cannot (its `mv`
 /// leaves `x` missing half the time, which blocks the victims before they race).
 fn swap_subpath(state: &Path, target: &Path, running: &mut dyn FnMut() -> bool) -> u64 {
@@ -448,7 +452,7 @@ fn swap_subpath(state: &Path, target: &Path, running: &mut dyn FnMut() -> bool) 
         if renameat_with(CWD, &x, CWD, &l, RenameFlags::EXCHANGE).is_err() {
             break;
         }
-        hold(Duration::from_micros(900));
+        std::thread::sleep(Duration::from_micros(900));
         swaps += 1;
     }
     swaps
@@ -464,10 +468,10 @@ fn swap_subpath(state: &Path, target: &Path, running: &mut dyn FnMut() -> bool) 
 /// Here the mount is made from the directory opened beneath the volume: whatever a victim gets
 /// is inside the volume. At least 3 attempts per victim must race (about 7 do on linux), so that
 /// the test means something. On wasm the subPath is opened beneath the volume when the container
-/// is created and preopened from that descriptor.
+/// is created and preopened from that descriptor. The backends race side by side.
 #[test]
 fn sub_path_race_with_a_symlink_swapped_in_between_check_and_mount() {
-    for backend in backends() {
+    on_backends(|backend| {
         let a = Attempt::new("race", backend);
         let victims: String = (0..RACE_VICTIMS)
             .map(|i| {
@@ -495,7 +499,7 @@ fn sub_path_race_with_a_symlink_swapped_in_between_check_and_mount() {
                 ),
                 &[
                     "--timeout",
-                    "8s",
+                    RACE_SECONDS,
                     "--backoff-base",
                     "10ms",
                     "--backoff-max",
@@ -529,7 +533,7 @@ fn sub_path_race_with_a_symlink_swapped_in_between_check_and_mount() {
             attempts >= 3 * RACE_VICTIMS as u64,
             "{backend}: too few attempts raced the swap in {RACE_ROUNDS} runs ({attempts})"
         );
-    }
+    });
 }
 
 /// A readOnly single-file hostPath mount: append, truncate and overwrite are refused (EPERM on

@@ -59,13 +59,15 @@ fn hostname_and_pod_ip() {
 
 #[test]
 fn busybox_fetches_from_nginx_over_localhost() {
-    let r = run_json(
+    // nginx serves until it is stopped: the run ends once the client is done.
+    let r = run_until_exited(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/examples/localhost.yaml"
         ))
         .expect("example"),
-        &["--timeout", "5s"],
+        &["--timeout", "20s"],
+        &["localhost-demo/client"],
     );
     let pod = r.json();
     assert_eq!(

@@ -17,11 +17,15 @@ fn c(name: &str, args: &str) -> String {
     format!("    - {{name: {name}, image: testkit, command: [testkit, {args}]}}\n")
 }
 
-/// Runs until the client containers are done (servers are killed by the timeout).
-fn run(manifest: &str, extra: &[&str]) -> Run {
-    let mut args = vec!["--timeout", "4s", "--trace-net"];
-    args.extend_from_slice(extra);
-    run_json(manifest, &args)
+/// Traces the pod network of a run whose containers all end by themselves.
+fn run(manifest: &str) -> Run {
+    run_json(manifest, &["--timeout", "20s", "--trace-net"])
+}
+
+/// Traces the pod network until the `clients` (`pod/container`) are done, then kills the
+/// servers, which never end by themselves.
+fn run_clients(manifest: &str, clients: &[&str]) -> Run {
+    run_until_exited(manifest, &["--timeout", "20s", "--trace-net"], clients)
 }
 
 /// A container output line, whatever the prefix padding.
@@ -43,7 +47,7 @@ fn containers_of_a_pod_share_localhost() {
         ("127.0.0.1:8080", "127.0.0.1:8080"),
         ("0.0.0.0:8080", "web:8080"),
     ] {
-        let r = run(
+        let r = run_clients(
             &pod(
                 "web",
                 &format!(
@@ -52,7 +56,7 @@ fn containers_of_a_pod_share_localhost() {
                     c("client", &format!("get, \"{target}\""))
                 ),
             ),
-            &[],
+            &["web/client"],
         );
         let pod = r.json();
         assert_eq!(
@@ -85,17 +89,14 @@ fn pods_get_addresses_in_manifest_order() {
 
 #[test]
 fn address_in_use_inside_a_pod_names_both_containers() {
-    let r = run(
-        &pod(
-            "clash",
-            &format!(
-                "{}{}",
-                c("first", "bind, \"0.0.0.0:7000\", \"2\""),
-                c("second", "bind, \"127.0.0.1:7000\", \"2\"")
-            ),
+    let r = run(&pod(
+        "clash",
+        &format!(
+            "{}{}",
+            c("first", "bind, \"0.0.0.0:7000\", \"2\""),
+            c("second", "bind, \"127.0.0.1:7000\", \"2\"")
         ),
-        &[],
-    );
+    ));
     let pod = r.json();
     // Containers start in no particular order: whichever binds second gets the error.
     let (loser, winner, addr) = if exit_code(&pod, "second") == Some(2) {
@@ -132,7 +133,7 @@ fn the_same_port_in_two_pods_and_pod_to_pod_by_name_and_ip() {
             )
         )
     );
-    let r = run(&m, &[]);
+    let r = run_clients(&m, &["client/by-name", "client/by-ip"]);
     let list = r.json();
     let client = &list["items"][1];
     assert_eq!(exit_code(client, "by-name"), Some(0), "{r:?}");
@@ -164,7 +165,7 @@ fn loopback_listeners_are_private_to_their_pod() {
             )
         )
     );
-    let r = run(&m, &[]);
+    let r = run_clients(&m, &["outsider/by-ip", "outsider/own-loopback"]);
     let list = r.json();
     let outsider = &list["items"][1];
     assert_eq!(exit_code(outsider, "by-ip"), Some(2), "{r:?}");
@@ -179,7 +180,7 @@ fn loopback_listeners_are_private_to_their_pod() {
 
 #[test]
 fn unknown_names_do_not_resolve() {
-    let r = run(&pod("lonely", &c("c", "try-get, \"example.com:80\"")), &[]);
+    let r = run(&pod("lonely", &c("c", "try-get, \"example.com:80\"")));
     assert_eq!(exit_code(&r.json(), "c"), Some(2), "{r:?}");
     assert!(
         r.stderr
@@ -190,7 +191,7 @@ fn unknown_names_do_not_resolve() {
 
 #[test]
 fn half_close_and_eof() {
-    let r = run(
+    let r = run_clients(
         &pod(
             "halves",
             &format!(
@@ -199,7 +200,7 @@ fn half_close_and_eof() {
                 c("client", "send, \"localhost:7007\", \"ping pong\"")
             ),
         ),
-        &[],
+        &["halves/client"],
     );
     assert_eq!(exit_code(&r.json(), "client"), Some(0), "{r:?}");
     assert!(r.stderr.contains("client | reply: ping pong"), "{r:?}");
@@ -207,7 +208,7 @@ fn half_close_and_eof() {
 
 #[test]
 fn udp_round_trip_between_containers() {
-    let r = run(
+    let r = run_clients(
         &pod(
             "udp",
             &format!(
@@ -216,7 +217,7 @@ fn udp_round_trip_between_containers() {
                 c("client", "udp-send, \"localhost:5353\", hello-udp")
             ),
         ),
-        &[],
+        &["udp/client"],
     );
     assert_eq!(exit_code(&r.json(), "client"), Some(0), "{r:?}");
     assert!(
@@ -309,8 +310,8 @@ fn host_port_reaches_the_pod_ip_only() {
     let _ = write!(s, "GET / HTTP/1.1\r\n\r\n");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    let (_, stderr) = stop(child);
-    assert!(page.contains("public"), "{page}\n{stderr}");
+    let r = end_when(child, |_| true);
+    assert!(page.contains("public"), "{page}\n{r:?}");
     assert!(out.is_empty(), "{out}");
 }
 
@@ -364,24 +365,30 @@ fn guest_traffic_opens_no_host_socket() {
     );
     let (_s, child) = spawn_run(&manifest, &["--timeout", "20s", "--trace-net"]);
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(1500));
     let mut sockets = Vec::new();
-    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("fd dir")
-        .flatten()
-    {
-        if let Ok(target) = std::fs::read_link(fd.path()) {
-            let t = target.to_string_lossy().into_owned();
-            if let Some(inode) = t.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
-                sockets.push(inode.to_string());
+    let mut inet = std::collections::HashSet::new();
+    // Looked at once the client is connected, while 200000 round trips keep the guests talking.
+    let r = end_when(child, |line| {
+        if !line.contains("(quiet/echo) connected") {
+            return false;
+        }
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fd dir")
+            .flatten()
+        {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let t = target.to_string_lossy().into_owned();
+                if let Some(inode) = t.strip_prefix("socket:[").and_then(|x| x.strip_suffix(']')) {
+                    sockets.push(inode.to_string());
+                }
             }
         }
-    }
-    let inet = inet_inodes();
-    let (stdout, stderr) = stop(child);
+        inet = inet_inodes();
+        true
+    });
     assert!(
-        stderr.contains("(quiet/echo) connected"),
-        "the guests were talking while we looked: {stdout}\n{stderr}"
+        r.stderr.contains("(quiet/echo) connected"),
+        "the guests were talking while we looked: {r:?}"
     );
     let leaked: Vec<&String> = sockets.iter().filter(|i| inet.contains(*i)).collect();
     assert!(leaked.is_empty(), "wpod holds AF_INET sockets {leaked:?}");

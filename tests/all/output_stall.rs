@@ -37,7 +37,7 @@ const TIMEOUT: u64 = 5;
 
 #[test]
 fn an_unread_stdout_stalls_neither_timeout_nor_probes_nor_other_containers() {
-    for backend in backends() {
+    on_backends(|backend| {
         let s = Scratch::new("stall");
         let f = s.write("pod.yaml", STALL);
         let start = Instant::now();
@@ -132,7 +132,7 @@ fn an_unread_stdout_stalls_neither_timeout_nor_probes_nor_other_containers() {
             next[0] > 1000,
             "the chatty container filled the pipe: {context}"
         );
-    }
+    });
 }
 
 const TWO_CHATTY: &str = r#"

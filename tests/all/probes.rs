@@ -449,7 +449,7 @@ fn every_probe_kind_with_every_handler() {
             }
         }
     }
-    for backend in backends() {
+    on_backends(|backend| {
         let r = run_json(&manifest, &["--backend", backend, "--timeout", "3s"]);
         assert_eq!(r.code, 124, "{backend}: {r:?}");
         let list = r.json();
@@ -509,7 +509,7 @@ fn every_probe_kind_with_every_handler() {
                 assert!(message.contains(why), "{backend}: {name}: {message}");
             }
         }
-    }
+    });
 }
 
 fn condition(pod: &serde_json::Value, type_: &str) -> serde_json::Value {

@@ -1,7 +1,7 @@
 //! Running the wpod binary on manifests written to a scratch directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
@@ -141,4 +141,86 @@ pub fn backends() -> Vec<&'static str> {
     } else {
         vec!["wasm"]
     }
+}
+
+/// `wpod run -o json [extra] MANIFEST`, its pods killed once every container in `done`
+/// (`pod/container`) has exited: for pods whose servers never end by themselves, so the run
+/// takes as long as its clients and not a fixed `--timeout`. A `--timeout` in `extra` still
+/// bounds a run whose clients never exit.
+pub fn run_until_exited(manifest: &str, extra: &[&str], done: &[&str]) -> Run {
+    let s = Scratch::new("until");
+    let file = s.write("pod.yaml", manifest);
+    let child = wpod()
+        .args(["run", "-o", "json", "--color", "never"])
+        .args(extra)
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wpod");
+    let exits: Vec<String> = done
+        .iter()
+        .map(|c| format!("-- {c}: exited with code"))
+        .collect();
+    let mut seen = vec![false; exits.len()];
+    end_when(child, |line| {
+        for (seen, exit) in seen.iter_mut().zip(&exits) {
+            *seen |= line.starts_with(exit.as_str());
+        }
+        seen.iter().all(|s| *s)
+    })
+}
+
+/// Reads a spawned `wpod run` (stdout and stderr piped) to its end, and kills its pods, as a
+/// second Ctrl-C does, once `now` holds for a line of its stderr (`|_| true`: at once).
+pub fn end_when(mut child: Child, mut now: impl FnMut(&str) -> bool) -> Run {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let mut stdout = child.stdout.take().expect("stdout piped");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SIGTERM rather than SIGINT: wpod listens for SIGINT afresh after each one, so a second
+    // arriving in between would be lost; its SIGTERM stream keeps a signal until it is read.
+    let term = || {
+        // SAFETY: signalling our own child, which has not been waited for yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    };
+    let mut stderr = String::new();
+    let mut ending = false;
+    for line in BufReader::new(child.stderr.take().expect("stderr piped"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        if !ending && now(&line) {
+            ending = true;
+            term();
+        }
+        // The second signal once wpod has taken the first, so the two are never read as one.
+        if line.starts_with("wpod: stopping the pods gracefully") {
+            term();
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().expect("wait for wpod");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr,
+    }
+}
+
+/// Runs `test` on every backend of [`backends`] at once, each in its own thread: the runs wait
+/// on their guests far more than they compute.
+pub fn on_backends(test: impl Fn(&'static str) + Sync) {
+    std::thread::scope(|scope| {
+        for backend in backends() {
+            let test = &test;
+            scope.spawn(move || test(backend));
+        }
+    });
 }

@@ -12,6 +12,7 @@ mod output;
 mod output_stall;
 mod parity;
 mod probes;
+mod readme;
 mod support;
 mod validate;
 mod volumes;

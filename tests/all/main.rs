@@ -12,6 +12,7 @@ mod output;
 mod output_stall;
 mod parity;
 mod probes;
+mod seam;
 mod support;
 mod validate;
 mod volumes;

@@ -13,6 +13,7 @@ mod output_stall;
 mod parity;
 mod probes;
 mod readme;
+mod seam;
 mod support;
 mod validate;
 mod volumes;

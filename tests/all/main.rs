@@ -14,6 +14,7 @@ mod parity;
 mod probes;
 mod readme;
 mod seam;
+mod serve;
 mod support;
 mod validate;
 mod volumes;

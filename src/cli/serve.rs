@@ -33,8 +33,18 @@ pub struct KubeconfigArgs {
     data_dir: Option<PathBuf>,
 }
 
+/// The stored objects outlive a reboot, so they go where data goes (`$XDG_DATA_HOME`, else
+/// `~/.local/share`), not with the pods' run-time state.
 fn data_dir(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    given
+        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("wpod/serve")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/share/wpod/serve")))
+        .unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
 }
 
 pub async fn run(args: ServeArgs) -> u8 {
@@ -66,7 +76,7 @@ pub async fn run(args: ServeArgs) -> u8 {
                     pod: plan.name.clone(),
                 })
             }),
-            state_dir: dir.join("pods"),
+            state_dir: crate::volumes::default_state_dir(),
             keep_volumes: false,
         },
     ));

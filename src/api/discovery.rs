@@ -47,6 +47,13 @@ pub const RESOURCES: &[Resource] = &[
         short: &[],
     },
     Resource {
+        name: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short: &["ev"],
+    },
+    Resource {
         name: "namespaces",
         singular: "namespace",
         kind: "Namespace",

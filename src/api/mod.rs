@@ -4,6 +4,7 @@
 
 mod discovery;
 mod kubeconfig;
+pub mod logs;
 mod objects;
 mod pods;
 mod status;
@@ -39,11 +40,14 @@ pub struct Api {
     token: String,
     /// Where relative image paths of pods resolve (the data directory).
     base_dir: PathBuf,
+    logs: Arc<logs::LogStore>,
 }
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the node's log sinks keep container output (see `LogStore::sink`).
+    pub logs: Arc<logs::LogStore>,
 }
 
 /// Runs the API server until `shutdown` resolves; the node's pods stop with it.
@@ -67,6 +71,7 @@ pub async fn serve(
         node,
         token: creds.token.clone(),
         base_dir: dir.clone(),
+        logs: options.logs,
     });
     objects::ensure_defaults(&api)?;
     pods::resume(&api);

@@ -76,6 +76,9 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
     let ns = namespace.unwrap_or("");
     match (sub, name, &call.method) {
         (Some("status"), Some(name), &Method::GET) => get(api, call, resource, ns, name),
+        (Some("log"), Some(name), &Method::GET) if resource.name == "pods" => {
+            pods::log(api, call, ns, name)
+        }
         (Some(_), _, _) => status::failure(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -415,7 +418,7 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
 }
 
 /// A streamed response body, fed line by line.
-struct ChannelBody(mpsc::Receiver<Bytes>);
+pub struct ChannelBody(pub mpsc::Receiver<Bytes>);
 
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::BodyExt as _;
 use hyper::{Response, StatusCode};
 use k8s_openapi::api::core::v1 as k8s;
 use serde_json::{Value, json};
 
-use super::Api;
 use super::discovery;
 use super::objects::{self, key};
 use super::status::{self, Body};
+use super::{Api, Call};
 use crate::node::{Change, NodeError};
 use crate::plan::PodPlan;
 
@@ -158,6 +159,7 @@ pub fn delete(api: &Api, ns: &str, name: &str, grace: Option<i64>) -> Response<B
 /// Follows the node: status changes into the stored pods, finished deletions out of the store.
 pub async fn follow(api: Arc<Api>) {
     let mut changes = api.node.subscribe();
+    let mut events: std::collections::VecDeque<super::store::ObjectKey> = Default::default();
     loop {
         let change = match changes.recv().await {
             Ok(c) => c,
@@ -198,10 +200,70 @@ pub async fn follow(api: Arc<Api>) {
                 ..
             } => {
                 let _ = api.store.delete(&key("pods", &namespace, &name));
+                api.logs.forget(&namespace, &name);
             }
-            Change::Finished { .. } | Change::Event { .. } => {}
+            Change::Event { pod, event } => {
+                if let Some(k) = record_event(&api, &pod, &event) {
+                    events.push_back(k);
+                    // The apiserver lets events expire (an hour); wpod keeps the latest ones.
+                    while events.len() > MAX_EVENTS {
+                        if let Some(old) = events.pop_front() {
+                            let _ = api.store.delete(&old);
+                        }
+                    }
+                }
+            }
+            Change::Finished { .. } => {}
         }
     }
+}
+
+/// How many events are kept, all namespaces together.
+const MAX_EVENTS: usize = 1000;
+
+/// Stores a kubelet event as the core/v1 Event `kubectl describe` lists under the pod.
+fn record_event(
+    api: &Api,
+    pod: &str,
+    event: &crate::pod::events::Event,
+) -> Option<super::store::ObjectKey> {
+    // Events name their pod only; the pod's namespace is the one that holds a pod of that name.
+    let (pods, _) = api.store.list("pods", None);
+    let object = pods
+        .iter()
+        .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(pod))?;
+    let ns = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let uid = object
+        .pointer("/metadata/uid")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let name = format!("{pod}.{:x}", api.store.revision() + 1);
+    let at = event.at.to_string();
+    let mut involved =
+        json!({"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "uid": uid});
+    if let Some(c) = &event.container {
+        involved["fieldPath"] = json!(format!("spec.containers{{{c}}}"));
+    }
+    let object = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": at},
+        "involvedObject": involved,
+        "reason": event.reason,
+        "message": event.message,
+        "type": event.type_.as_str(),
+        "source": {"component": "kubelet", "host": crate::node::NODE_NAME},
+        "reportingComponent": "kubelet",
+        "reportingInstance": crate::node::NODE_NAME,
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    });
+    let k = key("events", ns, &name);
+    api.store.create(k.clone(), object).ok()?;
+    Some(k)
 }
 
 /// After a restart: every stored pod runs again in a new sandbox; one that was being deleted
@@ -230,4 +292,93 @@ pub fn resume(api: &Api) {
             let _ = api.node.add(plan);
         }
     }
+}
+
+/// `kubectl logs [-c C] [--tail N] [--timestamps] [-f]`: the container's kept lines as text.
+pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
+    let Some(pod) = api.store.get(&key("pods", ns, name)) else {
+        return status::not_found("pods", name);
+    };
+    let names: Vec<String> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|f| {
+            pod.pointer(&format!("/spec/{f}"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let app: Vec<&Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let container = match call.param("container") {
+        Some(c) if names.iter().any(|n| n == c) => c.to_string(),
+        Some(c) => {
+            return status::bad_request(&format!("container {c} is not valid for pod {name}"));
+        }
+        None if app.len() == 1 => app[0]
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        None => {
+            return status::bad_request(&format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                names.join(" ")
+            ));
+        }
+    };
+    let tail = call
+        .param("tailLines")
+        .and_then(|t| t.parse::<usize>().ok());
+    let stamps = matches!(call.param("timestamps"), Some("true" | "1"));
+    let follow = matches!(call.param("follow"), Some("true" | "1"));
+    let k = (ns.to_string(), name.to_string(), container);
+    let render = move |lines: &[(u64, k8s_openapi::jiff::Timestamp, String)]| {
+        let mut text = String::new();
+        for (_, at, line) in lines {
+            if stamps {
+                text.push_str(&format!("{at} "));
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        bytes::Bytes::from(text)
+    };
+    let first = api.logs.lines(&k, 0, tail);
+    if !follow {
+        let mut r = Response::new(http_body_util::Full::new(render(&first)).boxed());
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain"),
+        );
+        return r;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let logs = Arc::clone(&api.logs);
+    let mut changes = logs.changes();
+    tokio::spawn(async move {
+        let mut after = first.last().map_or(0, |(s, _, _)| *s);
+        if tx.send(render(&first)).await.is_err() {
+            return;
+        }
+        while changes.changed().await.is_ok() {
+            let more = logs.lines(&k, after, None);
+            if let Some((s, _, _)) = more.last() {
+                after = *s;
+                if tx.send(render(&more)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut r = Response::new(objects::ChannelBody(rx).boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    r
 }

@@ -46,6 +46,39 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
                 })
                 .collect(),
         ),
+        "events" => (
+            vec![
+                col("Last Seen", "string", "", 0),
+                col("Type", "string", "", 0),
+                col("Reason", "string", "", 0),
+                col("Object", "string", "", 0),
+                col("Message", "string", "", 0),
+            ],
+            items
+                .iter()
+                .map(|e| {
+                    let seen = e
+                        .get("lastTimestamp")
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                        .map_or_else(
+                            || "<unknown>".into(),
+                            |t| human(now.as_second() - t.as_second()),
+                        );
+                    let object = format!(
+                        "{}/{}",
+                        str_at(e, "/involvedObject/kind")
+                            .unwrap_or("")
+                            .to_lowercase(),
+                        str_at(e, "/involvedObject/name").unwrap_or("")
+                    );
+                    let cells = ["type", "reason", "message"]
+                        .map(|f| json!(e.get(f).and_then(Value::as_str).unwrap_or("")));
+                    let [type_, reason, message] = cells;
+                    row(e, vec![json!(seen), type_, reason, json!(object), message])
+                })
+                .collect(),
+        ),
         "namespaces" => (
             vec![
                 col("Name", "string", "name", 0),

@@ -64,6 +64,8 @@ pub async fn run(args: ServeArgs) -> u8 {
         }
     };
     let log_printer = printer.clone();
+    let logs = Arc::new(crate::api::logs::LogStore::default());
+    let kept = Arc::clone(&logs);
     let node = Arc::new(Node::new(
         runtime,
         NodeConfig {
@@ -71,10 +73,11 @@ pub async fn run(args: ServeArgs) -> u8 {
             clock: Clock::system(),
             events: Arc::new(EventLog::new(printer.clone())),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
-                Arc::new(PodLog {
+                let printed = Arc::new(PodLog {
                     printer: log_printer.clone(),
                     pod: plan.name.clone(),
-                })
+                });
+                kept.sink(&plan.namespace, &plan.name, printed)
             }),
             state_dir: crate::volumes::default_state_dir(),
             keep_volumes: false,
@@ -99,6 +102,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         ServeOptions {
             listen: args.listen,
             data_dir: dir,
+            logs,
         },
         node,
         ready,

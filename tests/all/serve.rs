@@ -114,6 +114,13 @@ fn kubectl_applies_gets_watches_and_deletes_a_pod() {
     );
     let (ok, out, _) = kubectl(&config, &["apply", "-f", example]);
     assert!(ok && out.contains("pod/nginx-pod unchanged"), "{out}");
+    let (ok, logs, err) = kubectl(&config, &["logs", "nginx-pod", "--tail", "1"]);
+    assert!(ok && logs.contains("start worker process"), "{logs}{err}");
+    let (_, described, _) = kubectl(&config, &["describe", "pod", "nginx-pod"]);
+    assert!(
+        described.contains("Scheduled") && described.contains("Started container nginx"),
+        "the kubelet's events under the pod: {described}"
+    );
 
     // A typo is refused with the field and a suggestion, and harms nothing else.
     let typo = dir.join("typo.yaml");

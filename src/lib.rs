@@ -1,5 +1,6 @@
 //! wpod: run Kubernetes v1 Pod manifests locally, each container a WebAssembly program.
 
+pub mod api;
 pub mod bounded;
 pub mod cli;
 pub mod console;

@@ -8,10 +8,9 @@ use std::sync::{Arc, Mutex};
 use k8s_openapi::api::core::v1 as api;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::plan::{Handler, Timings};
 use crate::pod::Phase;
 use crate::pod::events::{Event, EventSink};
-use crate::pod::handler::Action;
-use crate::pod::probe::{ProbeKind, Timings};
 use crate::pod::status::Terminated;
 
 /// Passes events on and keeps them per pod, for the summary.
@@ -278,13 +277,13 @@ fn containers(
                 }
             }
         }
-        for kind in [
-            ProbeKind::Liveness,
-            ProbeKind::Readiness,
-            ProbeKind::Startup,
+        for (title, p) in [
+            ("Liveness", &c.liveness_probe),
+            ("Readiness", &c.readiness_probe),
+            ("Startup", &c.startup_probe),
         ] {
-            if let Some(p) = kind.of(c) {
-                o.w(2, format!("{}:\t{}", kind.title(), probe(p)));
+            if let Some(p) = p {
+                o.w(2, format!("{title}:\t{}", probe(p)));
             }
         }
         if c.env.as_ref().is_none_or(|e| e.is_empty()) {
@@ -393,15 +392,7 @@ fn probe(p: &api::Probe) -> String {
         t.success_threshold,
         t.failure_threshold
     );
-    match Action::of_probe(p) {
-        Some(Action::Grpc) => format!(
-            "grpc <pod>:{} {} {attrs}",
-            p.grpc.as_ref().map_or(0, |g| g.port),
-            p.grpc
-                .as_ref()
-                .and_then(|g| g.service.clone())
-                .unwrap_or_default()
-        ),
+    match Handler::of_probe(p) {
         Some(a) => format!("{} {attrs}", a.describe()),
         None => attrs,
     }

@@ -7,6 +7,7 @@ mod namespaces;
 mod output;
 mod parity;
 mod run;
+mod serve;
 mod validate;
 mod watchdog;
 
@@ -53,6 +54,10 @@ enum Command {
     Images,
     /// Run a manifest on the wasm and the Linux backend and print the differences side by side
     Parity(parity::ParityArgs),
+    /// Serve a local Kubernetes API that kubectl and client libraries drive; pods run on this node
+    Serve(serve::ServeArgs),
+    /// Print the kubeconfig of `wpod serve` (its data directory's `kubeconfig`)
+    Kubeconfig(serve::KubeconfigArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -76,26 +81,31 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::validate(&args),
         Command::Images => images::list(),
         Command::Parity(args) => parity::parity(&args),
-        Command::Run(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build();
-            match runtime {
-                Ok(rt) => {
-                    let code = rt.block_on(run::run(args));
-                    // Whatever a reader left unread must not keep wpod from exiting with the
-                    // run's code, nor may a blocking task stuck in the kernel (a guest reading a
-                    // FIFO no one writes) keep a plain drop of the runtime waiting for ever.
-                    crate::console::finish();
-                    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
-                    code
-                }
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    exit::INTERNAL
-                }
-            }
-        }
+        Command::Kubeconfig(args) => serve::kubeconfig(args),
+        Command::Run(args) => in_runtime(run::run(args)),
+        Command::Serve(args) => in_runtime(serve::run(args)),
     };
     ExitCode::from(code)
+}
+
+/// Runs an async subcommand on a multi-threaded runtime.
+fn in_runtime(command: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => {
+            let code = rt.block_on(command);
+            // Whatever a reader left unread must not keep wpod from exiting with the run's code,
+            // nor may a blocking task stuck in the kernel (a guest reading a FIFO no one writes)
+            // keep a plain drop of the runtime waiting for ever.
+            crate::console::finish();
+            rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+            code
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit::INTERNAL
+        }
+    }
 }

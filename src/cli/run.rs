@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1 as api;
-use sha2::{Digest, Sha256};
 
 use super::describe::{EventLog, describe};
 use super::duration;
@@ -18,10 +17,11 @@ use crate::console::{self, Channel};
 use crate::manifest;
 use crate::net::publish::{self, Kind, Mapping};
 use crate::net::{Cluster, Trace};
-use crate::plan::PodPlan;
+use crate::node::{Node, NodeConfig};
+use crate::plan::{self, PodPlan};
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
-use crate::pod::{self, KubeletConfig, Outcome, Phase, PodHandle, StopMode};
+use crate::pod::{Outcome, Phase, StopMode};
 use crate::runtime::RuntimeService;
 use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
 
@@ -185,30 +185,42 @@ pub async fn run(args: RunArgs) -> u8 {
         leftovers::register(&state_dir, &pod_dirs, args.keep_volumes)
     };
     let event_log = Arc::new(EventLog::new(printer.clone()));
-    let mut handles: Vec<PodHandle> = Vec::new();
-    for plan in plans {
-        let config = KubeletConfig {
+    let log_printer = printer.clone();
+    let node = Arc::new(Node::new(
+        runtime,
+        NodeConfig {
             backoff,
             clock: Clock::system(),
             events: event_log.clone(),
-            log: Arc::new(PodLog {
-                printer: printer.clone(),
-                pod: plan.name.clone(),
+            logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
+                Arc::new(PodLog {
+                    printer: log_printer.clone(),
+                    pod: plan.name.clone(),
+                })
             }),
             state_dir: state_dir.clone(),
             keep_volumes: args.keep_volumes,
-        };
-        handles.push(pod::spawn(plan, runtime.clone(), config));
-    }
-
-    let statuses: Vec<_> = handles.iter().map(|h| h.status.clone()).collect();
-    let stops: Vec<_> = handles
+        },
+    ));
+    // wpod run is the node's client with a fixed set of pods.
+    let pods: Vec<(String, String)> = plans
         .iter()
-        .map(|h| (h.name.clone(), h.stop_sender()))
+        .map(|p| (p.namespace.clone(), p.name.clone()))
+        .collect();
+    for plan in plans {
+        if let Err(e) = node.add(plan) {
+            printer.error(&e.to_string());
+            return exit::INTERNAL;
+        }
+    }
+    let statuses: Vec<_> = pods
+        .iter()
+        .filter_map(|(ns, name)| node.status(ns, name))
         .collect();
     let mut waits = tokio::task::JoinSet::new();
-    for (i, h) in handles.into_iter().enumerate() {
-        waits.spawn(async move { (i, h.wait().await) });
+    for (i, (ns, name)) in pods.iter().cloned().enumerate() {
+        let node = Arc::clone(&node);
+        waits.spawn(async move { (i, node.wait(&ns, &name).await) });
     }
     let mut outcomes: Vec<Option<Outcome>> = vec![None; statuses.len()];
     let mut snapshot: Option<Vec<api::Pod>> = None;
@@ -233,7 +245,7 @@ pub async fn run(args: RunArgs) -> u8 {
     loop {
         tokio::select! {
             done = waits.join_next() => match done {
-                Some(Ok((i, outcome))) => outcomes[i] = Some(outcome),
+                Some(Ok((i, outcome))) => outcomes[i] = outcome,
                 Some(Err(e)) => {
                     printer.error(&format!("a pod task failed: {e}"));
                     return exit::INTERNAL;
@@ -244,9 +256,7 @@ pub async fn run(args: RunArgs) -> u8 {
                 snapshot = Some(statuses.iter().map(|s| s.borrow().clone()).collect());
                 let after = args.timeout.unwrap_or_default();
                 printer.note(&format!("--timeout {}s reached: stopping the pods", after.as_secs_f64()));
-                for (_, stop) in &stops {
-                    let _ = stop.send(StopMode::Kill);
-                }
+                node.stop_all(StopMode::Kill);
                 give_up.set(sleep_opt(Some(STOP_WAIT)));
             },
             n = signals.next() => {
@@ -267,9 +277,7 @@ pub async fn run(args: RunArgs) -> u8 {
                         "interrupted and the pods did not stop: exiting without them".into(),
                     );
                 }
-                for (_, stop) in &stops {
-                    let _ = stop.send(mode);
-                }
+                node.stop_all(mode);
             },
             _ = &mut give_up => {
                 printer.note(&format!(
@@ -310,7 +318,7 @@ pub async fn run(args: RunArgs) -> u8 {
         console::own(channel, text);
     }
     if args.keep_volumes {
-        for ((name, _), dir) in stops.iter().zip(&pod_dirs) {
+        for ((_, name), dir) in pods.iter().zip(&pod_dirs) {
             let volumes = dir.join("volumes");
             if volumes.exists() {
                 printer.note(&format!(
@@ -321,7 +329,7 @@ pub async fn run(args: RunArgs) -> u8 {
         }
     }
     let mut code = exit::SUCCEEDED;
-    for ((name, _), outcome) in stops.iter().zip(&outcomes) {
+    for ((_, name), outcome) in pods.iter().zip(&outcomes) {
         let pod_code = match outcome {
             Some(Outcome::Completed(Phase::Succeeded))
             | Some(Outcome::Stopped(Phase::Succeeded)) => exit::SUCCEEDED,
@@ -513,9 +521,8 @@ fn worse(a: u8, b: u8) -> u8 {
 }
 
 fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
-    let mut plans: Vec<PodPlan> = Vec::new();
+    let mut source = plan::Source::default();
     let mut errors = 0;
-    let (mut config_maps, mut secrets) = (Vec::new(), Vec::new());
     for file in &args.files {
         let m = match manifest::load_path(file) {
             Ok(m) => m,
@@ -528,15 +535,11 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
             eprintln!("{d}");
         }
         errors += m.errors().count();
-        config_maps.extend(m.config_maps.iter().cloned());
-        secrets.extend(m.secrets.iter().cloned());
-        for p in &m.pods {
-            let mut plan = PodPlan::from_pod(p, &new_uid(p), m.dir.clone());
-            if let Some(g) = args.grace_period {
-                plan.grace_period = g;
-            }
-            plans.push(plan);
-        }
+        source.config_maps.extend(m.config_maps.iter().cloned());
+        source.secrets.extend(m.secrets.iter().cloned());
+        source
+            .pods
+            .extend(m.pods.iter().map(|p| (p.clone(), m.dir.clone())));
     }
     if errors > 0 {
         eprintln!(
@@ -545,54 +548,13 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
         );
         return Err(exit::USAGE);
     }
-    // Objects may come from any of the files, before or after the pods that use them.
-    let plans: Vec<PodPlan> = plans
-        .into_iter()
-        .map(|p| p.with_objects(&config_maps, &secrets))
-        .collect();
-    let mut names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-    names.sort();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        eprintln!(
-            "error: two pods are named {}: pod names must be unique in one run",
-            w[0]
-        );
-        return Err(exit::USAGE);
-    }
-    if plans.is_empty() {
-        eprintln!("error: the manifest holds no pod");
-        return Err(exit::USAGE);
-    }
-    Ok(plans)
-}
-
-/// A random-looking UUID (version 4 layout), as the API server assigns to every object.
-fn new_uid(pod: &api::Pod) -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut h = Sha256::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    h.update(now.as_nanos().to_le_bytes());
-    h.update(std::process::id().to_le_bytes());
-    h.update(
-        COUNTER
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            .to_le_bytes(),
-    );
-    h.update(pod.metadata.name.as_deref().unwrap_or_default());
-    let mut b: [u8; 16] = h.finalize()[..16].try_into().unwrap_or([0; 16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    let overrides = plan::Overrides {
+        grace_period: args.grace_period,
+    };
+    plan::build(&source, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })
 }
 
 fn print_pods(format: OutputFormat, pods: &[api::Pod]) -> Result<(), String> {
@@ -677,14 +639,5 @@ mod tests {
         assert_eq!(worse(exit::SUCCEEDED, exit::FAILED), exit::FAILED);
         assert_eq!(worse(exit::STUCK, exit::FAILED), exit::STUCK);
         assert_eq!(worse(exit::FAILED, exit::INTERNAL), exit::INTERNAL);
-    }
-
-    #[test]
-    fn uids_look_like_uuids() {
-        let pod = api::Pod::default();
-        let (a, b) = (new_uid(&pod), new_uid(&pod));
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
     }
 }

@@ -83,7 +83,7 @@ pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<
         Ok(result) => Ok(result?),
         Err(_) => {
             if let Some(g) = group {
-                sys::kill(-g, libc::SIGKILL);
+                let _ = sys::kill_group(g, libc::SIGKILL);
             }
             Err(RuntimeError::Timeout(timeout))
         }
@@ -202,7 +202,9 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
         }
         child => {
             // wpod gone: the command and all it started go too (the helper's process group).
-            let (_, status) = super::lifeline::wait_child(child, || sys::kill(0, libc::SIGKILL))?;
+            let (_, status) = super::lifeline::wait_child(child, || {
+                let _ = sys::kill_own_group(libc::SIGKILL);
+            })?;
             Ok(sys::exit_code(status))
         }
     }

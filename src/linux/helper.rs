@@ -108,7 +108,9 @@ fn pause_main(hostname: &str, own_net: bool) -> i32 {
     let _ = io::stdout().flush();
     loop {
         match sys::read_signal(&signals) {
-            Ok(libc::SIGTERM) | Ok(libc::SIGINT) => sys::kill(pid, libc::SIGTERM),
+            Ok(libc::SIGTERM) | Ok(libc::SIGINT) => {
+                let _ = sys::kill(pid, libc::SIGTERM);
+            }
             Ok(_) => {
                 if let Ok((p, status)) = sys::waitpid(pid, libc::WNOHANG)
                     && p == pid
@@ -291,15 +293,17 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
             // wpod gone: the container goes (as PID 1 of its PID namespace it takes all of it;
             // in a shared one, its process group and cgroups), then this helper.
             let kill_all = move || {
-                sys::kill(-pid, libc::SIGKILL);
-                sys::kill(pid, libc::SIGKILL);
+                let _ = sys::kill_group(pid, libc::SIGKILL);
+                let _ = sys::kill(pid, libc::SIGKILL);
                 for cg in &cgroups {
                     let procs =
                         std::fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
                     procs
                         .lines()
                         .filter_map(|l| l.trim().parse().ok())
-                        .for_each(|p| sys::kill(p, libc::SIGKILL));
+                        .for_each(|p| {
+                            let _ = sys::kill(p, libc::SIGKILL);
+                        });
                 }
             };
             // The child says (a NUL byte) once its namespaces and root are final: from then on

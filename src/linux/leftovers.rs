@@ -178,8 +178,7 @@ fn kill_recorded(path: &Path) -> bool {
     if pid <= 1 || start_time(pid) != Some(start) {
         return false;
     }
-    sys::kill(pid as i32, libc::SIGKILL);
-    true
+    sys::kill(pid as i32, libc::SIGKILL).is_ok()
 }
 
 /// The `*.proc` records under a pod's sandbox directory (the pause's, each container's).
@@ -221,8 +220,8 @@ fn kill_helpers_of(run: &DeadRun) -> usize {
             && environ
                 .split_inclusive(|b| *b == 0)
                 .any(|v| v == needle.as_bytes())
+            && sys::kill(pid as i32, libc::SIGKILL).is_ok()
         {
-            sys::kill(pid as i32, libc::SIGKILL);
             killed += 1;
         }
     }
@@ -256,8 +255,9 @@ fn reap_cgroups(processes: &mut usize) -> usize {
             let dir = e.path();
             let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
             for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                sys::kill(pid, libc::SIGKILL);
-                *processes += 1;
+                if sys::kill(pid, libc::SIGKILL).is_ok() {
+                    *processes += 1;
+                }
             }
             // A killed process leaves its cgroup a moment after the signal.
             for _ in 0..50 {

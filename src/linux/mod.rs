@@ -319,17 +319,17 @@ impl LinuxRuntime {
         match pid {
             Some(pid) => {
                 // The container process leads its own process group; cgroups catch the rest.
-                sys::kill(-pid, libc::SIGKILL);
-                sys::kill(pid, libc::SIGKILL);
+                let _ = sys::kill_group(pid, libc::SIGKILL);
+                let _ = sys::kill(pid, libc::SIGKILL);
             }
             None => {
                 if let Some(h) = *lock(&c.helper_pid) {
-                    sys::kill(h as i32, libc::SIGKILL);
+                    let _ = sys::kill(h as i32, libc::SIGKILL);
                 }
             }
         }
         for p in c.cgroups.pids() {
-            sys::kill(p, libc::SIGKILL);
+            let _ = sys::kill(p, libc::SIGKILL);
         }
     }
 }
@@ -516,7 +516,14 @@ impl RuntimeService for LinuxRuntime {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting the pause process of pod {}", config.pod_name))?;
-        let outer_pid = outer.id().unwrap_or_default();
+        // Without its pid the pause could be neither recorded nor stopped (and 0 would signal
+        // wpod's own process group).
+        let outer_pid = outer.id().with_context(|| {
+            format!(
+                "the pause process of pod {} exited at once",
+                config.pod_name
+            )
+        })?;
         let mut line = String::new();
         if let Some(out) = outer.stdout.take() {
             let _ = BufReader::new(out).read_line(&mut line).await;
@@ -557,7 +564,7 @@ impl RuntimeService for LinuxRuntime {
                 .node_request(format!("pod {pid} {{veth}} {BRIDGE} {addr}/16 {NODE_IP}"))
                 .await
             {
-                sys::kill(outer_pid as i32, libc::SIGKILL);
+                let _ = sys::kill(outer_pid as i32, libc::SIGKILL);
                 return Err(e
                     .context(format!(
                         "connecting pod {} to the pod network",
@@ -807,7 +814,7 @@ impl RuntimeService for LinuxRuntime {
         if !grace.is_zero() {
             let pid = *lock(&c.pid);
             if let Some(pid) = pid {
-                sys::kill(pid, libc::SIGTERM);
+                let _ = sys::kill(pid, libc::SIGTERM);
             }
             if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
                 .await
@@ -843,7 +850,7 @@ impl RuntimeService for LinuxRuntime {
         let ids = self.containers_of(id);
         crate::runtime::kill_all(self, ids).await?;
         if let Ok(s) = self.sandbox(id) {
-            sys::kill(s.outer_pid as i32, libc::SIGTERM);
+            let _ = sys::kill(s.outer_pid as i32, libc::SIGTERM);
             let outer = lock(&s.outer).take();
             if let Some(mut outer) = outer
                 && tokio::time::timeout(Duration::from_secs(2), outer.wait())

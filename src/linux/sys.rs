@@ -195,10 +195,43 @@ pub fn exit_code(status: libc::c_int) -> i32 {
     }
 }
 
-pub fn kill(pid: libc::pid_t, sig: libc::c_int) {
-    // SAFETY: sending a signal has no memory effects; a process already gone is not an error here.
-    unsafe {
-        libc::kill(pid, sig);
+/// Signals one process. A pid <= 0 is refused: kill(2) would read it as a process group (0 is
+/// wpod's own, -1 every process it may signal), which a missing or garbled pid must never reach.
+/// A process already gone is not an error.
+pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to signal pid {pid}: not a single process"),
+        ));
+    }
+    signal(pid, sig)
+}
+
+/// Signals every process of the group `pgid` leads; a pgid <= 0 is refused as in [`kill`].
+pub fn kill_group(pgid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    if pgid <= 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to signal process group {pgid}"),
+        ));
+    }
+    signal(-pgid, sig)
+}
+
+/// Signals the caller's own process group (a helper taking its descendants down with it).
+pub fn kill_own_group(sig: libc::c_int) -> io::Result<()> {
+    signal(0, sig)
+}
+
+fn signal(target: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: sending a signal has no memory effects.
+    if unsafe { libc::kill(target, sig) } == 0 {
+        return Ok(());
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        e => Err(e),
     }
 }
 
@@ -301,4 +334,19 @@ pub fn ns_link(pid: u32, kind: &str) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kill_refuses_what_is_not_one_process() {
+        // Signal 0 only checks: were the guard missing, these would still harm nothing.
+        for pid in [0, -1, -12345] {
+            let e = super::kill(pid, 0).expect_err("refused");
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{pid}");
+            let e = super::kill_group(pid, 0).expect_err("refused");
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{pid}");
+        }
+        super::kill(std::process::id() as i32, 0).expect("wpod may signal itself");
+    }
 }

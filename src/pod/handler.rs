@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1 as api;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use crate::plan::Port;
+use crate::plan::handler::{Handler, HttpGet, PortRef};
 use crate::runtime::{ContainerId, RuntimeError, RuntimeService, SandboxId};
 
 /// The container an action runs against.
@@ -19,88 +19,14 @@ pub struct Target {
     /// Where httpGet and tcpSocket connect when they name no host.
     pub pod_ip: String,
     /// The container's `ports`, for ports given by name.
-    pub ports: Vec<api::ContainerPort>,
-}
-
-/// One action, borrowed from a probe or a hook.
-#[derive(Clone, Copy)]
-pub enum Action<'a> {
-    Exec(&'a api::ExecAction),
-    Http(&'a api::HTTPGetAction),
-    Tcp(&'a api::TCPSocketAction),
-    Sleep(&'a api::SleepAction),
-    /// gRPC probes are not run (the manifest gets a warning): they always succeed.
-    Grpc,
-}
-
-impl<'a> Action<'a> {
-    pub fn of_probe(p: &'a api::Probe) -> Option<Self> {
-        if let Some(e) = &p.exec {
-            Some(Action::Exec(e))
-        } else if let Some(h) = &p.http_get {
-            Some(Action::Http(h))
-        } else if let Some(t) = &p.tcp_socket {
-            Some(Action::Tcp(t))
-        } else {
-            p.grpc.as_ref().map(|_| Action::Grpc)
-        }
-    }
-
-    pub fn of_hook(h: &'a api::LifecycleHandler) -> Option<Self> {
-        if let Some(e) = &h.exec {
-            Some(Action::Exec(e))
-        } else if let Some(g) = &h.http_get {
-            Some(Action::Http(g))
-        } else if let Some(t) = &h.tcp_socket {
-            Some(Action::Tcp(t))
-        } else {
-            h.sleep.as_ref().map(Action::Sleep)
-        }
-    }
-
-    /// How `kubectl describe` shows the action: `exec [cat /tmp/healthy]`,
-    /// `http-get http://:8080/healthz`, `tcp-socket :8080`.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::Exec(e) => format!(
-                "exec [{}]",
-                e.command
-                    .iter()
-                    .flatten()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            Action::Http(h) => format!(
-                "http-get {}://{}:{}{}",
-                h.scheme.as_deref().unwrap_or("HTTP").to_lowercase(),
-                h.host.as_deref().unwrap_or(""),
-                port_text(&h.port),
-                h.path.as_deref().unwrap_or("")
-            ),
-            Action::Tcp(t) => format!(
-                "tcp-socket {}:{}",
-                t.host.as_deref().unwrap_or(""),
-                port_text(&t.port)
-            ),
-            Action::Sleep(s) => format!("sleep {}s", s.seconds),
-            Action::Grpc => "grpc".into(),
-        }
-    }
-}
-
-fn port_text(p: &IntOrString) -> String {
-    match p {
-        IntOrString::Int(n) => n.to_string(),
-        IntOrString::String(s) => s.clone(),
-    }
+    pub ports: Vec<Port>,
 }
 
 /// A probe or hook port: a number, or the name of one of the container's ports.
-fn resolve_port(target: &Target, port: &IntOrString) -> Result<u16, String> {
+fn resolve_port(target: &Target, port: &PortRef) -> Result<u16, String> {
     match port {
-        IntOrString::Int(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
-        IntOrString::String(name) => target
+        PortRef::Number(n) => u16::try_from(*n).map_err(|_| format!("invalid port {n}")),
+        PortRef::Name(name) => target
             .ports
             .iter()
             .find(|p| p.name.as_deref() == Some(name.as_str()))
@@ -121,17 +47,16 @@ pub enum ProbeResult {
 }
 
 /// Runs a probe's action once.
-pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> ProbeResult {
+pub async fn probe(action: &Handler, target: &Target, timeout: Duration) -> ProbeResult {
     let failed = |r: Result<(), String>| match r {
         Ok(()) => ProbeResult::Success,
         Err(m) => ProbeResult::Failure(m),
     };
     match action {
-        Action::Exec(e) => {
-            let argv: Vec<String> = e.command.clone().unwrap_or_default();
+        Handler::Exec(argv) => {
             match target
                 .runtime
-                .exec_sync(&target.container, &argv, timeout)
+                .exec_sync(&target.container, argv, timeout)
                 .await
             {
                 Ok(r) if r.exit_code == 0 => ProbeResult::Success,
@@ -142,7 +67,7 @@ pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> Pr
                 Err(e) => ProbeResult::Error(e.to_string()),
             }
         }
-        Action::Http(h) => {
+        Handler::HttpGet(h) => {
             let (url, result) = http_get(h, target, timeout).await;
             failed(match result {
                 Ok(code) if (200..400).contains(&code) => Ok(()),
@@ -150,22 +75,21 @@ pub async fn probe(action: Action<'_>, target: &Target, timeout: Duration) -> Pr
                 Err(e) => Err(format!("Get {url:?}: {e}")),
             })
         }
-        Action::Tcp(t) => failed(tcp(t, target, timeout).await),
-        Action::Sleep(_) | Action::Grpc => ProbeResult::Success,
+        Handler::TcpSocket { host, port } => failed(tcp(host, port, target, timeout).await),
+        Handler::Sleep(_) | Handler::Grpc { .. } => ProbeResult::Success,
     }
 }
 
 /// Runs a lifecycle hook to its end (bounded by `limit`); Err with the kubelet's event message.
 pub async fn hook(
-    action: Action<'_>,
+    action: &Handler,
     target: &Target,
     container: &str,
     pod: &str,
     limit: Duration,
 ) -> Result<(), String> {
     match action {
-        Action::Exec(e) => {
-            let argv: Vec<String> = e.command.clone().unwrap_or_default();
+        Handler::Exec(argv) => {
             let failed = |err: String, output: String| {
                 format!(
                     "Exec lifecycle hook ([{}]) for Container {container:?} in Pod {pod:?} failed - error: {err}, message: {output:?}",
@@ -174,7 +98,7 @@ pub async fn hook(
             };
             match target
                 .runtime
-                .exec_sync(&target.container, &argv, limit)
+                .exec_sync(&target.container, argv, limit)
                 .await
             {
                 Ok(r) if r.exit_code == 0 => Ok(()),
@@ -185,7 +109,7 @@ pub async fn hook(
                 Err(e) => Err(failed(e.to_string(), String::new())),
             }
         }
-        Action::Http(h) => {
+        Handler::HttpGet(h) => {
             let (url, result) = http_get(h, target, limit).await;
             let failed = |err: String| {
                 format!(
@@ -199,19 +123,23 @@ pub async fn hook(
                 Err(e) => Err(failed(format!("Get {url:?}: {e}"))),
             }
         }
-        Action::Tcp(t) => tcp(t, target, limit).await,
-        Action::Sleep(s) => {
-            let wanted = Duration::from_secs(s.seconds.max(0) as u64);
-            tokio::time::sleep(wanted.min(limit)).await;
+        Handler::TcpSocket { host, port } => tcp(host, port, target, limit).await,
+        Handler::Sleep(wanted) => {
+            tokio::time::sleep((*wanted).min(limit)).await;
             Ok(())
         }
-        Action::Grpc => Ok(()),
+        Handler::Grpc { .. } => Ok(()),
     }
 }
 
-async fn tcp(t: &api::TCPSocketAction, target: &Target, timeout: Duration) -> Result<(), String> {
-    let port = resolve_port(target, &t.port)?;
-    let addr = format!("{}:{port}", t.host.as_deref().unwrap_or(&target.pod_ip));
+async fn tcp(
+    host: &Option<String>,
+    port: &PortRef,
+    target: &Target,
+    timeout: Duration,
+) -> Result<(), String> {
+    let port = resolve_port(target, port)?;
+    let addr = format!("{}:{port}", host.as_deref().unwrap_or(&target.pod_ip));
     match tokio::time::timeout(timeout, target.runtime.dial(&target.sandbox, port)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(format!("dial tcp {addr}: {e}")),
@@ -221,7 +149,7 @@ async fn tcp(t: &api::TCPSocketAction, target: &Target, timeout: Duration) -> Re
 
 /// A GET with the kubelet's headers; the URL (for messages) and the response's status code.
 async fn http_get(
-    h: &api::HTTPGetAction,
+    h: &HttpGet,
     target: &Target,
     timeout: Duration,
 ) -> (String, Result<u16, String>) {
@@ -231,7 +159,7 @@ async fn http_get(
         Some(p) => format!("/{p}"),
         None => "/".into(),
     };
-    let scheme = h.scheme.as_deref().unwrap_or("HTTP").to_lowercase();
+    let scheme = h.scheme.clone();
     let port = match resolve_port(target, &h.port) {
         Ok(p) => p,
         Err(e) => return (format!("{scheme}://{host}{path}"), Err(e)),
@@ -246,8 +174,8 @@ async fn http_get(
             .dial(&target.sandbox, port)
             .await
             .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
-        let headers = h.http_headers.clone().unwrap_or_default();
-        let has = |name: &str| headers.iter().any(|x| x.name.eq_ignore_ascii_case(name));
+        let headers = &h.headers;
+        let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         let mut req = format!("GET {path} HTTP/1.1\r\n");
         if !has("Host") {
             req.push_str(&format!("Host: {host}:{port}\r\n"));
@@ -258,8 +186,8 @@ async fn http_get(
         if !has("Accept") {
             req.push_str("Accept: */*\r\n");
         }
-        for x in &headers {
-            req.push_str(&format!("{}: {}\r\n", x.name, x.value));
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
         }
         req.push_str("Connection: close\r\n\r\n");
         conn.write_all(req.as_bytes())

@@ -1,13 +1,11 @@
 //! Liveness, readiness and startup probes: their timings (with Kubernetes' defaults), the
 //! threshold counting of the kubelet's probe workers, and the worker task itself.
 
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1 as api;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::handler::{self, Action, Target};
+use super::handler::{self, Target};
+use crate::plan::{ContainerPlan, Probe, Timings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ProbeKind {
@@ -26,42 +24,11 @@ impl ProbeKind {
         }
     }
 
-    pub fn of(self, c: &api::Container) -> Option<&api::Probe> {
+    pub fn of(self, c: &ContainerPlan) -> Option<&Probe> {
         match self {
             ProbeKind::Startup => c.startup_probe.as_ref(),
             ProbeKind::Liveness => c.liveness_probe.as_ref(),
             ProbeKind::Readiness => c.readiness_probe.as_ref(),
-        }
-    }
-}
-
-/// A probe's timings with the API defaults filled in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timings {
-    pub initial_delay: Duration,
-    pub period: Duration,
-    pub timeout: Duration,
-    pub success_threshold: u32,
-    pub failure_threshold: u32,
-    /// The probe's own terminationGracePeriodSeconds, for kills it causes.
-    pub grace: Option<Duration>,
-}
-
-impl Timings {
-    pub fn of(p: &api::Probe) -> Self {
-        let secs = |v: Option<i32>, default: u64| {
-            Duration::from_secs(v.map_or(default, |v| v.max(0) as u64))
-        };
-        let count = |v: Option<i32>, default: u32| v.map_or(default, |v| v.max(1) as u32);
-        Timings {
-            initial_delay: secs(p.initial_delay_seconds, 0),
-            period: secs(p.period_seconds, 10).max(Duration::from_secs(1)),
-            timeout: secs(p.timeout_seconds, 1).max(Duration::from_secs(1)),
-            success_threshold: count(p.success_threshold, 1),
-            failure_threshold: count(p.failure_threshold, 3),
-            grace: p
-                .termination_grace_period_seconds
-                .map(|s| super::clock::seconds(s.max(1))),
         }
     }
 }
@@ -106,22 +73,19 @@ pub struct ProbeOutcome {
 /// and sends each outcome until aborted or the receiver is gone.
 pub async fn worker<T: Send + 'static>(
     kind: ProbeKind,
-    probe: api::Probe,
+    probe: Probe,
     target: Target,
     started: Instant,
     tx: mpsc::UnboundedSender<T>,
     wrap: impl Fn(ProbeOutcome) -> T + Send + 'static,
 ) {
-    let t = Timings::of(&probe);
-    let Some(action) = Action::of_probe(&probe) else {
-        return;
-    };
+    let t = probe.timings;
     let first = super::clock::later(started, t.initial_delay).max(Instant::now());
     let mut ticks = tokio::time::interval_at(first, t.period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let result = handler::probe(action, &target, t.timeout).await;
+        let result = handler::probe(&probe.handler, &target, t.timeout).await;
         if tx.send(wrap(ProbeOutcome { kind, result })).is_err() {
             return;
         }
@@ -130,6 +94,8 @@ pub async fn worker<T: Send + 'static>(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn timings(success: u32, failure: u32) -> Timings {
@@ -141,22 +107,6 @@ mod tests {
             failure_threshold: failure,
             grace: None,
         }
-    }
-
-    #[test]
-    fn defaults() {
-        let t = Timings::of(&api::Probe::default());
-        assert_eq!(
-            t,
-            Timings {
-                initial_delay: Duration::ZERO,
-                period: Duration::from_secs(10),
-                timeout: Duration::from_secs(1),
-                success_threshold: 1,
-                failure_threshold: 3,
-                grace: None,
-            }
-        );
     }
 
     #[test]

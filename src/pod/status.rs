@@ -373,6 +373,115 @@ pub fn cap_termination_messages(statuses: &mut [api::ContainerStatus]) {
     }
 }
 
+/// The pod's API status, as the kubelet's status manager publishes it.
+impl super::worker::PodWorker {
+    pub(super) fn current_phase(&self) -> Phase {
+        let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
+        let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
+        if self.deadline_exceeded || self.evicted.is_some() {
+            return Phase::Failed;
+        }
+        let torn_down = self.terminating && self.slots().all(|s| s.running.is_none());
+        let phase = phase(self.plan.restart_policy, &init, &app, torn_down);
+        // A pod torn down before it could finish ends Failed, as the kubelet reports deleted pods.
+        if torn_down && !phase.is_terminal() {
+            return Phase::Failed;
+        }
+        // A terminal phase stays terminal.
+        match self.phase {
+            Some(p) if p.is_terminal() => p,
+            _ => phase,
+        }
+    }
+
+    /// Recomputes phase and conditions (each condition keeps the time its status last changed)
+    /// and publishes the pod when it changed.
+    pub(super) fn publish(&mut self, tx: &tokio::sync::watch::Sender<api::Pod>) {
+        let phase = self.current_phase();
+        if self.phase != Some(phase) {
+            self.config.events.phase(&self.plan.name, self.phase, phase);
+            self.phase = Some(phase);
+        }
+        let now = self.config.clock.wall(self.config.clock.now());
+        let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
+        let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
+        for c in conditions(phase, self.sandbox.is_some(), &init, &app) {
+            let since = match self.conditions.get(c.type_) {
+                Some((old, since)) if old.status == c.status => *since,
+                _ => now,
+            };
+            self.conditions.insert(c.type_, (c, since));
+        }
+        let pod = self.api_pod();
+        tx.send_if_modified(|old| {
+            let changed = *old != pod;
+            if changed {
+                *old = pod;
+            }
+            changed
+        });
+    }
+
+    /// The pod as `kubectl get pod -o json` would show it.
+    pub(super) fn api_pod(&self) -> api::Pod {
+        use crate::node::{HOST_IP, NODE_NAME};
+        let mut pod = self.plan.manifest.clone();
+        let spec = pod.spec.get_or_insert_with(Default::default);
+        spec.node_name = Some(NODE_NAME.into());
+        if let Some((at, grace)) = self.deletion {
+            pod.metadata.deletion_timestamp = Some(Time(at));
+            pod.metadata.deletion_grace_period_seconds =
+                Some(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
+        }
+        let phase = self.phase.unwrap_or(Phase::Pending);
+        let (reason, message) = if let Some(m) = &self.evicted {
+            (Some("Evicted".to_string()), Some(m.clone()))
+        } else if self.deadline_exceeded {
+            (
+                Some("DeadlineExceeded".to_string()),
+                Some("Pod was active on the node longer than the specified deadline".to_string()),
+            )
+        } else {
+            (None, None)
+        };
+        let order = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ];
+        let mut init: Vec<_> = self.slots().map(|s| s.status.to_api()).collect();
+        cap_termination_messages(&mut init);
+        let app = init.split_off(self.init.len());
+        pod.status = Some(api::PodStatus {
+            phase: Some(phase.as_str().into()),
+            conditions: Some(
+                order
+                    .iter()
+                    .filter_map(|t| self.conditions.get(t))
+                    .map(|(c, since)| condition_api(c, *since))
+                    .collect(),
+            ),
+            host_ip: Some(HOST_IP.into()),
+            host_ips: Some(vec![api::HostIP { ip: HOST_IP.into() }]),
+            pod_ip: self.pod_ip.clone(),
+            pod_ips: self
+                .pod_ip
+                .as_ref()
+                .map(|ip| vec![api::PodIP { ip: ip.clone() }]),
+            start_time: self.started_at.map(Time),
+            init_container_statuses: (!init.is_empty()).then_some(init),
+            container_statuses: Some(app),
+            qos_class: Some(self.plan.qos_class.as_str().into()),
+            reason,
+            message,
+            ..Default::default()
+        });
+        pod
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -440,7 +440,7 @@ async fn a_graceful_stop_gives_at_least_two_seconds() {
 
 #[test]
 fn go_durations() {
-    use super::kubelet::go_duration;
+    use super::restart::go_duration;
     assert_eq!(go_duration(secs(10)), "10s");
     assert_eq!(go_duration(secs(80)), "1m20s");
     assert_eq!(go_duration(secs(300)), "5m0s");

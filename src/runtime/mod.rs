@@ -293,8 +293,18 @@ pub enum RuntimeError {
         backend: &'static str,
         what: &'static str,
     },
-    #[error("{0}")]
-    Backend(#[from] anyhow::Error),
+    /// Printed with its whole chain of causes: the kubelet puts errors into events and statuses
+    /// with `{e}`, and a cause (a hint that says how to fix it) must not be lost on the way.
+    #[error("{0:#}")]
+    Backend(anyhow::Error),
+}
+
+// By hand rather than `#[from]`, which would also make the anyhow error the `source()`: the chain
+// is already in the message, and a printer that follows sources would show it twice.
+impl From<anyhow::Error> for RuntimeError {
+    fn from(e: anyhow::Error) -> Self {
+        RuntimeError::Backend(e)
+    }
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
@@ -360,6 +370,26 @@ pub trait RuntimeService: Send + Sync {
 
 #[cfg(test)]
 mod tests {
+    use super::RuntimeError;
+
+    #[test]
+    fn a_backend_error_keeps_its_causes() {
+        let cause = std::io::Error::from(std::io::ErrorKind::CrossesDevices);
+        let e: RuntimeError = anyhow::Error::new(cause)
+            .context("it must be on the same file system (set WPOD_STATE_DIR)")
+            .context("mounting the file /a at /b")
+            .into();
+        let message = e.to_string();
+        assert!(
+            message.starts_with("mounting the file /a at /b: it must be on the same file system (set WPOD_STATE_DIR): "),
+            "{message}"
+        );
+        assert!(
+            std::error::Error::source(&e).is_none(),
+            "the chain is printed once"
+        );
+    }
+
     #[test]
     fn clean_paths_stay_inside_the_root() {
         for (given, clean) in [

@@ -824,11 +824,8 @@ impl RuntimeService for WasmRuntime {
                     .inspect_err(|_| {
                         let _ = std::fs::remove_dir_all(&dir);
                     })
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "creating the file system of container {}: {e:#}",
-                            config.name
-                        )
+                    .with_context(|| {
+                        format!("creating the file system of container {}", config.name)
                     })?;
                 (root, sources)
             }

@@ -122,11 +122,11 @@ pub fn create(
                 } else {
                     ""
                 };
-                anyhow::anyhow!(
-                    "mounting the file {} at {}{hint}: {e}",
+                anyhow::Error::new(e).context(format!(
+                    "mounting the file {} at {}{hint}",
                     s.host.display(),
                     s.container_path
-                )
+                ))
             })?;
         }
     }

@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use crate::bounded::{self, Links, Refused};
 use crate::runtime::{LogSink, Stream};
 
-/// Kubernetes' default terminationMessagePath.
-pub const DEFAULT_PATH: &str = "/dev/termination-log";
 /// At most this much of the file (its end) becomes the message.
 pub const MAX_MESSAGE: usize = 4096;
 /// The log fallback takes at most this many of the last lines ...

@@ -1,12 +1,24 @@
 //! A resolved, backend-neutral description of a pod: what the lifecycle needs, nothing of YAML.
+//! Every field the kubelet acts on is resolved here, with Kubernetes' defaults; the API objects
+//! stay only as input to the volume manager and the downward API (src/volumes/) and to be echoed
+//! back in the pod's status.
+
+mod build;
+pub mod handler;
+mod qos;
+mod security;
+
+pub use build::{Overrides, PlanError, Source, build, new_uid};
+pub use handler::{Handler, Probe, Timings};
+pub use qos::QosClass;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodSecurityContext, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 
-use crate::manifest::parse_memory_bytes;
-use crate::runtime::{Seccomp, Security};
+use crate::manifest::{parse_cpu_millis, parse_memory_bytes};
+use crate::runtime::Security;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -41,29 +53,137 @@ pub enum ContainerKind {
     App,
 }
 
+/// A named port of a container, for probes and hooks that give a port by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub name: Option<String>,
+    pub container_port: i32,
+}
+
+/// Where a container may leave its termination message, and what stands in when it leaves none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminationMessage {
+    /// `terminationMessagePath`, `/dev/termination-log` by default.
+    pub path: String,
+    /// `terminationMessagePolicy: FallbackToLogsOnError`.
+    pub fallback_to_logs: bool,
+}
+
+/// The default `terminationMessagePath`.
+pub const DEFAULT_MESSAGE_PATH: &str = "/dev/termination-log";
+
 #[derive(Clone, Debug)]
 pub struct ContainerPlan {
     pub name: String,
     pub image: String,
     pub kind: ContainerKind,
+    /// An init container with `restartPolicy: Always`, which keeps running beside the app
+    /// containers.
+    pub sidecar: bool,
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     /// Literal env values, in order, before `$(VAR)` expansion.
     pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
     pub memory_limit: Option<u64>,
+    /// `limits.cpu` in millicores.
+    pub cpu_limit_millis: Option<u64>,
+    pub ports: Vec<Port>,
+    pub startup_probe: Option<Probe>,
+    pub liveness_probe: Option<Probe>,
+    pub readiness_probe: Option<Probe>,
+    pub post_start: Option<Handler>,
+    pub pre_stop: Option<Handler>,
+    pub termination_message: TerminationMessage,
     /// Its `securityContext` with the pod's as defaults.
     pub security: Security,
     /// `runAsNonRoot` (container or pod): the kubelet refuses to start it as root.
     pub run_as_non_root: bool,
-    /// The container as written: env sources, envFrom, volumeMounts and resources.
-    pub spec: Container,
+    /// The container as written, for the volume manager only (env sources, envFrom,
+    /// volumeMounts, the downward API's resource fields).
+    pub source: Container,
 }
 
 impl ContainerPlan {
-    /// A sidecar: an init container with `restartPolicy: Always`, which keeps running beside the
-    /// app containers.
+    fn of(
+        c: &Container,
+        kind: ContainerKind,
+        pod: Option<&k8s_openapi::api::core::v1::PodSecurityContext>,
+    ) -> Self {
+        let limit = |name: &str| {
+            c.resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get(name))
+                .map(|q| q.0.clone())
+        };
+        let lifecycle = c.lifecycle.as_ref();
+        ContainerPlan {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            kind,
+            sidecar: kind == ContainerKind::Init && c.restart_policy.as_deref() == Some("Always"),
+            command: c.command.clone(),
+            args: c.args.clone(),
+            env: c
+                .env
+                .iter()
+                .flatten()
+                .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
+                .collect(),
+            working_dir: c.working_dir.clone(),
+            memory_limit: limit("memory").and_then(|q| parse_memory_bytes(&q).ok()),
+            cpu_limit_millis: limit("cpu").and_then(|q| parse_cpu_millis(&q).ok()),
+            ports: c
+                .ports
+                .iter()
+                .flatten()
+                .map(|p| Port {
+                    name: p.name.clone(),
+                    container_port: p.container_port,
+                })
+                .collect(),
+            startup_probe: c.startup_probe.as_ref().and_then(Probe::of),
+            liveness_probe: c.liveness_probe.as_ref().and_then(Probe::of),
+            readiness_probe: c.readiness_probe.as_ref().and_then(Probe::of),
+            post_start: lifecycle
+                .and_then(|l| l.post_start.as_ref())
+                .and_then(Handler::of_hook),
+            pre_stop: lifecycle
+                .and_then(|l| l.pre_stop.as_ref())
+                .and_then(Handler::of_hook),
+            termination_message: TerminationMessage {
+                path: c
+                    .termination_message_path
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MESSAGE_PATH.into()),
+                fallback_to_logs: c.termination_message_policy.as_deref()
+                    == Some("FallbackToLogsOnError"),
+            },
+            security: security::security(pod, c),
+            run_as_non_root: c
+                .security_context
+                .as_ref()
+                .and_then(|s| s.run_as_non_root)
+                .or_else(|| pod?.run_as_non_root)
+                .unwrap_or(false),
+            source: c.clone(),
+        }
+    }
+
+    /// A sidecar: an init container with `restartPolicy: Always`.
     pub fn is_sidecar(&self) -> bool {
-        self.kind == ContainerKind::Init && self.spec.restart_policy.as_deref() == Some("Always")
+        self.sidecar
+    }
+
+    /// The restart policy that applies to this container in a pod with `pod`'s: sidecars always
+    /// restart, init containers restart under Always as under OnFailure.
+    pub fn restart_policy(&self, pod: RestartPolicy) -> RestartPolicy {
+        match (self.kind, pod) {
+            _ if self.sidecar => RestartPolicy::Always,
+            (ContainerKind::Init, RestartPolicy::Always) => RestartPolicy::OnFailure,
+            (_, p) => p,
+        }
     }
 }
 
@@ -74,6 +194,9 @@ pub struct PodPlan {
     pub uid: String,
     pub hostname: String,
     pub host_network: bool,
+    /// `shareProcessNamespace: true`: the pod's containers see each other's processes.
+    pub share_process_namespace: bool,
+    pub qos_class: QosClass,
     pub restart_policy: RestartPolicy,
     pub init_containers: Vec<ContainerPlan>,
     pub containers: Vec<ContainerPlan>,
@@ -112,37 +235,12 @@ impl PodPlan {
             .or_else(|| {
                 meta.generate_name
                     .as_ref()
-                    .map(|g| format!("{g}{}", &uid[..5]))
+                    .map(|g| format!("{g}{}", uid.get(..5).unwrap_or(uid)))
             })
             .unwrap_or_else(|| "pod".into());
         let spec = pod.spec.clone().unwrap_or_default();
-        let container = |c: &Container, kind| ContainerPlan {
-            name: c.name.clone(),
-            image: c.image.clone().unwrap_or_default(),
-            kind,
-            command: c.command.clone(),
-            args: c.args.clone(),
-            env: c
-                .env
-                .iter()
-                .flatten()
-                .map(|e| (e.name.clone(), e.value.clone().unwrap_or_default()))
-                .collect(),
-            memory_limit: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.limits.as_ref())
-                .and_then(|l| l.get("memory"))
-                .and_then(|q| parse_memory_bytes(&q.0).ok()),
-            security: security(spec.security_context.as_ref(), c),
-            run_as_non_root: c
-                .security_context
-                .as_ref()
-                .and_then(|s| s.run_as_non_root)
-                .or_else(|| spec.security_context.as_ref()?.run_as_non_root)
-                .unwrap_or(false),
-            spec: c.clone(),
-        };
+        let pod_security = spec.security_context.as_ref();
+        let container = |c: &Container, kind| ContainerPlan::of(c, kind, pod_security);
         let mut manifest = pod.clone();
         manifest.metadata.name = Some(name.clone());
         manifest.metadata.uid = Some(uid.to_string());
@@ -151,6 +249,8 @@ impl PodPlan {
         PodPlan {
             hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
             host_network: spec.host_network.unwrap_or(false),
+            share_process_namespace: spec.share_process_namespace.unwrap_or(false),
+            qos_class: QosClass::of(&spec),
             name,
             namespace,
             uid: uid.to_string(),
@@ -168,10 +268,10 @@ impl PodPlan {
                 .collect(),
             active_deadline: spec
                 .active_deadline_seconds
-                .map(|s| Duration::from_secs(s.max(1) as u64)),
+                .map(|s| Duration::from_secs(s.max(1).unsigned_abs())),
             grace_period: spec
                 .termination_grace_period_seconds
-                .map(|s| Duration::from_secs(s.max(0) as u64))
+                .map(|s| Duration::from_secs(s.max(0).unsigned_abs()))
                 .unwrap_or(DEFAULT_GRACE),
             host_ports: spec
                 .init_containers
@@ -207,7 +307,7 @@ impl PodPlan {
             .iter()
             .chain(&self.containers)
             .filter_map(|c| {
-                let own = c.spec.security_context.as_ref();
+                let own = c.source.security_context.as_ref();
                 let fields: Vec<&'static str> = [
                     ("privileged", own.is_some_and(|s| s.privileged.is_some())),
                     (
@@ -246,14 +346,17 @@ impl PodPlan {
             .collect()
     }
 
-    /// Whether some container lists `port` among its `ports[].containerPort`.
+    /// Whether some app container lists `port` among its `ports[].containerPort`.
     pub fn declares_port(&self, port: u16) -> bool {
-        self.manifest.spec.iter().any(|s| {
-            s.containers
-                .iter()
-                .flat_map(|c| c.ports.iter().flatten())
-                .any(|p| p.container_port == i32::from(port))
-        })
+        self.containers
+            .iter()
+            .flat_map(|c| &c.ports)
+            .any(|p| p.container_port == i32::from(port))
+    }
+
+    /// Every container, init containers first.
+    pub fn all_containers(&self) -> impl Iterator<Item = &ContainerPlan> {
+        self.init_containers.iter().chain(&self.containers)
     }
 
     /// Gives the pod the ConfigMaps and Secrets of its namespace from `config_maps` and `secrets`.
@@ -284,56 +387,6 @@ impl PodPlan {
         self.secrets
             .iter()
             .find(|s| s.metadata.name.as_deref() == Some(name))
-    }
-
-    /// Init containers restart under Always as under OnFailure.
-    pub fn policy_for(&self, kind: ContainerKind) -> RestartPolicy {
-        match (kind, self.restart_policy) {
-            (ContainerKind::Init, RestartPolicy::Always) => RestartPolicy::OnFailure,
-            (_, p) => p,
-        }
-    }
-}
-
-/// A container's security settings: its own `securityContext`, the pod's for the fields a pod may
-/// set (as the kubelet's DetermineEffectiveSecurityContext merges them). Ids validation let through
-/// out of range are left unset.
-fn security(pod: Option<&PodSecurityContext>, c: &Container) -> Security {
-    let own = c.security_context.as_ref();
-    let id = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
-    let seccomp = own
-        .and_then(|s| s.seccomp_profile.as_ref())
-        .or_else(|| pod?.seccomp_profile.as_ref())
-        .map(|p| match p.type_.as_str() {
-            "Unconfined" => Seccomp::Unconfined,
-            "Localhost" => Seccomp::Localhost(p.localhost_profile.clone().unwrap_or_default()),
-            _ => Seccomp::RuntimeDefault,
-        })
-        .unwrap_or_default();
-    let caps = own.and_then(|s| s.capabilities.as_ref());
-    let names = |l: Option<&Vec<String>>| {
-        l.into_iter()
-            .flatten()
-            .map(|n| Security::cap_name(n))
-            .collect()
-    };
-    Security {
-        privileged: own.and_then(|s| s.privileged).unwrap_or(false),
-        add_caps: names(caps.and_then(|c| c.add.as_ref())),
-        drop_caps: names(caps.and_then(|c| c.drop.as_ref())),
-        no_new_privs: own.and_then(|s| s.allow_privilege_escalation) == Some(false),
-        run_as_user: id(own.and_then(|s| s.run_as_user).or_else(|| pod?.run_as_user)),
-        run_as_group: id(own
-            .and_then(|s| s.run_as_group)
-            .or_else(|| pod?.run_as_group)),
-        supplemental_groups: pod
-            .and_then(|p| p.supplemental_groups.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|g| u32::try_from(*g).ok())
-            .collect(),
-        read_only_root: own.and_then(|s| s.read_only_root_filesystem) == Some(true),
-        seccomp,
     }
 }
 

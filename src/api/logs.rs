@@ -1,0 +1,134 @@
+//! Container logs for `kubectl logs`: each container's lines kept in memory up to the kubelet's
+//! default rotation size (10 MiB), oldest dropped first, with their times; `-f` follows new lines.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::runtime::{LogSink, Stream};
+
+/// The kubelet's containerLogMaxSize default.
+const MAX_BYTES: usize = 10 * 1024 * 1024;
+
+type Key = (String, String, String);
+
+#[derive(Default)]
+struct Lines {
+    lines: VecDeque<(u64, Timestamp, String)>,
+    bytes: usize,
+}
+
+/// Every container's recent output, by namespace, pod and container.
+pub struct LogStore {
+    logs: Mutex<BTreeMap<Key, Lines>>,
+    /// The number of the last line taken, so followers know when to look again.
+    seq: watch::Sender<u64>,
+}
+
+impl Default for LogStore {
+    fn default() -> Self {
+        LogStore {
+            logs: Mutex::new(BTreeMap::new()),
+            seq: watch::channel(0).0,
+        }
+    }
+}
+
+impl LogStore {
+    fn push(&self, key: Key, line: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = *self.seq.borrow() + 1;
+        let entry = logs.entry(key).or_default();
+        entry.bytes += line.len() + 1;
+        entry
+            .lines
+            .push_back((seq, super::objects::now(), line.to_string()));
+        while entry.bytes > MAX_BYTES {
+            match entry.lines.pop_front() {
+                Some((_, _, l)) => entry.bytes -= l.len() + 1,
+                None => break,
+            }
+        }
+        self.seq.send_replace(seq);
+    }
+
+    /// The lines after `after` (their numbers, times and text); the last `tail` when given.
+    pub fn lines(
+        &self,
+        key: &Key,
+        after: u64,
+        tail: Option<usize>,
+    ) -> Vec<(u64, Timestamp, String)> {
+        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = logs.get(key) else {
+            return Vec::new();
+        };
+        let all: Vec<_> = entry
+            .lines
+            .iter()
+            .filter(|(s, _, _)| *s > after)
+            .cloned()
+            .collect();
+        match tail {
+            Some(n) if n < all.len() => all[all.len() - n..].to_vec(),
+            _ => all,
+        }
+    }
+
+    /// Drops a deleted pod's logs, so a new pod of the same name starts with none.
+    pub fn forget(&self, namespace: &str, pod: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.retain(|(ns, name, _), _| !(ns == namespace && name == pod));
+    }
+
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.seq.subscribe()
+    }
+
+    /// A sink for one pod's containers that keeps their lines here and passes them on.
+    pub fn sink(
+        self: &Arc<Self>,
+        namespace: &str,
+        pod: &str,
+        inner: Arc<dyn LogSink>,
+    ) -> Arc<dyn LogSink> {
+        Arc::new(Tee {
+            store: Arc::clone(self),
+            namespace: namespace.to_string(),
+            pod: pod.to_string(),
+            inner,
+        })
+    }
+}
+
+struct Tee {
+    store: Arc<LogStore>,
+    namespace: String,
+    pod: String,
+    inner: Arc<dyn LogSink>,
+}
+
+impl LogSink for Tee {
+    fn line(&self, container: &str, stream: Stream, line: &str) {
+        self.store.push(
+            (
+                self.namespace.clone(),
+                self.pod.clone(),
+                container.to_string(),
+            ),
+            line,
+        );
+        self.inner.line(container, stream, line);
+    }
+
+    fn poll_ready(
+        &self,
+        container: &str,
+        stream: Stream,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.inner.poll_ready(container, stream, cx)
+    }
+}

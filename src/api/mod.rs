@@ -1,0 +1,265 @@
+//! `wpod serve`: a local Kubernetes API over the node, for kubectl and client libraries. One
+//! process holds the API server (TLS, bearer token, objects in SQLite) and the node agent: pods
+//! created through the API run on the node, their status flows back into the stored objects.
+
+mod discovery;
+mod kubeconfig;
+pub mod logs;
+mod objects;
+mod pods;
+mod status;
+mod store;
+mod table;
+mod tls;
+
+pub use kubeconfig::kubeconfig;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use crate::node::Node;
+use status::Body;
+use store::Store;
+
+/// The apiserver refuses request bodies larger than this (its default limit of 3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Everything a request handler reaches.
+pub struct Api {
+    store: Store,
+    node: Arc<Node>,
+    token: String,
+    /// Where relative image paths of pods resolve (the data directory).
+    base_dir: PathBuf,
+    logs: Arc<logs::LogStore>,
+}
+
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Where the node's log sinks keep container output (see `LogStore::sink`).
+    pub logs: Arc<logs::LogStore>,
+}
+
+/// Runs the API server until `shutdown` resolves; the node's pods stop with it.
+pub async fn serve(
+    options: ServeOptions,
+    node: Arc<Node>,
+    ready: impl FnOnce(&str),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let dir = &options.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let creds = tls::credentials(dir, &[options.listen.ip().to_string()])?;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let local = listener.local_addr().context("the listening address")?;
+    let server = format!("https://{local}");
+    let config = kubeconfig::write(dir, &server, &creds.ca_pem, &creds.token)?;
+    let api = Arc::new(Api {
+        store: Store::open(dir)?,
+        node,
+        token: creds.token.clone(),
+        base_dir: dir.clone(),
+        logs: options.logs,
+    });
+    objects::ensure_defaults(&api)?;
+    pods::resume(&api);
+    tokio::spawn(pods::follow(Arc::clone(&api)));
+    ready(&config.display().to_string());
+    let acceptor = tokio_rustls::TlsAcceptor::from(creds.server);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, api) = (acceptor.clone(), Arc::clone(&api));
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let api = Arc::clone(&api);
+                async move { Ok::<_, std::convert::Infallible>(handle(&api, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+    // The pods stop (the shutdown asked them to) and stay stored: the next start runs them again.
+    for pod in api.node.pods() {
+        let (ns, name) = (
+            pod.metadata.namespace.unwrap_or_default(),
+            pod.metadata.name.unwrap_or_default(),
+        );
+        api.node.wait(&ns, &name).await;
+    }
+    Ok(())
+}
+
+/// One request, parsed into what the handlers need.
+pub struct Call {
+    pub method: Method,
+    pub path: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub accept: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Call {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
+    let authorized = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| same(t.trim().as_bytes(), api.token.as_bytes()));
+    if !authorized {
+        return status::failure(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+            None,
+        );
+    }
+    let header = |name: hyper::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (accept, content_type) = (
+        header(hyper::header::ACCEPT),
+        header(hyper::header::CONTENT_TYPE),
+    );
+    let method = req.method().clone();
+    let path: Vec<String> = req
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let query = req.uri().query().map(parse_query).unwrap_or_default();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return status::failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "the request body is too large (the limit is 3 MiB)",
+                None,
+            );
+        }
+    };
+    let call = Call {
+        method,
+        path,
+        query,
+        accept,
+        content_type,
+        body,
+    };
+    route(api, &call).await
+}
+
+async fn route(api: &Api, call: &Call) -> Response<Body> {
+    let p: Vec<&str> = call.path.iter().map(String::as_str).collect();
+    match p.as_slice() {
+        ["version"] => status::ok(&discovery::version()),
+        ["healthz" | "readyz" | "livez"] => plain("ok"),
+        ["api"] => status::ok(&discovery::api_versions()),
+        ["apis"] => status::ok(&discovery::api_groups()),
+        ["api", "v1"] => status::ok(&discovery::core_resources()),
+        ["openapi", ..] => plain(""),
+        ["api", "v1", rest @ ..] => objects::dispatch(api, call, rest).await,
+        _ => status::failure(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        ),
+    }
+}
+
+fn plain(text: &'static str) -> Response<Body> {
+    Response::new(http_body_util::Full::new(Bytes::from_static(text.as_bytes())).boxed())
+}
+
+/// Compares without an early exit, so the time taken says nothing about the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn queries_decode() {
+        assert_eq!(
+            super::parse_query("fieldSelector=metadata.name%3Dnginx&watch=true"),
+            [
+                (
+                    "fieldSelector".to_string(),
+                    "metadata.name=nginx".to_string()
+                ),
+                ("watch".to_string(), "true".to_string())
+            ]
+        );
+        assert!(super::same(b"abc", b"abc") && !super::same(b"abc", b"abd"));
+    }
+}

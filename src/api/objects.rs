@@ -1,0 +1,433 @@
+//! The REST verbs over stored objects (get, list, watch, create, update, delete), for every
+//! resource of `discovery::RESOURCES`; pods add their admission and the node (`pods`).
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::body::Frame;
+use hyper::{Method, Response, StatusCode};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::discovery::{self, Resource};
+use super::status::{self, Body};
+use super::store::{ObjectKey, StoreError, WatchEvent};
+use super::{Api, Call, pods, table};
+
+/// The namespaces every cluster has.
+const DEFAULT_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+pub fn ensure_defaults(api: &Api) -> anyhow::Result<()> {
+    for ns in DEFAULT_NAMESPACES {
+        let key = key("namespaces", "", ns);
+        if api.store.get(&key).is_none() {
+            let object = json!({"apiVersion": "v1", "kind": "Namespace",
+                                "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]},
+                                "status": {"phase": "Active"}});
+            api.store
+                .create(key, stamp(object))
+                .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn key(resource: &str, namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey {
+        resource: resource.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    }
+}
+
+/// `/api/v1/...` after the version.
+pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
+    let (namespace, plural, name, sub) = match rest {
+        ["namespaces"] => (None, "namespaces", None, None),
+        ["namespaces", ns] => (None, "namespaces", Some(*ns), None),
+        ["namespaces", ns, plural] => (Some(*ns), *plural, None, None),
+        ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
+        ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
+        [plural] => (None, *plural, None, None),
+        _ => {
+            return status::failure(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "the server could not find the requested resource",
+                None,
+            );
+        }
+    };
+    let Some(resource) = discovery::find(plural) else {
+        return status::failure(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    };
+    if resource.namespaced && name.is_some() && namespace.is_none() {
+        return status::bad_request("a namespaced resource needs a namespace");
+    }
+    let ns = namespace.unwrap_or("");
+    match (sub, name, &call.method) {
+        (Some("status"), Some(name), &Method::GET) => get(api, call, resource, ns, name),
+        (Some("log"), Some(name), &Method::GET) if resource.name == "pods" => {
+            pods::log(api, call, ns, name)
+        }
+        (Some(_), _, _) => status::failure(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        ),
+        (None, None, &Method::GET) if watching(call) => watch(api, call, resource, namespace),
+        (None, None, &Method::GET) => list(api, call, resource, namespace),
+        (None, None, &Method::POST) => create(api, call, resource, ns).await,
+        (None, Some(name), &Method::GET) => get(api, call, resource, ns, name),
+        (None, Some(name), &Method::PUT) => update(api, call, resource, ns, name),
+        (None, Some(name), &Method::DELETE) => delete(api, call, resource, ns, name),
+        _ => status::failure(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            None,
+        ),
+    }
+}
+
+fn watching(call: &Call) -> bool {
+    matches!(call.param("watch"), Some("true" | "1"))
+}
+
+fn get(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
+    match api.store.get(&key(r.name, ns, name)) {
+        Some(object) if table::wanted(call.accept.as_deref()) => status::ok(&table::table(
+            r.name,
+            &[object],
+            api.store.revision(),
+            now(),
+        )),
+        Some(object) => status::ok(&object),
+        None => status::not_found(r.name, name),
+    }
+}
+
+fn list(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Response<Body> {
+    let (items, rv) = api.store.list(r.name, namespace);
+    let selector = Selector::of(call);
+    let items: Vec<Value> = items.into_iter().filter(|o| selector.matches(o)).collect();
+    if table::wanted(call.accept.as_deref()) {
+        return status::ok(&table::table(r.name, &items, rv, now()));
+    }
+    status::ok(&json!({
+        "kind": format!("{}List", r.kind),
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": rv.to_string()},
+        "items": items,
+    }))
+}
+
+async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body> {
+    let mut object: Value = match serde_json::from_slice(&call.body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return status::bad_request("the body must be a JSON object"),
+        Err(e) => return status::bad_request(&format!("the body is not valid JSON: {e}")),
+    };
+    if let Some(given) = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        && r.namespaced
+        && given != ns
+    {
+        return status::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        );
+    }
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return invalid(r, "", "metadata", "Required value");
+    };
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        match meta.get("generateName").and_then(Value::as_str) {
+            Some(g) if !g.is_empty() => {
+                let suffix = &crate::plan::new_uid(&Default::default())[..5];
+                meta.insert("name".into(), json!(format!("{g}{suffix}")));
+            }
+            _ => {
+                return invalid(
+                    r,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                );
+            }
+        }
+    }
+    if r.namespaced {
+        meta.insert("namespace".into(), json!(ns));
+        if api.store.get(&key("namespaces", "", ns)).is_none() {
+            return status::not_found("namespaces", ns);
+        }
+    }
+    let name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    object = stamp(object);
+    if r.name == "pods" {
+        return pods::create(api, object, ns, &name);
+    }
+    match api.store.create(key(r.name, ns, &name), object) {
+        Ok(o) => status::json(StatusCode::CREATED, &o),
+        Err(e) => store_error(r, &name, e),
+    }
+}
+
+fn update(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
+    let object: Value = match serde_json::from_slice(&call.body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return status::bad_request("the body must be a JSON object"),
+    };
+    if r.name == "pods" {
+        return pods::update(api, object, ns, name);
+    }
+    let expected = object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match api
+        .store
+        .update(key(r.name, ns, name), object, expected.as_deref())
+    {
+        Ok(o) => status::ok(&o),
+        Err(e) => store_error(r, name, e),
+    }
+}
+
+fn delete(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
+    let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+    let grace = call
+        .param("gracePeriodSeconds")
+        .and_then(|g| g.parse::<i64>().ok())
+        .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64));
+    if r.name == "pods" {
+        return pods::delete(api, ns, name, grace);
+    }
+    if r.name == "namespaces" && DEFAULT_NAMESPACES.contains(&name) {
+        return status::failure(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!("namespace \"{name}\" is forbidden: this namespace may not be deleted"),
+            None,
+        );
+    }
+    match api.store.delete(&key(r.name, ns, name)) {
+        Ok(o) => status::ok(&o),
+        Err(e) => store_error(r, name, e),
+    }
+}
+
+pub fn store_error(r: &Resource, name: &str, e: StoreError) -> Response<Body> {
+    let details = Some(json!({"name": name, "kind": r.name}));
+    match e {
+        StoreError::AlreadyExists => status::failure(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            &format!("{} \"{name}\" already exists", r.name),
+            details,
+        ),
+        StoreError::NotFound => status::not_found(r.name, name),
+        StoreError::Conflict => status::failure(
+            StatusCode::CONFLICT,
+            "Conflict",
+            &format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {e}",
+                r.name
+            ),
+            details,
+        ),
+        StoreError::Storage(e) => status::failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &format!("{e:#}"),
+            None,
+        ),
+    }
+}
+
+/// 422 Invalid with one field cause, as the apiserver reports a validation error.
+pub fn invalid(r: &Resource, name: &str, field: &str, message: &str) -> Response<Body> {
+    status::failure(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid",
+        &format!("{} \"{name}\" is invalid: {field}: {message}", r.kind),
+        Some(json!({"name": name, "kind": r.name,
+                    "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]})),
+    )
+}
+
+/// The wall-clock time in whole seconds, as Kubernetes' timestamps are.
+pub fn now() -> Timestamp {
+    let clock = crate::pod::clock::Clock::system();
+    clock.wall(clock.now())
+}
+
+/// Sets what the apiserver sets on every new object: uid and creationTimestamp.
+pub fn stamp(mut object: Value) -> Value {
+    let uid = crate::plan::new_uid(&Default::default());
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("uid".into(), json!(uid));
+        let now = now()
+            .round(k8s_openapi::jiff::Unit::Second)
+            .unwrap_or(now());
+        meta.insert("creationTimestamp".into(), json!(now.to_string()));
+        meta.remove("resourceVersion");
+    }
+    object
+}
+
+/// `labelSelector` (equality: `a=b`, `a==b`, `a!=b`, `a`) and `fieldSelector` (`metadata.name`,
+/// `metadata.namespace`, `status.phase`, `spec.nodeName`).
+struct Selector {
+    labels: Vec<(String, Option<String>, bool)>,
+    fields: Vec<(String, String, bool)>,
+}
+
+impl Selector {
+    fn of(call: &Call) -> Self {
+        let split = |term: &str| -> Option<(String, Option<String>, bool)> {
+            let term = term.trim();
+            if term.is_empty() {
+                return None;
+            }
+            if let Some((k, v)) = term.split_once("!=") {
+                return Some((k.trim().into(), Some(v.trim().into()), false));
+            }
+            if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                return Some((k.trim().into(), Some(v.trim().into()), true));
+            }
+            Some((term.into(), None, true))
+        };
+        let terms = |p: &str| {
+            call.param(p)
+                .map(|s| s.split(',').filter_map(split).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        Selector {
+            labels: terms("labelSelector"),
+            fields: terms("fieldSelector")
+                .into_iter()
+                .filter_map(|(k, v, eq)| Some((k, v?, eq)))
+                .collect(),
+        }
+    }
+
+    fn matches(&self, o: &Value) -> bool {
+        let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+        let label_ok = self.labels.iter().all(|(k, v, eq)| {
+            let have = labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+            match v {
+                None => have.is_some(),
+                Some(v) => (have == Some(v.as_str())) == *eq,
+            }
+        });
+        let field_ok = self.fields.iter().all(|(k, v, eq)| {
+            let pointer = format!("/{}", k.replace('.', "/"));
+            let have = o.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
+            (have == v) == *eq
+        });
+        label_ok && field_ok
+    }
+}
+
+/// `?watch=true`: the events after `resourceVersion` (all current objects as ADDED when it is
+/// absent or 0), one JSON object per line, for as long as the client listens.
+fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Response<Body> {
+    let since: Option<u64> = call
+        .param("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0);
+    let as_table = table::wanted(call.accept.as_deref());
+    let selector = Selector::of(call);
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let resource = r.name;
+    let namespace = namespace.map(str::to_string);
+    let render = move |type_: &str, object: &Value, rv: u64| -> Bytes {
+        let object = if as_table {
+            table::table(resource, std::slice::from_ref(object), rv, now())
+        } else {
+            object.clone()
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Bytes::from(line)
+    };
+    let wanted = move |e: &WatchEvent| {
+        e.key.resource == resource
+            && namespace.as_deref().is_none_or(|ns| ns == e.key.namespace)
+            && selector.matches(&e.object)
+    };
+    match api.store.watch_from(resource, since) {
+        Err(rv) => {
+            let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                              "message": format!("too old resource version: {} ({rv})", since.unwrap_or(0)),
+                              "reason": "Expired", "code": 410});
+            let _ = tx.try_send(render("ERROR", &gone, rv));
+        }
+        Ok((backlog, mut events)) => {
+            tokio::spawn(async move {
+                for e in backlog.iter().filter(|e| wanted(e)) {
+                    if tx.send(render(e.type_, &e.object, e.rv)).await.is_err() {
+                        return;
+                    }
+                }
+                loop {
+                    let event = match events.recv().await {
+                        Ok(e) => e,
+                        // A watcher too slow for the backlog ends; the client lists again.
+                        Err(_) => return,
+                    };
+                    if wanted(&event)
+                        && tx
+                            .send(render(event.type_, &event.object, event.rv))
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+    let mut response = Response::new(ChannelBody(rx).boxed());
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A streamed response body, fed line by line.
+pub struct ChannelBody(pub mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    }
+}

@@ -1,0 +1,119 @@
+//! The API server's TLS: a CA and a server certificate made at first start (as `kubeadm init`
+//! makes its `ca.crt` and `apiserver.crt`), kept in the data directory, and a bearer token; the
+//! kubeconfig trusts that CA and sends that token.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The files of the data directory that hold the credentials.
+pub struct Credentials {
+    /// The CA certificate, PEM, for the kubeconfig's `certificate-authority-data`.
+    pub ca_pem: String,
+    pub server: Arc<rustls::ServerConfig>,
+    pub token: String,
+}
+
+/// Loads the credentials from `dir`, making them first if they are not there.
+pub fn credentials(dir: &Path, hosts: &[String]) -> anyhow::Result<Credentials> {
+    let (ca, cert, key, token) = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+        dir.join("token"),
+    );
+    if !(ca.exists() && cert.exists() && key.exists()) {
+        make(dir, hosts)?;
+    }
+    if !token.exists() {
+        write_private(&token, new_token()?.as_bytes())?;
+    }
+    let read =
+        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let chain = CertificateDer::pem_file_iter(&cert)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading {}", cert.display()))?;
+    let private =
+        PrivateKeyDer::from_pem_file(&key).with_context(|| format!("reading {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("choosing TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .context("loading the server certificate")?;
+    // kubectl speaks HTTP/2 when offered; watches and logs work over either.
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Credentials {
+        ca_pem: read(&ca)?,
+        server: Arc::new(server),
+        token: read(&token)?.trim().to_string(),
+    })
+}
+
+fn make(dir: &Path, hosts: &[String]) -> anyhow::Result<()> {
+    let ca_key = KeyPair::generate().context("generating the CA key")?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name.push(DnType::CommonName, "wpod-ca");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).context("signing the CA")?;
+    let server_key = KeyPair::generate().context("generating the server key")?;
+    let mut names: Vec<String> = vec![
+        "localhost".into(),
+        "127.0.0.1".into(),
+        "::1".into(),
+        "kubernetes".into(),
+        "kubernetes.default".into(),
+    ];
+    names.extend(hosts.iter().cloned());
+    names.dedup();
+    let mut server = CertificateParams::new(names)?;
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "wpod-apiserver");
+    let issuer = Issuer::new(ca, ca_key);
+    let server_cert = server
+        .signed_by(&server_key, &issuer)
+        .context("signing the server certificate")?;
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).context("writing ca.crt")?;
+    std::fs::write(dir.join("server.crt"), server_cert.pem()).context("writing server.crt")?;
+    write_private(
+        &dir.join("server.key"),
+        server_key.serialize_pem().as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// 32 random bytes from the kernel, as hex.
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("no random numbers for the token"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}

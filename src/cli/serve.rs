@@ -1,0 +1,132 @@
+//! `wpod serve` and `wpod kubeconfig`: a local Kubernetes API over the node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::describe::EventLog;
+use super::exit;
+use super::output::{PodLog, Printer};
+use crate::api::{ServeOptions, serve};
+use crate::node::{Node, NodeConfig};
+use crate::plan::PodPlan;
+use crate::pod::backoff::BackoffPolicy;
+use crate::pod::clock::Clock;
+use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where the API listens (loopback unless told otherwise)
+    #[arg(long, default_value = "127.0.0.1:6443", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Where objects, credentials and the kubeconfig are kept
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct KubeconfigArgs {
+    /// The data directory of the `wpod serve` whose kubeconfig to print
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// The stored objects outlive a reboot, so they go where data goes (`$XDG_DATA_HOME`, else
+/// `~/.local/share`), not with the pods' run-time state.
+fn data_dir(given: Option<PathBuf>) -> PathBuf {
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    given
+        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("wpod/serve")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/share/wpod/serve")))
+        .unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
+}
+
+pub async fn run(args: ServeArgs) -> u8 {
+    let dir = data_dir(args.data_dir);
+    let printer = Arc::new(Printer::new(false, true, false, &[]));
+    let cluster = crate::net::Cluster::new(crate::net::Trace::new(|_: &str| {}, false));
+    let runtime = match WasmRuntime::new(WasmOptions {
+        cache_dir: CompileCache::default_dir(),
+        progress: false,
+        cluster,
+        shared_root: None,
+    }) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::INTERNAL;
+        }
+    };
+    let log_printer = printer.clone();
+    let logs = Arc::new(crate::api::logs::LogStore::default());
+    let kept = Arc::clone(&logs);
+    let node = Arc::new(Node::new(
+        runtime,
+        NodeConfig {
+            backoff: BackoffPolicy::default(),
+            clock: Clock::system(),
+            events: Arc::new(EventLog::new(printer.clone())),
+            logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
+                let printed = Arc::new(PodLog {
+                    printer: log_printer.clone(),
+                    pod: plan.name.clone(),
+                });
+                kept.sink(&plan.namespace, &plan.name, printed)
+            }),
+            state_dir: crate::volumes::default_state_dir(),
+            keep_volumes: false,
+        },
+    ));
+    let stopping = Arc::clone(&node);
+    // Ctrl-C stops the pods gracefully and then the server; a second one kills them.
+    let shutdown = async move {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("wpod serve: stopping the pods gracefully (press Ctrl-C again to kill them now)");
+        stopping.stop_all(crate::pod::StopMode::Graceful);
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stopping.stop_all(crate::pod::StopMode::Kill);
+        });
+    };
+    let ready = |kubeconfig: &str| {
+        eprintln!("wpod serve: listening on https://{}", args.listen);
+        println!("export KUBECONFIG={kubeconfig}");
+    };
+    match serve(
+        ServeOptions {
+            listen: args.listen,
+            data_dir: dir,
+            logs,
+        },
+        node,
+        ready,
+        shutdown,
+    )
+    .await
+    {
+        Ok(()) => exit::SUCCEEDED,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::USAGE
+        }
+    }
+}
+
+pub fn kubeconfig(args: KubeconfigArgs) -> u8 {
+    match crate::api::kubeconfig(&data_dir(args.data_dir)) {
+        Ok(text) => {
+            print!("{text}");
+            exit::SUCCEEDED
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::USAGE
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The pod manager (the kubelet's pod manager and pod workers): one independent worker per pod,
+//! so one pod's slow stop never delays another's, and one stream of what changes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1 as api;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::plan::PodPlan;
+use crate::pod::backoff::BackoffPolicy;
+use crate::pod::clock::Clock;
+use crate::pod::events::{Event, EventSink};
+use crate::pod::status::{Phase, Terminated};
+use crate::pod::{self, Command, KubeletConfig, Outcome, StopMode};
+use crate::runtime::{LogSink, RuntimeService};
+
+/// How many changes a slow subscriber may fall behind before it misses some (it is told so).
+const CHANGE_BACKLOG: usize = 4096;
+
+/// Gives each pod the sink its containers' output goes to.
+pub type LogsFor = Arc<dyn Fn(&PodPlan) -> Arc<dyn LogSink> + Send + Sync>;
+
+/// What every pod on the node shares.
+#[derive(Clone)]
+pub struct NodeConfig {
+    pub backoff: BackoffPolicy,
+    pub clock: Clock,
+    pub events: Arc<dyn EventSink>,
+    /// The log sink of each pod's containers.
+    pub logs: LogsFor,
+    /// Where pod directories go: `<state_dir>/pods/<uid>`.
+    pub state_dir: PathBuf,
+    pub keep_volumes: bool,
+}
+
+/// What happens on the node, in order, for watchers (an API server's watch, a live view).
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A pod's status changed (the first one when it is added).
+    Pod(Box<api::Pod>),
+    Event {
+        pod: String,
+        event: Event,
+    },
+    /// A pod's worker ended with this outcome; the pod is gone from the node if it was deleted.
+    Finished {
+        namespace: String,
+        name: String,
+        outcome: Outcome,
+        deleted: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NodeError {
+    #[error("pods \"{0}\" already exists")]
+    AlreadyExists(String),
+    #[error("pods \"{0}\" not found")]
+    NotFound(String),
+    /// An update that changes more than Kubernetes lets a pod's spec change.
+    #[error(
+        "pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`: {what}"
+    )]
+    Forbidden { name: String, what: String },
+}
+
+struct Entry {
+    plan: PodPlan,
+    status: watch::Receiver<api::Pod>,
+    commands: mpsc::UnboundedSender<Command>,
+    outcome: watch::Receiver<Option<Outcome>>,
+    deleted: bool,
+}
+
+type Key = (String, String);
+
+pub struct Node {
+    runtime: Arc<dyn RuntimeService>,
+    config: NodeConfig,
+    pods: Arc<Mutex<BTreeMap<Key, Entry>>>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl Node {
+    pub fn new(runtime: Arc<dyn RuntimeService>, config: NodeConfig) -> Self {
+        let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
+        let config = NodeConfig {
+            events: Arc::new(Tee {
+                inner: config.events.clone(),
+                changes: changes.clone(),
+            }),
+            ..config
+        };
+        Node {
+            runtime,
+            config,
+            pods: Arc::new(Mutex::new(BTreeMap::new())),
+            changes,
+        }
+    }
+
+    /// Every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Starts running a pod; its name must be free in its namespace.
+    pub fn add(&self, plan: PodPlan) -> Result<(), NodeError> {
+        let key = (plan.namespace.clone(), plan.name.clone());
+        let mut pods = self.lock();
+        if pods.contains_key(&key) {
+            return Err(NodeError::AlreadyExists(plan.name));
+        }
+        let config = KubeletConfig {
+            backoff: self.config.backoff,
+            clock: self.config.clock.clone(),
+            events: self.config.events.clone(),
+            log: (self.config.logs)(&plan),
+            state_dir: self.config.state_dir.clone(),
+            keep_volumes: self.config.keep_volumes,
+        };
+        let handle = pod::spawn(plan.clone(), Arc::clone(&self.runtime), config);
+        let (outcome_tx, outcome_rx) = watch::channel(None);
+        let mut status = handle.status.clone();
+        pods.insert(
+            key.clone(),
+            Entry {
+                plan,
+                status: handle.status.clone(),
+                commands: handle.commands(),
+                outcome: outcome_rx,
+                deleted: false,
+            },
+        );
+        drop(pods);
+        let changes = self.changes.clone();
+        let registry = Arc::clone(&self.pods);
+        tokio::spawn(async move {
+            let _ = changes.send(Change::Pod(Box::new(status.borrow_and_update().clone())));
+            let task = handle.wait();
+            tokio::pin!(task);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut task => break outcome,
+                    Ok(()) = status.changed() => {
+                        let pod = status.borrow_and_update().clone();
+                        let _ = changes.send(Change::Pod(Box::new(pod)));
+                    }
+                }
+            };
+            let pod = status.borrow().clone();
+            let _ = changes.send(Change::Pod(Box::new(pod)));
+            // A deleted pod leaves the node once its worker is done, as the API object goes once
+            // the kubelet confirms the deletion.
+            let deleted = {
+                let mut pods = registry.lock().unwrap_or_else(|p| p.into_inner());
+                // Under the lock, so a deletion sees either a running pod or a finished one.
+                outcome_tx.send_replace(Some(outcome.clone()));
+                let deleted = pods.get(&key).is_some_and(|e| e.deleted);
+                if deleted {
+                    pods.remove(&key);
+                }
+                deleted
+            };
+            let _ = changes.send(Change::Finished {
+                namespace: key.0,
+                name: key.1,
+                outcome,
+                deleted,
+            });
+        });
+        Ok(())
+    }
+
+    /// A new version of a pod: only container images may change; each changed one restarts.
+    pub fn update(&self, plan: PodPlan) -> Result<(), NodeError> {
+        let key = (plan.namespace.clone(), plan.name.clone());
+        let mut pods = self.lock();
+        let entry = pods
+            .get_mut(&key)
+            .ok_or_else(|| NodeError::NotFound(plan.name.clone()))?;
+        if let Some(what) = forbidden_change(&entry.plan, &plan) {
+            return Err(NodeError::Forbidden {
+                name: plan.name,
+                what,
+            });
+        }
+        entry.plan = plan.clone();
+        let _ = entry.commands.send(Command::Update(Box::new(plan)));
+        Ok(())
+    }
+
+    /// Graceful deletion (`kubectl delete`): preStop hooks, TERM, the grace period (the pod's
+    /// unless given; zero kills at once), KILL; the pod leaves the node when its worker is done.
+    pub fn delete(
+        &self,
+        namespace: &str,
+        name: &str,
+        grace: Option<Duration>,
+    ) -> Result<(), NodeError> {
+        let mut pods = self.lock();
+        let entry = pods
+            .get_mut(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| NodeError::NotFound(name.to_string()))?;
+        entry.deleted = true;
+        if entry.outcome.borrow().is_some() {
+            // Its worker is already done: only the record goes.
+            pods.remove(&(namespace.to_string(), name.to_string()));
+            return Ok(());
+        }
+        let _ = entry.commands.send(Command::Delete { grace });
+        Ok(())
+    }
+
+    /// Stops every pod (Ctrl-C, `--timeout`); they stay on the node with their final status.
+    pub fn stop_all(&self, mode: StopMode) {
+        for entry in self.lock().values() {
+            let _ = entry.commands.send(Command::Stop(mode));
+        }
+    }
+
+    /// The pod's live status.
+    pub fn status(&self, namespace: &str, name: &str) -> Option<watch::Receiver<api::Pod>> {
+        self.lock()
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|e| e.status.clone())
+    }
+
+    /// Every pod's current status, ordered by namespace and name.
+    pub fn pods(&self) -> Vec<api::Pod> {
+        self.lock()
+            .values()
+            .map(|e| e.status.borrow().clone())
+            .collect()
+    }
+
+    /// Waits until the pod's worker is done; None for a pod the node does not have.
+    pub async fn wait(&self, namespace: &str, name: &str) -> Option<Outcome> {
+        let mut outcome = self
+            .lock()
+            .get(&(namespace.to_string(), name.to_string()))?
+            .outcome
+            .clone();
+        let done = outcome.wait_for(Option::is_some).await.ok()?;
+        done.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, Entry>> {
+        self.pods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What `new` changes beyond container images, as the API server's pod update validation sees
+/// it; None when the update is allowed.
+fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
+    let names =
+        |p: &PodPlan| -> Vec<String> { p.all_containers().map(|c| c.name.clone()).collect() };
+    if names(old) != names(new) {
+        return Some("the containers (their names or number) changed".into());
+    }
+    let spec_without_images = |p: &PodPlan| {
+        let mut spec = p.manifest.spec.clone().unwrap_or_default();
+        for c in spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+        {
+            c.image = None;
+        }
+        spec
+    };
+    (spec_without_images(old) != spec_without_images(new))
+        .then(|| "only the images of containers may change".into())
+}
+
+/// Passes events on and into the node's stream of changes.
+struct Tee {
+    inner: Arc<dyn EventSink>,
+    changes: broadcast::Sender<Change>,
+}
+
+impl EventSink for Tee {
+    fn event(&self, pod: &str, event: &Event) {
+        self.inner.event(pod, event);
+        let _ = self.changes.send(Change::Event {
+            pod: pod.to_string(),
+            event: event.clone(),
+        });
+    }
+
+    fn phase(&self, pod: &str, from: Option<Phase>, to: Phase) {
+        self.inner.phase(pod, from, to);
+    }
+
+    fn exited(&self, pod: &str, container: &str, how: &Terminated) {
+        self.inner.exited(pod, container, how);
+    }
+}

@@ -1,0 +1,40 @@
+//! What ends a pod from the node's side: the eviction manager's emptyDir sizeLimit check
+//! (pkg/kubelet/eviction/eviction_manager.go, localStorageEviction) and the active deadline
+//! (pkg/kubelet/active_deadline.go).
+
+use std::time::Duration;
+
+use super::clock;
+use super::events::EventType;
+use super::worker::{PodWorker, StopMode};
+
+/// How often emptyDir usage is compared with sizeLimit.
+pub const USAGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
+
+impl PodWorker {
+    /// An emptyDir over its sizeLimit evicts the pod: killed at once (grace period 0), Failed.
+    pub(super) fn check_usage(&mut self) {
+        let now = self.config.clock.now();
+        self.usage_check_at = Some(clock::later(now, USAGE_CHECK_PERIOD));
+        if let Some((volume, limit)) = self.volumes.over_limit() {
+            let message =
+                format!("Usage of EmptyDir volume {volume:?} exceeds the limit {limit:?}.");
+            self.event(EventType::Warning, "Evicted", None, message.clone());
+            self.evicted = Some(message);
+            self.usage_check_at = None;
+            self.stop_all(StopMode::Kill, Duration::ZERO);
+        }
+    }
+
+    /// `activeDeadlineSeconds` passed: the pod stops gracefully and ends Failed.
+    pub(super) fn deadline_exceeded(&mut self) {
+        self.deadline_exceeded = true;
+        self.event(
+            EventType::Normal,
+            "DeadlineExceeded",
+            None,
+            "Pod was active on the node longer than the specified deadline".into(),
+        );
+        self.stop_all(StopMode::Graceful, self.plan.grace_period);
+    }
+}

@@ -1,0 +1,177 @@
+//! `wpod serve` driven by the real kubectl: apply, get (table, wide, yaml), watch, apply again,
+//! a typo'd field, a wrong token, restart persistence, delete with --wait.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::wpod;
+
+/// The machine's kubectl; CI installs one, so its absence is a failure, not a skip.
+fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .args(args)
+        .output()
+        .expect("kubectl runs (CI installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts `wpod serve` and waits for its `export KUBECONFIG=...` line.
+fn serve(dir: &Path, port: u16) -> (Child, PathBuf) {
+    let mut child = wpod()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn wpod serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the first line");
+    let config = line
+        .trim()
+        .strip_prefix("export KUBECONFIG=")
+        .unwrap_or_else(|| panic!("wpod serve printed {line:?}"))
+        .to_string();
+    (child, PathBuf::from(config))
+}
+
+fn stop(mut child: Child) {
+    for _ in 0..2 {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = child.wait();
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn phase(config: &Path) -> String {
+    kubectl(
+        config,
+        &["get", "pod", "nginx-pod", "-o", "jsonpath={.status.phase}"],
+    )
+    .1
+}
+
+#[test]
+fn kubectl_applies_gets_watches_and_deletes_a_pod() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
+    let (server, config) = serve(&dir, free_port());
+
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok && out.contains("pod/nginx-pod created"), "{out}{err}");
+    wait_for("nginx-pod Running", || phase(&config) == "Running");
+    let (_, table, _) = kubectl(&config, &["get", "pods"]);
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row.get(..4),
+        Some(&["nginx-pod", "1/1", "Running", "0"][..]),
+        "{table}"
+    );
+    let (_, wide, _) = kubectl(&config, &["get", "pods", "-o", "wide"]);
+    assert!(wide.contains("NODE") && wide.contains(" wpod"), "{wide}");
+    let (_, yaml, _) = kubectl(&config, &["get", "pod", "nginx-pod", "-o", "yaml"]);
+    assert!(
+        yaml.contains("nodeName: wpod") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
+    let (ok, out, _) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok && out.contains("pod/nginx-pod unchanged"), "{out}");
+    let (ok, logs, err) = kubectl(&config, &["logs", "nginx-pod", "--tail", "1"]);
+    assert!(ok && logs.contains("start worker process"), "{logs}{err}");
+    let (_, described, _) = kubectl(&config, &["describe", "pod", "nginx-pod"]);
+    assert!(
+        described.contains("Scheduled") && described.contains("Started container nginx"),
+        "the kubelet's events under the pod: {described}"
+    );
+
+    // A typo is refused with the field and a suggestion, and harms nothing else.
+    let typo = dir.join("typo.yaml");
+    std::fs::write(&typo, "apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers:\n  - name: a\n    image: busybox\n    comand: [sh]\n").expect("write");
+    let (ok, _, err) = kubectl(&config, &["apply", "-f", typo.to_str().unwrap_or_default()]);
+    assert!(
+        !ok && err.contains("spec.containers[0].comand") && err.contains("command"),
+        "{err}"
+    );
+    let (ok, _, err) = kubectl(&config, &["--token", "wrong", "get", "pods"]);
+    assert!(!ok && err.contains("Unauthorized"), "{err}");
+
+    // A restart loses nothing: the pod runs again in a new sandbox.
+    stop(server);
+    let (server, config) = serve(&dir, free_port_again(&config));
+    wait_for("nginx-pod Running after a restart", || {
+        phase(&config) == "Running"
+    });
+
+    // get -w sees the deletion; delete waits until the pod is gone.
+    let mut watch = Command::new("kubectl")
+        .env("KUBECONFIG", &config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .args(["get", "pods", "-w"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kubectl get -w");
+    std::thread::sleep(Duration::from_millis(500));
+    let (ok, out, err) = kubectl(&config, &["delete", "pod", "nginx-pod", "--grace-period=1"]);
+    assert!(
+        ok && out.contains("pod \"nginx-pod\" deleted"),
+        "{out}{err}"
+    );
+    let (_, left, _) = kubectl(&config, &["get", "pods", "-o", "name"]);
+    assert_eq!(left.trim(), "", "delete waited for the pod to go");
+    let _ = watch.kill();
+    let watched = watch.wait_with_output().expect("watch output");
+    let watched = String::from_utf8_lossy(&watched.stdout);
+    assert!(
+        watched.contains("Running") && watched.contains("Terminating"),
+        "{watched}"
+    );
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The port of the server the kubeconfig names, to start the next one where clients expect it.
+fn free_port_again(config: &Path) -> u16 {
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(free_port)
+}

@@ -694,7 +694,7 @@ spec:
   containers:
     - name: app
       image: busybox
-      command: [sh, -c, "until [ $(wc -l < /d/runs) -ge 3 ]; do sleep 0.1; done; echo sidecar ran 3 times"]
+      command: [sh, -c, "until [ -f /d/runs ] && [ $(wc -l < /d/runs) -ge 3 ]; do sleep 0.1; done; echo sidecar ran 3 times"]
       volumeMounts: [{name: d, mountPath: /d}]
 "#,
         &["--backoff-base", "100ms"],

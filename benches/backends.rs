@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wpod::net::{Cluster, Trace};
-use wpod::runtime::{ContainerConfig, LogSink, RuntimeService, SandboxConfig, Stream};
+use wpod::runtime::{ContainerConfig, ExecSync, LogSink, RuntimeService, SandboxConfig, Stream};
 use wpod::wasm::{WasmOptions, WasmRuntime};
 
 const STARTS: usize = 20;
@@ -197,7 +197,13 @@ async fn probe_costs(rt: &dyn RuntimeService, dir: &Path) -> (Duration, Duration
     for _ in 0..STARTS {
         let t = Instant::now();
         let r = rt
-            .exec_sync(&shell, &argv, Duration::from_secs(5))
+            .exec_sync(
+                &shell,
+                ExecSync {
+                    argv: &argv,
+                    timeout: Duration::from_secs(5),
+                },
+            )
             .await
             .expect("exec");
         execs.push(t.elapsed());

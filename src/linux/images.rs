@@ -8,8 +8,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
-
 const NATIVE: &[(&str, &[u8])] = &[
     (
         "busybox",
@@ -36,10 +34,7 @@ pub fn program(image: &str, cache_dir: &Path) -> anyhow::Result<(PathBuf, String
         .iter()
         .find(|(n, _)| *n == image)
         .ok_or_else(|| anyhow::anyhow!("the built-in image {image} has no native build"))?;
-    let sha: String = Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = crate::runtime::images::sha256_hex(bytes);
     let dir = cache_dir.join("native");
     let path = dir.join(format!("{image}-{}", &sha[..16]));
     let mut verified = VERIFIED.lock().unwrap_or_else(|p| p.into_inner());

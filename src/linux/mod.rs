@@ -25,25 +25,24 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::watch;
 
 pub use helper::dispatch as helper_main;
 
-use crate::images::{self as builtin, ImageRef};
+use crate::images as builtin;
 use crate::net::Cluster;
 use crate::net::cluster::NODE_IP;
+use crate::runtime::containers::{Containers, State, lock, not_found};
+use crate::runtime::images::{self as pulled, Image, Images, Named};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExecResult, ExitReason, ExitStatus, ImageError, ImageInfo,
-    LogSink, PodStream, Result, RuntimeError, RuntimeService, SandboxConfig, SandboxId,
-    SandboxStatus, Stream,
+    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitReason, ExitStatus, ImageError,
+    ImageInfo, LogSink, PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus,
+    Stream,
 };
 use crate::wasm::{WasmOptions, WasmRuntime};
 use cgroup::Cgroups;
@@ -108,24 +107,22 @@ struct Sandbox {
     factory: Mutex<UnixStream>,
 }
 
-struct Image {
+/// What a container process of an image execs.
+struct LinuxImage {
     program: PathBuf,
     /// A `.wasm` file image, run by wpod's wasmtime inside the container.
     wasm: Option<PathBuf>,
     /// Its compiled form in wpod's disk cache.
     compiled: Option<PathBuf>,
-    files: builtin::ImageFiles,
 }
 
-struct Container {
-    config: ContainerConfig,
-    sandbox: SandboxId,
+/// What the Linux backend keeps of a container (the rest is in the shared table).
+struct LinuxContainer {
     dir: PathBuf,
     spec_file: PathBuf,
     pid_file: PathBuf,
     error_file: PathBuf,
     cgroups: Arc<Cgroups>,
-    exit: watch::Sender<Option<ExitStatus>>,
     /// The container's main process, once it exists.
     pid: Mutex<Option<i32>>,
     /// The helper process, once started.
@@ -144,24 +141,12 @@ struct Node {
 pub struct LinuxRuntime {
     options: LinuxOptions,
     mode: Mode,
-    images: Mutex<HashMap<String, Arc<Image>>>,
+    images: Images<LinuxImage>,
     sandboxes: Mutex<HashMap<String, Arc<Sandbox>>>,
-    containers: Mutex<HashMap<String, Arc<Container>>>,
+    containers: Containers<LinuxContainer>,
     node: tokio::sync::Mutex<Option<Node>>,
-    next_id: AtomicU64,
     /// Compiles `.wasm` images into the disk cache (made on first use).
     compiler: std::sync::OnceLock<Option<WasmRuntime>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn not_found(kind: &'static str, id: &str) -> RuntimeError {
-    RuntimeError::NotFound {
-        kind,
-        id: id.to_string(),
-    }
 }
 
 impl LinuxRuntime {
@@ -170,11 +155,10 @@ impl LinuxRuntime {
         Ok(LinuxRuntime {
             options,
             mode,
-            images: Mutex::new(HashMap::new()),
+            images: Images::default(),
             sandboxes: Mutex::new(HashMap::new()),
-            containers: Mutex::new(HashMap::new()),
+            containers: Containers::default(),
             node: tokio::sync::Mutex::new(None),
-            next_id: AtomicU64::new(1),
             compiler: std::sync::OnceLock::new(),
         })
     }
@@ -204,22 +188,6 @@ impl LinuxRuntime {
             compiler.prepare(&image, Path::new("/")).await.ok()?;
         }
         compiler.compiled_file(sha)
-    }
-
-    /// The containers of a sandbox, for stopping or removing them all.
-    fn containers_of(&self, sandbox: &SandboxId) -> Vec<ContainerId> {
-        lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *sandbox)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect()
-    }
-
-    fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
-        lock(&self.containers)
-            .get(&id.0)
-            .cloned()
-            .ok_or_else(|| not_found("container", &id.0))
     }
 
     fn sandbox(&self, id: &SandboxId) -> Result<Arc<Sandbox>> {
@@ -314,7 +282,7 @@ impl LinuxRuntime {
         hosts
     }
 
-    async fn kill_container(&self, c: &Container) {
+    async fn kill_container(&self, c: &LinuxContainer) {
         let pid = *lock(&c.pid);
         match pid {
             Some(pid) => {
@@ -375,17 +343,6 @@ async fn pump(reader: impl AsyncRead + Unpin, name: String, stream: Stream, log:
     }
 }
 
-fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
-    exit.send_if_modified(|s| {
-        if s.is_none() {
-            *s = Some(status);
-            true
-        } else {
-            false
-        }
-    });
-}
-
 impl LinuxRuntime {
     /// A `.wasm` image: the container process is wpod itself, running the wasm in-process with
     /// wasmtime inside the pod's namespaces.
@@ -399,14 +356,8 @@ impl LinuxRuntime {
         // Read and hashed off the runtime's threads: the timers and signals that stop wpod keep
         // running whatever the path turns out to be.
         let (name, file) = (image.to_string(), path.clone());
-        let sha: String = tokio::task::spawn_blocking(move || {
-            let bytes = builtin::read_file(&name, &file)?;
-            Ok::<_, ImageError>(
-                sha2::Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
-            )
+        let sha = tokio::task::spawn_blocking(move || {
+            builtin::read_file(&name, &file).map(|bytes| pulled::sha256_hex(&bytes))
         })
         .await
         .map_err(|e| ImageError::NotFound {
@@ -415,31 +366,24 @@ impl LinuxRuntime {
         })??;
         let id = format!("sha256:{sha}");
         let compiled = self.precompile(&path, &sha).await;
-        lock(&self.images).insert(
-            id.clone(),
-            Arc::new(Image {
-                // The container process is wpod itself, running the wasm in-process.
-                program: self.options.exe.clone(),
-                wasm: Some(path.clone()),
-                compiled,
+        self.images.insert(
+            &id,
+            Image {
+                builtin: None,
                 files: &[],
-            }),
+                backend: LinuxImage {
+                    // The container process is wpod itself, running the wasm in-process.
+                    program: self.options.exe.clone(),
+                    wasm: Some(path.clone()),
+                    compiled,
+                },
+            },
         );
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.to_string());
-        Ok(ImageInfo {
-            id,
-            source: format!(
-                "file {} (wasmtime inside the pod's namespaces)",
-                path.display()
-            ),
-            entrypoint: vec![file_name],
-            cmd: vec![],
-            env: vec![],
-            builtin: None,
-        })
+        let source = format!(
+            "file {} (wasmtime inside the pod's namespaces)",
+            path.display()
+        );
+        Ok(pulled::file_info(p, &path, id, source))
     }
 }
 
@@ -450,21 +394,9 @@ impl RuntimeService for LinuxRuntime {
     }
 
     async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError> {
-        let (b, source) = match builtin::resolve(image) {
-            ImageRef::Builtin(b) => (b, format!("built-in image {} (native build)", b.name)),
-            ImageRef::StandIn(b, name) => (
-                b,
-                format!(
-                    "NOTE: not the real {name} image: wpod's built-in busybox toolbox (native build) stands in for it"
-                ),
-            ),
-            ImageRef::File(p) => return self.pull_wasm_file(image, p, base_dir).await,
-            ImageRef::Unknown(name) => {
-                return Err(ImageError::NotFound {
-                    image: image.to_string(),
-                    detail: format!("wpod has no image named {name}; {}", builtin::available()),
-                });
-            }
+        let (b, source) = match pulled::name(image, Some("native build"))? {
+            Named::Builtin { image, source } => (image, source),
+            Named::File(p) => return self.pull_wasm_file(image, p, base_dir).await,
         };
         let (program, sha) =
             images::program(b.name, &self.options.cache_dir).map_err(|e| ImageError::Invalid {
@@ -472,35 +404,23 @@ impl RuntimeService for LinuxRuntime {
                 detail: format!("{e:#}"),
             })?;
         let id = format!("sha256:{sha}");
-        lock(&self.images).insert(
-            id.clone(),
-            Arc::new(Image {
-                program,
-                wasm: None,
-                compiled: None,
+        self.images.insert(
+            &id,
+            Image {
+                builtin: Some(b),
                 files: b.files,
-            }),
+                backend: LinuxImage {
+                    program,
+                    wasm: None,
+                    compiled: None,
+                },
+            },
         );
-        Ok(ImageInfo {
-            id,
-            source,
-            entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
-            cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
-            env: b
-                .env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            builtin: Some(b),
-        })
+        Ok(pulled::builtin_info(b, id, source))
     }
 
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
-        let id = format!(
-            "{}-{}",
-            config.pod_name,
-            self.next_id.fetch_add(1, Ordering::SeqCst)
-        );
+        let id = self.containers.sandbox_id(&config.pod_name);
         std::fs::create_dir_all(&config.state_dir)
             .with_context(|| format!("creating {}", config.state_dir.display()))?;
         let (ours, theirs) = UnixStream::pair().context("creating the pause process's socket")?;
@@ -554,12 +474,7 @@ impl RuntimeService for LinuxRuntime {
                 .options
                 .cluster
                 .address_of(&config.pod_name)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the pod network {} has no address left",
-                        crate::net::cluster::POD_CIDR
-                    )
-                })?;
+                .ok_or_else(crate::runtime::no_pod_address)?;
             if let Err(e) = self
                 .node_request(format!("pod {pid} {{veth}} {BRIDGE} {addr}/16 {NODE_IP}"))
                 .await
@@ -575,7 +490,7 @@ impl RuntimeService for LinuxRuntime {
             ip = Some(addr);
         }
         lock(&self.sandboxes).insert(
-            id.clone(),
+            id.0.clone(),
             Arc::new(Sandbox {
                 config: config.clone(),
                 outer_pid,
@@ -585,7 +500,7 @@ impl RuntimeService for LinuxRuntime {
                 factory: Mutex::new(ours),
             }),
         );
-        Ok(SandboxId(id))
+        Ok(id)
     }
 
     async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
@@ -604,19 +519,12 @@ impl RuntimeService for LinuxRuntime {
         config: ContainerConfig,
     ) -> Result<ContainerId> {
         let s = self.sandbox(sandbox)?;
-        let image = lock(&self.images)
-            .get(&config.image.id)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("image {} was not pulled", config.image.id))?;
-        let id = format!(
-            "{:08x}{:06x}",
-            std::process::id(),
-            self.next_id.fetch_add(1, Ordering::SeqCst)
-        );
-        let dir = s.config.state_dir.join(&id);
+        let image = self.images.pulled(&config.image.id)?;
+        let id = self.containers.new_id();
+        let dir = s.config.state_dir.join(&id.0);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let cgroups = if self.mode == Mode::Root {
-            Cgroups::create(&id, config.memory_limit, config.cpu_limit_millis).with_context(
+            Cgroups::create(&id.0, config.memory_limit, config.cpu_limit_millis).with_context(
                 || format!("setting the resource limits of container {}", config.name),
             )?
         } else {
@@ -651,9 +559,9 @@ impl RuntimeService for LinuxRuntime {
             share_pid: s.config.share_process_namespace,
             user_ns: self.mode == Mode::Rootless,
             cgroups: cgroups.dirs().to_vec(),
-            program: image.program.clone(),
-            wasm: image.wasm.clone(),
-            wasm_compiled: image.compiled.clone(),
+            program: image.backend.program.clone(),
+            wasm: image.backend.wasm.clone(),
+            wasm_compiled: image.backend.compiled.clone(),
             argv: config.argv.clone(),
             env,
             working_dir: config
@@ -685,40 +593,43 @@ impl RuntimeService for LinuxRuntime {
         let json = serde_json::to_vec(&spec).context("serializing the container spec")?;
         std::fs::write(&spec_file, json)
             .with_context(|| format!("writing {}", spec_file.display()))?;
-        let (exit, _) = watch::channel(None);
-        lock(&self.containers).insert(
-            id.clone(),
-            Arc::new(Container {
-                config,
-                sandbox: sandbox.clone(),
-                pid_file: spec.pid_file,
-                error_file: spec.error_file,
-                dir,
-                spec_file,
-                cgroups: Arc::new(cgroups),
-                exit,
-                pid: Mutex::new(None),
-                helper_pid: Mutex::new(None),
-            }),
-        );
-        Ok(ContainerId(id))
+        let backend = LinuxContainer {
+            pid_file: spec.pid_file,
+            error_file: spec.error_file,
+            dir,
+            spec_file,
+            cgroups: Arc::new(cgroups),
+            pid: Mutex::new(None),
+            helper_pid: Mutex::new(None),
+        };
+        self.containers.insert(id.clone(), sandbox, config, backend);
+        Ok(id)
     }
 
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
-        let c = self.container(id)?;
-        if lock(&c.helper_pid).is_some() {
-            return Err(anyhow::anyhow!("container {id} was already started").into());
-        }
-        let mut child = lifeline::command(&self.options.exe)
+        let c = self.containers.start(id)?;
+        let spawned = lifeline::command(&self.options.exe)
             .arg(helper::CONTAINER)
-            .arg(&c.spec_file)
+            .arg(&c.backend.spec_file)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting container {}", c.config.name))?;
-        *lock(&c.helper_pid) = child.id();
+            .with_context(|| format!("starting container {}", c.config.name));
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                // Running without a process: it has ended before it began.
+                c.exited(ExitStatus {
+                    code: 128,
+                    reason: ExitReason::StartError,
+                    message: Some(format!("{e:#}")),
+                });
+                return Err(e.into());
+            }
+        };
+        *lock(&c.backend.helper_pid) = child.id();
         let name = c.config.name.clone();
         let log = c.config.log.clone();
         let mut pumps = Vec::new();
@@ -754,37 +665,31 @@ impl RuntimeService for LinuxRuntime {
                 }
                 Err(_) => 128,
             };
-            let result = if let Ok(why) = std::fs::read_to_string(&waiter.error_file) {
+            let w = &waiter.backend;
+            let result = if let Ok(why) = std::fs::read_to_string(&w.error_file) {
                 ExitStatus {
                     code: 128,
                     reason: ExitReason::StartError,
                     message: Some(why),
                 }
-            } else if code == 137 && waiter.cgroups.oom_kills() > 0 {
-                ExitStatus {
-                    code,
-                    reason: ExitReason::OomKilled,
-                    message: waiter
-                        .config
-                        .memory_limit
-                        .map(|l| format!("memory limit of {l} bytes reached")),
-                }
+            } else if code == 137 && w.cgroups.oom_kills() > 0 {
+                ExitStatus::oom_killed(waiter.config.memory_limit)
             } else {
                 ExitStatus::from_code(code)
             };
-            let cgroups = waiter.cgroups.clone();
+            let cgroups = w.cgroups.clone();
             let _ = tokio::task::spawn_blocking(move || cgroups.remove()).await;
-            set_once(&waiter.exit, result);
+            waiter.exited(result);
         });
         // Started means the container process exists in its namespaces (or has already ended).
-        let mut rx = c.exit.subscribe();
+        let mut rx = c.subscribe();
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(pid) = std::fs::read_to_string(&c.pid_file)
+            if let Some(pid) = std::fs::read_to_string(&c.backend.pid_file)
                 .ok()
                 .and_then(|s| s.trim().parse().ok())
             {
-                *lock(&c.pid) = Some(pid);
+                *lock(&c.backend.pid) = Some(pid);
                 return Ok(());
             }
             if rx.borrow().is_some() || tokio::time::Instant::now() > deadline {
@@ -795,60 +700,56 @@ impl RuntimeService for LinuxRuntime {
     }
 
     async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
-        crate::runtime::wait_exit(self.container(id)?.exit.subscribe(), id).await
+        self.containers.get(id)?.wait().await
     }
 
     /// TERM to the container's main process, KILL to all of it once `grace` has passed. As PID 1
     /// of its PID namespace, a process without a TERM handler ignores TERM (as in Kubernetes).
     async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
-        let c = self.container(id)?;
-        let mut rx = c.exit.subscribe();
-        if rx.borrow().is_some() {
-            return Ok(());
-        }
-        if lock(&c.helper_pid).is_none() {
-            // Never started: nothing runs.
-            set_once(&c.exit, ExitStatus::from_code(137));
-            return Ok(());
+        let c = self.containers.get(id)?;
+        match c.state() {
+            State::Exited => return Ok(()),
+            State::Created => {
+                // Never started: nothing runs.
+                c.exited(ExitStatus::killed());
+                return Ok(());
+            }
+            State::Running => {}
         }
         if !grace.is_zero() {
-            let pid = *lock(&c.pid);
+            let pid = *lock(&c.backend.pid);
             if let Some(pid) = pid {
                 let _ = sys::kill(pid, libc::SIGTERM);
             }
-            if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
-                .await
-                .is_ok()
-            {
+            if c.exits_within(grace).await {
                 return Ok(());
             }
         }
-        self.kill_container(&c).await;
-        let _ = tokio::time::timeout(START_TIMEOUT, rx.wait_for(Option::is_some)).await;
+        self.kill_container(&c.backend).await;
+        c.exits_within(START_TIMEOUT).await;
         Ok(())
     }
 
     async fn remove_container(&self, id: &ContainerId) -> Result<()> {
-        let removed = lock(&self.containers).remove(&id.0);
-        if let Some(c) = removed {
-            if c.exit.borrow().is_none() && lock(&c.helper_pid).is_some() {
-                self.kill_container(&c).await;
-                let mut rx = c.exit.subscribe();
-                let _ = tokio::time::timeout(START_TIMEOUT, rx.wait_for(Option::is_some)).await;
-            }
-            c.cgroups.remove();
-            if let Err(e) = std::fs::remove_dir_all(&c.dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(anyhow::anyhow!("removing {}: {e}", c.dir.display()).into());
-            }
+        let Some(c) = self.containers.remove(id) else {
+            return Ok(());
+        };
+        if c.state() == State::Running {
+            self.kill_container(&c.backend).await;
+            c.exits_within(START_TIMEOUT).await;
+        }
+        let w = &c.backend;
+        w.cgroups.remove();
+        if let Err(e) = std::fs::remove_dir_all(&w.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(anyhow::anyhow!("removing {}: {e}", w.dir.display()).into());
         }
         Ok(())
     }
 
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids = self.containers_of(id);
-        crate::runtime::kill_all(self, ids).await?;
+        crate::runtime::kill_all(self, self.containers.of_sandbox(id)).await?;
         if let Ok(s) = self.sandbox(id) {
             let _ = sys::kill(s.outer_pid as i32, libc::SIGTERM);
             let outer = lock(&s.outer).take();
@@ -865,8 +766,7 @@ impl RuntimeService for LinuxRuntime {
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         self.stop_pod_sandbox(id).await?;
-        let ids = self.containers_of(id);
-        for cid in ids {
+        for cid in self.containers.of_sandbox(id) {
             self.remove_container(&cid).await?;
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
@@ -876,29 +776,23 @@ impl RuntimeService for LinuxRuntime {
         Ok(())
     }
 
-    async fn exec_sync(
-        &self,
-        id: &ContainerId,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<ExecResult> {
-        let c = self.container(id)?;
-        let pid = *lock(&c.pid);
-        let (Some(pid), None) = (pid, c.exit.borrow().as_ref()) else {
+    async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
+        let ExecSync { argv, timeout } = cmd;
+        let c = self.containers.get(id)?;
+        let pid = *lock(&c.backend.pid);
+        let (Some(pid), false) = (pid, c.has_exited()) else {
             return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
         };
-        let own = c.config.image.builtin;
-        let command = argv.first().map_or("", String::as_str);
-        let program = match own.map(|b| builtin::exec_image(b, command)) {
-            Some(other) if Some(other) != own => Some(
+        let program = match self.images.exec_image(&c.config.image.id, argv)? {
+            Some(other) => Some(
                 images::program(other.name, &self.options.cache_dir)
                     .map(|(path, _)| path)
                     .with_context(|| format!("preparing the {} image", other.name))?,
             ),
-            _ => None,
+            None => None,
         };
         let exec = exec::Exec {
-            spec_file: &c.spec_file,
+            spec_file: &c.backend.spec_file,
             pid,
             program: program.as_deref(),
             argv,
@@ -906,17 +800,11 @@ impl RuntimeService for LinuxRuntime {
         let result = exec::exec_sync(&self.options.exe, exec, timeout).await?;
         // When a container's PID 1 exits, the kernel kills everything in its PID namespace, an
         // exec too: that is the container's end, not the command's (CRI says so as an error).
-        if result.exit_code == 128 + libc::SIGKILL {
-            let mut rx = c.exit.subscribe();
-            if tokio::time::timeout(DRAIN * 2, rx.wait_for(Option::is_some))
-                .await
-                .is_ok()
-            {
-                return Err(anyhow::anyhow!(
-                    "failed to exec in container: container is in CONTAINER_EXITED state"
-                )
-                .into());
-            }
+        if result.exit_code == 128 + libc::SIGKILL && c.exits_within(DRAIN * 2).await {
+            return Err(anyhow::anyhow!(
+                "failed to exec in container: container is in CONTAINER_EXITED state"
+            )
+            .into());
         }
         Ok(result)
     }
@@ -946,10 +834,10 @@ impl RuntimeService for LinuxRuntime {
     }
 
     async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {
-        let Ok(c) = self.container(id) else {
+        let Ok(c) = self.containers.get(id) else {
             return Vec::new();
         };
-        let pid = *lock(&c.pid);
+        let pid = *lock(&c.backend.pid);
         pid.map(|p| namespaces(p as u32)).unwrap_or_default()
     }
 

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::plan::Port;
 use crate::plan::handler::{Handler, HttpGet, PortRef};
-use crate::runtime::{ContainerId, RuntimeError, RuntimeService, SandboxId};
+use crate::runtime::{ContainerId, ExecSync, RuntimeError, RuntimeService, SandboxId};
 
 /// The container an action runs against.
 #[derive(Clone)]
@@ -56,7 +56,7 @@ pub async fn probe(action: &Handler, target: &Target, timeout: Duration) -> Prob
         Handler::Exec(argv) => {
             match target
                 .runtime
-                .exec_sync(&target.container, argv, timeout)
+                .exec_sync(&target.container, ExecSync { argv, timeout })
                 .await
             {
                 Ok(r) if r.exit_code == 0 => ProbeResult::Success,
@@ -98,7 +98,13 @@ pub async fn hook(
             };
             match target
                 .runtime
-                .exec_sync(&target.container, argv, limit)
+                .exec_sync(
+                    &target.container,
+                    ExecSync {
+                        argv,
+                        timeout: limit,
+                    },
+                )
                 .await
             {
                 Ok(r) if r.exit_code == 0 => Ok(()),

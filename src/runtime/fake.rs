@@ -150,7 +150,6 @@ impl RuntimeService for FakeRuntime {
             entrypoint: vec![format!("/{image}")],
             cmd: vec!["default-cmd".into()],
             env: vec![],
-            builtin: None,
         })
     }
 
@@ -302,12 +301,8 @@ impl RuntimeService for FakeRuntime {
         Ok(())
     }
 
-    async fn exec_sync(
-        &self,
-        id: &ContainerId,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<ExecResult> {
+    async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
+        let ExecSync { argv, timeout } = cmd;
         let (name, exited) = self.with(id, |c| (c.name.clone(), c.exit.borrow().is_some()))?;
         if exited {
             return Err(anyhow::anyhow!("container {id} is not running").into());

@@ -1,7 +1,9 @@
 //! The seam between the pod lifecycle (the "kubelet") and a backend, shaped like the Kubernetes CRI
 //! RuntimeService and ImageService. Backends never see manifests; the lifecycle never sees wasmtime.
 
+pub mod containers;
 pub mod fake;
+pub mod images;
 mod security;
 
 pub use security::{Cap, Seccomp, Security};
@@ -74,8 +76,6 @@ pub struct ImageInfo {
     pub cmd: Vec<String>,
     /// The image's default environment (its `ENV`); the container's `env` overrides it.
     pub env: Vec<(String, String)>,
-    /// The built-in image it is, if it is one (what runs an exec in it: see `images::exec_image`).
-    pub builtin: Option<&'static crate::images::BuiltinImage>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +182,14 @@ pub async fn kill_all<R: RuntimeService + ?Sized>(
     Ok(())
 }
 
+/// A sandbox that cannot join the pod network because every address of it is taken.
+pub fn no_pod_address() -> anyhow::Error {
+    anyhow::anyhow!(
+        "the pod network {} has no address left",
+        crate::net::cluster::POD_CIDR
+    )
+}
+
 /// Why a container ended, in the vocabulary of Kubernetes' `state.terminated.reason`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitReason {
@@ -223,6 +231,20 @@ impl ExitStatus {
             message: None,
         }
     }
+
+    /// Killed by the runtime (SIGKILL, or a guest's Store dropped): 137.
+    pub fn killed() -> Self {
+        ExitStatus::from_code(137)
+    }
+
+    /// Killed for reaching its memory limit.
+    pub fn oom_killed(limit: Option<u64>) -> Self {
+        ExitStatus {
+            code: 137,
+            reason: ExitReason::OomKilled,
+            message: limit.map(|l| format!("memory limit of {l} bytes reached")),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +260,13 @@ pub enum ImageError {
 
 /// The kubelet keeps at most this much of an exec's output (each stream), as its exec prober does.
 pub const MAX_EXEC_OUTPUT: usize = 10 * 1024;
+
+/// A command to run inside a container and how long it may take (CRI's ExecSyncRequest).
+#[derive(Clone, Copy, Debug)]
+pub struct ExecSync<'a> {
+    pub argv: &'a [String],
+    pub timeout: Duration,
+}
 
 /// What a command run inside a container by `exec_sync` printed and how it exited (CRI's
 /// ExecSyncResponse).
@@ -332,16 +361,11 @@ pub trait RuntimeService: Send + Sync {
     /// Kills whatever still runs in the sandbox.
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
-    /// Runs `argv` inside a running container's context (its file system view, env and network)
-    /// and waits for it: CRI's ExecSync, used by exec probes and hooks. Past `timeout` the
+    /// Runs `cmd.argv` inside a running container's context (its file system view, env and network)
+    /// and waits for it: CRI's ExecSync, used by exec probes and hooks. Past `cmd.timeout` the
     /// command is killed and the result is `RuntimeError::Timeout`.
-    async fn exec_sync(
-        &self,
-        id: &ContainerId,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<ExecResult> {
-        let _ = (id, argv, timeout);
+    async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
+        let _ = (id, cmd);
         Err(RuntimeError::Unsupported {
             backend: self.name(),
             what: "exec",

@@ -61,8 +61,9 @@ pub(super) async fn exec_sync(
         log: capture.clone(),
         ..c.config.clone()
     };
+    let w = &c.backend;
     let net = NetCtx {
-        netns: c.netns.clone(),
+        netns: w.netns.clone(),
         container: c.config.name.clone(),
         trace,
     };
@@ -70,10 +71,10 @@ pub(super) async fn exec_sync(
         engine,
         program,
         config,
-        c.hostname.clone(),
+        w.hostname.clone(),
         net,
-        c.host_network,
-        c.fs.clone(),
+        w.host_network,
+        w.fs.clone(),
     );
     // Dropping the guest's future on timeout drops its Store: the instance is gone at once.
     let status = tokio::time::timeout(timeout, run)

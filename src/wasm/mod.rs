@@ -12,14 +12,12 @@ mod stdio;
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 use wasmtime::component::{Component, Linker as ComponentLinker};
 use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -31,14 +29,15 @@ use limits::MemoryLimiter;
 use stdio::LogStream;
 
 use crate::hostfs;
-use crate::images::{self, ImageRef};
+use crate::images;
 use crate::net::host::{NetCtx, NetView};
 use crate::net::netns::Netns;
 use crate::net::{Cluster, Trace};
+use crate::runtime::containers::{Containers, lock, not_found};
+use crate::runtime::images::{self as pulled, Image, Images, Named};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExecResult, ExitReason, ExitStatus, ImageError, ImageInfo,
-    PodStream, Result, RuntimeError, RuntimeService, SandboxConfig, SandboxId, SandboxStatus,
-    Stream,
+    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitReason, ExitStatus, ImageError,
+    ImageInfo, PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
 };
 
 /// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
@@ -131,8 +130,8 @@ impl crate::runtime::LogSink for Discard {
     fn line(&self, _: &str, _: Stream, _: &str) {}
 }
 
-struct Container {
-    config: ContainerConfig,
+/// What the wasm backend keeps of a container (the rest is in the shared table).
+struct WasmContainer {
     hostname: String,
     netns: Arc<Netns>,
     host_network: bool,
@@ -140,11 +139,12 @@ struct Container {
     dir: PathBuf,
     /// The guest's `/` (`rootfs` in `dir`, or the shared root) and its mounts.
     fs: Arc<rootfs::Filesystem>,
-    sandbox: SandboxId,
     program: Program,
-    exit: watch::Sender<Option<ExitStatus>>,
+    /// The guest's task, once started (until it is aborted).
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+type Container = crate::runtime::containers::Container<WasmContainer>;
 
 /// Where a compiled program came from, for benchmarks and events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,21 +162,15 @@ pub struct WasmRuntime {
     cache: CompileCache,
     shared_root: Option<PathBuf>,
     progress: bool,
-    programs: Mutex<HashMap<String, Program>>,
-    /// Files that built-in images bring, by image sha256.
-    image_files: Mutex<HashMap<String, images::ImageFiles>>,
+    /// Compiled and linked programs, by image id.
+    images: Images<Program>,
     /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
     /// a second container with the same image neither re-reads nor re-hashes it.
     resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
     sandboxes: Mutex<HashMap<String, Sandbox>>,
     cluster: Arc<Cluster>,
-    containers: Mutex<HashMap<String, Arc<Container>>>,
-    next_id: AtomicU64,
+    containers: Containers<WasmContainer>,
     ticker_stop: Arc<AtomicBool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl WasmRuntime {
@@ -205,42 +199,21 @@ impl WasmRuntime {
             host_net_linker,
             module_linker,
             progress: options.progress && std::io::stderr().is_terminal(),
-            programs: Mutex::new(HashMap::new()),
-            image_files: Mutex::new(HashMap::new()),
+            images: Images::default(),
             resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             cluster: options.cluster,
-            containers: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            containers: Containers::default(),
             ticker_stop,
         })
     }
 
-    /// The containers of a sandbox, for stopping or removing them all.
-    fn containers_of(&self, sandbox: &SandboxId) -> Vec<ContainerId> {
-        lock(&self.containers)
-            .iter()
-            .filter(|(_, c)| c.sandbox == *sandbox)
-            .map(|(k, _)| ContainerId(k.clone()))
-            .collect()
-    }
-
-    fn container(&self, id: &ContainerId) -> Result<Arc<Container>> {
-        lock(&self.containers)
-            .get(&id.0)
-            .cloned()
-            .ok_or_else(|| RuntimeError::NotFound {
-                kind: "container",
-                id: id.0.clone(),
-            })
-    }
-
-    /// Compiles (or loads from the caches) the program of an image and links it.
     /// Where the compiled form of a wasm (by its sha256) lives in the disk cache, if there is one.
     pub fn compiled_file(&self, wasm_sha256: &str) -> Option<PathBuf> {
         self.cache.path_for(wasm_sha256).filter(|p| p.is_file())
     }
 
+    /// Compiles (or loads from the caches) the program of an image and links it.
     pub async fn prepare(
         &self,
         image: &str,
@@ -253,16 +226,14 @@ impl WasmRuntime {
         // A file read blocks; off the runtime's threads, the timers and signals that stop wpod
         // keep running whatever the path turns out to be.
         let (name, dir) = (image.to_string(), base_dir.to_path_buf());
-        let (bytes, mut info, files) = tokio::task::spawn_blocking(move || read_image(&name, &dir))
+        let (bytes, info, builtin) = tokio::task::spawn_blocking(move || read_image(&name, &dir))
             .await
             .map_err(|e| ImageError::NotFound {
                 image: image.to_string(),
                 detail: format!("the task reading it failed: {e}"),
             })??;
-        let sha = hex(&Sha256::digest(&bytes));
-        info.id = format!("sha256:{sha}");
-        lock(&self.image_files).insert(sha.clone(), files);
-        if lock(&self.programs).contains_key(&sha) {
+        let sha = info.id.trim_start_matches("sha256:").to_string();
+        if self.images.get(&info.id).is_some() {
             lock(&self.resolved).insert(key, info.clone());
             return Ok((info, CompileSource::Memory));
         }
@@ -297,7 +268,14 @@ impl WasmRuntime {
             Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
         }
         .map_err(|e| invalid(format!("{e:#}")))?;
-        lock(&self.programs).insert(sha, program);
+        self.images.insert(
+            &info.id,
+            Image {
+                builtin,
+                files: builtin.map_or(&[], |b| b.files),
+                backend: program,
+            },
+        );
         lock(&self.resolved).insert(key, info.clone());
         Ok((info, source))
     }
@@ -311,9 +289,7 @@ impl WasmRuntime {
             .prepare("pause", Path::new("/"))
             .await
             .map_err(|e| anyhow::anyhow!("preparing the pause image: {e}"))?;
-        let program = lock(&self.programs)
-            .get(info.id.trim_start_matches("sha256:"))
-            .cloned();
+        let program = self.images.get(&info.id).map(|i| i.backend.clone());
         let Some(Program::Module(pre)) = program else {
             return Err(anyhow::anyhow!("the pause image is not a core module").into());
         };
@@ -387,65 +363,24 @@ fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
     });
 }
 
+/// An image's program (its bytes), what it resolves to and the built-in image it is, if it is one.
 fn read_image(
     image: &str,
     base_dir: &Path,
-) -> Result<(Vec<u8>, ImageInfo, images::ImageFiles), ImageError> {
-    match images::resolve(image) {
-        ImageRef::Builtin(b) => Ok(builtin(b, format!("built-in image {}", b.name))),
-        ImageRef::StandIn(b, name) => Ok(builtin(
-            b,
-            format!(
-                "NOTE: not the real {name} image: wpod's built-in busybox toolbox stands in for it"
-            ),
-        )),
-        ImageRef::File(p) => {
+) -> Result<(Vec<u8>, ImageInfo, Option<&'static images::BuiltinImage>), ImageError> {
+    match pulled::name(image, None)? {
+        Named::Builtin { image: b, source } => {
+            let info = pulled::builtin_info(b, pulled::image_id(b.wasm), source);
+            Ok((b.wasm.to_vec(), info, Some(b)))
+        }
+        Named::File(p) => {
             let path = base_dir.join(p);
             let bytes = images::read_file(image, &path)?;
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.to_string());
-            Ok((
-                bytes,
-                ImageInfo {
-                    id: String::new(),
-                    source: format!("file {}", path.display()),
-                    entrypoint: vec![file_name],
-                    cmd: vec![],
-                    env: vec![],
-                    builtin: None,
-                },
-                &[],
-            ))
+            let source = format!("file {}", path.display());
+            let info = pulled::file_info(p, &path, pulled::image_id(&bytes), source);
+            Ok((bytes, info, None))
         }
-        ImageRef::Unknown(name) => Err(ImageError::NotFound {
-            image: image.to_string(),
-            detail: format!("wpod has no image named {name}; {}", images::available()),
-        }),
     }
-}
-
-fn builtin(
-    b: &'static images::BuiltinImage,
-    source: String,
-) -> (Vec<u8>, ImageInfo, images::ImageFiles) {
-    (
-        b.wasm.to_vec(),
-        ImageInfo {
-            id: String::new(),
-            source,
-            entrypoint: b.entrypoint.iter().map(|s| s.to_string()).collect(),
-            cmd: b.cmd.iter().map(|s| s.to_string()).collect(),
-            env: b
-                .env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            builtin: Some(b),
-        },
-        b.files,
-    )
 }
 
 enum Artifact {
@@ -502,10 +437,6 @@ fn load_or_compile(
 
 fn wasm_err(what: &str, e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e:#}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs a guest to completion and says how it ended.
@@ -584,13 +515,7 @@ async fn run_guest(
             if let Some(exit) = e.downcast_ref::<I32Exit>() {
                 ExitStatus::from_code(exit.0)
             } else if oom.load(Ordering::SeqCst) {
-                ExitStatus {
-                    code: 137,
-                    reason: ExitReason::OomKilled,
-                    message: config
-                        .memory_limit
-                        .map(|l| format!("memory limit of {l} bytes reached")),
-                }
+                ExitStatus::oom_killed(config.memory_limit)
             } else {
                 let message = format!("wasm trap: {}", e.root_cause());
                 config.log.line(&config.name, Stream::Stderr, &message);
@@ -716,17 +641,6 @@ fn virtual_net(netns: &Netns, host_network: bool) -> String {
     }
 }
 
-fn set_once(exit: &watch::Sender<Option<ExitStatus>>, status: ExitStatus) {
-    exit.send_if_modified(|s| {
-        if s.is_none() {
-            *s = Some(status);
-            true
-        } else {
-            false
-        }
-    });
-}
-
 #[async_trait]
 impl RuntimeService for WasmRuntime {
     fn name(&self) -> &'static str {
@@ -738,41 +652,31 @@ impl RuntimeService for WasmRuntime {
     }
 
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
-        let id = format!(
-            "{}-{}",
-            config.pod_name,
-            self.next_id.fetch_add(1, Ordering::SeqCst)
-        );
+        let id = self.containers.sandbox_id(&config.pod_name);
         let netns = if config.host_network {
             Some(Cluster::detached_netns(&config.pod_name, &config.hostname))
         } else {
             self.cluster
                 .create_netns(&config.pod_name, &config.hostname)
         }
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the pod network {} has no address left",
-                crate::net::cluster::POD_CIDR
-            )
-        })?;
+        .ok_or_else(crate::runtime::no_pod_address)?;
         let pause = self.start_pause(netns.clone()).await?;
         lock(&self.sandboxes).insert(
-            id.clone(),
+            id.0.clone(),
             Sandbox {
                 config: config.clone(),
                 netns,
                 pause,
             },
         );
-        Ok(SandboxId(id))
+        Ok(id)
     }
 
     async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
         let sandboxes = lock(&self.sandboxes);
-        let sandbox = sandboxes.get(&id.0).ok_or_else(|| RuntimeError::NotFound {
-            kind: "sandbox",
-            id: id.0.clone(),
-        })?;
+        let sandbox = sandboxes
+            .get(&id.0)
+            .ok_or_else(|| not_found("sandbox", &id.0))?;
         let ip = if sandbox.config.host_network {
             crate::node::HOST_IP.to_string()
         } else {
@@ -796,22 +700,10 @@ impl RuntimeService for WasmRuntime {
                     s.config.state_dir.clone(),
                 )
             })
-            .ok_or_else(|| RuntimeError::NotFound {
-                kind: "sandbox",
-                id: sandbox.0.clone(),
-            })?;
-        let sha = config.image.id.trim_start_matches("sha256:");
-        let program = lock(&self.programs)
-            .get(sha)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("image {} was not pulled", config.image.id))?;
-        let id = format!(
-            "{:08x}{:06x}",
-            std::process::id(),
-            self.next_id.fetch_add(1, Ordering::SeqCst)
-        );
-        let files = lock(&self.image_files).get(sha).copied().unwrap_or(&[]);
-        let dir = state_dir.join(&id);
+            .ok_or_else(|| not_found("sandbox", &sandbox.0))?;
+        let image = self.images.pulled(&config.image.id)?;
+        let id = self.containers.new_id();
+        let dir = state_dir.join(&id.0);
         let (root, sources) = match &self.shared_root {
             Some(root) => {
                 std::fs::create_dir_all(&dir)
@@ -820,7 +712,7 @@ impl RuntimeService for WasmRuntime {
             }
             None => {
                 let root = dir.join("rootfs");
-                let sources = rootfs::create(&root, &hostname, files, &config.mounts)
+                let sources = rootfs::create(&root, &hostname, image.files, &config.mounts)
                     .inspect_err(|_| {
                         let _ = std::fs::remove_dir_all(&dir);
                     })
@@ -830,106 +722,86 @@ impl RuntimeService for WasmRuntime {
                 (root, sources)
             }
         };
-        let (exit, _) = watch::channel(None);
-        lock(&self.containers).insert(
-            id.clone(),
-            Arc::new(Container {
-                config,
-                hostname,
-                netns,
-                host_network,
-                dir,
-                fs: Arc::new(rootfs::Filesystem { root, sources }),
-                sandbox: sandbox.clone(),
-                program,
-                exit,
-                task: Mutex::new(None),
-            }),
-        );
-        Ok(ContainerId(id))
+        let backend = WasmContainer {
+            hostname,
+            netns,
+            host_network,
+            dir,
+            fs: Arc::new(rootfs::Filesystem { root, sources }),
+            program: image.backend.clone(),
+            task: Mutex::new(None),
+        };
+        self.containers.insert(id.clone(), sandbox, config, backend);
+        Ok(id)
     }
 
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
-        let c = self.container(id)?;
-        let mut task = lock(&c.task);
-        if task.is_some() {
-            return Err(anyhow::anyhow!("container {id} was already started").into());
-        }
+        let c = self.containers.start(id)?;
         let engine = self.engine.clone();
-        let (program, config, hostname, exit) = (
-            c.program.clone(),
-            c.config.clone(),
-            c.hostname.clone(),
-            c.exit.clone(),
-        );
-        let host_network = c.host_network;
+        let w = &c.backend;
         let net = NetCtx {
-            netns: c.netns.clone(),
-            container: config.name.clone(),
+            netns: w.netns.clone(),
+            container: c.config.name.clone(),
             trace: self.cluster.trace.clone(),
         };
-        let fs = c.fs.clone();
-        *task = Some(tokio::spawn(async move {
+        let (program, config, hostname, host_network, fs) = (
+            w.program.clone(),
+            c.config.clone(),
+            w.hostname.clone(),
+            w.host_network,
+            w.fs.clone(),
+        );
+        let container = c.clone();
+        *lock(&w.task) = Some(tokio::spawn(async move {
             let status = run_guest(engine, program, config, hostname, net, host_network, fs).await;
-            set_once(&exit, status);
+            container.exited(status);
         }));
         Ok(())
     }
 
     async fn wait_container(&self, id: &ContainerId) -> Result<ExitStatus> {
-        crate::runtime::wait_exit(self.container(id)?.exit.subscribe(), id).await
+        self.containers.get(id)?.wait().await
     }
 
     /// WASI has no signals: the guest cannot be told to stop, so it runs on for the grace period
     /// (as a process that ignores SIGTERM does) and is then killed: exit 137.
     async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
-        let c = self.container(id)?;
-        let mut rx = c.exit.subscribe();
-        if tokio::time::timeout(grace, rx.wait_for(Option::is_some))
-            .await
-            .is_ok()
-        {
+        let c = self.containers.get(id)?;
+        if c.exits_within(grace).await {
             return Ok(());
         }
-        let task = lock(&c.task).take();
+        let task = lock(&c.backend.task).take();
         if let Some(task) = task {
             task.abort();
             // Wait until the guest's Store is really gone before reporting it dead.
             let _ = task.await;
         }
-        set_once(
-            &c.exit,
-            ExitStatus {
-                code: 137,
-                reason: ExitReason::Error,
-                message: None,
-            },
-        );
+        c.exited(ExitStatus::killed());
         Ok(())
     }
 
     async fn remove_container(&self, id: &ContainerId) -> Result<()> {
-        let removed = lock(&self.containers).remove(&id.0);
-        if let Some(c) = removed {
-            let task = lock(&c.task).take();
-            if let Some(task) = task {
-                task.abort();
-                // The Store holds the preopened directories: let it go before removing them.
-                let _ = task.await;
-            }
-            // The writable layer goes with the container instance.
-            if let Err(e) = std::fs::remove_dir_all(&c.dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(anyhow::anyhow!("removing {}: {e}", c.dir.display()).into());
-            }
+        let Some(c) = self.containers.remove(id) else {
+            return Ok(());
+        };
+        let task = lock(&c.backend.task).take();
+        if let Some(task) = task {
+            task.abort();
+            // The Store holds the preopened directories: let it go before removing them.
+            let _ = task.await;
+        }
+        // The writable layer goes with the container instance.
+        let dir = &c.backend.dir;
+        if let Err(e) = std::fs::remove_dir_all(dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(anyhow::anyhow!("removing {}: {e}", dir.display()).into());
         }
         Ok(())
     }
 
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids = self.containers_of(id);
-        crate::runtime::kill_all(self, ids).await?;
+        crate::runtime::kill_all(self, self.containers.of_sandbox(id)).await?;
         // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {
             s.pause.abort();
@@ -940,12 +812,13 @@ impl RuntimeService for WasmRuntime {
     /// WebAssembly has no kernel namespaces: a container's equivalents are the pod's virtual
     /// network (one per pod, named by its address), the pod's hostname and its own root directory.
     async fn container_namespaces(&self, id: &ContainerId) -> Vec<(String, String)> {
-        let Ok(c) = self.container(id) else {
+        let Ok(c) = self.containers.get(id) else {
             return Vec::new();
         };
+        let w = &c.backend;
         vec![
-            ("net".into(), virtual_net(&c.netns, c.host_network)),
-            ("uts".into(), format!("uts:[{}]", c.hostname)),
+            ("net".into(), virtual_net(&w.netns, w.host_network)),
+            ("uts".into(), format!("uts:[{}]", w.hostname)),
             ("mnt".into(), format!("mnt:[rootfs {}]", id.0)),
         ]
     }
@@ -962,8 +835,7 @@ impl RuntimeService for WasmRuntime {
     }
 
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
-        let ids = self.containers_of(id);
-        for cid in ids {
+        for cid in self.containers.of_sandbox(id) {
             self.remove_container(&cid).await?;
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
@@ -977,28 +849,26 @@ impl RuntimeService for WasmRuntime {
         Ok(())
     }
 
-    async fn exec_sync(
-        &self,
-        id: &ContainerId,
-        argv: &[String],
-        timeout: Duration,
-    ) -> Result<ExecResult> {
-        let c = self.container(id)?;
-        let own = c.config.image.builtin;
-        let command = argv.first().map_or("", String::as_str);
-        let program = match own.map(|b| images::exec_image(b, command)) {
-            Some(other) if Some(other) != own => {
+    async fn dial(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let (netns, host_network) = lock(&self.sandboxes)
+            .get(&sandbox.0)
+            .map(|s| (s.netns.clone(), s.config.host_network))
+            .ok_or_else(|| not_found("sandbox", &sandbox.0))?;
+        exec::dial(&netns, host_network, port).await
+    }
+
+    async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
+        let ExecSync { argv, timeout } = cmd;
+        let c = self.containers.get(id)?;
+        let program = match self.images.exec_image(&c.config.image.id, argv)? {
+            Some(other) => {
                 let (info, _) = self
                     .prepare(other.name, Path::new("/"))
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let sha = info.id.trim_start_matches("sha256:");
-                lock(&self.programs)
-                    .get(sha)
-                    .cloned()
-                    .ok_or_else(|| anyhow::anyhow!("image {} was not compiled", other.name))?
+                self.images.pulled(&info.id)?.backend.clone()
             }
-            _ => c.program.clone(),
+            None => c.backend.program.clone(),
         };
         exec::exec_sync(
             self.engine.clone(),
@@ -1009,16 +879,5 @@ impl RuntimeService for WasmRuntime {
             timeout,
         )
         .await
-    }
-
-    async fn dial(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
-        let (netns, host_network) = lock(&self.sandboxes)
-            .get(&sandbox.0)
-            .map(|s| (s.netns.clone(), s.config.host_network))
-            .ok_or_else(|| RuntimeError::NotFound {
-                kind: "sandbox",
-                id: sandbox.0.clone(),
-            })?;
-        exec::dial(&netns, host_network, port).await
     }
 }

@@ -45,6 +45,7 @@ fn sandbox(name: &str, dir: &Path) -> SandboxConfig {
         host_network: false,
         share_process_namespace: false,
         state_dir: dir.join(name),
+        port_mappings: Vec::new(),
     }
 }
 
@@ -265,7 +266,6 @@ fn main() {
             use wpod::linux::{LinuxOptions, LinuxRuntime};
             match LinuxRuntime::new(LinuxOptions {
                 cluster,
-                pods: vec![],
                 exe: PathBuf::from(env!("CARGO_BIN_EXE_wpod")),
                 cache_dir: dir.join("cache"),
             }) {

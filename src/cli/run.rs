@@ -15,14 +15,14 @@ use super::output::{PodLog, Printer};
 use super::watchdog::Watchdog;
 use crate::console::{self, Channel};
 use crate::manifest;
-use crate::net::publish::{self, Kind, Mapping};
+use crate::net::publish::{self, Mapping};
 use crate::net::{Cluster, Trace};
 use crate::node::{Node, NodeConfig};
 use crate::plan::{self, PodPlan};
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
 use crate::pod::{Outcome, Phase, StopMode};
-use crate::runtime::RuntimeService;
+use crate::runtime::{Protocol, RuntimeService};
 use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
 
 /// How long killed pods may take to go before wpod exits without them. A kill takes milliseconds
@@ -382,6 +382,7 @@ fn make_runtime(
                 let addr = publish::publish(cluster, m.clone()).map_err(|e| (exit::USAGE, e))?;
                 published.push(format!("{addr} -> {}:{}", m.pod, m.container_port));
             }
+            published.extend(host_ports(plans)?);
             let rt = WasmRuntime::new(WasmOptions {
                 cache_dir: if args.no_cache {
                     None
@@ -402,7 +403,6 @@ fn make_runtime(
                 .map_err(|e| (exit::INTERNAL, format!("cannot find the wpod binary: {e}")))?;
             let rt = LinuxRuntime::new(LinuxOptions {
                 cluster: cluster.clone(),
-                pods: plans.iter().map(|p| p.name.clone()).collect(),
                 exe,
                 cache_dir: CompileCache::default_dir()
                     .unwrap_or_else(|| std::env::temp_dir().join("wpod-cache")),
@@ -426,6 +426,7 @@ fn make_runtime(
                         .map_err(|e| (exit::USAGE, e))?;
                     published.push(format!("{addr} -> {}:{}", m.pod, m.container_port));
                 }
+                published.extend(host_ports(plans)?);
             }
             Ok((rt, published))
         }
@@ -443,7 +444,7 @@ fn make_runtime(
     }
 }
 
-/// `--publish` flags and `hostPort`s, checked before anything runs.
+/// `--publish` flags, checked before anything runs.
 fn port_mappings(args: &RunArgs, plans: &[PodPlan]) -> Result<Vec<Mapping>, String> {
     let mut out = Vec::new();
     for spec in &args.publish {
@@ -463,31 +464,45 @@ fn port_mappings(args: &RunArgs, plans: &[PodPlan]) -> Result<Vec<Mapping>, Stri
             host,
             pod,
             container_port,
-            kind: Kind::Forward,
         });
     }
+    Ok(out)
+}
+
+/// The pods' hostPorts as they will be published, each bound once now (all at a time, so two
+/// pods asking for one port conflict too) so that a busy port is a usage error before any pod
+/// starts; each sandbox binds its own when it starts.
+fn host_ports(plans: &[PodPlan]) -> Result<Published, (u8, String)> {
+    let mut probes = Vec::new();
+    let mut published = Vec::new();
     for plan in plans {
         for hp in &plan.host_ports {
-            if !hp.protocol.eq_ignore_ascii_case("TCP") {
+            if hp.protocol != Protocol::Tcp {
                 eprintln!(
                     "warning: pod {}: hostPort {}/{} is not published: wpod publishes TCP ports only",
-                    plan.name, hp.host_port, hp.protocol
+                    plan.name,
+                    hp.host.port(),
+                    hp.protocol
                 );
                 continue;
             }
-            let ip = hp.host_ip.as_deref().unwrap_or("127.0.0.1");
-            let ip: std::net::IpAddr = ip
-                .parse()
-                .map_err(|_| format!("pod {}: hostIP {ip} is not an IP address", plan.name))?;
-            out.push(Mapping {
-                host: std::net::SocketAddr::new(ip, hp.host_port),
-                pod: plan.name.clone(),
-                container_port: hp.container_port,
-                kind: Kind::HostPort,
-            });
+            let probe = std::net::TcpListener::bind(hp.host).map_err(|e| {
+                (
+                    exit::USAGE,
+                    format!(
+                        "cannot publish {} (hostPort of pod {}): {e}; is another program using that port? pick another hostPort",
+                        hp.host, plan.name
+                    ),
+                )
+            })?;
+            probes.push(probe);
+            published.push(format!(
+                "{} -> {}:{}",
+                hp.host, plan.name, hp.container_port
+            ));
         }
     }
-    Ok(out)
+    Ok(published)
 }
 
 /// Net trace lines go to the printer, which exists only after the network is set up.

@@ -87,8 +87,6 @@ pub enum Mode {
 pub struct LinuxOptions {
     /// Pod addresses and names, shared with the rest of the run.
     pub cluster: Arc<Cluster>,
-    /// The pods of the run, for every container's /etc/hosts (pod-to-pod by name).
-    pub pods: Vec<String>,
     /// The wpod binary: helper processes are re-executions of it.
     pub exe: PathBuf,
     /// Where the native builds of built-in images are written.
@@ -105,6 +103,8 @@ struct Sandbox {
     ip: Option<Ipv4Addr>,
     /// Asks the pause process for sockets in the pod's network (published ports).
     factory: Mutex<UnixStream>,
+    /// The listeners of its hostPorts, closed when the sandbox stops.
+    host_ports: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What a container process of an image execs.
@@ -138,13 +138,27 @@ struct Node {
     next_veth: u32,
 }
 
+/// The node helper, started by the first pod that joins the pod network.
+type NodeSlot = tokio::sync::Mutex<Option<Node>>;
+
+/// A TCP socket in the node's network namespace (its address on the pod bridge is the node's
+/// IP), once a pod has started the node helper.
+async fn node_socket(node: &NodeSlot) -> Option<std::io::Result<OwnedFd>> {
+    let guard = node.lock().await;
+    let node = guard.as_ref()?;
+    Some(publish::request_socket(
+        &node.control,
+        helper::SOCKET_REQUEST,
+    ))
+}
+
 pub struct LinuxRuntime {
     options: LinuxOptions,
     mode: Mode,
     images: Images<LinuxImage>,
     sandboxes: Mutex<HashMap<String, Arc<Sandbox>>>,
     containers: Containers<LinuxContainer>,
-    node: tokio::sync::Mutex<Option<Node>>,
+    node: Arc<NodeSlot>,
     /// Compiles `.wasm` images into the disk cache (made on first use).
     compiler: std::sync::OnceLock<Option<WasmRuntime>>,
 }
@@ -158,7 +172,7 @@ impl LinuxRuntime {
             images: Images::default(),
             sandboxes: Mutex::new(HashMap::new()),
             containers: Containers::default(),
-            node: tokio::sync::Mutex::new(None),
+            node: Arc::new(tokio::sync::Mutex::new(None)),
             compiler: std::sync::OnceLock::new(),
         })
     }
@@ -206,12 +220,11 @@ impl LinuxRuntime {
     }
 
     /// A TCP socket created inside a pod's network namespace by its pause process.
-    pub fn pod_socket(&self, pod: &str) -> std::io::Result<(OwnedFd, Option<Ipv4Addr>)> {
+    pub fn pod_socket(&self, pod: &str) -> std::io::Result<OwnedFd> {
         let sandbox = self
             .sandbox_of_pod(pod)
             .ok_or_else(|| std::io::Error::other(format!("pod {pod} is not running")))?;
-        let fd = publish::request_socket(&lock(&sandbox.factory), b"t")?;
-        Ok((fd, sandbox.ip))
+        publish::request_socket(&lock(&sandbox.factory), b"t")
     }
 
     /// Sends a request to the node helper, starting it (and the bridge) on first use.
@@ -250,17 +263,6 @@ impl LinuxRuntime {
         node_call(node, line.replace("{veth}", &veth)).await
     }
 
-    /// A TCP socket in the node's network namespace (its address on the pod bridge is the node's
-    /// IP), once a pod has started the node helper.
-    async fn node_socket(&self) -> Option<std::io::Result<OwnedFd>> {
-        let guard = self.node.lock().await;
-        let node = guard.as_ref()?;
-        Some(publish::request_socket(
-            &node.control,
-            helper::SOCKET_REQUEST,
-        ))
-    }
-
     fn hosts_file(&self, hostname: &str, own_ip: Option<Ipv4Addr>) -> String {
         let mut hosts = String::from(
             "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
@@ -269,12 +271,10 @@ impl LinuxRuntime {
             Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
             None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
         }
-        // Other pods of the run by name, as the wasm backend's name lookup resolves them.
+        // Other pods by name, as the wasm backend's name lookup resolves them.
         if own_ip.is_some() {
-            for pod in &self.options.pods {
-                if let Some(ip) = self.options.cluster.address_of(pod)
-                    && Some(ip) != own_ip
-                {
+            for (pod, ip) in self.options.cluster.addresses() {
+                if Some(ip) != own_ip {
                     hosts.push_str(&format!("{ip}\t{pod}\n"));
                 }
             }
@@ -489,6 +489,20 @@ impl RuntimeService for LinuxRuntime {
             }
             ip = Some(addr);
         }
+        // Rootless pods have no IP to forward to (the CLI says hostPorts are unavailable then).
+        let host_ports = match ip {
+            Some(ip) => crate::net::publish::publish_all(&config.port_mappings, |m| {
+                publish::publish_host_port(self.node.clone(), ip, m.host, m.container_port)
+            }),
+            None => Ok(Vec::new()),
+        };
+        let host_ports = match host_ports {
+            Ok(listeners) => listeners,
+            Err(e) => {
+                let _ = sys::kill(outer_pid as i32, libc::SIGKILL);
+                return Err(anyhow::anyhow!(e).into());
+            }
+        };
         lock(&self.sandboxes).insert(
             id.0.clone(),
             Arc::new(Sandbox {
@@ -498,6 +512,7 @@ impl RuntimeService for LinuxRuntime {
                 pid,
                 ip,
                 factory: Mutex::new(ours),
+                host_ports,
             }),
         );
         Ok(id)
@@ -751,6 +766,9 @@ impl RuntimeService for LinuxRuntime {
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         crate::runtime::kill_all(self, self.containers.of_sandbox(id)).await?;
         if let Ok(s) = self.sandbox(id) {
+            for listener in &s.host_ports {
+                listener.abort();
+            }
             let _ = sys::kill(s.outer_pid as i32, libc::SIGTERM);
             let outer = lock(&s.outer).take();
             if let Some(mut outer) = outer
@@ -817,8 +835,7 @@ impl RuntimeService for LinuxRuntime {
         let connected = match (s.config.host_network, s.ip) {
             (true, _) => tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await,
             (false, Some(ip)) => {
-                let fd = self
-                    .node_socket()
+                let fd = node_socket(&self.node)
                     .await
                     .context("the pod network's node helper is not running")?
                     .context("asking the node helper for a socket")?;

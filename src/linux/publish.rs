@@ -1,8 +1,9 @@
 //! `--publish` and `hostPort` on the Linux backend: a listener on the host forwards each connection
 //! into the pod's network namespace through a socket the pod's pause process created there (sent
 //! over a unix socket with SCM_RIGHTS), so wpod itself never enters a namespace.
-//! `--publish` connects to the pod's 127.0.0.1 (like `kubectl port-forward`), a hostPort to the
-//! pod's IP (so a server bound only to 127.0.0.1 is not reachable that way, as with a CNI portmap).
+//! `--publish` connects to the pod's 127.0.0.1 (like `kubectl port-forward`), a hostPort from the
+//! node to the pod's IP (so a server bound only to 127.0.0.1 is not reachable that way, as with a
+//! CNI portmap).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -10,8 +11,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use super::LinuxRuntime;
-use crate::net::publish::{Kind, Mapping};
+use super::{LinuxRuntime, NodeSlot, node_socket};
+use crate::net::publish::Mapping;
 
 /// One socket from a helper that makes them (the pause process, the node helper: see helper.rs),
 /// asked for with `request`.
@@ -47,17 +48,53 @@ pub fn request_socket(factory: &UnixStream, request: &[u8]) -> io::Result<OwnedF
     }
 }
 
-/// Binds the host side now (a busy port is an error before any pod starts) and forwards every
-/// connection that arrives later.
+/// `--publish`: binds the host side now (a busy port is an error before any pod starts) and
+/// forwards every connection that arrives later to the named pod's 127.0.0.1.
 pub fn publish(runtime: &Arc<LinuxRuntime>, mapping: Mapping) -> Result<SocketAddr, String> {
-    let (local, listener) = crate::net::publish::bind_host(&mapping)?;
+    let (local, listener) = crate::net::publish::bind_host(mapping.host)?;
     let runtime = runtime.clone();
+    drop(serve(listener, move || {
+        let runtime = runtime.clone();
+        let (pod, port) = (mapping.pod.clone(), mapping.container_port);
+        async move {
+            let fd = runtime.pod_socket(&pod)?;
+            connect_from(fd, Ipv4Addr::LOCALHOST, port).await
+        }
+    }));
+    Ok(local)
+}
+
+/// A sandbox's `hostPort`: binds `host` now and forwards each connection from the node's
+/// namespace to the pod's IP, as a CNI portmap does, until the returned task is aborted.
+pub(super) fn publish_host_port(
+    node: Arc<NodeSlot>,
+    ip: Ipv4Addr,
+    host: SocketAddr,
+    container_port: u16,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let (_, listener) = crate::net::publish::bind_host(host)?;
+    Ok(serve(listener, move || {
+        let node = node.clone();
+        async move {
+            let fd = node_socket(&node).await.ok_or_else(|| {
+                io::Error::other("the pod network's node helper is not running")
+            })??;
+            connect_from(fd, ip, container_port).await
+        }
+    }))
+}
+
+/// Accepts connections and joins each to one that `connect` opens inside the pod network.
+fn serve<F, Fut>(listener: tokio::net::TcpListener, connect: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<tokio::net::TcpStream>> + Send + 'static,
+{
     tokio::spawn(async move {
         while let Ok((mut outside, _)) = listener.accept().await {
-            let runtime = runtime.clone();
-            let mapping = mapping.clone();
+            let inside = connect();
             tokio::spawn(async move {
-                let Ok(mut inside) = connect(&runtime, &mapping).await else {
+                let Ok(mut inside) = inside.await else {
                     return;
                 };
                 let _ = outside.set_nodelay(true);
@@ -65,24 +102,7 @@ pub fn publish(runtime: &Arc<LinuxRuntime>, mapping: Mapping) -> Result<SocketAd
                 let _ = tokio::io::copy_bidirectional(&mut outside, &mut inside).await;
             });
         }
-    });
-    Ok(local)
-}
-
-async fn connect(runtime: &LinuxRuntime, m: &Mapping) -> io::Result<tokio::net::TcpStream> {
-    // A hostPort goes through the node, as a CNI portmap forwards: the pod sees the node's address.
-    if matches!(m.kind, Kind::HostPort)
-        && let Some(ip) = runtime.sandbox_of_pod(&m.pod).and_then(|s| s.ip)
-        && let Some(node) = runtime.node_socket().await
-    {
-        return connect_from(node?, ip, m.container_port).await;
-    }
-    let (fd, ip) = runtime.pod_socket(&m.pod)?;
-    let target = match m.kind {
-        Kind::Forward => Ipv4Addr::LOCALHOST,
-        Kind::HostPort => ip.unwrap_or(Ipv4Addr::LOCALHOST),
-    };
-    connect_from(fd, target, m.container_port).await
+    })
 }
 
 /// Connects a socket the pod's pause process made (so it lives in the pod's network namespace).

@@ -107,6 +107,7 @@ fn run_inner(
                 host_network: true,
                 share_process_namespace: false,
                 state_dir: PathBuf::from(STATE).join(tag),
+                port_mappings: Vec::new(),
             })
             .await?;
         let id = runtime

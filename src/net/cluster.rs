@@ -60,6 +60,19 @@ impl Cluster {
         Some(ip)
     }
 
+    /// Every pod name with an address so far, in address order: the pods a run declared (they
+    /// are given addresses in manifest order before any starts) and those added since.
+    pub fn addresses(&self) -> Vec<(String, Ipv4Addr)> {
+        let mut all: Vec<(String, Ipv4Addr)> = self
+            .lock()
+            .addresses
+            .iter()
+            .map(|(pod, ip)| (pod.clone(), *ip))
+            .collect();
+        all.sort_by_key(|(_, ip)| *ip);
+        all
+    }
+
     /// Creates a pod's network namespace (its sandbox's network).
     pub fn create_netns(self: &Arc<Self>, pod: &str, hostname: &str) -> Option<Arc<Netns>> {
         let ip = self.address_of(pod)?;

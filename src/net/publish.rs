@@ -14,23 +14,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::cluster::{Cluster, NODE_IP};
-use super::netns::Proto;
+use super::netns::{Netns, Proto};
+use crate::runtime::{PortMapping, Protocol};
+
 use super::pipe::{Pipe, Read as PipeRead, Room as PipeRoom};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// `--publish`: to the pod's localhost.
-    Forward,
-    /// `ports[].hostPort`: to the pod's IP, from the node.
-    HostPort,
-}
-
+/// A `--publish` flag: a host address forwarded to a pod's localhost.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mapping {
     pub host: SocketAddr,
     pub pod: String,
     pub container_port: u16,
-    pub kind: Kind,
 }
 
 impl std::fmt::Display for Mapping {
@@ -39,53 +33,106 @@ impl std::fmt::Display for Mapping {
     }
 }
 
-/// Binds the host side of a mapping now, so a busy port is an error before any pod starts.
-pub fn bind_host(mapping: &Mapping) -> Result<(SocketAddr, tokio::net::TcpListener), String> {
-    let listener = std::net::TcpListener::bind(mapping.host)
+/// Binds `host` now, so a busy port is an error before anything depends on it.
+pub fn bind_host(host: SocketAddr) -> Result<(SocketAddr, tokio::net::TcpListener), String> {
+    let listener = std::net::TcpListener::bind(host)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
         .map_err(|e| {
             format!(
-                "cannot publish {}: {e}; is another program using that port? pick another host port",
-                mapping.host
+                "cannot publish {host}: {e}; is another program using that port? pick another host port"
             )
         })?;
     let local = listener
         .local_addr()
-        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+        .map_err(|e| format!("cannot publish {host}: {e}"))?;
     let listener = tokio::net::TcpListener::from_std(listener)
-        .map_err(|e| format!("cannot publish {}: {e}", mapping.host))?;
+        .map_err(|e| format!("cannot publish {host}: {e}"))?;
     Ok((local, listener))
 }
 
-/// Binds the host side now and forwards every connection that arrives later.
+/// Where the connections of one listener go.
+#[derive(Clone)]
+enum Route {
+    /// `--publish`: the named pod's localhost, whichever sandbox the pod has when one arrives.
+    Forward(Mapping),
+    /// A sandbox's `hostPort`: its IP, from the node.
+    HostPort {
+        netns: Arc<Netns>,
+        container_port: u16,
+    },
+}
+
+/// `--publish`: binds the host side now and forwards every connection that arrives later.
 pub fn publish(cluster: &Arc<Cluster>, mapping: Mapping) -> Result<SocketAddr, String> {
-    let (local, listener) = bind_host(&mapping)?;
-    let cluster = cluster.clone();
+    let (local, listener) = bind_host(mapping.host)?;
+    drop(serve(cluster.clone(), listener, Route::Forward(mapping)));
+    Ok(local)
+}
+
+/// A sandbox's `hostPort`: binds `host` now and forwards each connection to the pod's IP from
+/// the node until the returned task is aborted (when the sandbox stops).
+pub fn publish_host_port(
+    cluster: &Arc<Cluster>,
+    netns: Arc<Netns>,
+    host: SocketAddr,
+    container_port: u16,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let (_, listener) = bind_host(host)?;
+    let route = Route::HostPort {
+        netns,
+        container_port,
+    };
+    Ok(serve(cluster.clone(), listener, route))
+}
+
+/// Publishes a sandbox's TCP hostPorts with `publish`, all or none: when one cannot be bound,
+/// those bound so far are closed again. Other protocols are not published.
+pub fn publish_all(
+    mappings: &[PortMapping],
+    mut publish: impl FnMut(&PortMapping) -> Result<tokio::task::JoinHandle<()>, String>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let mut listeners: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    for m in mappings.iter().filter(|m| m.protocol == Protocol::Tcp) {
+        match publish(m) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => {
+                listeners.iter().for_each(|l| l.abort());
+                return Err(e);
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+fn serve(
+    cluster: Arc<Cluster>,
+    listener: tokio::net::TcpListener,
+    route: Route,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
-            tokio::spawn(forward(cluster.clone(), mapping.clone(), stream, peer));
+            tokio::spawn(forward(cluster.clone(), route.clone(), stream, peer));
         }
-    });
-    Ok(local)
+    })
 }
 
 /// Ports the node uses for its side of hostPort connections.
 static NODE_PORTS: AtomicU16 = AtomicU16::new(40000);
 
-async fn forward(cluster: Arc<Cluster>, m: Mapping, stream: TcpStream, peer: SocketAddr) {
+async fn forward(cluster: Arc<Cluster>, route: Route, stream: TcpStream, peer: SocketAddr) {
     // Small writes from the guest must not wait for Nagle's algorithm on the host side.
     let _ = stream.set_nodelay(true);
-    let Some(netns) = cluster.netns_named(&m.pod) else {
-        cluster
-            .trace
-            .event(|| format!("host {peer} -> {m}: the pod is not running; connection closed"));
-        return;
-    };
-    let (label, _bound, from, to) = match m.kind {
-        Kind::Forward => {
+    let (netns, label, _bound, from, to) = match route {
+        Route::Forward(mapping) => {
+            let Some(netns) = cluster.netns_named(&mapping.pod) else {
+                cluster.trace.event(|| {
+                    format!("host {peer} -> {mapping}: the pod is not running; connection closed")
+                });
+                return;
+            };
             let Ok(bound) = netns.bind(
                 Proto::Tcp,
                 SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
@@ -94,14 +141,19 @@ async fn forward(cluster: Arc<Cluster>, m: Mapping, stream: TcpStream, peer: Soc
                 return;
             };
             let from = bound.addr;
-            let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, m.container_port);
-            (format!("host {peer} (port-forward)"), Some(bound), from, to)
+            let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, mapping.container_port);
+            let label = format!("host {peer} (port-forward)");
+            (netns, label, Some(bound), from, to)
         }
-        Kind::HostPort => {
+        Route::HostPort {
+            netns,
+            container_port,
+        } => {
             let port = NODE_PORTS.fetch_add(1, Ordering::Relaxed).max(40000);
             let from = SocketAddrV4::new(NODE_IP, port);
-            let to = SocketAddrV4::new(netns.ip, m.container_port);
-            (format!("host {peer} (hostPort)"), None, from, to)
+            let to = SocketAddrV4::new(netns.ip, container_port);
+            let label = format!("host {peer} (hostPort)");
+            (netns, label, None, from, to)
         }
     };
     let conn = match netns.connect(from, &label, to) {

@@ -12,13 +12,14 @@ pub use build::{Overrides, PlanError, Source, build, new_uid};
 pub use handler::{Handler, Probe, Timings};
 pub use qos::QosClass;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, ContainerPort, Pod, Secret};
 
 use crate::manifest::{parse_cpu_millis, parse_memory_bytes};
-use crate::runtime::Security;
+use crate::runtime::{PortMapping, Protocol, Security};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartPolicy {
@@ -204,8 +205,9 @@ pub struct PodPlan {
     pub grace_period: Duration,
     /// Directory that relative image paths resolve against.
     pub base_dir: PathBuf,
-    /// `ports[].hostPort` of every container: (hostIP, hostPort, containerPort, protocol).
-    pub host_ports: Vec<HostPort>,
+    /// `ports[].hostPort` of every container (none for a `hostNetwork` pod, whose servers bind
+    /// the host's ports themselves).
+    pub host_ports: Vec<PortMapping>,
     /// The pod as the user wrote it, echoed back (with status) by `-o json`.
     pub manifest: Pod,
     /// The ConfigMaps and Secrets of the pod's namespace that came with the manifests.
@@ -213,12 +215,23 @@ pub struct PodPlan {
     pub secrets: Vec<Secret>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPort {
-    pub host_ip: Option<String>,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub protocol: String,
+/// A container port's `hostPort` as the sandbox publishes it; None without one. Validation has
+/// checked the numbers and `hostIP`; an empty `hostIP` is wpod's default, the host's loopback.
+fn host_port(p: &ContainerPort) -> Option<PortMapping> {
+    let host_port = u16::try_from(p.host_port?).ok().filter(|h| *h > 0)?;
+    let ip = match p.host_ip.as_deref() {
+        None | Some("") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(ip) => ip.parse().ok()?,
+    };
+    Some(PortMapping {
+        protocol: match p.protocol.as_deref() {
+            Some("UDP") => Protocol::Udp,
+            Some("SCTP") => Protocol::Sctp,
+            _ => Protocol::Tcp,
+        },
+        host: SocketAddr::new(ip, host_port),
+        container_port: u16::try_from(p.container_port).ok()?,
+    })
 }
 
 /// Kubernetes' default terminationGracePeriodSeconds.
@@ -246,9 +259,10 @@ impl PodPlan {
         manifest.metadata.uid = Some(uid.to_string());
         let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
         manifest.metadata.namespace = Some(namespace.clone());
+        let host_network = spec.host_network.unwrap_or(false);
         PodPlan {
             hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
-            host_network: spec.host_network.unwrap_or(false),
+            host_network,
             share_process_namespace: spec.share_process_namespace.unwrap_or(false),
             qos_class: QosClass::of(&spec),
             name,
@@ -279,14 +293,8 @@ impl PodPlan {
                 .flatten()
                 .chain(spec.containers.iter())
                 .flat_map(|c| c.ports.iter().flatten())
-                .filter_map(|p| {
-                    Some(HostPort {
-                        host_ip: p.host_ip.clone(),
-                        host_port: u16::try_from(p.host_port?).ok().filter(|h| *h > 0)?,
-                        container_port: u16::try_from(p.container_port).ok()?,
-                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                    })
-                })
+                .filter(|_| !host_network)
+                .filter_map(host_port)
                 .collect(),
             base_dir,
             manifest,
@@ -426,6 +434,40 @@ mod tests {
         );
         // An explicitly empty args list still replaces CMD.
         assert_eq!(argv(None, Some(&[]), &ep, &cmd), v(&["/ep"]));
+    }
+
+    #[test]
+    fn host_ports_resolve_to_port_mappings() {
+        let port = |host_ip: Option<&str>, number: Option<i32>, protocol: Option<&str>| {
+            host_port(&ContainerPort {
+                container_port: 80,
+                host_ip: host_ip.map(str::to_string),
+                host_port: number,
+                protocol: protocol.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        let local = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let tcp = |host| {
+            Some(PortMapping {
+                protocol: Protocol::Tcp,
+                host,
+                container_port: 80,
+            })
+        };
+        // wpod publishes on the host's loopback unless hostIP says otherwise.
+        assert_eq!(port(None, Some(8080), None), tcp(local));
+        assert_eq!(port(Some(""), Some(8080), None), tcp(local));
+        assert_eq!(
+            port(Some("0.0.0.0"), Some(8080), None),
+            tcp(SocketAddr::from(([0, 0, 0, 0], 8080)))
+        );
+        assert_eq!(
+            port(None, Some(53), Some("UDP")).map(|m| m.protocol),
+            Some(Protocol::Udp)
+        );
+        assert_eq!(port(None, None, None), None);
+        assert_eq!(port(None, Some(0), None), None);
     }
 
     #[test]

@@ -413,6 +413,7 @@ impl PodWorker {
             host_network: self.plan.host_network,
             share_process_namespace: self.plan.share_process_namespace,
             state_dir: self.pod_dir.join("sandbox"),
+            port_mappings: self.plan.host_ports.clone(),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
             Ok(id) => {

@@ -42,6 +42,37 @@ pub struct SandboxConfig {
     /// A directory the backend owns for this sandbox's state (its containers' root file systems),
     /// on the same file system as the pod's volumes; the kubelet removes it with the pod.
     pub state_dir: PathBuf,
+    /// The pod's `hostPort`s: the backend binds each on the host while the sandbox runs and
+    /// forwards what arrives to the pod's IP from the node, as a CNI portmap does.
+    pub port_mappings: Vec<PortMapping>,
+}
+
+/// A port's transport, as `ports[].protocol` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        })
+    }
+}
+
+/// One `hostPort` of a sandbox (CRI's PortMapping). Backends publish TCP only; the others are
+/// reported by the caller as not published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortMapping {
+    pub protocol: Protocol,
+    /// `hostIP` (wpod's default is 127.0.0.1, not every interface) and `hostPort`.
+    pub host: std::net::SocketAddr,
+    pub container_port: u16,
 }
 
 /// A host directory (or file) that the kubelet prepared, to appear inside a container: CRI's Mount.

@@ -32,6 +32,7 @@ use crate::hostfs;
 use crate::images;
 use crate::net::host::{NetCtx, NetView};
 use crate::net::netns::Netns;
+use crate::net::publish;
 use crate::net::{Cluster, Trace};
 use crate::runtime::containers::{Containers, lock, not_found};
 use crate::runtime::images::{self as pulled, Image, Images, Named};
@@ -121,6 +122,18 @@ struct Sandbox {
     netns: Arc<Netns>,
     /// The pod's infra container: the sandbox lives as long as it runs.
     pause: tokio::task::JoinHandle<()>,
+    /// The listeners of its hostPorts, closed when the sandbox stops.
+    host_ports: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Ends what StopPodSandbox ends: the infra container and the pod's port mappings.
+    fn stop(&self) {
+        self.pause.abort();
+        for listener in &self.host_ports {
+            listener.abort();
+        }
+    }
 }
 
 /// The pause container prints nothing; anything it might say goes nowhere.
@@ -282,6 +295,22 @@ impl WasmRuntime {
 }
 
 impl WasmRuntime {
+    /// Binds the sandbox's hostPorts (a hostNetwork pod's servers bind the host's ports
+    /// themselves); a busy one fails the sandbox.
+    fn publish_host_ports(
+        &self,
+        config: &SandboxConfig,
+        netns: &Arc<Netns>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+        if config.host_network {
+            return Ok(Vec::new());
+        }
+        publish::publish_all(&config.port_mappings, |m| {
+            publish::publish_host_port(&self.cluster, netns.clone(), m.host, m.container_port)
+        })
+        .map_err(|e| anyhow::anyhow!(e).into())
+    }
+
     /// Starts the built-in pause image in the pod's network: the wasm counterpart of the process
     /// that holds a Linux pod's namespaces.
     async fn start_pause(&self, netns: Arc<Netns>) -> Result<tokio::task::JoinHandle<()>> {
@@ -660,13 +689,29 @@ impl RuntimeService for WasmRuntime {
                 .create_netns(&config.pod_name, &config.hostname)
         }
         .ok_or_else(crate::runtime::no_pod_address)?;
-        let pause = self.start_pause(netns.clone()).await?;
+        let started = match self.publish_host_ports(config, &netns) {
+            Ok(host_ports) => self
+                .start_pause(netns.clone())
+                .await
+                .map(|pause| (pause, host_ports)),
+            Err(e) => Err(e),
+        };
+        let (pause, host_ports) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                if !config.host_network {
+                    self.cluster.remove_netns(netns.ip);
+                }
+                return Err(e);
+            }
+        };
         lock(&self.sandboxes).insert(
             id.0.clone(),
             Sandbox {
                 config: config.clone(),
                 netns,
                 pause,
+                host_ports,
             },
         );
         Ok(id)
@@ -804,7 +849,7 @@ impl RuntimeService for WasmRuntime {
         crate::runtime::kill_all(self, self.containers.of_sandbox(id)).await?;
         // Then the infra container, as the kubelet's StopPodSandbox stops pause last.
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {
-            s.pause.abort();
+            s.stop();
         }
         Ok(())
     }
@@ -840,7 +885,7 @@ impl RuntimeService for WasmRuntime {
         }
         let removed = lock(&self.sandboxes).remove(&id.0);
         if let Some(sandbox) = removed {
-            sandbox.pause.abort();
+            sandbox.stop();
             let _ = std::fs::remove_dir_all(&sandbox.config.state_dir);
             if !sandbox.config.host_network {
                 self.cluster.remove_netns(sandbox.netns.ip);

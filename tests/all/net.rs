@@ -296,27 +296,37 @@ fn published_nginx_answers_a_host_client() {
 
 #[test]
 fn host_port_reaches_the_pod_ip_only() {
-    let (open, closed) = (free_port(), free_port());
-    let manifest = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: hp}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  \
-         - name: public\n    image: testkit\n    command: [testkit, serve, \"0.0.0.0:8080\", public]\n    ports: [{{containerPort: 8080, hostPort: {open}}}]\n  \
-         - name: local\n    image: testkit\n    command: [testkit, serve, \"127.0.0.1:9090\", local]\n    ports: [{{containerPort: 9090, hostPort: {closed}}}]\n"
-    );
-    let (_s, child) = spawn_run(&manifest, &[]);
-    let page = http_get(open);
-    // A hostPort arrives at the pod IP: a server bound to the pod's loopback is not reachable.
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", closed)).expect("host side is bound");
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(s, "GET / HTTP/1.1\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let r = end_when(child, |_| true);
-    assert!(page.contains("public"), "{page}\n{r:?}");
-    assert!(out.is_empty(), "{out}");
+    on_backends(|backend| {
+        let (open, closed) = (free_port(), free_port());
+        let manifest = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: hp}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  \
+             - name: public\n    image: testkit\n    command: [testkit, serve, \"0.0.0.0:8080\", public]\n    ports: [{{containerPort: 8080, hostPort: {open}}}]\n  \
+             - name: local\n    image: testkit\n    command: [testkit, serve, \"127.0.0.1:9090\", local]\n    ports: [{{containerPort: 9090, hostPort: {closed}}}]\n"
+        );
+        let (_s, child) = spawn_run(&manifest, &["--backend", backend]);
+        let page = http_get(open);
+        // A hostPort arrives at the pod IP: a server bound to the pod's loopback is not reachable.
+        let mut s =
+            std::net::TcpStream::connect(("127.0.0.1", closed)).expect("host side is bound");
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = write!(s, "GET / HTTP/1.1\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let r = end_when(child, |_| true);
+        assert!(page.contains("public"), "{backend}: {page}\n{r:?}");
+        assert!(out.is_empty(), "{backend}: {out}");
+        assert!(
+            r.stderr
+                .contains(&format!("publishing 127.0.0.1:{open} -> hp:8080")),
+            "{backend}: {r:?}"
+        );
+        // The sandbox's listeners close with it.
+        std::net::TcpListener::bind(("127.0.0.1", open)).expect("the hostPort is free again");
+    });
 }
 
 #[test]
-fn a_busy_host_port_is_refused_before_the_pod_starts() {
+fn a_busy_publish_port_is_refused_before_the_pod_starts() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = holder.local_addr().expect("addr").port();
     let r = run_json(
@@ -330,6 +340,38 @@ fn a_busy_host_port_is_refused_before_the_pod_starts() {
         "{r:?}"
     );
     assert!(!r.stderr.contains("Started"), "{r:?}");
+}
+
+#[test]
+fn a_busy_or_doubly_claimed_host_port_is_refused_before_any_pod_starts() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = holder.local_addr().expect("addr").port();
+    let ported = |name: &str, port: u16| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: Never\n  \
+             containers:\n    - {{name: c, image: testkit, command: [testkit, exit, \"0\"], ports: [{{containerPort: 80, hostPort: {port}}}]}}\n"
+        )
+    };
+    let r = run_json(&ported("busy", busy), &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot publish 127.0.0.1:{busy} (hostPort of pod busy)"
+        )),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("Started"), "{r:?}");
+    // Two pods of one run asking for one port: the second cannot have it.
+    let free = free_port();
+    let both = format!("{}---\n{}", ported("first", free), ported("second", free));
+    let r = run_json(&both, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot publish 127.0.0.1:{free} (hostPort of pod second)"
+        )),
+        "{r:?}"
+    );
 }
 
 /// Inodes of the AF_INET/AF_INET6 sockets in the machine's network namespace.

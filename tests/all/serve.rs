@@ -1,5 +1,5 @@
 //! `wpod serve` driven by the real kubectl: apply, get (table, wide, yaml), watch, apply again,
-//! a typo'd field, a wrong token, restart persistence, delete with --wait.
+//! a typo'd field, a wrong token, restart persistence, delete with --wait, hostPorts.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -174,4 +174,60 @@ fn free_port_again(config: &Path) -> u16 {
         .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(free_port)
+}
+
+fn http_get(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn a_pods_host_port_lives_as_long_as_its_sandbox() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-hp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let host_port = free_port();
+    let manifest = dir.join("hp.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: hp}}\nspec:\n  containers:\n  - name: web\n    image: testkit\n    \
+             command: [testkit, serve, \"0.0.0.0:8080\", through-the-seam]\n    ports: [{{containerPort: 8080, hostPort: {host_port}}}]\n"
+        ),
+    )
+    .expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    wait_for("hp Running", || {
+        kubectl(
+            &config,
+            &["get", "pod", "hp", "-o", "jsonpath={.status.phase}"],
+        )
+        .1 == "Running"
+    });
+    let mut page = String::new();
+    wait_for("the hostPort answers", || {
+        page = http_get(host_port);
+        page.contains("through-the-seam")
+    });
+    // It arrives from the node's address on the pod network, as through a CNI portmap.
+    let (_, logs, _) = kubectl(&config, &["logs", "hp"]);
+    assert!(
+        logs.contains("10.88.0.1:") && logs.contains("GET / HTTP/1.1"),
+        "{logs}"
+    );
+    let (ok, out, err) = kubectl(&config, &["delete", "pod", "hp", "--grace-period=1"]);
+    assert!(ok, "{out}{err}");
+    // The node keeps running; the deleted pod's port is free for the next one.
+    std::net::TcpListener::bind(("127.0.0.1", host_port))
+        .expect("the hostPort closed with the pod");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -190,6 +190,15 @@ fn ports(checker: &mut Checker<'_>, path: &str, ports: &[ContainerPort]) {
                 "must be between 0 and 65535, inclusive",
             );
         }
+        if let Some(ip) = port.host_ip.as_deref().filter(|ip| !ip.is_empty())
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            checker.invalid(
+                &format!("{path}.hostIP"),
+                ip,
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            );
+        }
         if let Some(protocol) = &port.protocol {
             let supported = ["TCP", "UDP", "SCTP"];
             if !supported.contains(&protocol.as_str()) {

@@ -248,7 +248,6 @@ fn main() {
             cache_dir: Some(dir.join("cache")),
             progress: false,
             cluster: cluster.clone(),
-            shared_root: None,
         })
         .expect("wasm runtime");
         let wasm_start = pod_start(&wasm, &dir).await;

@@ -37,7 +37,6 @@ fn runtime(cache: &Path) -> WasmRuntime {
         cache_dir: Some(cache.to_path_buf()),
         progress: false,
         cluster: Cluster::new(Trace::default()),
-        shared_root: None,
     })
     .expect("runtime")
 }

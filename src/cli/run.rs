@@ -391,7 +391,6 @@ fn make_runtime(
                 },
                 progress: true,
                 cluster: cluster.clone(),
-                shared_root: None,
             })
             .map_err(|e| (exit::INTERNAL, format!("{e:#}")))?;
             Ok((Arc::new(rt), published))

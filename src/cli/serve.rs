@@ -55,7 +55,6 @@ pub async fn run(args: ServeArgs) -> u8 {
         cache_dir: CompileCache::default_dir(),
         progress: false,
         cluster,
-        shared_root: None,
     }) {
         Ok(r) => Arc::new(r),
         Err(e) => {

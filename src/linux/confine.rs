@@ -240,9 +240,8 @@ fn mask_path(path: &Path) -> io::Result<()> {
 }
 
 /// After pivot_root, in the container's mount namespace: runc's masked and read-only paths,
-/// then the read-only root. `wasm_state` is the directory wpod's in-container wasmtime keeps its
-/// state in: writable by the container's user, and its own tmpfs under a read-only root.
-pub fn finish_root(c: &Confinement, wasm_state: Option<&str>) -> io::Result<()> {
+/// then the read-only root.
+pub fn finish_root(c: &Confinement) -> io::Result<()> {
     if c.mask_paths {
         let paths = READ_ONLY
             .iter()
@@ -259,23 +258,6 @@ pub fn finish_root(c: &Confinement, wasm_state: Option<&str>) -> io::Result<()> 
                 Err(_) if c.rootless => {}
                 Err(e) => return Err(e),
             }
-        }
-    }
-    if let Some(dir) = wasm_state {
-        let dir = Path::new(dir);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", dir.display())))?;
-        if c.read_only_root {
-            sys::mount(
-                Some("tmpfs"),
-                dir,
-                Some("tmpfs"),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                Some("mode=1777"),
-            )?;
-        } else {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))?;
         }
     }
     if c.read_only_root {

@@ -186,8 +186,7 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
             sys::reset_signals();
             let code = match wasm {
                 Some(wasm) => {
-                    let tag = format!("exec-{}", std::process::id());
-                    let code = super::wasm_guest::run(&wasm, compiled.as_ref(), &spec, &tag);
+                    let code = super::wasm_guest::run(&wasm, compiled.as_ref(), &spec);
                     let _ = io::Write::flush(&mut io::stdout());
                     code
                 }

@@ -356,10 +356,9 @@ fn container_process(
     // The container is said to exist (its pid published, so execs may join it) only once its
     // root is complete: an exec joining earlier would see the host's file system.
     let said = |r: &mut Option<io::PipeWriter>| r.as_mut().map_or(Ok(()), |w| w.write_all(&[0]));
-    let wasm_state = wasm.as_ref().map(|_| super::wasm_guest::STATE);
     if let Err(e) = rootfs::build(spec)
         .and_then(|()| rootfs::enter_working_dir(spec))
-        .and_then(|()| confine::finish_root(&spec.confine, wasm_state))
+        .and_then(|()| confine::finish_root(&spec.confine))
         .and_then(|()| said(report))
     {
         return e;
@@ -371,7 +370,7 @@ fn container_process(
         sys::reset_signals();
         // Nothing is exec'd: close the report pipe so the helper sees the start succeed.
         report.take();
-        let code = super::wasm_guest::run(&wasm, compiled.as_ref(), spec, "container");
+        let code = super::wasm_guest::run(&wasm, compiled.as_ref(), spec);
         let _ = std::io::stdout().flush();
         // SAFETY: leaving the forked child without running the parent's exit handlers.
         unsafe { libc::_exit(code) }

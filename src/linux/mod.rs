@@ -192,7 +192,6 @@ impl LinuxRuntime {
                     cache_dir: Some(self.options.cache_dir.clone()),
                     progress: true,
                     cluster: self.options.cluster.clone(),
-                    shared_root: None,
                 })
                 .ok()
             })

@@ -1,20 +1,19 @@
 //! `.wasm` images on the Linux backend, the way runwasi runs wasm in Kubernetes: the container
 //! process (already in the pod's namespaces, after pivot_root) runs the program with wpod's own
-//! embedded wasmtime, its sockets being the pod's real ones (wasmtime-wasi's host sockets, as for
+//! embedded wasmtime engine (no CRI bookkeeping: one program, one run), its sockets being the pod's real ones (wasmtime-wasi's host sockets, as for
 //! `hostNetwork` pods on the wasm backend) and its volumes the real bind mounts.
 
 use std::io::Write as _;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::spec::ContainerSpec;
+use crate::hostfs;
+use crate::net::host::NetCtx;
 use crate::net::{Cluster, Trace};
-use crate::runtime::{ContainerConfig, ImageInfo, LogSink, RuntimeService, SandboxConfig, Stream};
-use crate::wasm::{WasmOptions, WasmRuntime};
-
-/// wasmtime's own state, outside everything the guest can reach (its preopens).
-pub const STATE: &str = "/.wpod";
+use crate::runtime::{LogSink, Stream};
+use crate::wasm::{Filesystem, Guest, WasmEngine};
 
 /// Container output goes to this process's stdout/stderr, which wpod reads as the container's log.
 struct Stdio;
@@ -42,13 +41,9 @@ pub fn open_files(spec: &ContainerSpec) -> std::io::Result<(Option<OwnedFd>, Opt
 }
 
 /// Runs the wasm program behind `wasm` (opened before pivot_root) to completion; its exit code.
-/// `compiled` is wpod's compiled form of it, if any. `tag` names its state under /.wpod: the
-/// container's own run, or one exec in it.
-pub fn run(wasm: &OwnedFd, compiled: Option<&OwnedFd>, spec: &ContainerSpec, tag: &str) -> i32 {
-    let result = run_inner(wasm, compiled, spec, tag);
-    let _ = std::fs::remove_file(Path::new(STATE).join(format!("{tag}.wasm")));
-    let _ = std::fs::remove_dir_all(Path::new(STATE).join(tag));
-    match result {
+/// `compiled` is wpod's compiled form of it, if any.
+pub fn run(wasm: &OwnedFd, compiled: Option<&OwnedFd>, spec: &ContainerSpec) -> i32 {
+    match run_inner(wasm, compiled, spec) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("wpod: running the wasm image: {e:#}");
@@ -61,78 +56,43 @@ fn run_inner(
     wasm: &OwnedFd,
     compiled: Option<&OwnedFd>,
     spec: &ContainerSpec,
-    tag: &str,
 ) -> anyhow::Result<i32> {
-    // wpod resolves file images by their .wasm suffix: a link to the open file gives it one.
-    std::fs::create_dir_all(STATE)?;
-    let link = Path::new(STATE).join(format!("{tag}.wasm"));
-    std::os::unix::fs::symlink(format!("/proc/self/fd/{}", wasm.as_raw_fd()), &link)?;
+    let bytes = crate::images::read_file("the container's .wasm", &hostfs::fd_path(wasm))?;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")?
         .trim()
         .to_string();
-    // wpod's compiled form appears in this run's own cache, under the name the cache looks for.
-    let cache_dir = match (compiled, &spec.wasm_compiled) {
-        (Some(fd), Some(host)) => {
-            let dir = Path::new(STATE).join(tag).join("cache");
-            let entry = dir
-                .join("compiled")
-                .join(host.file_name().unwrap_or_default());
-            std::fs::create_dir_all(dir.join("compiled"))?;
-            std::os::unix::fs::symlink(format!("/proc/self/fd/{}", fd.as_raw_fd()), &entry)?;
-            Some(dir)
-        }
-        _ => None,
+    // No cache of its own: wpod's compiled form is loaded from the descriptor, and a miss (an
+    // engine of another version) only costs this run a compile.
+    let engine = WasmEngine::new(None)?;
+    let (program, _) = engine.program(&bytes, compiled.map(hostfs::fd_path))?;
+    let mut env = vec![("HOSTNAME".to_string(), hostname.clone())];
+    env.retain(|(k, _)| !spec.env.iter().any(|(name, _)| name == k));
+    env.extend(spec.env.iter().cloned());
+    let guest = Guest {
+        name: "wasm".into(),
+        argv: spec.argv.clone(),
+        env,
+        working_dir: spec.working_dir.clone(),
+        // The container's memory cgroup already holds the limit.
+        memory_limit: None,
+        // The kernel enforces readOnlyRootFilesystem and read-only volumes on the real mounts.
+        read_only_root: false,
+        log: Arc::new(Stdio),
+        net: NetCtx {
+            netns: Cluster::detached_netns(&hostname, &hostname),
+            container: "wasm".into(),
+            trace: Trace::default(),
+        },
+        // The host, here, is the pod's own network namespace: wasmtime-wasi's host sockets.
+        host_network: true,
+        // The container's root as the Linux backend built it, its volumes bind-mounted.
+        fs: Arc::new(Filesystem {
+            root: PathBuf::from("/"),
+            sources: Vec::new(),
+        }),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let runtime = WasmRuntime::new(WasmOptions {
-            cache_dir: cache_dir.clone(),
-            progress: false,
-            cluster: Cluster::new(Trace::default()),
-            // The container's root, as the Linux backend built it: its volumes are real mounts.
-            shared_root: Some(PathBuf::from("/")),
-        })?;
-        let image: ImageInfo = runtime
-            .pull_image(&link.to_string_lossy(), Path::new("/"))
-            .await?;
-        let sandbox = runtime
-            .run_pod_sandbox(&SandboxConfig {
-                pod_name: hostname.clone(),
-                namespace: "default".into(),
-                uid: String::new(),
-                hostname,
-                // The host, here, is the pod's own network namespace.
-                host_network: true,
-                share_process_namespace: false,
-                state_dir: PathBuf::from(STATE).join(tag),
-                port_mappings: Vec::new(),
-            })
-            .await?;
-        let id = runtime
-            .create_container(
-                &sandbox,
-                ContainerConfig {
-                    name: "wasm".into(),
-                    image,
-                    argv: spec.argv.clone(),
-                    env: spec.env.clone(),
-                    working_dir: spec.working_dir.clone(),
-                    // The container's memory cgroup already holds the limit.
-                    memory_limit: None,
-                    cpu_limit_millis: None,
-                    // Already in the shared root, as bind mounts.
-                    mounts: Vec::new(),
-                    attempt: 0,
-                    log: Arc::new(Stdio),
-                    // The container process itself is already confined.
-                    security: Default::default(),
-                },
-            )
-            .await?;
-        runtime.start_container(&id).await?;
-        let status = runtime.wait_container(&id).await?;
-        Ok(status.code)
-    })
+    Ok(rt.block_on(engine.run(program, guest)).code)
 }

@@ -18,7 +18,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{
 };
 use wasmtime_wasi_io::IoView;
 
-use super::Host;
+use super::engine::Host;
 
 impl Host {
     /// The mount (its host directory) a directory descriptor lives in, when it can be told.

@@ -13,14 +13,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Container, Program, run_guest};
-use crate::net::Trace;
+use super::{Guest, Program, WasmEngine};
 use crate::net::cluster::NODE_IP;
-use crate::net::host::NetCtx;
 use crate::net::netns::{NetError, Netns};
 use crate::net::pipe::{Read as PipeRead, Room as PipeRoom};
 use crate::runtime::{
-    ContainerConfig, ExecResult, LogSink, MAX_EXEC_OUTPUT, PodStream, Result, RuntimeError, Stream,
+    ExecResult, LogSink, MAX_EXEC_OUTPUT, PodStream, Result, RuntimeError, Stream,
 };
 
 /// Collects an exec's output instead of sending it to the pod's log.
@@ -46,36 +44,21 @@ impl LogSink for Capture {
 }
 
 /// Runs `program` (the container's own, or the toolbox standing in for the image's shell) with
-/// `argv` in the context of `c`.
+/// `argv` in the context of a container (`guest`).
 pub(super) async fn exec_sync(
-    engine: wasmtime::Engine,
+    engine: &WasmEngine,
     program: Program,
-    c: &Container,
-    trace: Trace,
+    guest: Guest,
     argv: &[String],
     timeout: Duration,
 ) -> Result<ExecResult> {
     let capture = Arc::new(Capture::default());
-    let config = ContainerConfig {
+    let guest = Guest {
         argv: argv.to_vec(),
         log: capture.clone(),
-        ..c.config.clone()
+        ..guest
     };
-    let w = &c.backend;
-    let net = NetCtx {
-        netns: w.netns.clone(),
-        container: c.config.name.clone(),
-        trace,
-    };
-    let run = run_guest(
-        engine,
-        program,
-        config,
-        w.hostname.clone(),
-        net,
-        w.host_network,
-        w.fs.clone(),
-    );
+    let run = engine.run(program, guest);
     // Dropping the guest's future on timeout drops its Store: the instance is gone at once.
     let status = tokio::time::timeout(timeout, run)
         .await

@@ -10,7 +10,7 @@ use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 
-use super::Host;
+use super::engine::Host;
 
 pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
     wasmtime_wasi_io::add_to_linker_async(l)?;

@@ -1,8 +1,10 @@
 //! The WebAssembly backend: every container is a WASI program (a p2 component or a p1 module) run
-//! by wasmtime, each in its own Store, all on one Engine.
+//! by wasmtime, each in its own Store, all on one Engine. This module is the CRI bookkeeping
+//! (sandboxes, containers, images); `engine` runs the programs.
 
 mod cache;
 mod crossdev;
+mod engine;
 mod exec;
 mod limits;
 mod link;
@@ -18,36 +20,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use wasmtime::component::{Component, Linker as ComponentLinker};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use cache::CompileCache;
-use limits::MemoryLimiter;
+pub use engine::{Guest, Program, WasmEngine};
+pub use rootfs::Filesystem;
 use stdio::LogStream;
 
-use crate::hostfs;
 use crate::images;
-use crate::net::host::{NetCtx, NetView};
+use crate::net::host::NetCtx;
 use crate::net::netns::Netns;
 use crate::net::publish;
 use crate::net::{Cluster, Trace};
 use crate::runtime::containers::{Containers, lock, not_found};
 use crate::runtime::images::{self as pulled, Image, Images, Named};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitReason, ExitStatus, ImageError,
-    ImageInfo, PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
+    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitStatus, ImageError, ImageInfo,
+    PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
 };
 
-/// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Compiles longer than this show a progress line on a terminal.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
-/// Exit code of a guest that trapped: 128 + SIGABRT, as the wasmtime CLI reports it.
-const TRAP_EXIT: i32 = 134;
-
 pub struct WasmOptions {
     /// Where compiled images are kept; None disables the disk cache.
     pub cache_dir: Option<PathBuf>,
@@ -55,10 +47,6 @@ pub struct WasmOptions {
     pub progress: bool,
     /// The network the pods of this run share.
     pub cluster: Arc<Cluster>,
-    /// Every container's `/` is this directory as it is, instead of a private root wpod builds:
-    /// for the Linux backend's `.wasm` images, whose container root (its volumes bind-mounted,
-    /// read-only ones enforced by the kernel) is already built. Their mounts are then not used.
-    pub shared_root: Option<PathBuf>,
 }
 
 impl Default for WasmOptions {
@@ -67,54 +55,8 @@ impl Default for WasmOptions {
             cache_dir: CompileCache::default_dir(),
             progress: true,
             cluster: Cluster::new(Trace::default()),
-            shared_root: None,
         }
     }
-}
-
-pub struct Host {
-    wasi: WasiP1Ctx,
-    limiter: MemoryLimiter,
-    net: NetCtx,
-    /// The container's stderr, for wpod's own notes to the guest's user.
-    stderr: LogStream,
-    p1_socket_noted: bool,
-    /// Host directories of the container's root and its directory mounts.
-    mount_roots: Vec<PathBuf>,
-    /// `(st_dev, st_ino)` of its read-only single-file mounts (see crossdev.rs).
-    read_only_files: Vec<(u64, u64)>,
-}
-
-impl WasiView for Host {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        self.wasi.ctx()
-    }
-}
-
-impl wasmtime_wasi_io::IoView for Host {
-    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
-        self.wasi.ctx().table
-    }
-}
-
-impl Host {
-    fn net_view(&mut self) -> NetView<'_> {
-        NetView {
-            ctx: &self.net,
-            table: self.wasi.ctx().table,
-        }
-    }
-}
-
-#[derive(Clone)]
-enum Program {
-    Component {
-        /// Linked to the virtual pod network.
-        pod_net: CommandPre<Host>,
-        /// Linked to wasmtime-wasi's host sockets, for `hostNetwork: true` pods.
-        host_net: CommandPre<Host>,
-    },
-    Module(InstancePre<Host>),
 }
 
 struct Sandbox {
@@ -168,12 +110,7 @@ pub enum CompileSource {
 }
 
 pub struct WasmRuntime {
-    engine: Engine,
-    component_linker: ComponentLinker<Host>,
-    host_net_linker: ComponentLinker<Host>,
-    module_linker: Linker<Host>,
-    cache: CompileCache,
-    shared_root: Option<PathBuf>,
+    engine: Arc<WasmEngine>,
     progress: bool,
     /// Compiled and linked programs, by image id.
     images: Images<Program>,
@@ -183,47 +120,24 @@ pub struct WasmRuntime {
     sandboxes: Mutex<HashMap<String, Sandbox>>,
     cluster: Arc<Cluster>,
     containers: Containers<WasmContainer>,
-    ticker_stop: Arc<AtomicBool>,
 }
 
 impl WasmRuntime {
     pub fn new(options: WasmOptions) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine =
-            Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
-        let mut component_linker = ComponentLinker::new(&engine);
-        link::add_to_linker(&mut component_linker).map_err(|e| wasm_err("linking WASI p2", e))?;
-        let mut host_net_linker = ComponentLinker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut host_net_linker)
-            .map_err(|e| wasm_err("linking WASI p2 with host sockets", e))?;
-        let mut module_linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
-            .map_err(|e| wasm_err("linking WASI p1", e))?;
-        link::explain_p1_sockets(&mut module_linker)
-            .map_err(|e| wasm_err("linking WASI p1 sockets", e))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
         Ok(WasmRuntime {
-            cache: CompileCache::new(&engine, options.cache_dir),
-            shared_root: options.shared_root,
-            engine,
-            component_linker,
-            host_net_linker,
-            module_linker,
+            engine: Arc::new(WasmEngine::new(options.cache_dir)?),
             progress: options.progress && std::io::stderr().is_terminal(),
             images: Images::default(),
             resolved: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             cluster: options.cluster,
             containers: Containers::default(),
-            ticker_stop,
         })
     }
 
     /// Where the compiled form of a wasm (by its sha256) lives in the disk cache, if there is one.
     pub fn compiled_file(&self, wasm_sha256: &str) -> Option<PathBuf> {
-        self.cache.path_for(wasm_sha256).filter(|p| p.is_file())
+        self.engine.cache_path(wasm_sha256).filter(|p| p.is_file())
     }
 
     /// Compiles (or loads from the caches) the program of an image and links it.
@@ -255,32 +169,16 @@ impl WasmRuntime {
             detail,
         };
         let engine = self.engine.clone();
-        let cached = self.cache.path_for(&sha);
+        let cached = engine.cache_path(&sha);
         let done = Arc::new(AtomicBool::new(false));
         if self.progress {
             show_progress(image.to_string(), bytes.len(), done.clone());
         }
-        let compiled =
-            tokio::task::spawn_blocking(move || load_or_compile(&engine, &bytes, cached))
-                .await
-                .map_err(|e| invalid(format!("compiler task failed: {e}")));
+        let compiled = tokio::task::spawn_blocking(move || engine.program(&bytes, cached))
+            .await
+            .map_err(|e| invalid(format!("compiler task failed: {e}")));
         done.store(true, Ordering::SeqCst);
-        let (artifact, source) = compiled?.map_err(|e| invalid(format!("{e:#}")))?;
-        let program = match artifact {
-            Artifact::Component(c) => self
-                .component_linker
-                .instantiate_pre(&c)
-                .and_then(CommandPre::new)
-                .and_then(|pod_net| {
-                    let host_net = self
-                        .host_net_linker
-                        .instantiate_pre(&c)
-                        .and_then(CommandPre::new)?;
-                    Ok(Program::Component { pod_net, host_net })
-                }),
-            Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
-        }
-        .map_err(|e| invalid(format!("{e:#}")))?;
+        let (program, source) = compiled?.map_err(|e| invalid(format!("{e:#}")))?;
         self.images.insert(
             &info.id,
             Image {
@@ -323,51 +221,8 @@ impl WasmRuntime {
             return Err(anyhow::anyhow!("the pause image is not a core module").into());
         };
         let stderr = LogStream::new("POD", Stream::Stderr, Arc::new(Discard));
-        let mut store = Store::new(
-            &self.engine,
-            Host {
-                wasi: WasiCtxBuilder::new().build_p1(),
-                limiter: MemoryLimiter::new(None),
-                net: NetCtx {
-                    netns,
-                    container: "POD".into(),
-                    trace: Trace::default(),
-                },
-                stderr,
-                p1_socket_noted: false,
-                mount_roots: Vec::new(),
-                read_only_files: Vec::new(),
-            },
-        );
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
-        Ok(tokio::spawn(async move {
-            if let Ok(instance) = pre.instantiate_async(&mut store).await
-                && let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
-            {
-                let _ = start.call_async(&mut store, ()).await;
-            }
-        }))
+        Ok(self.engine.spawn_pause(pre, netns, stderr))
     }
-}
-
-impl Drop for WasmRuntime {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    std::thread::Builder::new()
-        .name("wpod-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })
-        .context("starting the epoch ticker thread")?;
-    Ok(())
 }
 
 fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
@@ -412,253 +267,15 @@ fn read_image(
     }
 }
 
-enum Artifact {
-    Component(Component),
-    Module(Module),
-}
-
-fn load_or_compile(
-    engine: &Engine,
-    bytes: &[u8],
-    cached: Option<PathBuf>,
-) -> anyhow::Result<(Artifact, CompileSource)> {
-    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        anyhow::bail!("not a WebAssembly binary (it does not start with \\0asm)");
-    }
-    let is_component = bytes[4..8] == [0x0d, 0x00, 0x01, 0x00];
-    if let Some(path) = cached.as_deref() {
-        match CompileCache::load_at(path) {
-            Ok(code) => {
-                // SAFETY: the code is what `CompileCache::store_at` wrote from `serialize()`
-                // output, its digest checked just now; wasmtime checks the header and refuses
-                // code from other versions or configurations.
-                let loaded = unsafe {
-                    if is_component {
-                        Component::deserialize(engine, &code).map(Artifact::Component)
-                    } else {
-                        Module::deserialize(engine, &code).map(Artifact::Module)
-                    }
-                };
-                if let Ok(artifact) = loaded {
-                    return Ok((artifact, CompileSource::DiskCache));
-                }
-            }
-            Err(cache::Unusable::Missing) => {}
-            Err(cache::Unusable::Corrupt(why)) => crate::console::warning(&format!(
-                "the compiled code cached in {} is damaged ({why}): compiling it again",
-                path.display()
-            )),
-        }
-    }
-    let compiled = if is_component {
-        Component::new(engine, bytes)
-            .and_then(|c| c.serialize().map(|s| (Artifact::Component(c), s)))
-    } else {
-        Module::new(engine, bytes).and_then(|m| m.serialize().map(|s| (Artifact::Module(m), s)))
+/// A run of `c`'s program in its context: its own, or an exec's.
+fn guest_of(c: &Container, trace: &Trace) -> Guest {
+    let w = &c.backend;
+    let net = NetCtx {
+        netns: w.netns.clone(),
+        container: c.config.name.clone(),
+        trace: trace.clone(),
     };
-    let (artifact, serialized) = compiled.map_err(|e| wasm_err("compiling", e))?;
-    if let Some(path) = cached {
-        // A cache that cannot be written only costs the next run a compile.
-        let _ = CompileCache::store_at(&path, &serialized);
-    }
-    Ok((artifact, CompileSource::Compiled))
-}
-
-fn wasm_err(what: &str, e: wasmtime::Error) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {e:#}")
-}
-
-/// Runs a guest to completion and says how it ended.
-async fn run_guest(
-    engine: Engine,
-    program: Program,
-    config: ContainerConfig,
-    hostname: String,
-    net: NetCtx,
-    host_network: bool,
-    fs: Arc<rootfs::Filesystem>,
-) -> ExitStatus {
-    let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
-    let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
-    let env = crate::runtime::container_env(&hostname, &config);
-    let mut builder = WasiCtxBuilder::new();
-    builder
-        .args(&config.argv)
-        .envs(&env)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
-    if host_network {
-        // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
-        builder
-            .inherit_network()
-            .allow_tcp(true)
-            .allow_udp(true)
-            .allow_ip_name_lookup(true);
-    }
-    let (rootfs, sources) = (&fs.root, &fs.sources);
-    if let Err(e) = preopens(&mut builder, rootfs, &config, sources)
-        .and_then(|()| working_dir(&mut builder, rootfs, sources, &config))
-    {
-        return ExitStatus {
-            code: 128,
-            reason: ExitReason::StartError,
-            message: Some(format!("{e:#}")),
-        };
-    }
-    let limiter = MemoryLimiter::new(config.memory_limit);
-    let oom = limiter.hit.clone();
-    let mount_roots = rootfs
-        .canonicalize()
-        .ok()
-        .into_iter()
-        .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
-        .collect();
-    let read_only_files = sources.iter().filter_map(|s| s.read_only_file()).collect();
-    let mut store = Store::new(
-        &engine,
-        Host {
-            wasi: builder.build_p1(),
-            limiter,
-            net,
-            stderr: stderr.clone(),
-            p1_socket_noted: false,
-            mount_roots,
-            read_only_files,
-        },
-    );
-    store.limiter(|h| &mut h.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
-
-    let outcome = run_program(&mut store, program, host_network).await;
-    stdout.flush_partial();
-    stderr.flush_partial();
-    match outcome {
-        Ok(code) => ExitStatus::from_code(code),
-        Err(Failure::Start(e)) => ExitStatus {
-            code: 128,
-            reason: ExitReason::StartError,
-            message: Some(format!("{e:#}")),
-        },
-        Err(Failure::Run(e)) => {
-            if let Some(exit) = e.downcast_ref::<I32Exit>() {
-                ExitStatus::from_code(exit.0)
-            } else if oom.load(Ordering::SeqCst) {
-                ExitStatus::oom_killed(config.memory_limit)
-            } else {
-                let message = format!("wasm trap: {}", e.root_cause());
-                config.log.line(&config.name, Stream::Stderr, &message);
-                ExitStatus {
-                    code: TRAP_EXIT,
-                    reason: ExitReason::Error,
-                    message: Some(message),
-                }
-            }
-        }
-    }
-}
-
-/// `workingDir`: created if missing (as runc does), in the root or in the mount that holds it, and
-/// given to the guest as WASI's initial-cwd. wasi-libc does not apply initial-cwd by itself; the
-/// built-in images do, at start.
-fn working_dir(
-    builder: &mut WasiCtxBuilder,
-    root_dir: &Path,
-    sources: &[rootfs::Source],
-    config: &ContainerConfig,
-) -> anyhow::Result<()> {
-    let Some(dir) = config.working_dir.as_deref() else {
-        return Ok(());
-    };
-    let dir = crate::runtime::clean_path(dir);
-    let root = rootfs::open_root(root_dir)?;
-    let (base, inside) = rootfs::location(&root, sources, &dir, true)?;
-    base.mkdir_all(inside, 0o755)
-        .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
-    builder.initial_cwd(&dir);
-    Ok(())
-}
-
-/// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
-/// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
-/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable. A mount
-/// is preopened from the descriptor opened when the container was created (wasmtime-wasi takes a
-/// path: `/proc/self/fd/N` is that very directory), never by its path again.
-fn preopens(
-    builder: &mut WasiCtxBuilder,
-    rootfs: &Path,
-    config: &ContainerConfig,
-    sources: &[rootfs::Source],
-) -> anyhow::Result<()> {
-    // readOnlyRootFilesystem: the root (with its /tmp) is read-only; volumes keep their own mode.
-    let root_perms = if config.security.read_only_root {
-        FsPerms::ReadOnly
-    } else {
-        FsPerms::ReadWrite
-    };
-    builder
-        .preopened_dir(rootfs, "/", root_perms)
-        .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
-    for m in sources.iter().filter(|m| m.is_dir) {
-        let perms = if m.read_only {
-            FsPerms::ReadOnly
-        } else {
-            FsPerms::ReadWrite
-        };
-        builder
-            .preopened_dir(hostfs::fd_path(&m.fd), &m.container_path, perms)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "mounting {} at {} in container {}: {e:#}",
-                    m.host.display(),
-                    m.container_path,
-                    config.name
-                )
-            })?;
-    }
-    Ok(())
-}
-
-enum Failure {
-    Start(wasmtime::Error),
-    Run(wasmtime::Error),
-}
-
-async fn run_program(
-    store: &mut Store<Host>,
-    program: Program,
-    host_network: bool,
-) -> std::result::Result<i32, Failure> {
-    match program {
-        Program::Component { pod_net, host_net } => {
-            let pre = if host_network { host_net } else { pod_net };
-            let command = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Failure::Start)?;
-            match command.wasi_cli_run().call_run(&mut *store).await {
-                Ok(Ok(())) => Ok(0),
-                Ok(Err(())) => Ok(1),
-                Err(e) => Err(Failure::Run(e)),
-            }
-        }
-        Program::Module(pre) => {
-            let instance = pre
-                .instantiate_async(&mut *store)
-                .await
-                .map_err(Failure::Start)?;
-            let start = instance
-                .get_typed_func::<(), ()>(&mut *store, "_start")
-                .map_err(|e| {
-                    Failure::Start(e.context("the module has no WASI `_start` function"))
-                })?;
-            start
-                .call_async(&mut *store, ())
-                .await
-                .map_err(Failure::Run)?;
-            Ok(0)
-        }
-    }
+    Guest::of(&c.config, &w.hostname, net, w.host_network, w.fs.clone())
 }
 
 /// The identity of a pod's virtual network for `--show-namespaces`.
@@ -749,24 +366,12 @@ impl RuntimeService for WasmRuntime {
         let image = self.images.pulled(&config.image.id)?;
         let id = self.containers.new_id();
         let dir = state_dir.join(&id.0);
-        let (root, sources) = match &self.shared_root {
-            Some(root) => {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                (root.clone(), Vec::new())
-            }
-            None => {
-                let root = dir.join("rootfs");
-                let sources = rootfs::create(&root, &hostname, image.files, &config.mounts)
-                    .inspect_err(|_| {
-                        let _ = std::fs::remove_dir_all(&dir);
-                    })
-                    .with_context(|| {
-                        format!("creating the file system of container {}", config.name)
-                    })?;
-                (root, sources)
-            }
-        };
+        let root = dir.join("rootfs");
+        let sources = rootfs::create(&root, &hostname, image.files, &config.mounts)
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+            .with_context(|| format!("creating the file system of container {}", config.name))?;
         let backend = WasmContainer {
             hostname,
             netns,
@@ -783,23 +388,10 @@ impl RuntimeService for WasmRuntime {
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
         let c = self.containers.start(id)?;
         let engine = self.engine.clone();
-        let w = &c.backend;
-        let net = NetCtx {
-            netns: w.netns.clone(),
-            container: c.config.name.clone(),
-            trace: self.cluster.trace.clone(),
-        };
-        let (program, config, hostname, host_network, fs) = (
-            w.program.clone(),
-            c.config.clone(),
-            w.hostname.clone(),
-            w.host_network,
-            w.fs.clone(),
-        );
+        let (program, guest) = (c.backend.program.clone(), guest_of(&c, &self.cluster.trace));
         let container = c.clone();
-        *lock(&w.task) = Some(tokio::spawn(async move {
-            let status = run_guest(engine, program, config, hostname, net, host_network, fs).await;
-            container.exited(status);
+        *lock(&c.backend.task) = Some(tokio::spawn(async move {
+            container.exited(engine.run(program, guest).await);
         }));
         Ok(())
     }
@@ -916,10 +508,9 @@ impl RuntimeService for WasmRuntime {
             None => c.backend.program.clone(),
         };
         exec::exec_sync(
-            self.engine.clone(),
+            &self.engine,
             program,
-            &c,
-            self.cluster.trace.clone(),
+            guest_of(&c, &self.cluster.trace),
             argv,
             timeout,
         )

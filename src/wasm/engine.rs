@@ -1,0 +1,489 @@
+//! wasmtime itself, apart from CRI bookkeeping (as runwasi's engine is apart from its shim's
+//! instances): one Engine with its linkers and compile cache, programs compiled and linked once,
+//! and a guest run to completion in a Store of its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, Linker as ComponentLinker};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::CompileSource;
+use super::cache::{self, CompileCache};
+use super::limits::MemoryLimiter;
+use super::link;
+use super::rootfs;
+use super::stdio::LogStream;
+use crate::hostfs;
+use crate::net::Trace;
+use crate::net::host::{NetCtx, NetView};
+use crate::net::netns::Netns;
+use crate::runtime::{ContainerConfig, ExitReason, ExitStatus, LogSink, Stream};
+
+/// How often the epoch ticks: a busy guest yields to the scheduler (and can be stopped) this often.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Exit code of a guest that trapped: 128 + SIGABRT, as the wasmtime CLI reports it.
+const TRAP_EXIT: i32 = 134;
+
+pub struct Host {
+    pub(super) wasi: WasiP1Ctx,
+    pub(super) limiter: MemoryLimiter,
+    pub(super) net: NetCtx,
+    /// The container's stderr, for wpod's own notes to the guest's user.
+    pub(super) stderr: LogStream,
+    pub(super) p1_socket_noted: bool,
+    /// Host directories of the container's root and its directory mounts.
+    pub(super) mount_roots: Vec<PathBuf>,
+    /// `(st_dev, st_ino)` of its read-only single-file mounts (see crossdev.rs).
+    pub(super) read_only_files: Vec<(u64, u64)>,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.ctx()
+    }
+}
+
+impl wasmtime_wasi_io::IoView for Host {
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
+        self.wasi.ctx().table
+    }
+}
+
+impl Host {
+    pub(super) fn net_view(&mut self) -> NetView<'_> {
+        NetView {
+            ctx: &self.net,
+            table: self.wasi.ctx().table,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub enum Program {
+    Component {
+        /// Linked to the virtual pod network.
+        pod_net: CommandPre<Host>,
+        /// Linked to wasmtime-wasi's host sockets, for `hostNetwork: true` pods.
+        host_net: CommandPre<Host>,
+    },
+    Module(InstancePre<Host>),
+}
+
+/// The Engine every Store of a runtime shares, its linkers and its compile cache.
+pub struct WasmEngine {
+    engine: Engine,
+    component_linker: ComponentLinker<Host>,
+    host_net_linker: ComponentLinker<Host>,
+    module_linker: Linker<Host>,
+    cache: CompileCache,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl WasmEngine {
+    /// `cache_dir` None compiles every program afresh.
+    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine =
+            Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
+        let mut component_linker = ComponentLinker::new(&engine);
+        link::add_to_linker(&mut component_linker).map_err(|e| wasm_err("linking WASI p2", e))?;
+        let mut host_net_linker = ComponentLinker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut host_net_linker)
+            .map_err(|e| wasm_err("linking WASI p2 with host sockets", e))?;
+        let mut module_linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
+            .map_err(|e| wasm_err("linking WASI p1", e))?;
+        link::explain_p1_sockets(&mut module_linker)
+            .map_err(|e| wasm_err("linking WASI p1 sockets", e))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())?;
+        Ok(WasmEngine {
+            cache: CompileCache::new(&engine, cache_dir),
+            engine,
+            component_linker,
+            host_net_linker,
+            module_linker,
+            ticker_stop,
+        })
+    }
+
+    /// Where the compiled form of a wasm (by its sha256) is kept in the disk cache, if anywhere.
+    pub fn cache_path(&self, wasm_sha256: &str) -> Option<PathBuf> {
+        self.cache.path_for(wasm_sha256)
+    }
+
+    /// Compiles `bytes` (or loads them from `cached`, a cache entry) and links the result: a
+    /// program to instantiate any number of times. Blocks while it compiles.
+    pub fn program(
+        &self,
+        bytes: &[u8],
+        cached: Option<PathBuf>,
+    ) -> anyhow::Result<(Program, CompileSource)> {
+        let (artifact, source) = load_or_compile(&self.engine, bytes, cached)?;
+        let program = match artifact {
+            Artifact::Component(c) => self
+                .component_linker
+                .instantiate_pre(&c)
+                .and_then(CommandPre::new)
+                .and_then(|pod_net| {
+                    let host_net = self
+                        .host_net_linker
+                        .instantiate_pre(&c)
+                        .and_then(CommandPre::new)?;
+                    Ok(Program::Component { pod_net, host_net })
+                }),
+            Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
+        }
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        Ok((program, source))
+    }
+
+    /// Runs a guest to completion and says how it ended.
+    pub async fn run(&self, program: Program, guest: Guest) -> ExitStatus {
+        run_guest(self.engine.clone(), program, guest).await
+    }
+
+    /// Runs the pause image in a pod's network: it holds nothing but the network, and never ends
+    /// by itself.
+    pub fn spawn_pause(
+        &self,
+        pre: InstancePre<Host>,
+        netns: Arc<Netns>,
+        stderr: LogStream,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut store = Store::new(
+            &self.engine,
+            Host {
+                wasi: WasiCtxBuilder::new().build_p1(),
+                limiter: MemoryLimiter::new(None),
+                net: NetCtx {
+                    netns,
+                    container: "POD".into(),
+                    trace: Trace::default(),
+                },
+                stderr,
+                p1_socket_noted: false,
+                mount_roots: Vec::new(),
+                read_only_files: Vec::new(),
+            },
+        );
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        tokio::spawn(async move {
+            if let Ok(instance) = pre.instantiate_async(&mut store).await
+                && let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
+            {
+                let _ = start.call_async(&mut store, ()).await;
+            }
+        })
+    }
+}
+
+impl Drop for WasmEngine {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What one run of a program is given: a container's, or an exec's in it.
+pub struct Guest {
+    /// The container's name, for its log lines.
+    pub name: String,
+    pub argv: Vec<String>,
+    /// The complete environment (see `container_env`).
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub memory_limit: Option<u64>,
+    /// readOnlyRootFilesystem.
+    pub read_only_root: bool,
+    pub log: Arc<dyn LogSink>,
+    pub net: NetCtx,
+    /// hostNetwork: the guest uses the machine's sockets instead of the pod network.
+    pub host_network: bool,
+    pub fs: Arc<rootfs::Filesystem>,
+}
+
+impl Guest {
+    /// A container's run, as `config` and its sandbox describe it.
+    pub fn of(
+        config: &ContainerConfig,
+        hostname: &str,
+        net: NetCtx,
+        host_network: bool,
+        fs: Arc<rootfs::Filesystem>,
+    ) -> Guest {
+        Guest {
+            name: config.name.clone(),
+            argv: config.argv.clone(),
+            env: crate::runtime::container_env(hostname, config),
+            working_dir: config.working_dir.clone(),
+            memory_limit: config.memory_limit,
+            read_only_root: config.security.read_only_root,
+            log: config.log.clone(),
+            net,
+            host_network,
+            fs,
+        }
+    }
+}
+
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("wpod-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .context("starting the epoch ticker thread")?;
+    Ok(())
+}
+
+enum Artifact {
+    Component(Component),
+    Module(Module),
+}
+
+fn load_or_compile(
+    engine: &Engine,
+    bytes: &[u8],
+    cached: Option<PathBuf>,
+) -> anyhow::Result<(Artifact, CompileSource)> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        anyhow::bail!("not a WebAssembly binary (it does not start with \\0asm)");
+    }
+    let is_component = bytes[4..8] == [0x0d, 0x00, 0x01, 0x00];
+    if let Some(path) = cached.as_deref() {
+        match CompileCache::load_at(path) {
+            Ok(code) => {
+                // SAFETY: the code is what `CompileCache::store_at` wrote from `serialize()`
+                // output, its digest checked just now; wasmtime checks the header and refuses
+                // code from other versions or configurations.
+                let loaded = unsafe {
+                    if is_component {
+                        Component::deserialize(engine, &code).map(Artifact::Component)
+                    } else {
+                        Module::deserialize(engine, &code).map(Artifact::Module)
+                    }
+                };
+                if let Ok(artifact) = loaded {
+                    return Ok((artifact, CompileSource::DiskCache));
+                }
+            }
+            Err(cache::Unusable::Missing) => {}
+            Err(cache::Unusable::Corrupt(why)) => crate::console::warning(&format!(
+                "the compiled code cached in {} is damaged ({why}): compiling it again",
+                path.display()
+            )),
+        }
+    }
+    let compiled = if is_component {
+        Component::new(engine, bytes)
+            .and_then(|c| c.serialize().map(|s| (Artifact::Component(c), s)))
+    } else {
+        Module::new(engine, bytes).and_then(|m| m.serialize().map(|s| (Artifact::Module(m), s)))
+    };
+    let (artifact, serialized) = compiled.map_err(|e| wasm_err("compiling", e))?;
+    if let Some(path) = cached {
+        // A cache that cannot be written only costs the next run a compile.
+        let _ = CompileCache::store_at(&path, &serialized);
+    }
+    Ok((artifact, CompileSource::Compiled))
+}
+
+fn wasm_err(what: &str, e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{what}: {e:#}")
+}
+
+async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatus {
+    let (host_network, fs) = (config.host_network, config.fs.clone());
+    let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
+    let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .args(&config.argv)
+        .envs(&config.env)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone());
+    if host_network {
+        // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
+        builder
+            .inherit_network()
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true);
+    }
+    let (rootfs, sources) = (&fs.root, &fs.sources);
+    if let Err(e) = preopens(&mut builder, rootfs, &config, sources)
+        .and_then(|()| working_dir(&mut builder, rootfs, sources, config.working_dir.as_deref()))
+    {
+        return ExitStatus {
+            code: 128,
+            reason: ExitReason::StartError,
+            message: Some(format!("{e:#}")),
+        };
+    }
+    let limiter = MemoryLimiter::new(config.memory_limit);
+    let oom = limiter.hit.clone();
+    let mount_roots = rootfs
+        .canonicalize()
+        .ok()
+        .into_iter()
+        .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
+        .collect();
+    let read_only_files = sources.iter().filter_map(|s| s.read_only_file()).collect();
+    let mut store = Store::new(
+        &engine,
+        Host {
+            wasi: builder.build_p1(),
+            limiter,
+            net: config.net,
+            stderr: stderr.clone(),
+            p1_socket_noted: false,
+            mount_roots,
+            read_only_files,
+        },
+    );
+    store.limiter(|h| &mut h.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+
+    let outcome = run_program(&mut store, program, host_network).await;
+    stdout.flush_partial();
+    stderr.flush_partial();
+    match outcome {
+        Ok(code) => ExitStatus::from_code(code),
+        Err(Failure::Start(e)) => ExitStatus {
+            code: 128,
+            reason: ExitReason::StartError,
+            message: Some(format!("{e:#}")),
+        },
+        Err(Failure::Run(e)) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                ExitStatus::from_code(exit.0)
+            } else if oom.load(Ordering::SeqCst) {
+                ExitStatus::oom_killed(config.memory_limit)
+            } else {
+                let message = format!("wasm trap: {}", e.root_cause());
+                config.log.line(&config.name, Stream::Stderr, &message);
+                ExitStatus {
+                    code: TRAP_EXIT,
+                    reason: ExitReason::Error,
+                    message: Some(message),
+                }
+            }
+        }
+    }
+}
+
+/// `workingDir`: created if missing (as runc does), in the root or in the mount that holds it, and
+/// given to the guest as WASI's initial-cwd. wasi-libc does not apply initial-cwd by itself; the
+/// built-in images do, at start.
+fn working_dir(
+    builder: &mut WasiCtxBuilder,
+    root_dir: &Path,
+    sources: &[rootfs::Source],
+    working_dir: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(dir) = working_dir else {
+        return Ok(());
+    };
+    let dir = crate::runtime::clean_path(dir);
+    let root = rootfs::open_root(root_dir)?;
+    let (base, inside) = rootfs::location(&root, sources, &dir, true)?;
+    base.mkdir_all(inside, 0o755)
+        .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
+    builder.initial_cwd(&dir);
+    Ok(())
+}
+
+/// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
+/// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
+/// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable. A mount
+/// is preopened from the descriptor opened when the container was created (wasmtime-wasi takes a
+/// path: `/proc/self/fd/N` is that very directory), never by its path again.
+fn preopens(
+    builder: &mut WasiCtxBuilder,
+    rootfs: &Path,
+    config: &Guest,
+    sources: &[rootfs::Source],
+) -> anyhow::Result<()> {
+    // readOnlyRootFilesystem: the root (with its /tmp) is read-only; volumes keep their own mode.
+    let root_perms = if config.read_only_root {
+        FsPerms::ReadOnly
+    } else {
+        FsPerms::ReadWrite
+    };
+    builder
+        .preopened_dir(rootfs, "/", root_perms)
+        .map_err(|e| anyhow::anyhow!("opening the root file system {}: {e:#}", rootfs.display()))?;
+    for m in sources.iter().filter(|m| m.is_dir) {
+        let perms = if m.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        builder
+            .preopened_dir(hostfs::fd_path(&m.fd), &m.container_path, perms)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "mounting {} at {} in container {}: {e:#}",
+                    m.host.display(),
+                    m.container_path,
+                    config.name
+                )
+            })?;
+    }
+    Ok(())
+}
+
+enum Failure {
+    Start(wasmtime::Error),
+    Run(wasmtime::Error),
+}
+
+async fn run_program(
+    store: &mut Store<Host>,
+    program: Program,
+    host_network: bool,
+) -> std::result::Result<i32, Failure> {
+    match program {
+        Program::Component { pod_net, host_net } => {
+            let pre = if host_network { host_net } else { pod_net };
+            let command = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Start)?;
+            match command.wasi_cli_run().call_run(&mut *store).await {
+                Ok(Ok(())) => Ok(0),
+                Ok(Err(())) => Ok(1),
+                Err(e) => Err(Failure::Run(e)),
+            }
+        }
+        Program::Module(pre) => {
+            let instance = pre
+                .instantiate_async(&mut *store)
+                .await
+                .map_err(Failure::Start)?;
+            let start = instance
+                .get_typed_func::<(), ()>(&mut *store, "_start")
+                .map_err(|e| {
+                    Failure::Start(e.context("the module has no WASI `_start` function"))
+                })?;
+            start
+                .call_async(&mut *store, ())
+                .await
+                .map_err(Failure::Run)?;
+            Ok(0)
+        }
+    }
+}

@@ -603,36 +603,44 @@ async fn sleep_opt(d: Option<Duration>) {
     }
 }
 
-/// Ctrl-C and SIGTERM, counted: the first stops gracefully, the next kills.
+/// Ctrl-C and SIGTERM, counted: the first stops gracefully, the next kills. Each stream is made
+/// once, so a second Ctrl-C that arrives while the first is handled is counted, not lost between
+/// two registrations.
 struct Signals {
     count: u32,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
     fn new() -> Self {
+        #[cfg(unix)]
+        use tokio::signal::unix::{SignalKind, signal};
         Signals {
             count: 0,
             #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            #[cfg(unix)]
+            term: signal(SignalKind::terminate()).ok(),
         }
     }
 
     async fn next(&mut self) -> u32 {
         #[cfg(unix)]
         {
-            let term = async {
-                match self.term.as_mut() {
-                    Some(t) => {
-                        t.recv().await;
+            async fn recv(s: Option<&mut tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
                     }
                     None => std::future::pending().await,
                 }
-            };
+            }
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term => {},
+                _ = recv(self.int.as_mut()) => {},
+                _ = recv(self.term.as_mut()) => {},
             }
         }
         #[cfg(not(unix))]

@@ -183,8 +183,7 @@ pub fn end_when(mut child: Child, mut now: impl FnMut(&str) -> bool) -> Run {
         text
     });
     let pid = i32::try_from(child.id()).expect("pid");
-    // SIGTERM rather than SIGINT: wpod listens for SIGINT afresh after each one, so a second
-    // arriving in between would be lost; its SIGTERM stream keeps a signal until it is read.
+    // SIGTERM, as a service manager stops a process; wpod counts it as it counts Ctrl-C.
     let term = || {
         // SAFETY: signalling our own child, which has not been waited for yet.
         unsafe { libc::kill(pid, libc::SIGTERM) };

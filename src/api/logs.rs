@@ -1,5 +1,6 @@
 //! Container logs for `kubectl logs`: each container's lines kept in memory up to the kubelet's
 //! default rotation size (10 MiB), oldest dropped first, with their times; `-f` follows new lines.
+//! As the kubelet keeps the log of a container's previous instance, so does this (`--previous`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,9 +21,24 @@ struct Lines {
     bytes: usize,
 }
 
+/// One container's logs: its current instance's and the one before.
+#[derive(Default)]
+struct Runs {
+    current: Lines,
+    previous: Option<Lines>,
+    instances: u32,
+}
+
+/// Which instance of a container `kubectl logs` asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Instance {
+    Current,
+    Previous,
+}
+
 /// Every container's recent output, by namespace, pod and container.
 pub struct LogStore {
-    logs: Mutex<BTreeMap<Key, Lines>>,
+    logs: Mutex<BTreeMap<Key, Runs>>,
     /// The number of the last line taken, so followers know when to look again.
     seq: watch::Sender<u64>,
 }
@@ -40,7 +56,7 @@ impl LogStore {
     fn push(&self, key: Key, line: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let seq = *self.seq.borrow() + 1;
-        let entry = logs.entry(key).or_default();
+        let entry = &mut logs.entry(key).or_default().current;
         entry.bytes += line.len() + 1;
         entry
             .lines
@@ -54,16 +70,32 @@ impl LogStore {
         self.seq.send_replace(seq);
     }
 
-    /// The lines after `after` (their numbers, times and text); the last `tail` when given.
+    /// A new instance of the container begins: the current log becomes the previous one.
+    fn began(&self, key: Key) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let runs = logs.entry(key).or_default();
+        if runs.instances > 0 {
+            runs.previous = Some(std::mem::take(&mut runs.current));
+        }
+        runs.instances += 1;
+    }
+
+    /// The lines of `instance` after `after` (their numbers, times and text); the last `tail`
+    /// when given. None when there is no such instance (no previous one yet).
     pub fn lines(
         &self,
         key: &Key,
+        instance: Instance,
         after: u64,
         tail: Option<usize>,
-    ) -> Vec<(u64, Timestamp, String)> {
+    ) -> Option<Vec<(u64, Timestamp, String)>> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = logs.get(key) else {
-            return Vec::new();
+        let Some(runs) = logs.get(key) else {
+            return (instance == Instance::Current).then(Vec::new);
+        };
+        let entry = match instance {
+            Instance::Current => &runs.current,
+            Instance::Previous => runs.previous.as_ref()?,
         };
         let all: Vec<_> = entry
             .lines
@@ -71,10 +103,10 @@ impl LogStore {
             .filter(|(s, _, _)| *s > after)
             .cloned()
             .collect();
-        match tail {
+        Some(match tail {
             Some(n) if n < all.len() => all[all.len() - n..].to_vec(),
             _ => all,
-        }
+        })
     }
 
     /// Drops a deleted pod's logs, so a new pod of the same name starts with none.
@@ -121,6 +153,16 @@ impl LogSink for Tee {
             line,
         );
         self.inner.line(container, stream, line);
+    }
+
+    fn began(&self, container: &str) {
+        let key = (
+            self.namespace.clone(),
+            self.pod.clone(),
+            container.to_string(),
+        );
+        self.store.began(key);
+        self.inner.began(container);
     }
 
     fn poll_ready(

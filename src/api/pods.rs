@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1 as k8s;
 use serde_json::{Value, json};
 
 use super::discovery;
+use super::logs::Instance;
 use super::objects::{self, key};
 use super::status::{self, Body};
 use super::{Api, Call};
@@ -336,7 +337,12 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
         .and_then(|t| t.parse::<usize>().ok());
     let stamps = matches!(call.param("timestamps"), Some("true" | "1"));
     let follow = matches!(call.param("follow"), Some("true" | "1"));
-    let k = (ns.to_string(), name.to_string(), container);
+    let previous = matches!(call.param("previous"), Some("true" | "1"));
+    let instance = if previous {
+        Instance::Previous
+    } else {
+        Instance::Current
+    };
     let render = move |lines: &[(u64, k8s_openapi::jiff::Timestamp, String)]| {
         let mut text = String::new();
         for (_, at, line) in lines {
@@ -348,8 +354,15 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
         }
         bytes::Bytes::from(text)
     };
-    let first = api.logs.lines(&k, 0, tail);
-    if !follow {
+    let k = (ns.to_string(), name.to_string(), container);
+    let Some(first) = api.logs.lines(&k, instance, 0, tail) else {
+        return status::bad_request(&format!(
+            "previous terminated container {:?} in pod {name:?} not found",
+            k.2
+        ));
+    };
+    // A previous instance's log is complete: following it ends at its end, as the kubelet's.
+    if !follow || previous {
         let mut r = Response::new(http_body_util::Full::new(render(&first)).boxed());
         r.headers_mut().insert(
             hyper::header::CONTENT_TYPE,
@@ -366,7 +379,9 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
             return;
         }
         while changes.changed().await.is_ok() {
-            let more = logs.lines(&k, after, None);
+            let more = logs
+                .lines(&k, Instance::Current, after, None)
+                .unwrap_or_default();
             if let Some((s, _, _)) = more.last() {
                 after = *s;
                 if tx.send(render(&more)).await.is_err() {

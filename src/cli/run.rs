@@ -207,6 +207,9 @@ pub async fn run(args: RunArgs) -> u8 {
         .iter()
         .map(|p| (p.namespace.clone(), p.name.clone()))
         .collect();
+    // Before the first pod starts: a signal sent once a container has started must find the
+    // handler in place, not the default action that would kill wpod and leave the pods behind.
+    let mut signals = Signals::new();
     for plan in plans {
         if let Err(e) = node.add(plan) {
             printer.error(&e.to_string());
@@ -241,7 +244,6 @@ pub async fn run(args: RunArgs) -> u8 {
             ),
         );
     }
-    let mut signals = Signals::new();
     loop {
         tokio::select! {
             done = waits.join_next() => match done {

@@ -99,6 +99,7 @@ impl PodWorker {
             security: c.security.clone(),
         };
 
+        self.config.log.began(&c.name);
         let runtime = Arc::clone(&self.runtime);
         let created = runtime.create_container(&sandbox, config).await;
         let now = self.config.clock.now();

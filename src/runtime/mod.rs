@@ -120,6 +120,10 @@ pub trait LogSink: Send + Sync {
     /// Takes one line; never blocks.
     fn line(&self, container: &str, stream: Stream, line: &str);
 
+    /// A new instance of `container` is about to be created: what it prints from now on is a
+    /// new log, as the kubelet starts a log file per attempt (`kubectl logs --previous`).
+    fn began(&self, _container: &str) {}
+
     /// Ready when the sink has room for more of `container`'s `stream`; Pending (the waker kept)
     /// while its reader lags behind. Backends wait for it before taking more output from a
     /// container, so that container's own writes wait, as on a full pipe, and nothing else does.

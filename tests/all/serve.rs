@@ -231,3 +231,40 @@ fn a_pods_host_port_lives_as_long_as_its_sandbox() {
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn kubectl_logs_previous_shows_the_instance_before_a_restart() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-prev-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let manifest = dir.join("restarts.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: restarts}\nspec:\n  terminationGracePeriodSeconds: 0\n  \
+         volumes: [{name: d, emptyDir: {}}]\n  containers:\n  - name: app\n    image: busybox\n    \
+         volumeMounts: [{name: d, mountPath: /d}]\n    \
+         command: [sh, -c, 'echo x >> /d/n; echo run $(wc -l < /d/n); [ $(wc -l < /d/n) -ge 2 ] && sleep 600; sleep 5; exit 1']\n",
+    )
+    .expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    // Before any restart (the first run lives 5 s) there is no previous instance, and kubectl
+    // says so as with a kubelet.
+    wait_for("the first run's line", || {
+        kubectl(&config, &["logs", "restarts"]).1.contains("run 1")
+    });
+    let (ok, _, err) = kubectl(&config, &["logs", "restarts", "--previous"]);
+    assert!(
+        !ok && err.contains("previous terminated container \"app\" in pod \"restarts\" not found"),
+        "{err}"
+    );
+    wait_for("the second run's line", || {
+        kubectl(&config, &["logs", "restarts"]).1.contains("run 2")
+    });
+    let (_, current, _) = kubectl(&config, &["logs", "restarts"]);
+    let (ok, previous, err) = kubectl(&config, &["logs", "restarts", "-p"]);
+    assert_eq!(current.trim(), "run 2", "{current}");
+    assert!(ok && previous.trim() == "run 1", "{previous}{err}");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,7 @@ mod discovery;
 mod kubeconfig;
 pub mod logs;
 mod objects;
+mod patch;
 mod pods;
 mod status;
 mod store;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::discovery::{self, Resource};
+use super::patch::{self, PatchError, PatchType};
 use super::status::{self, Body};
 use super::store::{ObjectKey, StoreError, WatchEvent};
 use super::{Api, Call, pods, table};
@@ -90,6 +91,7 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
         (None, None, &Method::POST) => create(api, call, resource, ns).await,
         (None, Some(name), &Method::GET) => get(api, call, resource, ns, name),
         (None, Some(name), &Method::PUT) => update(api, call, resource, ns, name),
+        (None, Some(name), &Method::PATCH) => patch(api, call, resource, ns, name),
         (None, Some(name), &Method::DELETE) => delete(api, call, resource, ns, name),
         _ => status::failure(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -207,6 +209,71 @@ fn update(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Respons
     match api
         .store
         .update(key(r.name, ns, name), object, expected.as_deref())
+    {
+        Ok(o) => status::ok(&o),
+        Err(e) => store_error(r, name, e),
+    }
+}
+
+/// PATCH: the stored object with the body applied, then stored as a PUT of it would be. A
+/// patch that names a resourceVersion (as `kubectl edit` does not, and `kubectl patch
+/// --resource-version` does) must name the current one.
+fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
+    let Some(patch_type) = PatchType::of(call.content_type.as_deref()) else {
+        return status::failure(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            &format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                patch::ACCEPTED
+            ),
+            None,
+        );
+    };
+    let Some(original) = api.store.get(&key(r.name, ns, name)) else {
+        return status::not_found(r.name, name);
+    };
+    let kind = original
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut patched = match patch::apply(kind, &original, patch_type, &call.body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return status::bad_request("the patched object is not a JSON object"),
+        Err(e @ PatchError::Malformed(_)) => return status::bad_request(&e.to_string()),
+        Err(e @ PatchError::Unapplicable(_)) => {
+            return status::failure(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid",
+                &e.to_string(),
+                None,
+            );
+        }
+    };
+    // The object's identity is the server's, whatever the patch said.
+    for field in ["name", "namespace", "uid", "creationTimestamp"] {
+        match original["metadata"].get(field) {
+            Some(v) => patched["metadata"][field] = v.clone(),
+            None => {
+                if let Some(m) = patched["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
+        }
+    }
+    if patched["metadata"].get("resourceVersion").is_none() {
+        patched["metadata"]["resourceVersion"] = original["metadata"]["resourceVersion"].clone();
+    }
+    if r.name == "pods" {
+        return pods::update(api, patched, ns, name);
+    }
+    let expected = patched
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match api
+        .store
+        .update(key(r.name, ns, name), patched, expected.as_deref())
     {
         Ok(o) => status::ok(&o),
         Err(e) => store_error(r, name, e),

@@ -110,12 +110,26 @@ pub fn update(api: &Api, object: Value, ns: &str, name: &str) -> Response<Body> 
     if expected.is_some_and(|rv| rv != super::store::resource_version(&old)) {
         return objects::store_error(resource(), name, super::store::StoreError::Conflict);
     }
+    let node = |o: &Value| o.pointer("/spec/nodeName").cloned();
+    if node(&old).is_some() && node(&object).is_some_and(|n| Some(n) != node(&old)) {
+        return status::failure(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            &format!(
+                "Pod \"{name}\" is invalid: spec.nodeName: Forbidden: a scheduled pod stays on its node"
+            ),
+            None,
+        );
+    }
     let mut next = object;
     // Identity and status are the server's.
     next["metadata"]["uid"] = old["metadata"]["uid"].clone();
     next["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"].clone();
     next["metadata"]["namespace"] = json!(ns);
     next["status"] = old["status"].clone();
+    if let Some(n) = node(&old) {
+        next["spec"]["nodeName"] = n;
+    }
     let plan = match admit(api, &next, name) {
         Ok(p) => p,
         Err(r) => return *r,

@@ -263,6 +263,8 @@ fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
     }
     let spec_without_images = |p: &PodPlan| {
         let mut spec = p.manifest.spec.clone().unwrap_or_default();
+        // The node's own name, which the scheduler wrote into the stored object.
+        spec.node_name = None;
         for c in spec
             .containers
             .iter_mut()

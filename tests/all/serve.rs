@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts `wpod serve` and waits for its `export KUBECONFIG=...` line.
-fn serve(dir: &Path, port: u16) -> (Child, PathBuf) {
+fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
     let mut child = wpod()
         .args([
             "serve",
@@ -54,17 +54,28 @@ fn serve(dir: &Path, port: u16) -> (Child, PathBuf) {
         .strip_prefix("export KUBECONFIG=")
         .unwrap_or_else(|| panic!("wpod serve printed {line:?}"))
         .to_string();
-    (child, PathBuf::from(config))
+    (Server(child), PathBuf::from(config))
 }
 
-fn stop(mut child: Child) {
-    for _ in 0..2 {
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        std::thread::sleep(Duration::from_millis(300));
+/// A `wpod serve` that stops when dropped, so a failed assertion cannot leave it running (and
+/// holding its data directory).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for _ in 0..2 {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.0.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-    let _ = child.wait();
+}
+
+fn stop(server: Server) {
+    drop(server);
 }
 
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
@@ -265,6 +276,151 @@ fn kubectl_logs_previous_shows_the_instance_before_a_restart() {
     let (ok, previous, err) = kubectl(&config, &["logs", "restarts", "-p"]);
     assert_eq!(current.trim(), "run 2", "{current}");
     assert!(ok && previous.trim() == "run 1", "{previous}{err}");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn field(config: &Path, pod: &str, path: &str) -> String {
+    kubectl(
+        config,
+        &["get", "pod", pod, "-o", &format!("jsonpath={{{path}}}")],
+    )
+    .1
+}
+
+/// Every way kubectl changes an object: apply of a changed file, patch in its three kinds, edit,
+/// and a replace that names a stale resourceVersion; a change Kubernetes forbids is refused.
+#[test]
+fn kubectl_apply_patch_and_edit_change_a_running_pod() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-patch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let manifest = dir.join("app.yaml");
+    let pod = |image: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: app}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n    image: {image}\n    command: [sleep, '3600']\n"
+        )
+    };
+    let path = manifest.to_str().unwrap_or_default();
+    std::fs::write(&manifest, pod("busybox:1.28")).expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", path]);
+    assert!(ok && out.contains("pod/app created"), "{out}{err}");
+    wait_for("app Running", || {
+        field(&config, "app", ".status.phase") == "Running"
+    });
+
+    let (ok, out, _) = kubectl(&config, &["apply", "-f", path]);
+    assert!(ok && out.contains("pod/app unchanged"), "{out}");
+    std::fs::write(&manifest, pod("busybox:1.36")).expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", path]);
+    assert!(ok && out.contains("pod/app configured"), "{out}{err}");
+    assert_eq!(
+        field(&config, "app", ".spec.containers[0].image"),
+        "busybox:1.36"
+    );
+    wait_for("the container restarted with its new image", || {
+        field(&config, "app", ".status.containerStatuses[0].restartCount") == "1"
+            && field(&config, "app", ".status.containerStatuses[0].image") == "busybox:1.36"
+    });
+
+    let (ok, out, err) = kubectl(
+        &config,
+        &[
+            "patch",
+            "pod",
+            "app",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"labels":{"tier":"web"}}}"#,
+        ],
+    );
+    assert!(ok && out.contains("pod/app patched"), "{out}{err}");
+    assert_eq!(field(&config, "app", ".metadata.labels.tier"), "web");
+    let (ok, out, err) = kubectl(
+        &config,
+        &[
+            "patch",
+            "pod",
+            "app",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/annotations","value":{"note":"json"}}]"#,
+        ],
+    );
+    assert!(ok && out.contains("pod/app patched"), "{out}{err}");
+    assert_eq!(field(&config, "app", ".metadata.annotations.note"), "json");
+    // A strategic merge patch merges containers by name: the command stays.
+    let (ok, out, err) = kubectl(
+        &config,
+        &[
+            "patch",
+            "pod",
+            "app",
+            "-p",
+            r#"{"spec":{"containers":[{"name":"app","image":"busybox:1.28"}]}}"#,
+        ],
+    );
+    assert!(ok && out.contains("pod/app patched"), "{out}{err}");
+    assert_eq!(
+        field(&config, "app", ".spec.containers[0].image"),
+        "busybox:1.28"
+    );
+    assert_eq!(
+        field(&config, "app", ".spec.containers[0].command[0]"),
+        "sleep"
+    );
+
+    let edited = Command::new("kubectl")
+        .env("KUBECONFIG", &config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .env("KUBE_EDITOR", "sed -i s/busybox:1.28/busybox:1.36/")
+        .args(["edit", "pod", "app"])
+        .output()
+        .expect("kubectl edit");
+    let out = String::from_utf8_lossy(&edited.stdout);
+    assert!(
+        edited.status.success() && out.contains("pod/app edited"),
+        "{out}{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    assert_eq!(
+        field(&config, "app", ".spec.containers[0].image"),
+        "busybox:1.36"
+    );
+
+    // Only images may change in a pod's spec.
+    let (ok, _, err) = kubectl(
+        &config,
+        &[
+            "patch",
+            "pod",
+            "app",
+            "-p",
+            r#"{"spec":{"restartPolicy":"Never"}}"#,
+        ],
+    );
+    assert!(!ok && err.contains("image"), "{err}");
+    assert_ne!(field(&config, "app", ".spec.restartPolicy"), "Never");
+
+    // A write based on an old read is a 409 Conflict.
+    let (_, stale, _) = kubectl(&config, &["get", "pod", "app", "-o", "json"]);
+    let (ok, _, _) = kubectl(&config, &["label", "pod", "app", "seen=yes"]);
+    assert!(ok);
+    let stale_file = dir.join("stale.json");
+    std::fs::write(&stale_file, stale).expect("write");
+    let (ok, _, err) = kubectl(
+        &config,
+        &["replace", "-f", stale_file.to_str().unwrap_or_default()],
+    );
+    assert!(
+        !ok && err.contains("Operation cannot be fulfilled") && err.contains("has been modified"),
+        "{err}"
+    );
+    // Server-side apply is not served; kubectl is told so instead of a wrong merge.
+    let (ok, _, err) = kubectl(&config, &["apply", "--server-side", "-f", path]);
+    assert!(!ok, "{err}");
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,6 +54,20 @@ pub const RESOURCES: &[Resource] = &[
         short: &["ev"],
     },
     Resource {
+        name: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        namespaced: true,
+        short: &["sa"],
+    },
+    Resource {
+        name: "nodes",
+        singular: "node",
+        kind: "Node",
+        namespaced: false,
+        short: &["no"],
+    },
+    Resource {
         name: "namespaces",
         singular: "namespace",
         kind: "Namespace",
@@ -66,10 +80,15 @@ pub fn find(plural: &str) -> Option<&'static Resource> {
     RESOURCES.iter().find(|r| r.name == plural)
 }
 
+/// The Kubernetes version wpod's API follows, with wpod's own.
+pub fn git_version() -> String {
+    format!("v1.34.0-wpod.{}", env!("CARGO_PKG_VERSION"))
+}
+
 pub fn version() -> Value {
     json!({
         "major": "1", "minor": "34",
-        "gitVersion": format!("v1.34.0-wpod.{}", env!("CARGO_PKG_VERSION")),
+        "gitVersion": git_version(),
         "gitCommit": "", "gitTreeState": "clean", "buildDate": "",
         "goVersion": "", "compiler": "rustc", "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
     })
@@ -98,5 +117,7 @@ pub fn core_resources() -> Value {
     }
     list.push(json!({"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
     list.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
+    list.push(json!({"name": "nodes/status", "singularName": "", "namespaced": false, "kind": "Node", "verbs": ["get"]}));
+    list.push(json!({"name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["get"]}));
     json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": list})
 }

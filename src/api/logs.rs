@@ -60,7 +60,7 @@ impl LogStore {
         entry.bytes += line.len() + 1;
         entry
             .lines
-            .push_back((seq, super::objects::now(), line.to_string()));
+            .push_back((seq, precise_now(), line.to_string()));
         while entry.bytes > MAX_BYTES {
             match entry.lines.pop_front() {
                 Some((_, _, l)) => entry.bytes -= l.len() + 1,
@@ -87,6 +87,7 @@ impl LogStore {
         key: &Key,
         instance: Instance,
         after: u64,
+        since: Option<Timestamp>,
         tail: Option<usize>,
     ) -> Option<Vec<(u64, Timestamp, String)>> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
@@ -100,7 +101,7 @@ impl LogStore {
         let all: Vec<_> = entry
             .lines
             .iter()
-            .filter(|(s, _, _)| *s > after)
+            .filter(|(s, at, _)| *s > after && since.is_none_or(|t| *at >= t))
             .cloned()
             .collect();
         Some(match tail {
@@ -173,4 +174,13 @@ impl LogSink for Tee {
     ) -> std::task::Poll<()> {
         self.inner.poll_ready(container, stream, cx)
     }
+}
+
+/// The time of a log line to the nanosecond, as the CRI log format keeps it (RFC 3339 nano).
+fn precise_now() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
 }

@@ -5,6 +5,8 @@
 mod discovery;
 mod kubeconfig;
 pub mod logs;
+mod namespaces;
+mod nodes;
 mod objects;
 mod patch;
 mod pods;
@@ -74,9 +76,11 @@ pub async fn serve(
         base_dir: dir.clone(),
         logs: options.logs,
     });
-    objects::ensure_defaults(&api)?;
+    namespaces::ensure_defaults(&api)?;
+    nodes::report(&api);
     pods::resume(&api);
     tokio::spawn(pods::follow(Arc::clone(&api)));
+    tokio::spawn(nodes::register(Arc::clone(&api)));
     ready(&config.display().to_string());
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server);
     tokio::pin!(shutdown);

@@ -17,25 +17,7 @@ use super::discovery::{self, Resource};
 use super::patch::{self, PatchError, PatchType};
 use super::status::{self, Body};
 use super::store::{ObjectKey, StoreError, WatchEvent};
-use super::{Api, Call, pods, table};
-
-/// The namespaces every cluster has.
-const DEFAULT_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
-
-pub fn ensure_defaults(api: &Api) -> anyhow::Result<()> {
-    for ns in DEFAULT_NAMESPACES {
-        let key = key("namespaces", "", ns);
-        if api.store.get(&key).is_none() {
-            let object = json!({"apiVersion": "v1", "kind": "Namespace",
-                                "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]},
-                                "status": {"phase": "Active"}});
-            api.store
-                .create(key, stamp(object))
-                .map_err(|e| anyhow::anyhow!("creating namespace {ns}: {e}"))?;
-        }
-    }
-    Ok(())
-}
+use super::{Api, Call, namespaces, pods, table};
 
 pub fn key(resource: &str, namespace: &str, name: &str) -> ObjectKey {
     ObjectKey {
@@ -54,6 +36,8 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
         ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name), None),
         ["namespaces", ns, plural, name, sub] => (Some(*ns), *plural, Some(*name), Some(*sub)),
         [plural] => (None, *plural, None, None),
+        [plural, name] => (None, *plural, Some(*name), None),
+        [plural, name, sub] => (None, *plural, Some(*name), Some(*sub)),
         _ => {
             return status::failure(
                 StatusCode::NOT_FOUND,
@@ -71,6 +55,14 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
             None,
         );
     };
+    if !resource.namespaced && namespace.is_some() {
+        return status::failure(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        );
+    }
     if resource.namespaced && name.is_some() && namespace.is_none() {
         return status::bad_request("a namespaced resource needs a namespace");
     }
@@ -89,6 +81,7 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
         (None, None, &Method::GET) if watching(call) => watch(api, call, resource, namespace),
         (None, None, &Method::GET) => list(api, call, resource, namespace),
         (None, None, &Method::POST) => create(api, call, resource, ns).await,
+        (None, None, &Method::DELETE) => delete_collection(api, call, resource, namespace),
         (None, Some(name), &Method::GET) => get(api, call, resource, ns, name),
         (None, Some(name), &Method::PUT) => update(api, call, resource, ns, name),
         (None, Some(name), &Method::PATCH) => patch(api, call, resource, ns, name),
@@ -175,21 +168,24 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
     }
     if r.namespaced {
         meta.insert("namespace".into(), json!(ns));
-        if api.store.get(&key("namespaces", "", ns)).is_none() {
-            return status::not_found("namespaces", ns);
+        if let Err(refused) = namespaces::admits(api, ns) {
+            return *refused;
         }
     }
-    let name = meta
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let name = name_of(&object).to_string();
     object = stamp(object);
-    if r.name == "pods" {
-        return pods::create(api, object, ns, &name);
+    match r.name {
+        "pods" => return pods::create(api, object, ns, &name),
+        "namespaces" => namespaces::defaults(&mut object),
+        _ => {}
     }
     match api.store.create(key(r.name, ns, &name), object) {
-        Ok(o) => status::json(StatusCode::CREATED, &o),
+        Ok(o) => {
+            if r.name == "namespaces" {
+                namespaces::created(api, &name);
+            }
+            status::json(StatusCode::CREATED, &o)
+        }
         Err(e) => store_error(r, &name, e),
     }
 }
@@ -199,6 +195,11 @@ fn update(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Respons
         Ok(v @ Value::Object(_)) => v,
         _ => return status::bad_request("the body must be a JSON object"),
     };
+    put(api, r, ns, name, object)
+}
+
+/// Stores `object` in place of `name` if its resourceVersion (when given) is the current one.
+fn put(api: &Api, r: &Resource, ns: &str, name: &str, object: Value) -> Response<Body> {
     if r.name == "pods" {
         return pods::update(api, object, ns, name);
     }
@@ -264,43 +265,71 @@ fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response
     if patched["metadata"].get("resourceVersion").is_none() {
         patched["metadata"]["resourceVersion"] = original["metadata"]["resourceVersion"].clone();
     }
-    if r.name == "pods" {
-        return pods::update(api, patched, ns, name);
-    }
-    let expected = patched
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    match api
-        .store
-        .update(key(r.name, ns, name), patched, expected.as_deref())
-    {
-        Ok(o) => status::ok(&o),
-        Err(e) => store_error(r, name, e),
-    }
+    put(api, r, ns, name, patched)
 }
 
 fn delete(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
+    let grace = grace_of(call);
+    delete_one(api, r, ns, name, grace)
+}
+
+fn delete_one(api: &Api, r: &Resource, ns: &str, name: &str, grace: Option<i64>) -> Response<Body> {
+    match r.name {
+        "pods" => pods::delete(api, ns, name, grace),
+        "namespaces" => namespaces::delete(api, name),
+        _ => match api.store.delete(&key(r.name, ns, name)) {
+            Ok(o) => status::ok(&o),
+            Err(e) => store_error(r, name, e),
+        },
+    }
+}
+
+/// The grace period of a DELETE: its query's, else its DeleteOptions body's.
+fn grace_of(call: &Call) -> Option<i64> {
     let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
-    let grace = call
-        .param("gracePeriodSeconds")
+    call.param("gracePeriodSeconds")
         .and_then(|g| g.parse::<i64>().ok())
-        .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64));
-    if r.name == "pods" {
-        return pods::delete(api, ns, name, grace);
+        .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64))
+}
+
+/// DELETE on a collection: every object the selectors match is deleted as a DELETE of it would
+/// be; the answer lists them as they were when deleted.
+fn delete_collection(
+    api: &Api,
+    call: &Call,
+    r: &Resource,
+    namespace: Option<&str>,
+) -> Response<Body> {
+    let (items, _) = api.store.list(r.name, namespace);
+    let selector = Selector::of(call);
+    let grace = grace_of(call);
+    let mut deleted = Vec::new();
+    for item in items.iter().filter(|o| selector.matches(o)) {
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if r.name == "namespaces" && namespaces::DEFAULTS.contains(&name_of(item)) {
+            continue;
+        }
+        let answer = delete_one(api, r, ns, name_of(item), grace);
+        if answer.status().is_success() {
+            deleted.push(item.clone());
+        }
     }
-    if r.name == "namespaces" && DEFAULT_NAMESPACES.contains(&name) {
-        return status::failure(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            &format!("namespace \"{name}\" is forbidden: this namespace may not be deleted"),
-            None,
-        );
-    }
-    match api.store.delete(&key(r.name, ns, name)) {
-        Ok(o) => status::ok(&o),
-        Err(e) => store_error(r, name, e),
-    }
+    status::ok(&json!({
+        "kind": format!("{}List", r.kind),
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": api.store.revision().to_string()},
+        "items": deleted,
+    }))
+}
+
+/// An object's `metadata.name`.
+pub fn name_of(o: &Value) -> &str {
+    o.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 pub fn store_error(r: &Resource, name: &str, e: StoreError) -> Response<Body> {

@@ -165,7 +165,10 @@ pub fn delete(api: &Api, ns: &str, name: &str, grace: Option<i64>) -> Response<B
             status::ok(&object)
         }
         Err(_) => match api.store.delete(&key("pods", ns, name)) {
-            Ok(o) => status::ok(&o),
+            Ok(o) => {
+                super::namespaces::pod_gone(api, ns);
+                status::ok(&o)
+            }
             Err(e) => objects::store_error(resource(), name, e),
         },
     }
@@ -216,6 +219,7 @@ pub async fn follow(api: Arc<Api>) {
             } => {
                 let _ = api.store.delete(&key("pods", &namespace, &name));
                 api.logs.forget(&namespace, &name);
+                super::namespaces::pod_gone(&api, &namespace);
             }
             Change::Event { pod, event } => {
                 if let Some(k) = record_event(&api, &pod, &event) {
@@ -349,6 +353,30 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
     let tail = call
         .param("tailLines")
         .and_then(|t| t.parse::<usize>().ok());
+    // `--since-time` names an instant, `--since` a span back from now (the kubelet reads both).
+    let since = match (call.param("sinceTime"), call.param("sinceSeconds")) {
+        (Some(t), _) => match t.parse::<k8s_openapi::jiff::Timestamp>() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                return status::bad_request(&format!(
+                    "sinceTime {t:?} is not an RFC 3339 time: {e}"
+                ));
+            }
+        },
+        (None, Some(s)) => match s.parse::<i64>() {
+            Ok(s) if s > 0 => Some(
+                objects::now()
+                    .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(s))
+                    .unwrap_or(k8s_openapi::jiff::Timestamp::MIN),
+            ),
+            _ => {
+                return status::bad_request(&format!(
+                    "sinceSeconds {s:?} must be a positive number of seconds"
+                ));
+            }
+        },
+        (None, None) => None,
+    };
     let stamps = matches!(call.param("timestamps"), Some("true" | "1"));
     let follow = matches!(call.param("follow"), Some("true" | "1"));
     let previous = matches!(call.param("previous"), Some("true" | "1"));
@@ -369,7 +397,7 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
         bytes::Bytes::from(text)
     };
     let k = (ns.to_string(), name.to_string(), container);
-    let Some(first) = api.logs.lines(&k, instance, 0, tail) else {
+    let Some(first) = api.logs.lines(&k, instance, 0, since, tail) else {
         return status::bad_request(&format!(
             "previous terminated container {:?} in pod {name:?} not found",
             k.2
@@ -394,7 +422,7 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
         }
         while changes.changed().await.is_ok() {
             let more = logs
-                .lines(&k, Instance::Current, after, None)
+                .lines(&k, Instance::Current, after, None, None)
                 .unwrap_or_default();
             if let Some((s, _, _)) = more.last() {
                 after = *s;

@@ -79,6 +79,45 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
                 })
                 .collect(),
         ),
+        "nodes" => (
+            vec![
+                col("Name", "string", "name", 0),
+                col("Status", "string", "", 0),
+                col("Roles", "string", "", 0),
+                col("Age", "string", "", 0),
+                col("Version", "string", "", 0),
+                col("Internal-IP", "string", "", 1),
+                col("External-IP", "string", "", 1),
+                col("OS-Image", "string", "", 1),
+                col("Kernel-Version", "string", "", 1),
+                col("Container-Runtime", "string", "", 1),
+            ],
+            items.iter().map(|n| row(n, node_cells(n, now))).collect(),
+        ),
+        "serviceaccounts" => (
+            vec![
+                col("Name", "string", "name", 0),
+                col("Secrets", "string", "", 0),
+                col("Age", "string", "", 0),
+            ],
+            items
+                .iter()
+                .map(|o| {
+                    let secrets = o
+                        .get("secrets")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    row(
+                        o,
+                        vec![
+                            json!(name(o)),
+                            json!(secrets.to_string()),
+                            json!(age(o, now)),
+                        ],
+                    )
+                })
+                .collect(),
+        ),
         "namespaces" => (
             vec![
                 col("Name", "string", "name", 0),
@@ -206,6 +245,65 @@ fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         json!(age(pod, now)),
         json!(ip),
         json!(node),
+    ]
+}
+
+/// kubectl's printNode: Ready/NotReady/Unknown (`,SchedulingDisabled` when cordoned), the roles
+/// its `node-role.kubernetes.io/*` labels name.
+fn node_cells(n: &Value, now: Timestamp) -> Vec<Value> {
+    let ready = n
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str());
+    let mut status = match ready {
+        Some("True") => "Ready",
+        Some("False") => "NotReady",
+        _ => "Unknown",
+    }
+    .to_string();
+    if n.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let mut roles: Vec<&str> = n
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|l| {
+            l.iter()
+                .filter_map(|(k, v)| match k.strip_prefix("node-role.kubernetes.io/") {
+                    Some(role) if !role.is_empty() => Some(role),
+                    _ if k == "kubernetes.io/role" => v.as_str(),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort_unstable();
+    let roles = if roles.is_empty() {
+        "<none>".to_string()
+    } else {
+        roles.join(",")
+    };
+    let address = |type_: &str| {
+        n.pointer("/status/addresses")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|x| x["type"] == type_))
+            .and_then(|x| x["address"].as_str())
+            .unwrap_or("<none>")
+            .to_string()
+    };
+    let info = |f: &str| str_at(n, &format!("/status/nodeInfo/{f}")).unwrap_or("<unknown>");
+    vec![
+        json!(name(n)),
+        json!(status),
+        json!(roles),
+        json!(age(n, now)),
+        json!(info("kubeletVersion")),
+        json!(address("InternalIP")),
+        json!(address("ExternalIP")),
+        json!(info("osImage")),
+        json!(info("kernelVersion")),
+        json!(info("containerRuntimeVersion")),
     ]
 }
 

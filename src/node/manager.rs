@@ -102,6 +102,11 @@ impl Node {
         }
     }
 
+    /// The backend the node runs pods on (`wasm`, `linux`), as its nodeInfo names it.
+    pub fn runtime_name(&self) -> &'static str {
+        self.runtime.name()
+    }
+
     /// Every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()

@@ -11,3 +11,20 @@ pub use manager::{Change, Node, NodeConfig, NodeError};
 pub const NODE_NAME: &str = "wpod";
 /// The node's address, as `status.hostIP`: where the node's own connections to a pod come from.
 pub const HOST_IP: &str = "127.0.0.1";
+
+/// The node's CPUs, as its capacity and a container's unlimited `limits.cpu` count them.
+pub fn cpus() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
+
+/// The node's memory in bytes (8 GiB where the system does not say).
+pub fn memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kb| kb * 1024)
+}

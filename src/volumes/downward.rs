@@ -120,7 +120,7 @@ pub fn resource(
     if resource == "cpu" {
         let millis = match (&quantity, kind) {
             (Some(q), _) => parse_cpu_millis(q).map_err(|_| bad(q))?,
-            (None, "limits") => node_cpu_millis(),
+            (None, "limits") => crate::node::cpus() * 1000,
             (None, _) => 0,
         };
         let div = parse_cpu_millis(&divisor)
@@ -130,7 +130,7 @@ pub fn resource(
     } else {
         let bytes = match (&quantity, kind, resource) {
             (Some(q), _, _) => parse_memory_bytes(q).map_err(|_| bad(q))?,
-            (None, "limits", "memory") => node_memory_bytes(),
+            (None, "limits", "memory") => crate::node::memory_bytes(),
             _ => 0,
         };
         let div = parse_memory_bytes(&divisor)
@@ -138,21 +138,6 @@ pub fn resource(
             .max(1);
         Ok(bytes.div_ceil(div).to_string())
     }
-}
-
-fn node_cpu_millis() -> u64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u64) * 1000
-}
-
-fn node_memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(8 << 30, |kb| kb * 1024)
 }
 
 #[cfg(test)]

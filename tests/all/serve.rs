@@ -424,3 +424,87 @@ fn kubectl_apply_patch_and_edit_change_a_running_pod() {
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_node_its_namespaces_and_their_service_accounts_are_served() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-ns-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+
+    let (ok, nodes, err) = kubectl(&config, &["get", "nodes", "-o", "wide"]);
+    let row: Vec<&str> = nodes
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert!(
+        ok && row.get(..3) == Some(&["wpod", "Ready", "control-plane"][..]),
+        "{nodes}{err}"
+    );
+    assert!(
+        nodes.contains("127.0.0.1") && nodes.contains("wasm://"),
+        "{nodes}"
+    );
+    let (_, described, _) = kubectl(&config, &["describe", "node", "wpod"]);
+    assert!(
+        described.contains("KubeletReady")
+            && described
+                .lines()
+                .any(|l| l.split_whitespace().eq(["pods:", "110"])),
+        "{described}"
+    );
+
+    let manifest = dir.join("ns.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: demo, labels: {keep: \"yes\"}}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone, namespace: demo, labels: {keep: \"no\"}}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: talker, namespace: demo}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  \
+         - name: c\n    image: busybox\n    command: [sh, -c, 'echo early; sleep 3; echo late; sleep 1000']\n",
+    )
+    .expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    let (_, sa, _) = kubectl(&config, &["get", "serviceaccounts", "-n", "demo"]);
+    assert!(
+        sa.lines().nth(1).is_some_and(|l| l.starts_with("default ")),
+        "{sa}"
+    );
+
+    // DELETE on a collection takes the selected objects only.
+    let (ok, out, err) = kubectl(
+        &config,
+        &[
+            "delete",
+            "--raw",
+            "/api/v1/namespaces/demo/configmaps?labelSelector=keep%3Dno",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (_, cms, _) = kubectl(&config, &["get", "cm", "-n", "demo", "-o", "name"]);
+    assert_eq!(cms.trim(), "configmap/kept");
+
+    wait_for("the late line", || {
+        kubectl(&config, &["logs", "-n", "demo", "talker"])
+            .1
+            .contains("late")
+    });
+    let (_, recent, _) = kubectl(&config, &["logs", "-n", "demo", "talker", "--since=2s"]);
+    assert!(
+        !recent.contains("early"),
+        "--since=2s leaves out what came 3 s before: {recent}"
+    );
+    let (_, all, _) = kubectl(&config, &["logs", "-n", "demo", "talker", "--since=1h"]);
+    assert!(all.contains("early") && all.contains("late"), "{all}");
+
+    // Deleting a namespace deletes what it holds, its pods gracefully, then itself.
+    let (ok, out, err) = kubectl(&config, &["delete", "namespace", "demo", "--wait"]);
+    assert!(ok, "{out}{err}");
+    let (_, left, _) = kubectl(&config, &["get", "pods,cm,sa", "-A", "-o", "name"]);
+    assert!(!left.contains("talker") && !left.contains("kept"), "{left}");
+    let (ok, _, err) = kubectl(&config, &["delete", "namespace", "default"]);
+    assert!(!ok && err.contains("may not be deleted"), "{err}");
+    stop(server);
+}

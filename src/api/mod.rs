@@ -10,12 +10,13 @@ mod nodes;
 mod objects;
 mod patch;
 mod pods;
+mod protobuf;
 mod status;
 mod store;
 mod table;
 mod tls;
 
-pub use kubeconfig::kubeconfig;
+pub use kubeconfig::{kubeconfig, merge as merge_kubeconfig};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,12 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let dir = &options.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // It holds the token, the server's key and every Secret.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
     let creds = tls::credentials(dir, &[options.listen.ip().to_string()])?;
     let listener = TcpListener::bind(options.listen)
         .await
@@ -181,6 +188,18 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
                 None,
             );
         }
+    };
+    // kubectl's typed commands send built-in kinds in protobuf; the handlers read JSON.
+    let (content_type, body) = if protobuf::is_protobuf(content_type.as_deref()) {
+        match protobuf::to_json(&body) {
+            Ok(object) => (
+                Some("application/json".to_string()),
+                Bytes::from(serde_json::to_vec(&object).unwrap_or_default()),
+            ),
+            Err(why) => return status::bad_request(&why),
+        }
+    } else {
+        (content_type, body)
     };
     let call = Call {
         method,

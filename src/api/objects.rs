@@ -177,6 +177,10 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
     match r.name {
         "pods" => return pods::create(api, object, ns, &name),
         "namespaces" => namespaces::defaults(&mut object),
+        // The apiserver's defaulting.
+        "secrets" if object.get("type").is_none_or(|t| t.as_str() == Some("")) => {
+            object["type"] = json!("Opaque");
+        }
         _ => {}
     }
     match api.store.create(key(r.name, ns, &name), object) {

@@ -31,6 +31,10 @@ pub struct KubeconfigArgs {
     /// The data directory of the `wpod serve` whose kubeconfig to print
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Add the `wpod` context to your kubeconfig (the first file of $KUBECONFIG, else
+    /// ~/.kube/config) and make it the current one, instead of printing it
+    #[arg(long)]
+    merge: bool,
 }
 
 /// The stored objects outlive a reboot, so they go where data goes (`$XDG_DATA_HOME`, else
@@ -45,6 +49,17 @@ fn data_dir(given: Option<PathBuf>) -> PathBuf {
         .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("wpod/serve")))
         .or_else(|| env("HOME").map(|h| h.join(".local/share/wpod/serve")))
         .unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
+}
+
+/// The kubeconfig kubectl writes to: the first file of $KUBECONFIG, else ~/.kube/config.
+fn user_kubeconfig() -> Option<PathBuf> {
+    let listed = std::env::var_os("KUBECONFIG")
+        .and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty()));
+    listed.or_else(|| {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".kube/config"))
+    })
 }
 
 pub async fn run(args: ServeArgs) -> u8 {
@@ -118,7 +133,29 @@ pub async fn run(args: ServeArgs) -> u8 {
 }
 
 pub fn kubeconfig(args: KubeconfigArgs) -> u8 {
-    match crate::api::kubeconfig(&data_dir(args.data_dir)) {
+    let dir = data_dir(args.data_dir);
+    if args.merge {
+        let Some(target) = user_kubeconfig() else {
+            eprintln!(
+                "error: neither KUBECONFIG nor HOME is set, so there is no kubeconfig to merge into"
+            );
+            return exit::USAGE;
+        };
+        return match crate::api::merge_kubeconfig(&dir, &target) {
+            Ok(()) => {
+                println!(
+                    "merged the context \"wpod\" into {} and made it the current context",
+                    target.display()
+                );
+                exit::SUCCEEDED
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                exit::USAGE
+            }
+        };
+    }
+    match crate::api::kubeconfig(&dir) {
         Ok(text) => {
             print!("{text}");
             exit::SUCCEEDED

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::wpod;
 
 /// The machine's kubectl; CI installs one, so its absence is a failure, not a skip.
-fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new("kubectl")
         .env("KUBECONFIG", config)
         .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
@@ -23,7 +23,7 @@ fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts `wpod serve` and waits for its `export KUBECONFIG=...` line.
-fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
+pub(crate) fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
     let mut child = wpod()
         .args([
             "serve",
@@ -59,7 +59,7 @@ fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
 
 /// A `wpod serve` that stops when dropped, so a failed assertion cannot leave it running (and
 /// holding its data directory).
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -74,11 +74,11 @@ impl Drop for Server {
     }
 }
 
-fn stop(server: Server) {
+pub(crate) fn stop(server: Server) {
     drop(server);
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -506,5 +506,184 @@ fn the_node_its_namespaces_and_their_service_accounts_are_served() {
     assert!(!left.contains("talker") && !left.contains("kept"), "{left}");
     let (ok, _, err) = kubectl(&config, &["delete", "namespace", "default"]);
     assert!(!ok && err.contains("may not be deleted"), "{err}");
+    stop(server);
+}
+
+#[test]
+fn kubectl_get_watch_streams_a_pod_from_pending_to_running() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let mut watcher = Command::new("kubectl")
+        .env("KUBECONFIG", &config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .args(["get", "pods", "--watch", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = watcher.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The watch is open once kubectl has listed (it prints nothing for no pods); give it time.
+    std::thread::sleep(Duration::from_secs(1));
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok, "{out}{err}");
+    let mut rows = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !rows.iter().any(|r: &String| r.contains(" Running ")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => rows.push(line),
+            Err(_) => panic!("no Running row within 30 s: {rows:#?}"),
+        }
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let first = rows
+        .iter()
+        .find(|r| r.contains("nginx-pod"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("ADDED")
+            && (first.contains(" Pending ") || first.contains(" ContainerCreating ")),
+        "the first row is the new pod, not yet running: {rows:#?}"
+    );
+    assert!(
+        rows.last()
+            .is_some_and(|r| r.starts_with("MODIFIED") && r.contains(" 1/1 ")),
+        "{rows:#?}"
+    );
+    stop(server);
+}
+
+#[test]
+fn wpod_kubeconfig_merge_adds_the_context_and_keeps_the_others() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, _config) = serve(&dir.join("data"), free_port());
+    let home = dir.join("home");
+    std::fs::create_dir_all(home.join(".kube")).expect("mkdir");
+    std::fs::write(
+        home.join(".kube/config"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: \"https://192.0.2.1:6443\"}\n\
+         users:\n- name: other\n  user: {token: abc}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\n\
+         current-context: other\n",
+    )
+    .expect("write");
+    let merged = wpod()
+        .env_remove("KUBECONFIG")
+        .env("HOME", &home)
+        .args(["kubeconfig", "--merge", "--data-dir"])
+        .arg(dir.join("data"))
+        .output()
+        .expect("wpod kubeconfig --merge");
+    assert!(merged.status.success(), "{merged:?}");
+    let kubectl_home = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .env_remove("KUBECONFIG")
+            .env("HOME", &home)
+            .args(args)
+            .output()
+            .expect("kubectl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let contexts = kubectl_home(&["config", "get-contexts", "-o", "name"]);
+    assert_eq!(
+        contexts.split_whitespace().collect::<Vec<_>>(),
+        ["other", "wpod"]
+    );
+    assert_eq!(kubectl_home(&["config", "current-context"]).trim(), "wpod");
+    assert!(kubectl_home(&["get", "nodes", "-o", "name"]).contains("node/wpod"));
+    stop(server);
+}
+
+/// kubectl's typed commands send protobuf; `kubectl run` sends JSON.
+#[test]
+fn kubectl_create_and_run_make_their_objects() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-create-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    for args in [
+        &["create", "namespace", "shop"][..],
+        &[
+            "create",
+            "configmap",
+            "settings",
+            "-n",
+            "shop",
+            "--from-literal=color=blue",
+        ],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "login",
+            "-n",
+            "shop",
+            "--from-literal=password=hunter2",
+        ],
+        &["create", "serviceaccount", "robot", "-n", "shop"],
+        &[
+            "run",
+            "hello",
+            "-n",
+            "shop",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "echo $COLOR",
+        ],
+    ] {
+        let (ok, out, err) = kubectl(&config, args);
+        assert!(ok, "kubectl {args:?}: {out}{err}");
+    }
+    let get = |args: &[&str]| kubectl(&config, args).1;
+    assert_eq!(
+        get(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.color}"
+        ]),
+        "blue"
+    );
+    assert_eq!(
+        get(&[
+            "get",
+            "secret",
+            "login",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.type} {.data.password}"
+        ]),
+        "Opaque aHVudGVyMg=="
+    );
+    assert!(get(&["get", "sa", "-n", "shop", "-o", "name"]).contains("serviceaccount/robot"));
+    wait_for("hello Succeeded", || {
+        get(&[
+            "get",
+            "pod",
+            "hello",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.status.phase}",
+        ]) == "Succeeded"
+    });
     stop(server);
 }

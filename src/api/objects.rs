@@ -173,6 +173,7 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
         }
     }
     let name = name_of(&object).to_string();
+    typed(&mut object, r);
     object = stamp(object);
     match r.name {
         "pods" => return pods::create(api, object, ns, &name),
@@ -203,9 +204,28 @@ fn update(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Respons
 }
 
 /// Stores `object` in place of `name` if its resourceVersion (when given) is the current one.
-fn put(api: &Api, r: &Resource, ns: &str, name: &str, object: Value) -> Response<Body> {
+fn put(api: &Api, r: &Resource, ns: &str, name: &str, mut object: Value) -> Response<Body> {
+    if !object["metadata"].is_object() {
+        return invalid(
+            r,
+            name,
+            "metadata",
+            "Required value: an object with the name",
+        );
+    }
+    typed(&mut object, r);
     if r.name == "pods" {
         return pods::update(api, object, ns, name);
+    }
+    let Some(old) = api.store.get(&key(r.name, ns, name)) else {
+        return status::not_found(r.name, name);
+    };
+    // Identity is the server's, whatever the body says.
+    for field in ["uid", "creationTimestamp"] {
+        object["metadata"][field] = old["metadata"][field].clone();
+    }
+    if r.namespaced {
+        object["metadata"]["namespace"] = json!(ns);
     }
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -255,6 +275,14 @@ fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response
             );
         }
     };
+    if !patched["metadata"].is_object() {
+        return invalid(
+            r,
+            name,
+            "metadata",
+            "Required value: an object with the name",
+        );
+    }
     // The object's identity is the server's, whatever the patch said.
     for field in ["name", "namespace", "uid", "creationTimestamp"] {
         match original["metadata"].get(field) {
@@ -327,6 +355,19 @@ fn delete_collection(
         "metadata": {"resourceVersion": api.store.revision().to_string()},
         "items": deleted,
     }))
+}
+
+/// Fills in the kind and apiVersion the URL names, as the apiserver's decoder does for a body
+/// that leaves them out (client libraries often do).
+fn typed(object: &mut Value, r: &Resource) {
+    for (field, value) in [("kind", r.kind), ("apiVersion", "v1")] {
+        if object
+            .get(field)
+            .is_none_or(|v| v.as_str().is_none_or(str::is_empty))
+        {
+            object[field] = json!(value);
+        }
+    }
 }
 
 /// An object's `metadata.name`.
@@ -458,6 +499,10 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
         .filter(|v| *v > 0);
     let as_table = table::wanted(call.accept.as_deref());
     let selector = Selector::of(call);
+    let timeout = call
+        .param("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let resource = r.name;
     let namespace = namespace.map(str::to_string);
@@ -485,7 +530,7 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
             let _ = tx.try_send(render("ERROR", &gone, rv));
         }
         Ok((backlog, mut events)) => {
-            tokio::spawn(async move {
+            let stream = async move {
                 for e in backlog.iter().filter(|e| wanted(e)) {
                     if tx.send(render(e.type_, &e.object, e.rv)).await.is_err() {
                         return;
@@ -505,6 +550,16 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
                     {
                         return;
                     }
+                }
+            };
+            // `timeoutSeconds` ends the watch cleanly; clients then watch again from where
+            // they were.
+            tokio::spawn(async move {
+                match timeout {
+                    Some(t) => {
+                        let _ = tokio::time::timeout(t, stream).await;
+                    }
+                    None => stream.await,
                 }
             });
         }

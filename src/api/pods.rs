@@ -127,7 +127,9 @@ pub fn update(api: &Api, object: Value, ns: &str, name: &str) -> Response<Body> 
     next["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"].clone();
     next["metadata"]["namespace"] = json!(ns);
     next["status"] = old["status"].clone();
-    if let Some(n) = node(&old) {
+    if let Some(n) = node(&old)
+        && next["spec"].is_object()
+    {
         next["spec"]["nodeName"] = n;
     }
     let plan = match admit(api, &next, name) {
@@ -181,36 +183,15 @@ pub async fn follow(api: Arc<Api>) {
     loop {
         let change = match changes.recv().await {
             Ok(c) => c,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            // Changes were missed: take every pod's current status from the node instead.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                resync(&api);
+                continue;
+            }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         match change {
-            Change::Pod(pod) => {
-                let ns = pod
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let k = key("pods", &ns, &name);
-                let Some(mut stored) = api.store.get(&k) else {
-                    continue;
-                };
-                let before = stored.clone();
-                stored["status"] = serde_json::to_value(&pod.status).unwrap_or(Value::Null);
-                if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                    stored["spec"]["nodeName"] = json!(node);
-                }
-                if let Some(at) = &pod.metadata.deletion_timestamp {
-                    stored["metadata"]["deletionTimestamp"] =
-                        serde_json::to_value(at).unwrap_or(Value::Null);
-                    stored["metadata"]["deletionGracePeriodSeconds"] =
-                        json!(pod.metadata.deletion_grace_period_seconds);
-                }
-                if stored != before {
-                    let _ = api.store.update(k, stored, None);
-                }
-            }
+            Change::Pod(pod) => store_status(&api, &pod),
             Change::Finished {
                 namespace,
                 name,
@@ -221,8 +202,12 @@ pub async fn follow(api: Arc<Api>) {
                 api.logs.forget(&namespace, &name);
                 super::namespaces::pod_gone(&api, &namespace);
             }
-            Change::Event { pod, event } => {
-                if let Some(k) = record_event(&api, &pod, &event) {
+            Change::Event {
+                namespace,
+                pod,
+                event,
+            } => {
+                if let Some(k) = record_event(&api, &namespace, &pod, &event) {
                     events.push_back(k);
                     // The apiserver lets events expire (an hour); wpod keeps the latest ones.
                     while events.len() > MAX_EVENTS {
@@ -237,24 +222,69 @@ pub async fn follow(api: Arc<Api>) {
     }
 }
 
+/// Writes what the node says of a pod (status, nodeName, deletionTimestamp) into its object.
+fn store_status(api: &Api, pod: &k8s::Pod) {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let k = key("pods", ns, name);
+    let Some(mut stored) = api.store.get(&k) else {
+        return;
+    };
+    let before = stored.clone();
+    stored["status"] = serde_json::to_value(&pod.status).unwrap_or(Value::Null);
+    if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
+        stored["spec"]["nodeName"] = json!(node);
+    }
+    if let Some(at) = &pod.metadata.deletion_timestamp {
+        stored["metadata"]["deletionTimestamp"] = serde_json::to_value(at).unwrap_or(Value::Null);
+        stored["metadata"]["deletionGracePeriodSeconds"] =
+            json!(pod.metadata.deletion_grace_period_seconds);
+    }
+    if stored != before {
+        let _ = api.store.update(k, stored, None);
+    }
+}
+
+/// After missed changes: every pod's status from the node, and the deleted pods the node no
+/// longer has out of the store.
+fn resync(api: &Api) {
+    let running = api.node.pods();
+    for pod in &running {
+        store_status(api, pod);
+    }
+    let (stored, _) = api.store.list("pods", None);
+    for pod in stored {
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let name = objects::name_of(&pod);
+        let on_node = running.iter().any(|p| {
+            p.metadata.namespace.as_deref() == Some(ns) && p.metadata.name.as_deref() == Some(name)
+        });
+        if !on_node
+            && pod
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|t| !t.is_null())
+        {
+            let _ = api.store.delete(&key("pods", ns, name));
+            api.logs.forget(ns, name);
+            super::namespaces::pod_gone(api, ns);
+        }
+    }
+}
+
 /// How many events are kept, all namespaces together.
 const MAX_EVENTS: usize = 1000;
 
 /// Stores a kubelet event as the core/v1 Event `kubectl describe` lists under the pod.
 fn record_event(
     api: &Api,
+    ns: &str,
     pod: &str,
     event: &crate::pod::events::Event,
 ) -> Option<super::store::ObjectKey> {
-    // Events name their pod only; the pod's namespace is the one that holds a pod of that name.
-    let (pods, _) = api.store.list("pods", None);
-    let object = pods
-        .iter()
-        .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(pod))?;
-    let ns = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
+    let object = api.store.get(&key("pods", ns, pod))?;
     let uid = object
         .pointer("/metadata/uid")
         .cloned()

@@ -399,29 +399,8 @@ fn make_runtime(
         }
         #[cfg(target_os = "linux")]
         Backend::Linux => {
-            use crate::linux::{LinuxOptions, LinuxRuntime, Mode};
-            let exe = std::env::current_exe()
-                .map_err(|e| (exit::INTERNAL, format!("cannot find the wpod binary: {e}")))?;
-            let rt = LinuxRuntime::new(LinuxOptions {
-                cluster: cluster.clone(),
-                exe,
-                cache_dir: CompileCache::default_dir()
-                    .unwrap_or_else(|| std::env::temp_dir().join("wpod-cache")),
-            })
-            .map_err(|why| {
-                (
-                    exit::USAGE,
-                    format!("the linux backend cannot run here: {why}"),
-                )
-            })?;
-            let rt = Arc::new(rt);
-            if rt.mode() == Mode::Rootless {
-                eprintln!(
-                    "warning: linux backend without root: pods run in user namespaces; memory and cpu \
-                     limits are not enforced, pods get no IP (no pod-to-pod traffic), hostPorts and \
-                     --publish are unavailable"
-                );
-            } else {
+            let rt = linux_runtime(cluster)?;
+            if rt.mode() != crate::linux::Mode::Rootless {
                 for m in mappings {
                     let addr = crate::linux::publish::publish(&rt, m.clone())
                         .map_err(|e| (exit::USAGE, e))?;
@@ -443,6 +422,36 @@ fn make_runtime(
             ))
         }
     }
+}
+
+/// The Linux backend, with a warning of what it cannot do without root.
+#[cfg(target_os = "linux")]
+pub fn linux_runtime(
+    cluster: &Arc<Cluster>,
+) -> Result<Arc<crate::linux::LinuxRuntime>, (u8, String)> {
+    use crate::linux::{LinuxOptions, LinuxRuntime, Mode};
+    let exe = std::env::current_exe()
+        .map_err(|e| (exit::INTERNAL, format!("cannot find the wpod binary: {e}")))?;
+    let rt = LinuxRuntime::new(LinuxOptions {
+        cluster: cluster.clone(),
+        exe,
+        cache_dir: CompileCache::default_dir()
+            .unwrap_or_else(|| std::env::temp_dir().join("wpod-cache")),
+    })
+    .map_err(|why| {
+        (
+            exit::USAGE,
+            format!("the linux backend cannot run here: {why}"),
+        )
+    })?;
+    if rt.mode() == Mode::Rootless {
+        eprintln!(
+            "warning: linux backend without root: pods run in user namespaces; memory and cpu \
+             limits are not enforced, pods get no IP (no pod-to-pod traffic), hostPorts and \
+             --publish are unavailable"
+        );
+    }
+    Ok(Arc::new(rt))
 }
 
 /// `--publish` flags, checked before anything runs.

@@ -9,11 +9,14 @@ use clap::Args;
 use super::describe::EventLog;
 use super::exit;
 use super::output::{PodLog, Printer};
+use super::run::Backend;
 use crate::api::{ServeOptions, serve};
+use crate::net::Cluster;
 use crate::node::{Node, NodeConfig};
 use crate::plan::PodPlan;
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
+use crate::runtime::RuntimeService;
 use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
 
 #[derive(Args)]
@@ -24,6 +27,9 @@ pub struct ServeArgs {
     /// Where objects, credentials and the kubeconfig are kept
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Which runtime runs the pods
+    #[arg(long, value_enum, default_value = "wasm")]
+    backend: Backend,
 }
 
 #[derive(Args)]
@@ -51,6 +57,31 @@ fn data_dir(given: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
 }
 
+fn runtime(
+    backend: Backend,
+    cluster: Arc<Cluster>,
+) -> Result<Arc<dyn RuntimeService>, (u8, String)> {
+    match backend {
+        Backend::Wasm => WasmRuntime::new(WasmOptions {
+            cache_dir: CompileCache::default_dir(),
+            progress: false,
+            cluster,
+        })
+        .map(|r| Arc::new(r) as Arc<dyn RuntimeService>)
+        .map_err(|e| (exit::INTERNAL, format!("{e:#}"))),
+        #[cfg(target_os = "linux")]
+        Backend::Linux => Ok(super::run::linux_runtime(&cluster)?),
+        #[cfg(not(target_os = "linux"))]
+        Backend::Linux => Err((
+            exit::USAGE,
+            format!(
+                "--backend linux needs Linux (this is {}); use --backend wasm",
+                std::env::consts::OS
+            ),
+        )),
+    }
+}
+
 /// The kubeconfig kubectl writes to: the first file of $KUBECONFIG, else ~/.kube/config.
 fn user_kubeconfig() -> Option<PathBuf> {
     let listed = std::env::var_os("KUBECONFIG")
@@ -65,16 +96,12 @@ fn user_kubeconfig() -> Option<PathBuf> {
 pub async fn run(args: ServeArgs) -> u8 {
     let dir = data_dir(args.data_dir);
     let printer = Arc::new(Printer::new(false, true, false, &[]));
-    let cluster = crate::net::Cluster::new(crate::net::Trace::new(|_: &str| {}, false));
-    let runtime = match WasmRuntime::new(WasmOptions {
-        cache_dir: CompileCache::default_dir(),
-        progress: false,
-        cluster,
-    }) {
-        Ok(r) => Arc::new(r),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return exit::INTERNAL;
+    let cluster = Cluster::new(crate::net::Trace::new(|_: &str| {}, false));
+    let runtime = match runtime(args.backend, cluster) {
+        Ok(r) => r,
+        Err((code, why)) => {
+            eprintln!("error: {why}");
+            return code;
         }
     };
     let log_printer = printer.clone();

@@ -42,6 +42,7 @@ pub enum Change {
     /// A pod's status changed (the first one when it is added).
     Pod(Box<api::Pod>),
     Event {
+        namespace: String,
         pod: String,
         event: Event,
     },
@@ -87,13 +88,6 @@ pub struct Node {
 impl Node {
     pub fn new(runtime: Arc<dyn RuntimeService>, config: NodeConfig) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
-        let config = NodeConfig {
-            events: Arc::new(Tee {
-                inner: config.events.clone(),
-                changes: changes.clone(),
-            }),
-            ..config
-        };
         Node {
             runtime,
             config,
@@ -122,7 +116,11 @@ impl Node {
         let config = KubeletConfig {
             backoff: self.config.backoff,
             clock: self.config.clock.clone(),
-            events: self.config.events.clone(),
+            events: Arc::new(Tee {
+                inner: self.config.events.clone(),
+                changes: self.changes.clone(),
+                namespace: plan.namespace.clone(),
+            }),
             log: (self.config.logs)(&plan),
             state_dir: self.config.state_dir.clone(),
             keep_volumes: self.config.keep_volumes,
@@ -287,12 +285,15 @@ fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
 struct Tee {
     inner: Arc<dyn EventSink>,
     changes: broadcast::Sender<Change>,
+    /// The pod's namespace: the kubelet's events name only the pod.
+    namespace: String,
 }
 
 impl EventSink for Tee {
     fn event(&self, pod: &str, event: &Event) {
         self.inner.event(pod, event);
         let _ = self.changes.send(Change::Event {
+            namespace: self.namespace.clone(),
             pod: pod.to_string(),
             event: event.clone(),
         });

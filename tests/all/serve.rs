@@ -32,6 +32,10 @@ pub(crate) fn free_port() -> u16 {
 
 /// Starts `wpod serve` and waits for its `export KUBECONFIG=...` line.
 pub(crate) fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
+    serve_with(dir, port, &[])
+}
+
+fn serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, PathBuf) {
     let mut child = wpod()
         .args([
             "serve",
@@ -40,6 +44,7 @@ pub(crate) fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
             "--data-dir",
         ])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -685,5 +690,37 @@ fn kubectl_create_and_run_make_their_objects() {
             "jsonpath={.status.phase}",
         ]) == "Succeeded"
     });
+    stop(server);
+}
+
+#[test]
+fn the_linux_backend_serves_the_same_pod() {
+    if !crate::support::linux_backend() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("wpod-serve-linux-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve_with(&dir, free_port(), &["--backend", "linux"]);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok, "{out}{err}");
+    wait_for("nginx-pod Running", || phase(&config) == "Running");
+    let runtime = kubectl(
+        &config,
+        &[
+            "get",
+            "node",
+            "wpod",
+            "-o",
+            "jsonpath={.status.nodeInfo.containerRuntimeVersion}",
+        ],
+    )
+    .1;
+    assert!(runtime.starts_with("linux://"), "{runtime}");
+    assert!(field(&config, "nginx-pod", ".status.podIP").starts_with("10."));
+    let (ok, logs, err) = kubectl(&config, &["logs", "nginx-pod"]);
+    assert!(ok && logs.contains("start worker process"), "{logs}{err}");
+    let (ok, out, err) = kubectl(&config, &["delete", "pod", "nginx-pod", "--wait"]);
+    assert!(ok, "{out}{err}");
     stop(server);
 }

@@ -8,6 +8,7 @@ pub mod logs;
 mod namespaces;
 mod nodes;
 mod objects;
+mod openapi;
 mod patch;
 mod pods;
 mod protobuf;
@@ -220,6 +221,8 @@ async fn route(api: &Api, call: &Call) -> Response<Body> {
         ["api"] => status::ok(&discovery::api_versions()),
         ["apis"] => status::ok(&discovery::api_groups()),
         ["api", "v1"] => status::ok(&discovery::core_resources()),
+        ["openapi", "v3"] => status::ok(&openapi::root()),
+        ["openapi", "v3", "api", "v1"] => status::ok(openapi::core()),
         ["openapi", ..] => plain(""),
         ["api", "v1", rest @ ..] => objects::dispatch(api, call, rest).await,
         _ => status::failure(

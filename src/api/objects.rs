@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::discovery::{self, Resource};
+use super::openapi::{self, FieldValidation};
 use super::patch::{self, PatchError, PatchType};
 use super::status::{self, Body};
 use super::store::{ObjectKey, StoreError, WatchEvent};
@@ -174,9 +175,41 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
     }
     let name = name_of(&object).to_string();
     typed(&mut object, r);
+    let warnings = match check_fields(call, r, &mut object) {
+        Ok(w) => w,
+        Err(refused) => return *refused,
+    };
     object = stamp(object);
+    warned(
+        create_checked(api, r, ns, &name, object, dry_run(call)),
+        &warnings,
+    )
+}
+
+/// `dryRun=All` (in the query, or a DELETE's DeleteOptions body): everything a write does
+/// (validation, defaulting, conflicts) but the write.
+fn dry_run(call: &Call) -> bool {
+    if call.param("dryRun") == Some("All") {
+        return true;
+    }
+    call.method == Method::DELETE
+        && serde_json::from_slice::<Value>(&call.body).is_ok_and(|b| {
+            b.get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|d| d.iter().any(|v| v == "All"))
+        })
+}
+
+fn create_checked(
+    api: &Api,
+    r: &Resource,
+    ns: &str,
+    name: &str,
+    mut object: Value,
+    dry_run: bool,
+) -> Response<Body> {
     match r.name {
-        "pods" => return pods::create(api, object, ns, &name),
+        "pods" => return pods::create(api, object, ns, name, dry_run),
         "namespaces" => namespaces::defaults(&mut object),
         // The apiserver's defaulting.
         "secrets" if object.get("type").is_none_or(|t| t.as_str() == Some("")) => {
@@ -184,14 +217,20 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
         }
         _ => {}
     }
-    match api.store.create(key(r.name, ns, &name), object) {
+    if dry_run {
+        return match api.store.get(&key(r.name, ns, name)) {
+            Some(_) => store_error(r, name, StoreError::AlreadyExists),
+            None => status::json(StatusCode::CREATED, &object),
+        };
+    }
+    match api.store.create(key(r.name, ns, name), object) {
         Ok(o) => {
             if r.name == "namespaces" {
-                namespaces::created(api, &name);
+                namespaces::created(api, name);
             }
             status::json(StatusCode::CREATED, &o)
         }
-        Err(e) => store_error(r, &name, e),
+        Err(e) => store_error(r, name, e),
     }
 }
 
@@ -200,11 +239,36 @@ fn update(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Respons
         Ok(v @ Value::Object(_)) => v,
         _ => return status::bad_request("the body must be a JSON object"),
     };
-    put(api, r, ns, name, object)
+    put(api, call, r, ns, name, object)
 }
 
 /// Stores `object` in place of `name` if its resourceVersion (when given) is the current one.
-fn put(api: &Api, r: &Resource, ns: &str, name: &str, mut object: Value) -> Response<Body> {
+fn put(
+    api: &Api,
+    call: &Call,
+    r: &Resource,
+    ns: &str,
+    name: &str,
+    mut object: Value,
+) -> Response<Body> {
+    let warnings = match check_fields(call, r, &mut object) {
+        Ok(w) => w,
+        Err(refused) => return *refused,
+    };
+    warned(
+        put_checked(api, r, ns, name, object, dry_run(call)),
+        &warnings,
+    )
+}
+
+fn put_checked(
+    api: &Api,
+    r: &Resource,
+    ns: &str,
+    name: &str,
+    mut object: Value,
+    dry_run: bool,
+) -> Response<Body> {
     if !object["metadata"].is_object() {
         return invalid(
             r,
@@ -215,7 +279,7 @@ fn put(api: &Api, r: &Resource, ns: &str, name: &str, mut object: Value) -> Resp
     }
     typed(&mut object, r);
     if r.name == "pods" {
-        return pods::update(api, object, ns, name);
+        return pods::update(api, object, ns, name, dry_run);
     }
     let Some(old) = api.store.get(&key(r.name, ns, name)) else {
         return status::not_found(r.name, name);
@@ -231,6 +295,15 @@ fn put(api: &Api, r: &Resource, ns: &str, name: &str, mut object: Value) -> Resp
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
+    if dry_run {
+        if expected
+            .as_deref()
+            .is_some_and(|rv| rv != super::store::resource_version(&old))
+        {
+            return store_error(r, name, StoreError::Conflict);
+        }
+        return status::ok(&object);
+    }
     match api
         .store
         .update(key(r.name, ns, name), object, expected.as_deref())
@@ -297,11 +370,17 @@ fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response
     if patched["metadata"].get("resourceVersion").is_none() {
         patched["metadata"]["resourceVersion"] = original["metadata"]["resourceVersion"].clone();
     }
-    put(api, r, ns, name, patched)
+    put(api, call, r, ns, name, patched)
 }
 
 fn delete(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
     let grace = grace_of(call);
+    if dry_run(call) {
+        return match api.store.get(&key(r.name, ns, name)) {
+            Some(o) => status::ok(&o),
+            None => status::not_found(r.name, name),
+        };
+    }
     delete_one(api, r, ns, name, grace)
 }
 
@@ -344,6 +423,10 @@ fn delete_collection(
         if r.name == "namespaces" && namespaces::DEFAULTS.contains(&name_of(item)) {
             continue;
         }
+        if dry_run(call) {
+            deleted.push(item.clone());
+            continue;
+        }
         let answer = delete_one(api, r, ns, name_of(item), grace);
         if answer.status().is_success() {
             deleted.push(item.clone());
@@ -355,6 +438,53 @@ fn delete_collection(
         "metadata": {"resourceVersion": api.store.revision().to_string()},
         "items": deleted,
     }))
+}
+
+/// `fieldValidation`: unknown fields are refused (Strict), or dropped with a warning (Warn, the
+/// default) or silently (Ignore), as the apiserver's decoder drops them.
+fn check_fields(
+    call: &Call,
+    r: &Resource,
+    object: &mut Value,
+) -> Result<Vec<String>, Box<Response<Body>>> {
+    let mode = FieldValidation::of(call.param("fieldValidation"))
+        .map_err(|e| Box::new(status::bad_request(&e)))?;
+    let found = openapi::unknown_fields(r.kind, object);
+    match mode {
+        FieldValidation::Strict if !found.is_empty() => {
+            Err(Box::new(status::bad_request(&format!(
+                "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
+                found.join(", "),
+                kind = r.kind
+            ))))
+        }
+        FieldValidation::Warn => Ok(found),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Adds each warning as the apiserver does: `Warning: 299 - "<text>"`, which kubectl prints.
+fn warned(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text: String = w
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        let value = format!(
+            "299 - \"{}\"",
+            text.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(hyper::header::WARNING, v);
+        }
+    }
+    response
 }
 
 /// Fills in the kind and apiVersion the URL names, as the apiserver's decoder does for a body

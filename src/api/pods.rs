@@ -82,12 +82,20 @@ fn parse<T: serde::de::DeserializeOwned>(objects: Vec<Value>) -> Vec<T> {
         .collect()
 }
 
-pub fn create(api: &Api, mut object: Value, ns: &str, name: &str) -> Response<Body> {
+pub fn create(api: &Api, mut object: Value, ns: &str, name: &str, dry_run: bool) -> Response<Body> {
     let plan = match admit(api, &object, name) {
         Ok(p) => p,
         Err(r) => return *r,
     };
     object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});
+    if dry_run {
+        return match api.store.get(&key("pods", ns, name)) {
+            Some(_) => {
+                objects::store_error(resource(), name, super::store::StoreError::AlreadyExists)
+            }
+            None => status::json(StatusCode::CREATED, &object),
+        };
+    }
     let stored = match api.store.create(key("pods", ns, name), object) {
         Ok(o) => o,
         Err(e) => return objects::store_error(resource(), name, e),
@@ -100,7 +108,7 @@ pub fn create(api: &Api, mut object: Value, ns: &str, name: &str) -> Response<Bo
 }
 
 /// PUT: the pod's spec may change only where Kubernetes lets it (container images).
-pub fn update(api: &Api, object: Value, ns: &str, name: &str) -> Response<Body> {
+pub fn update(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> Response<Body> {
     let Some(old) = api.store.get(&key("pods", ns, name)) else {
         return status::not_found("pods", name);
     };
@@ -136,7 +144,12 @@ pub fn update(api: &Api, object: Value, ns: &str, name: &str) -> Response<Body> 
         Ok(p) => p,
         Err(r) => return *r,
     };
-    match api.node.update(plan) {
+    let changed = if dry_run {
+        api.node.check_update(&plan)
+    } else {
+        api.node.update(plan)
+    };
+    match changed {
         Ok(()) | Err(NodeError::NotFound(_)) => {}
         Err(e) => {
             return status::failure(
@@ -146,6 +159,9 @@ pub fn update(api: &Api, object: Value, ns: &str, name: &str) -> Response<Body> 
                 None,
             );
         }
+    }
+    if dry_run {
+        return status::ok(&next);
     }
     match api.store.update(key("pods", ns, name), next, None) {
         Ok(o) => status::ok(&o),

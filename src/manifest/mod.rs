@@ -30,6 +30,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::LoadError;
 pub use quantity::{parse_cpu_millis, parse_memory_bytes};
+pub use suggest::did_you_mean;
 
 /// The apiserver's default terminationGracePeriodSeconds. It lives with the manifest code
 /// (validation needs it) so that the loader builds on its own, as the fuzz target does.

@@ -185,15 +185,19 @@ impl Node {
         let entry = pods
             .get_mut(&key)
             .ok_or_else(|| NodeError::NotFound(plan.name.clone()))?;
-        if let Some(what) = forbidden_change(&entry.plan, &plan) {
-            return Err(NodeError::Forbidden {
-                name: plan.name,
-                what,
-            });
-        }
+        allowed(&entry.plan, &plan)?;
         entry.plan = plan.clone();
         let _ = entry.commands.send(Command::Update(Box::new(plan)));
         Ok(())
+    }
+
+    /// Whether `update` would take this plan (a dry run's answer); Ok for a pod not on the node.
+    pub fn check_update(&self, plan: &PodPlan) -> Result<(), NodeError> {
+        let pods = self.lock();
+        match pods.get(&(plan.namespace.clone(), plan.name.clone())) {
+            Some(entry) => allowed(&entry.plan, plan),
+            None => Ok(()),
+        }
     }
 
     /// Graceful deletion (`kubectl delete`): preStop hooks, TERM, the grace period (the pod's
@@ -258,6 +262,16 @@ impl Node {
 
 /// What `new` changes beyond container images, as the API server's pod update validation sees
 /// it; None when the update is allowed.
+fn allowed(old: &PodPlan, new: &PodPlan) -> Result<(), NodeError> {
+    match forbidden_change(old, new) {
+        Some(what) => Err(NodeError::Forbidden {
+            name: new.name.clone(),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
     let names =
         |p: &PodPlan| -> Vec<String> { p.all_containers().map(|c| c.name.clone()).collect() };

@@ -11,9 +11,14 @@ use crate::serve::{free_port, serve, stop};
 /// Every wait in the script is bounded; this bounds the script as a whole.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(300);
 
-/// `WPOD_PYTHON`, else `python3`; it must be able to `import kubernetes`.
+/// `WPOD_PYTHON`, else the venv `.ci/run` makes (made here, as `.ci/run` makes it, when it is
+/// not there yet, so the README's test command works on a fresh machine); it must be able to
+/// `import kubernetes`.
 fn python() -> String {
-    let python = std::env::var("WPOD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = match std::env::var("WPOD_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ => venv(),
+    };
     let probe = Command::new(&python)
         .args(["-c", "import kubernetes"])
         .output();
@@ -31,6 +36,40 @@ fn python() -> String {
          `python3 -m venv ~/.cache/wpod/venv && ~/.cache/wpod/venv/bin/pip install kubernetes` \
          and run with WPOD_PYTHON=~/.cache/wpod/venv/bin/python (.ci/run does this)"
     );
+}
+
+/// `~/.cache/wpod/venv` with the `kubernetes` package, made if missing.
+fn venv() -> String {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let dir = std::path::Path::new(&home).join(".cache/wpod/venv");
+    let python = dir.join("bin/python");
+    let has_client = || {
+        Command::new(&python)
+            .args(["-c", "import kubernetes"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has_client() {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&dir)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 -m venv {} failed",
+            dir.display()
+        );
+        let installed = Command::new(dir.join("bin/pip"))
+            .args(["install", "-q", "kubernetes"])
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "pip install kubernetes into {} failed (PyPI must be reachable)",
+            dir.display()
+        );
+    }
+    python.to_string_lossy().into_owned()
 }
 
 #[test]

@@ -724,3 +724,74 @@ fn the_linux_backend_serves_the_same_pod() {
     assert!(ok, "{out}{err}");
     stop(server);
 }
+
+/// OpenAPI v3 (explain, and kubectl learning the server validates fields), fieldValidation's
+/// three modes, and dry runs that change nothing.
+#[test]
+fn kubectl_explain_field_validation_and_dry_runs() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-openapi-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let (ok, explained, err) =
+        kubectl(&config, &["explain", "pod.spec.containers.imagePullPolicy"]);
+    assert!(
+        ok && explained.contains("FIELD: imagePullPolicy <string>"),
+        "{explained}{err}"
+    );
+    assert!(
+        explained.contains("IfNotPresent"),
+        "the field's documentation: {explained}"
+    );
+
+    let typo = dir.join("cm.yaml");
+    std::fs::write(
+        &typo,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndta: {a: b}\n",
+    )
+    .expect("write");
+    let file = typo.to_string_lossy().into_owned();
+    let (ok, _, err) = kubectl(&config, &["apply", "-f", &file]);
+    assert!(
+        !ok && err.contains("strict decoding error: unknown field \"dta\""),
+        "kubectl's default is Strict: {err}"
+    );
+    let (ok, _, err) = kubectl(&config, &["apply", "-f", &file, "--validate=warn"]);
+    assert!(
+        ok && err.contains("Warning: unknown field \"dta\""),
+        "{err}"
+    );
+    let (_, stored, _) = kubectl(&config, &["get", "cm", "t", "-o", "json"]);
+    assert!(
+        !stored.contains("dta\""),
+        "the unknown field is dropped: {stored}"
+    );
+
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example, "--dry-run=server"]);
+    assert!(ok && out.contains("(server dry run)"), "{out}{err}");
+    let (_, pods, _) = kubectl(&config, &["get", "pods", "-o", "name"]);
+    assert_eq!(pods.trim(), "", "a dry run creates nothing");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok, "{out}{err}");
+    wait_for("nginx-pod Running", || phase(&config) == "Running");
+    let changed = dir.join("nginx.yaml");
+    let text = std::fs::read_to_string(example).expect("read");
+    std::fs::write(&changed, text.replace("image: nginx", "image: nginx:1.27")).expect("write");
+    let (ok, diff, _) = kubectl(&config, &["diff", "-f", &changed.to_string_lossy()]);
+    assert!(
+        !ok && diff.contains("+  - image: nginx:1.27"),
+        "kubectl diff: {diff}"
+    );
+    let (ok, out, err) = kubectl(&config, &["delete", "pod", "nginx-pod", "--dry-run=server"]);
+    assert!(ok && out.contains("(server dry run)"), "{out}{err}");
+    assert_eq!(phase(&config), "Running");
+    assert!(
+        field(&config, "nginx-pod", ".metadata.deletionTimestamp").is_empty(),
+        "a dry-run delete leaves the pod alone"
+    );
+    assert_eq!(
+        field(&config, "nginx-pod", ".spec.containers[0].image"),
+        "nginx:latest"
+    );
+    stop(server);
+}

@@ -63,7 +63,7 @@ pub enum NodeError {
     NotFound(String),
     /// An update that changes more than Kubernetes lets a pod's spec change.
     #[error(
-        "pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`: {what}"
+        "pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations): {what}"
     )]
     Forbidden { name: String, what: String },
 }
@@ -278,10 +278,37 @@ fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
     if names(old) != names(new) {
         return Some("the containers (their names or number) changed".into());
     }
+    let (before, after) = (
+        old.manifest.spec.clone().unwrap_or_default(),
+        new.manifest.spec.clone().unwrap_or_default(),
+    );
+    // ValidatePodUpdate: the deadline may be set or shortened, never lengthened or removed.
+    match (
+        before.active_deadline_seconds,
+        after.active_deadline_seconds,
+    ) {
+        (Some(_), None) => return Some("spec.activeDeadlineSeconds may not be removed".into()),
+        (Some(a), Some(b)) if b > a => {
+            return Some(format!(
+                "spec.activeDeadlineSeconds may only be shortened (from {a} to at most {a}, not {b})"
+            ));
+        }
+        _ => {}
+    }
+    // Tolerations may only be added to.
+    let (had, has) = (
+        before.tolerations.clone().unwrap_or_default(),
+        after.tolerations.clone().unwrap_or_default(),
+    );
+    if had.iter().any(|t| !has.contains(t)) {
+        return Some("existing tolerations may not be changed or removed, only added to".into());
+    }
     let spec_without_images = |p: &PodPlan| {
         let mut spec = p.manifest.spec.clone().unwrap_or_default();
         // The node's own name, which the scheduler wrote into the stored object.
         spec.node_name = None;
+        spec.active_deadline_seconds = None;
+        spec.tolerations = None;
         for c in spec
             .containers
             .iter_mut()
@@ -291,8 +318,10 @@ fn forbidden_change(old: &PodPlan, new: &PodPlan) -> Option<String> {
         }
         spec
     };
-    (spec_without_images(old) != spec_without_images(new))
-        .then(|| "only the images of containers may change".into())
+    (spec_without_images(old) != spec_without_images(new)).then(|| {
+        "only container images, activeDeadlineSeconds and (additions to) tolerations may change"
+            .into()
+    })
 }
 
 /// Passes events on and into the node's stream of changes.

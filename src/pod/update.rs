@@ -1,5 +1,6 @@
 //! A new version of a running pod. The API server lets a pod's spec change only in a few fields
-//! (the node checks that before it sends one); of those the kubelet acts on container images: a
+//! (the node checks that before it sends one); of those the kubelet acts on a new active deadline
+//! and on container images: a
 //! container whose image changed is killed ("Container X definition changed") and started again
 //! with the new image, whatever the restart policy (computePodActions in kuberuntime_manager.go).
 
@@ -40,6 +41,13 @@ impl PodWorker {
                 slot.restart_at = Some(now);
                 slot.backoff = Default::default();
             }
+        }
+        // A new activeDeadlineSeconds (the node let only a new or shorter one through) counts
+        // from the pod's start, as the kubelet's active deadline handler reads it.
+        if new.active_deadline != self.plan.active_deadline
+            && let Some(start) = self.started
+        {
+            self.deadline_at = new.active_deadline.map(|d| super::clock::later(start, d));
         }
         let mut plan = new;
         // The pod keeps its identity; what it runs is what its slots now hold.

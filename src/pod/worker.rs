@@ -252,6 +252,8 @@ pub(super) struct PodWorker {
     pub(super) init: Vec<Slot>,
     pub(super) app: Vec<Slot>,
     pub(super) started_at: Option<Timestamp>,
+    /// When the worker started the pod: its active deadline counts from here.
+    pub(super) started: Option<Instant>,
     pub(super) deadline_at: Option<Instant>,
     pub(super) deadline_exceeded: bool,
     pub(super) terminating: bool,
@@ -303,6 +305,7 @@ impl PodWorker {
             sandbox: None,
             pod_ip: None,
             started_at: None,
+            started: None,
             deadline_at: None,
             deadline_exceeded: false,
             terminating: false,
@@ -326,6 +329,7 @@ impl PodWorker {
     ) -> Outcome {
         let now = self.config.clock.now();
         self.started_at = Some(self.config.clock.wall(now));
+        self.started = Some(now);
         self.deadline_at = self.plan.active_deadline.map(|d| clock::later(now, d));
         self.event(
             EventType::Normal,

@@ -795,3 +795,50 @@ fn kubectl_explain_field_validation_and_dry_runs() {
     );
     stop(server);
 }
+
+/// The spec fields Kubernetes lets a running pod change besides images: a new or shorter
+/// activeDeadlineSeconds (which the kubelet then enforces) and added tolerations.
+#[test]
+fn a_running_pods_deadline_and_tolerations_may_change_as_kubernetes_allows() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-deadline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve(&dir, free_port());
+    let manifest = dir.join("sleeper.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: sleeper}\nspec:\n  activeDeadlineSeconds: 3600\n  \
+         terminationGracePeriodSeconds: 1\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox\n    \
+         command: [sleep, '1000']\n",
+    )
+    .expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    wait_for("sleeper Running", || {
+        field(&config, "sleeper", ".status.phase") == "Running"
+    });
+    let patch = |body: &str| {
+        kubectl(
+            &config,
+            &["patch", "pod", "sleeper", "--type=merge", "-p", body],
+        )
+    };
+    let (ok, _, err) = patch(r#"{"spec":{"activeDeadlineSeconds":7200}}"#);
+    assert!(
+        !ok && err.contains("activeDeadlineSeconds may only be shortened"),
+        "{err}"
+    );
+    let (ok, out, err) = patch(r#"{"spec":{"tolerations":[{"key":"k","operator":"Exists"}]}}"#);
+    assert!(ok, "adding a toleration: {out}{err}");
+    let (ok, _, err) = patch(r#"{"spec":{"tolerations":[]}}"#);
+    assert!(!ok && err.contains("tolerations"), "removing one: {err}");
+    let (ok, out, err) = patch(r#"{"spec":{"activeDeadlineSeconds":1}}"#);
+    assert!(ok, "shortening the deadline: {out}{err}");
+    wait_for("sleeper Failed by its deadline", || {
+        field(&config, "sleeper", ".status.phase") == "Failed"
+    });
+    assert_eq!(
+        field(&config, "sleeper", ".status.reason"),
+        "DeadlineExceeded"
+    );
+    stop(server);
+}

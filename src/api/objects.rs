@@ -652,6 +652,12 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
             && namespace.as_deref().is_none_or(|ns| ns == e.key.namespace)
             && selector.matches(&e.object)
     };
+    // Bookmarks tell a client how far the watch has come when nothing it wants changed; a
+    // Table watch (kubectl get -w) never asks for them.
+    let bookmarks = matches!(call.param("allowWatchBookmarks"), Some("true" | "1")) && !as_table;
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let kind = r.kind;
+    let start_rv = api.store.revision();
     match api.store.watch_from(resource, since) {
         Err(rv) => {
             let gone = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -666,12 +672,25 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
                         return;
                     }
                 }
+                let mut seen = backlog.last().map_or(start_rv, |e| e.rv.max(start_rv));
                 loop {
-                    let event = match events.recv().await {
-                        Ok(e) => e,
-                        // A watcher too slow for the backlog ends; the client lists again.
-                        Err(_) => return,
+                    let next_bookmark = bookmark_due(deadline);
+                    let event = tokio::select! {
+                        event = events.recv() => match event {
+                            Ok(e) => e,
+                            // A watcher too slow for the backlog ends; the client lists again.
+                            Err(_) => return,
+                        },
+                        () = tokio::time::sleep_until(next_bookmark), if bookmarks => {
+                            let mark = json!({"kind": kind, "apiVersion": "v1",
+                                              "metadata": {"resourceVersion": seen.to_string()}});
+                            if tx.send(render("BOOKMARK", &mark, seen)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                     };
+                    seen = seen.max(event.rv);
                     if wanted(&event)
                         && tx
                             .send(render(event.type_, &event.object, event.rv))
@@ -700,6 +719,20 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// How often a quiet watch gets a bookmark (the apiserver's cacher: about a minute).
+const BOOKMARK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When the next bookmark is due: a minute from now, or two seconds before the watch's
+/// timeout if that comes first, so the client resumes from a recent version.
+fn bookmark_due(deadline: Option<tokio::time::Instant>) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let regular = now + BOOKMARK_EVERY;
+    let before_end = deadline
+        .and_then(|d| d.checked_sub(std::time::Duration::from_secs(2)))
+        .filter(|t| *t > now);
+    before_end.map_or(regular, |t| t.min(regular))
 }
 
 /// A streamed response body, fed line by line.

@@ -23,7 +23,28 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
             ],
             items.iter().map(|p| row(p, pod_cells(p, now))).collect(),
         ),
-        "configmaps" | "secrets" => (
+        "secrets" => (
+            vec![
+                col("Name", "string", "name", 0),
+                col("Type", "string", "", 0),
+                col("Data", "string", "", 0),
+                col("Age", "string", "", 0),
+            ],
+            items
+                .iter()
+                .map(|o| {
+                    let type_ = o.get("type").and_then(Value::as_str).unwrap_or("Opaque");
+                    let cells = vec![
+                        json!(name(o)),
+                        json!(type_),
+                        json!(data_count(o).to_string()),
+                        json!(age(o, now)),
+                    ];
+                    row(o, cells)
+                })
+                .collect(),
+        ),
+        "configmaps" => (
             vec![
                 col("Name", "string", "name", 0),
                 col("Data", "string", "", 0),
@@ -32,17 +53,12 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
             items
                 .iter()
                 .map(|o| {
-                    let data = o
-                        .get("data")
-                        .and_then(Value::as_object)
-                        .map_or(0, |d| d.len())
-                        + o.get("binaryData")
-                            .and_then(Value::as_object)
-                            .map_or(0, |d| d.len());
-                    row(
-                        o,
-                        vec![json!(name(o)), json!(data.to_string()), json!(age(o, now))],
-                    )
+                    let cells = vec![
+                        json!(name(o)),
+                        json!(data_count(o).to_string()),
+                        json!(age(o, now)),
+                    ];
+                    row(o, cells)
                 })
                 .collect(),
         ),
@@ -153,6 +169,15 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
         "columnDefinitions": columns,
         "rows": rows,
     })
+}
+
+/// The keys of `data` and `binaryData`, as the DATA column counts them.
+fn data_count(o: &Value) -> usize {
+    ["data", "binaryData"]
+        .iter()
+        .filter_map(|f| o.get(f).and_then(Value::as_object))
+        .map(|d| d.len())
+        .sum()
 }
 
 fn col(name: &str, type_: &str, format: &str, priority: u8) -> Value {

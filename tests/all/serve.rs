@@ -679,6 +679,18 @@ fn kubectl_create_and_run_make_their_objects() {
         "Opaque aHVudGVyMg=="
     );
     assert!(get(&["get", "sa", "-n", "shop", "-o", "name"]).contains("serviceaccount/robot"));
+    let secrets = get(&["get", "secrets", "-n", "shop"]);
+    let row: Vec<&str> = secrets
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row.get(..3),
+        Some(&["login", "Opaque", "1"][..]),
+        "{secrets}"
+    );
     wait_for("hello Succeeded", || {
         get(&[
             "get",
@@ -792,6 +804,20 @@ fn kubectl_explain_field_validation_and_dry_runs() {
     assert_eq!(
         field(&config, "nginx-pod", ".spec.containers[0].image"),
         "nginx:latest"
+    );
+
+    // A quiet watch gets a bookmark before its timeout ends it.
+    let (ok, watched, err) = kubectl(
+        &config,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&timeoutSeconds=3",
+        ],
+    );
+    assert!(
+        ok && watched.contains(r#""type":"BOOKMARK""#),
+        "{watched}{err}"
     );
     stop(server);
 }

@@ -868,3 +868,72 @@ fn a_running_pods_deadline_and_tolerations_may_change_as_kubernetes_allows() {
     );
     stop(server);
 }
+
+/// The same manifest gives the same pod status through `wpod run` and through `wpod serve`.
+#[test]
+fn wpod_run_and_wpod_serve_agree_on_a_pods_status() {
+    let dir = std::env::temp_dir().join(format!("wpod-serve-agree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let manifest = dir.join("pod.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: agree}\nspec:\n  restartPolicy: Never\n  initContainers:\n  \
+         - name: setup\n    image: busybox\n    command: [sh, -c, 'echo ready']\n  containers:\n  \
+         - name: good\n    image: busybox\n    command: [sh, -c, 'echo fine']\n    resources: {limits: {memory: 64Mi, cpu: 100m}}\n  \
+         - name: bad\n    image: busybox\n    command: [sh, -c, 'exit 3']\n    resources: {limits: {memory: 64Mi, cpu: 100m}}\n",
+    )
+    .expect("write");
+    let run = wpod()
+        .args(["run", "-o", "json"])
+        .arg(&manifest)
+        .output()
+        .expect("wpod run");
+    let from_run: serde_json::Value =
+        serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+
+    let (server, config) = serve(&dir.join("data"), free_port());
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    wait_for("agree Failed", || {
+        field(&config, "agree", ".status.phase") == "Failed"
+    });
+    let (_, json, _) = kubectl(&config, &["get", "pod", "agree", "-o", "json"]);
+    let from_serve: serde_json::Value = serde_json::from_str(&json).expect("json");
+    stop(server);
+
+    // What either shows of the pod, without times, ids and addresses.
+    let observed = |pod: &serde_json::Value| {
+        let s = &pod["status"];
+        let containers = |f: &str| -> Vec<String> {
+            s[f].as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let t = &c["state"]["terminated"];
+                    format!(
+                        "{} ready={} restarts={} exit={} reason={}",
+                        c["name"], c["ready"], c["restartCount"], t["exitCode"], t["reason"]
+                    )
+                })
+                .collect()
+        };
+        let mut conditions: Vec<String> = s["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{}={} {}", c["type"], c["status"], c["reason"]))
+            .collect();
+        conditions.sort();
+        (
+            s["phase"].clone(),
+            s["qosClass"].clone(),
+            containers("initContainerStatuses"),
+            containers("containerStatuses"),
+            conditions,
+        )
+    };
+    let (run_view, serve_view) = (observed(&from_run), observed(&from_serve));
+    assert_eq!(run_view.0, "Failed", "{from_run}");
+    assert_eq!(run_view, serve_view);
+}

@@ -334,10 +334,10 @@ async fn pump(reader: impl AsyncRead + Unpin, name: String, stream: Stream, log:
             .await
         {
             Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                log.line(&name, stream, &String::from_utf8_lossy(line));
-            }
+            Ok(_) => match buf.strip_suffix(b"\n") {
+                Some(line) => log.line(&name, stream, &String::from_utf8_lossy(line)),
+                None => log.partial(&name, stream, &String::from_utf8_lossy(&buf)),
+            },
         }
     }
 }

@@ -42,7 +42,7 @@ impl PodWorker {
             return;
         };
         let c = self.slot(key).plan.clone();
-        let resolved = volumes::env::resolve(&self.plan, &self.facts, &c.source)
+        let resolved = volumes::env::resolve(&self.plan, &self.facts(), &c.source)
             .and_then(|env| self.volumes.mounts(&c.source, &env).map(|m| (env, m)));
         let (env, mut mounts) = match resolved {
             Ok(r) => r,

@@ -21,7 +21,8 @@ pub const MAX_LOG_BYTES: usize = 2048;
 /// Passes a container's log on and keeps its last lines.
 pub struct TailLog {
     inner: Arc<dyn LogSink>,
-    lines: Mutex<VecDeque<String>>,
+    /// Each line, and whether it ended in a newline.
+    lines: Mutex<VecDeque<(String, bool)>>,
 }
 
 impl TailLog {
@@ -32,24 +33,41 @@ impl TailLog {
         })
     }
 
-    /// The last lines (each with its newline), cut to the last MAX_LOG_BYTES bytes.
+    /// The last lines as the container wrote them (a newline only where it wrote one), cut to
+    /// the last MAX_LOG_BYTES bytes.
     pub fn tail(&self) -> String {
         let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let text: String = lines
+            .iter()
+            .map(|(l, newline)| {
+                if *newline {
+                    format!("{l}\n")
+                } else {
+                    l.clone()
+                }
+            })
+            .collect();
         last_bytes(&text, MAX_LOG_BYTES).to_string()
+    }
+
+    fn keep(&self, line: &str, newline: bool) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if lines.len() == MAX_LOG_LINES {
+            lines.pop_front();
+        }
+        lines.push_back((line.to_string(), newline));
     }
 }
 
 impl LogSink for TailLog {
     fn line(&self, container: &str, stream: Stream, line: &str) {
-        {
-            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
-            if lines.len() == MAX_LOG_LINES {
-                lines.pop_front();
-            }
-            lines.push_back(line.to_string());
-        }
+        self.keep(line, true);
         self.inner.line(container, stream, line);
+    }
+
+    fn partial(&self, container: &str, stream: Stream, text: &str) {
+        self.keep(text, false);
+        self.inner.partial(container, stream, text);
     }
 
     fn poll_ready(
@@ -136,6 +154,9 @@ mod tests {
         log.line("c", Stream::Stderr, "boom");
         std::fs::write(&file, "").expect("write");
         assert_eq!(message(&file, true, 1, &log).as_deref(), Some("boom\n"));
+        // `echo -n DONE; exit 1`: no newline the program never wrote.
+        log.partial("c", Stream::Stdout, "DONE");
+        assert_eq!(message(&file, true, 1, &log).as_deref(), Some("boom\nDONE"));
         assert_eq!(message(&file, true, 0, &log), None);
         assert_eq!(message(&file, false, 1, &log), None);
         std::fs::write(&file, "y".repeat(5000)).expect("write");

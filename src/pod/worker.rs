@@ -262,7 +262,6 @@ pub(super) struct PodWorker {
     pub(super) phase: Option<Phase>,
     pub(super) conditions: BTreeMap<&'static str, (status::Condition, Timestamp)>,
     pub(super) volumes: PodVolumes,
-    pub(super) facts: PodFacts,
     /// When emptyDir usage is checked next (only for pods with a sizeLimit).
     pub(super) usage_check_at: Option<Instant>,
     /// Why the pod was evicted, if it was.
@@ -313,7 +312,6 @@ impl PodWorker {
             phase: None,
             conditions: BTreeMap::new(),
             volumes: PodVolumes::default(),
-            facts: PodFacts::default(),
             usage_check_at: None,
             evicted: None,
         }
@@ -396,7 +394,7 @@ impl PodWorker {
     /// As the kubelet does, every volume is set up before the sandbox and any container.
     async fn setup(&mut self, status_tx: &watch::Sender<api::Pod>) -> Result<(), Outcome> {
         let now = self.config.clock.now();
-        let (prepared, failed) = volumes::setup(&self.plan, &self.facts, &self.pod_dir);
+        let (prepared, failed) = volumes::setup(&self.plan, &self.facts(), &self.pod_dir);
         self.volumes = prepared;
         if !failed.is_empty() {
             for f in &failed {
@@ -548,6 +546,14 @@ impl PodWorker {
         message: String,
     ) {
         self.rec.event(type_, reason, container, message);
+    }
+
+    /// What the downward API reads beyond the plan: the pod's IP, known once the sandbox runs
+    /// (before any container starts, as in Kubernetes).
+    pub(super) fn facts(&self) -> PodFacts {
+        PodFacts {
+            pod_ip: self.pod_ip.clone(),
+        }
     }
 
     /// `name_namespace(uid)`, as the kubelet names a pod in messages.

@@ -120,6 +120,12 @@ pub trait LogSink: Send + Sync {
     /// Takes one line; never blocks.
     fn line(&self, container: &str, stream: Stream, line: &str);
 
+    /// Takes output that did not end in a newline: the last a container wrote before it ended,
+    /// or a piece of an overlong line (the CRI log format tags such lines partial).
+    fn partial(&self, container: &str, stream: Stream, text: &str) {
+        self.line(container, stream, text);
+    }
+
     /// A new instance of `container` is about to be created: what it prints from now on is a
     /// new log, as the kubelet starts a log file per attempt (`kubectl logs --previous`).
     fn began(&self, _container: &str) {}

@@ -367,11 +367,19 @@ impl RuntimeService for WasmRuntime {
         let id = self.containers.new_id();
         let dir = state_dir.join(&id.0);
         let root = dir.join("rootfs");
-        let sources = rootfs::create(&root, &hostname, image.files, &config.mounts)
-            .inspect_err(|_| {
-                let _ = std::fs::remove_dir_all(&dir);
-            })
-            .with_context(|| format!("creating the file system of container {}", config.name))?;
+        // As the kubelet writes /etc/hosts: the pod's hostname at its IP.
+        let own_ip = (!host_network).then(|| netns.ip.to_string());
+        let sources = rootfs::create(
+            &root,
+            &hostname,
+            own_ip.as_deref(),
+            image.files,
+            &config.mounts,
+        )
+        .inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+        .with_context(|| format!("creating the file system of container {}", config.name))?;
         let backend = WasmContainer {
             hostname,
             netns,

@@ -43,14 +43,14 @@ impl LogStream {
     /// A whole line from wpod itself, after whatever the guest wrote so far.
     pub fn note(&self, text: &str) {
         self.flush_partial();
-        self.inner.emit(text.as_bytes());
+        self.inner.emit(text.as_bytes(), true);
     }
 
     /// Emits a last line that had no newline.
     pub fn flush_partial(&self) {
         let rest = std::mem::take(&mut *self.inner.lock());
         if !rest.is_empty() {
-            self.inner.emit(&rest);
+            self.inner.emit(&rest, false);
         }
     }
 }
@@ -60,7 +60,13 @@ impl Shared {
         self.partial.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn emit(&self, line: &[u8]) {
+    /// Passes on a line that ended in a newline (`whole`), or text that did not.
+    fn emit(&self, line: &[u8], whole: bool) {
+        if !whole {
+            let text = String::from_utf8_lossy(line);
+            self.sink.partial(&self.container, self.stream, &text);
+            return;
+        }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         self.sink
             .line(&self.container, self.stream, &String::from_utf8_lossy(line));
@@ -71,13 +77,13 @@ impl Shared {
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             partial.extend_from_slice(&buf[..nl]);
             let line = std::mem::take(&mut *partial);
-            self.emit(&line);
+            self.emit(&line, true);
             buf = &buf[nl + 1..];
         }
         partial.extend_from_slice(buf);
         if partial.len() >= MAX_LINE {
             let line = std::mem::take(&mut *partial);
-            self.emit(&line);
+            self.emit(&line, false);
         }
     }
 }

@@ -52,9 +52,11 @@ fn loops_pipelines_and_substitution() {
 
 #[test]
 fn hostname_and_pod_ip() {
-    let r = busybox("hostname; hostname -i");
+    let r = busybox("hostname; hostname -i; grep bb /etc/hosts");
     assert!(r.stderr.contains("c | bb\n"), "{r:?}");
     assert!(r.stderr.contains("c | 10.88.0.2"), "{r:?}");
+    // The kubelet's hosts file names the pod at its IP.
+    assert!(r.stderr.contains("c | 10.88.0.2\tbb\n"), "{r:?}");
 }
 
 #[test]

@@ -205,6 +205,10 @@ spec:
     image: busybox
     terminationMessagePolicy: FallbackToLogsOnError
     command: [sh, -c, "echo starting; echo 'fatal: no database' >&2; exit 1"]
+  - name: unterminated
+    image: busybox
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: [sh, -c, "printf DONE; exit 1"]
 "#,
         &[],
     );
@@ -214,6 +218,11 @@ spec:
     assert_eq!(message("file"), "all done\n");
     assert_eq!(message("custom"), "bad config");
     assert_eq!(message("logs"), "starting\nfatal: no database\n");
+    assert_eq!(
+        message("unterminated"),
+        "DONE",
+        "no newline the program never wrote"
+    );
 }
 
 /// Ages, times, ids and the pod's uid vary from run to run.

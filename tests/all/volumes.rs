@@ -754,7 +754,8 @@ fn downward_api_env_and_files() {
         "NOTE=say \"hi\"".into(),
         "NODE=wpod".into(),
         "SA=default".into(),
-        "POD_IP=".into(),
+        // Known before the first container starts, as in Kubernetes.
+        "POD_IP=10.88.0.2".into(),
         "HOST_IP=127.0.0.1".into(),
         "MEM_MI=64".into(),
         "CPU_M=250".into(),

@@ -19,6 +19,77 @@ const P1_MODULE: &str = r#"
     (call $proc_exit (i32.const 7))))
 "#;
 
+/// A module that uses each proposal `wasmtime run` enables by default beyond the MVP: exceptions,
+/// tail calls, GC with typed function references, threads' atomics, multi-memory, memory64 and
+/// extended constant expressions. It traps if any misbehaves. (Shared memories stay refused:
+/// wasmtime grows them without asking the store's limiter, which enforces the memory limit.)
+const PROPOSALS_MODULE: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory $main (export "memory") 1)
+  (memory $wide i64 1)
+  (global $three i32 (i32.add (i32.const 1) (i32.const 2)))
+  (data (memory $main) (i32.const 16) "every proposal works\n")
+  (tag $oops (param i32))
+  (type $point (struct (field i32)))
+  (type $unary (func (param i32) (result i32)))
+  (func $throw (param i32) (throw $oops (local.get 0)))
+  (func $caught (result i32)
+    (block $handler (result i32)
+      (try_table (catch $oops $handler) (call $throw (i32.const 42)))
+      (i32.const 0)))
+  (func $same (type $unary) (local.get 0))
+  (func $tail (param i32) (result i32) (return_call $same (local.get 0)))
+  (elem declare func $same)
+  (func (export "_start")
+    (if (i32.ne (call $caught) (i32.const 42)) (then unreachable))
+    (if (i32.ne (call $tail (i32.const 7)) (i32.const 7)) (then unreachable))
+    (if (i32.ne (struct.get $point 0 (struct.new $point (i32.const 5))) (i32.const 5))
+      (then unreachable))
+    (if (i32.ne (call_ref $unary (i32.const 9) (ref.func $same)) (i32.const 9)) (then unreachable))
+    (drop (i32.atomic.rmw.add $main (i32.const 64) (i32.const 1)))
+    (if (i32.ne (i32.atomic.load $main (i32.const 64)) (i32.const 1)) (then unreachable))
+    (i64.store $wide (i64.const 8) (i64.const 77))
+    (if (i64.ne (i64.load $wide (i64.const 8)) (i64.const 77)) (then unreachable))
+    (if (i32.ne (global.get $three) (i32.const 3)) (then unreachable))
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 21))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"#;
+
+#[test]
+fn modules_using_the_proposals_wasmtime_enables_by_default_run() {
+    let s = Scratch::new("proposals");
+    s.write(
+        "all.wasm",
+        wat::parse_str(PROPOSALS_MODULE).expect("valid wat"),
+    );
+    let manifest = s.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: proposals}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: ./all.wasm}]\n",
+    );
+    let r = run_args(&["run", &manifest.to_string_lossy()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("c | every proposal works"), "{r:?}");
+    // A shared memory would grow past the container's memory limit unseen: it is refused.
+    s.write(
+        "shared.wasm",
+        wat::parse_str("(module (memory 1 1 shared) (func (export \"_start\")))")
+            .expect("valid wat"),
+    );
+    let manifest = s.write(
+        "shared.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: shared}\nspec:\n  restartPolicy: Never\n  containers: [{name: c, image: ./shared.wasm}]\n",
+    );
+    let r = run_args(&["run", &manifest.to_string_lossy()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("shared memory support is disabled"),
+        "{r:?}"
+    );
+}
+
 #[test]
 fn p1_module_from_a_file_next_to_the_manifest() {
     let s = Scratch::new("p1");

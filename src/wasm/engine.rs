@@ -362,6 +362,10 @@ async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatu
     stderr.flush_partial();
     match outcome {
         Ok(code) => ExitStatus::from_code(code),
+        // Its initial memory alone is over the limit.
+        Err(Failure::Start(_)) if oom.load(Ordering::SeqCst) => {
+            ExitStatus::oom_killed(config.memory_limit)
+        }
         Err(Failure::Start(e)) => ExitStatus {
             code: 128,
             reason: ExitReason::StartError,

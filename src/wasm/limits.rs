@@ -43,7 +43,15 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(self.grow(current, desired))
+        // Past the limit the container dies at the allocation, as the kernel's OOM killer
+        // SIGKILLs a process in its cgroup: the guest never sees a failed grow to report.
+        if self.grow(current, desired) {
+            Ok(true)
+        } else {
+            Err(wasmtime::Error::msg(
+                "the container's memory limit is reached",
+            ))
+        }
     }
 
     fn table_growing(

@@ -181,6 +181,11 @@ spec:
         (t["exitCode"].as_i64(), t["reason"].as_str()),
         (Some(137), Some("OOMKilled"))
     );
+    // Killed at the allocation, as by the kernel: the guest reports no failed allocation.
+    assert!(
+        !r.stderr.contains("hog | memory allocation") && !r.stderr.contains("RUST_BACKTRACE"),
+        "{r:?}"
+    );
 }
 
 #[test]

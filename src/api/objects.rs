@@ -655,7 +655,7 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
     // Bookmarks tell a client how far the watch has come when nothing it wants changed; a
     // Table watch (kubectl get -w) never asks for them.
     let bookmarks = matches!(call.param("allowWatchBookmarks"), Some("true" | "1")) && !as_table;
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
     let kind = r.kind;
     let start_rv = api.store.revision();
     match api.store.watch_from(resource, since) {

@@ -191,7 +191,9 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         }
     };
     // kubectl's typed commands send built-in kinds in protobuf; the handlers read JSON.
-    let (content_type, body) = if protobuf::is_protobuf(content_type.as_deref()) {
+    // Only the core API reads bodies; elsewhere the route's own answer (404) comes first.
+    let core = path.len() > 2 && path[0] == "api" && path[1] == "v1";
+    let (content_type, body) = if core && protobuf::is_protobuf(content_type.as_deref()) {
         match protobuf::to_json(&body) {
             Ok(object) => (
                 Some("application/json".to_string()),

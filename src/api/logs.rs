@@ -19,6 +19,8 @@ type Key = (String, String, String);
 struct Lines {
     lines: VecDeque<(u64, Timestamp, String)>,
     bytes: usize,
+    /// The instance has ended: no more lines come.
+    ended: bool,
 }
 
 /// One container's logs: its current instance's and the one before.
@@ -80,6 +82,23 @@ impl LogStore {
         runs.instances += 1;
     }
 
+    /// Its instance has ended; followers look once more and stop.
+    fn ended(&self, key: &Key) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(runs) = logs.get_mut(key) {
+            runs.current.ended = true;
+        }
+        drop(logs);
+        self.seq.send_modify(|_| {});
+    }
+
+    /// Which instance of the container is current (counted from 1) and whether it has ended;
+    /// None before its first instance, or once its pod's logs are forgotten.
+    pub fn instance(&self, key: &Key) -> Option<(u32, bool)> {
+        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.get(key).map(|r| (r.instances, r.current.ended))
+    }
+
     /// The lines of `instance` after `after` (their numbers, times and text); the last `tail`
     /// when given. None when there is no such instance (no previous one yet).
     pub fn lines(
@@ -110,10 +129,13 @@ impl LogStore {
         })
     }
 
-    /// Drops a deleted pod's logs, so a new pod of the same name starts with none.
+    /// Drops a deleted pod's logs, so a new pod of the same name starts with none (and its
+    /// followers stop).
     pub fn forget(&self, namespace: &str, pod: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         logs.retain(|(ns, name, _), _| !(ns == namespace && name == pod));
+        drop(logs);
+        self.seq.send_modify(|_| {});
     }
 
     pub fn changes(&self) -> watch::Receiver<u64> {
@@ -164,6 +186,26 @@ impl LogSink for Tee {
         );
         self.store.began(key);
         self.inner.began(container);
+    }
+
+    fn partial(&self, container: &str, stream: Stream, text: &str) {
+        let key = (
+            self.namespace.clone(),
+            self.pod.clone(),
+            container.to_string(),
+        );
+        self.store.push(key, text);
+        self.inner.partial(container, stream, text);
+    }
+
+    fn ended(&self, container: &str) {
+        let key = (
+            self.namespace.clone(),
+            self.pod.clone(),
+            container.to_string(),
+        );
+        self.store.ended(&key);
+        self.inner.ended(container);
     }
 
     fn poll_ready(

@@ -461,20 +461,42 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let logs = Arc::clone(&api.logs);
     let mut changes = logs.changes();
+    // The instance followed: the current one, or the first to begin if none has yet.
+    let mut followed = logs.instance(&k).map(|(n, _)| n);
     tokio::spawn(async move {
         let mut after = first.last().map_or(0, |(s, _, _)| *s);
         if tx.send(render(&first)).await.is_err() {
             return;
         }
-        while changes.changed().await.is_ok() {
-            let more = logs
-                .lines(&k, Instance::Current, after, None, None)
-                .unwrap_or_default();
-            if let Some((s, _, _)) = more.last() {
-                after = *s;
-                if tx.send(render(&more)).await.is_err() {
-                    return;
+        loop {
+            let now = logs.instance(&k);
+            // A new instance began (a restart), or the pod's logs are gone: this one is done.
+            let over = match (followed, now) {
+                (Some(f), Some((n, _))) if n != f => true,
+                (Some(_), None) => true,
+                (None, Some((n, _))) => {
+                    followed = Some(n);
+                    false
                 }
+                _ => false,
+            };
+            if !over {
+                let more = logs
+                    .lines(&k, Instance::Current, after, None, None)
+                    .unwrap_or_default();
+                if let Some((s, _, _)) = more.last() {
+                    after = *s;
+                    if tx.send(render(&more)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            // It ended: everything it printed has been sent.
+            if over || now.is_some_and(|(_, ended)| ended) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
             }
         }
     });

@@ -213,9 +213,17 @@ impl Node {
             .get_mut(&(namespace.to_string(), name.to_string()))
             .ok_or_else(|| NodeError::NotFound(name.to_string()))?;
         entry.deleted = true;
-        if entry.outcome.borrow().is_some() {
-            // Its worker is already done: only the record goes.
+        let finished = entry.outcome.borrow().clone();
+        if let Some(outcome) = finished {
+            // Its worker is already done: only the record goes, and watchers hear it is gone
+            // (an API server then removes the object, as for any other finished deletion).
             pods.remove(&(namespace.to_string(), name.to_string()));
+            let _ = self.changes.send(Change::Finished {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                outcome,
+                deleted: true,
+            });
             return Ok(());
         }
         let _ = entry.commands.send(Command::Delete { grace });

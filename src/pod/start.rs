@@ -115,6 +115,7 @@ impl PodWorker {
         let id = match created {
             Ok(id) => id,
             Err(e) => {
+                self.config.log.ended(&c.name);
                 self.fail_start(key, now, format!("failed to create container: {e}"));
                 return;
             }
@@ -128,6 +129,7 @@ impl PodWorker {
             format!("Created container: {name}"),
         );
         if let Err(e) = runtime.start_container(&id).await {
+            self.config.log.ended(&name);
             self.fail_start(key, now, format!("failed to start container: {e}"));
             return;
         }
@@ -169,6 +171,8 @@ impl PodWorker {
             None => self.mark_running(key),
         }
         let reports = self.reports.clone();
+        let log = Arc::clone(&self.config.log);
+        let name = c.name.clone();
         tokio::spawn(async move {
             let status = runtime
                 .wait_container(&id)
@@ -178,6 +182,7 @@ impl PodWorker {
                     reason: ExitReason::Error,
                     message: Some(format!("lost track of the container: {e}")),
                 });
+            log.ended(&name);
             let _ = reports.send(Report::Exit {
                 key,
                 attempt,

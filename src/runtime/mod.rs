@@ -130,6 +130,10 @@ pub trait LogSink: Send + Sync {
     /// new log, as the kubelet starts a log file per attempt (`kubectl logs --previous`).
     fn began(&self, _container: &str) {}
 
+    /// That instance of `container` has ended (or never started): its log is complete, so a
+    /// follower of it stops, as `kubectl logs -f` does when the container exits.
+    fn ended(&self, _container: &str) {}
+
     /// Ready when the sink has room for more of `container`'s `stream`; Pending (the waker kept)
     /// while its reader lags behind. Backends wait for it before taking more output from a
     /// container, so that container's own writes wait, as on a full pipe, and nothing else does.

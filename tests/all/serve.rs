@@ -497,6 +497,36 @@ fn the_node_its_namespaces_and_their_service_accounts_are_served() {
             .contains("late")
     });
     let (_, recent, _) = kubectl(&config, &["logs", "-n", "demo", "talker", "--since=2s"]);
+    // -f of a finished container prints its log and ends, as the kubelet's does.
+    let manifest_done = dir.join("done.yaml");
+    std::fs::write(
+        &manifest_done,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: done, namespace: demo}\nspec:\n  restartPolicy: Never\n  \
+         containers:\n  - {name: c, image: busybox, command: [sh, -c, 'echo first; sleep 1; echo last']}\n",
+    )
+    .expect("write");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest_done.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    wait_for("done Running", || {
+        kubectl(
+            &config,
+            &[
+                "get",
+                "pod",
+                "done",
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.status.phase}",
+            ],
+        )
+        .1 != "Pending"
+    });
+    let (ok, followed, err) = kubectl(&config, &["logs", "-f", "-n", "demo", "done"]);
+    assert!(
+        ok && followed == "first\nlast\n",
+        "kubectl logs -f ends with the container: {followed:?}{err}"
+    );
     assert!(
         !recent.contains("early"),
         "--since=2s leaves out what came 3 s before: {recent}"

@@ -165,46 +165,34 @@ struct Tee {
     inner: Arc<dyn LogSink>,
 }
 
+impl Tee {
+    fn key(&self, container: &str) -> Key {
+        (
+            self.namespace.clone(),
+            self.pod.clone(),
+            container.to_string(),
+        )
+    }
+}
+
 impl LogSink for Tee {
     fn line(&self, container: &str, stream: Stream, line: &str) {
-        self.store.push(
-            (
-                self.namespace.clone(),
-                self.pod.clone(),
-                container.to_string(),
-            ),
-            line,
-        );
+        self.store.push(self.key(container), line);
         self.inner.line(container, stream, line);
     }
 
     fn began(&self, container: &str) {
-        let key = (
-            self.namespace.clone(),
-            self.pod.clone(),
-            container.to_string(),
-        );
-        self.store.began(key);
+        self.store.began(self.key(container));
         self.inner.began(container);
     }
 
     fn partial(&self, container: &str, stream: Stream, text: &str) {
-        let key = (
-            self.namespace.clone(),
-            self.pod.clone(),
-            container.to_string(),
-        );
-        self.store.push(key, text);
+        self.store.push(self.key(container), text);
         self.inner.partial(container, stream, text);
     }
 
     fn ended(&self, container: &str) {
-        let key = (
-            self.namespace.clone(),
-            self.pod.clone(),
-            container.to_string(),
-        );
-        self.store.ended(&key);
+        self.store.ended(&self.key(container));
         self.inner.ended(container);
     }
 

@@ -88,7 +88,7 @@ pub async fn serve(
     nodes::report(&api);
     pods::resume(&api);
     tokio::spawn(pods::follow(Arc::clone(&api)));
-    tokio::spawn(nodes::register(Arc::clone(&api)));
+    tokio::spawn(nodes::keep_reporting(Arc::clone(&api)));
     ready(&config.display().to_string());
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server);
     tokio::pin!(shutdown);

@@ -15,16 +15,18 @@ const REPORT_EVERY: Duration = Duration::from_secs(300);
 /// The kubelet's default `maxPods`.
 const MAX_PODS: u32 = 110;
 
-/// Registers the node, or refreshes the registered one's status, as the kubelet does at start;
-/// then reports it again every five minutes (and re-registers it if someone deleted it).
-pub async fn register(api: Arc<Api>) {
-    let mut every = tokio::time::interval(REPORT_EVERY);
+/// Reports the node's status every five minutes after the first report at start (and
+/// registers it again if someone deleted it).
+pub async fn keep_reporting(api: Arc<Api>) {
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + REPORT_EVERY, REPORT_EVERY);
     loop {
         every.tick().await;
         report(&api);
     }
 }
 
+/// Registers the node, or refreshes the registered one's status, as the kubelet does.
 pub fn report(api: &Api) {
     let k = key("nodes", "", crate::node::NODE_NAME);
     let status = status(api.node.runtime_name());

@@ -186,18 +186,9 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
     )
 }
 
-/// `dryRun=All` (in the query, or a DELETE's DeleteOptions body): everything a write does
-/// (validation, defaulting, conflicts) but the write.
+/// `dryRun=All`: everything a write does (validation, defaulting, conflicts) but the write.
 fn dry_run(call: &Call) -> bool {
-    if call.param("dryRun") == Some("All") {
-        return true;
-    }
-    call.method == Method::DELETE
-        && serde_json::from_slice::<Value>(&call.body).is_ok_and(|b| {
-            b.get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|d| d.iter().any(|v| v == "All"))
-        })
+    call.param("dryRun") == Some("All")
 }
 
 fn create_checked(
@@ -374,8 +365,8 @@ fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response
 }
 
 fn delete(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
-    let grace = grace_of(call);
-    if dry_run(call) {
+    let DeleteOptions { grace, dry_run } = DeleteOptions::of(call);
+    if dry_run {
         return match api.store.get(&key(r.name, ns, name)) {
             Some(o) => status::ok(&o),
             None => status::not_found(r.name, name),
@@ -395,12 +386,28 @@ fn delete_one(api: &Api, r: &Resource, ns: &str, name: &str, grace: Option<i64>)
     }
 }
 
-/// The grace period of a DELETE: its query's, else its DeleteOptions body's.
-fn grace_of(call: &Call) -> Option<i64> {
-    let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
-    call.param("gracePeriodSeconds")
-        .and_then(|g| g.parse::<i64>().ok())
-        .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64))
+/// What a DELETE asks, from its query or else its DeleteOptions body (kubectl sends the body).
+struct DeleteOptions {
+    grace: Option<i64>,
+    dry_run: bool,
+}
+
+impl DeleteOptions {
+    fn of(call: &Call) -> Self {
+        let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
+        let grace = call
+            .param("gracePeriodSeconds")
+            .and_then(|g| g.parse::<i64>().ok())
+            .or_else(|| body.get("gracePeriodSeconds").and_then(Value::as_i64));
+        let in_body = body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+        DeleteOptions {
+            grace,
+            dry_run: dry_run(call) || in_body,
+        }
+    }
 }
 
 /// DELETE on a collection: every object the selectors match is deleted as a DELETE of it would
@@ -413,7 +420,7 @@ fn delete_collection(
 ) -> Response<Body> {
     let (items, _) = api.store.list(r.name, namespace);
     let selector = Selector::of(call);
-    let grace = grace_of(call);
+    let DeleteOptions { grace, dry_run } = DeleteOptions::of(call);
     let mut deleted = Vec::new();
     for item in items.iter().filter(|o| selector.matches(o)) {
         let ns = item
@@ -423,7 +430,7 @@ fn delete_collection(
         if r.name == "namespaces" && namespaces::DEFAULTS.contains(&name_of(item)) {
             continue;
         }
-        if dry_run(call) {
+        if dry_run {
             deleted.push(item.clone());
             continue;
         }

@@ -82,10 +82,19 @@ fn runtime(
     }
 }
 
-/// The kubeconfig kubectl writes to: the first file of $KUBECONFIG, else ~/.kube/config.
-fn user_kubeconfig() -> Option<PathBuf> {
+/// The kubeconfig kubectl writes to: the first file of $KUBECONFIG, else ~/.kube/config;
+/// wpod's own kubeconfig (`ours`), which `wpod serve` tells users to export, is skipped:
+/// merging into it would change nothing kubectl reads without it.
+fn user_kubeconfig(ours: &std::path::Path) -> Option<PathBuf> {
+    let same = |p: &std::path::Path| {
+        p == ours
+            || matches!(
+                (std::fs::canonicalize(p), std::fs::canonicalize(ours)),
+                (Ok(a), Ok(b)) if a == b
+            )
+    };
     let listed = std::env::var_os("KUBECONFIG")
-        .and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty()));
+        .and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty() && !same(p)));
     listed.or_else(|| {
         std::env::var_os("HOME")
             .filter(|h| !h.is_empty())
@@ -162,7 +171,7 @@ pub async fn run(args: ServeArgs) -> u8 {
 pub fn kubeconfig(args: KubeconfigArgs) -> u8 {
     let dir = data_dir(args.data_dir);
     if args.merge {
-        let Some(target) = user_kubeconfig() else {
+        let Some(target) = user_kubeconfig(&dir.join("kubeconfig")) else {
             eprintln!(
                 "error: neither KUBECONFIG nor HOME is set, so there is no kubeconfig to merge into"
             );

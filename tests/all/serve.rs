@@ -604,7 +604,7 @@ fn kubectl_get_watch_streams_a_pod_from_pending_to_running() {
 fn wpod_kubeconfig_merge_adds_the_context_and_keeps_the_others() {
     let dir = std::env::temp_dir().join(format!("wpod-serve-merge-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (server, _config) = serve(&dir.join("data"), free_port());
+    let (server, config) = serve(&dir.join("data"), free_port());
     let home = dir.join("home");
     std::fs::create_dir_all(home.join(".kube")).expect("mkdir");
     std::fs::write(
@@ -614,8 +614,9 @@ fn wpod_kubeconfig_merge_adds_the_context_and_keeps_the_others() {
          current-context: other\n",
     )
     .expect("write");
+    // As a user who exported the KUBECONFIG wpod serve printed: the merge goes to their own.
     let merged = wpod()
-        .env_remove("KUBECONFIG")
+        .env("KUBECONFIG", &config)
         .env("HOME", &home)
         .args(["kubeconfig", "--merge", "--data-dir"])
         .arg(dir.join("data"))

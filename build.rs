@@ -15,6 +15,8 @@ fn main() {
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed=guests/src");
+    println!("cargo:rerun-if-changed=guests/wit");
+    println!("cargo:rerun-if-changed=wit/deps");
     println!("cargo:rerun-if-changed=guests/pause/pause.wat");
     let pause = wat::parse_file(root.join("guests/pause/pause.wat"))
         .unwrap_or_else(|e| panic!("guests/pause/pause.wat: {e}"));

@@ -99,6 +99,8 @@ pub fn build(spec: &ContainerSpec) -> io::Result<()> {
         Some("mode=755"),
     )?;
     mkdir(&root.join("tmp"), 0o1777)?;
+    // Where daemons keep their PID files (nginx's /run/nginx.pid), as in every Linux image.
+    mkdir(&root.join("run"), 0o755)?;
     mkdir(&root.join("etc"), 0o755)?;
     for (path, bytes) in &spec.files {
         let target = inside(root, path);

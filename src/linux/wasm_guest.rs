@@ -13,7 +13,7 @@ use crate::hostfs;
 use crate::net::host::NetCtx;
 use crate::net::{Cluster, Trace};
 use crate::runtime::{LogSink, Stream};
-use crate::wasm::{Filesystem, Guest, WasmEngine};
+use crate::wasm::{Filesystem, Guest, PidNamespace, Process, Role, WasmEngine};
 
 /// Container output goes to this process's stdout/stderr, which wpod reads as the container's log.
 struct Stdio;
@@ -90,9 +90,42 @@ fn run_inner(
             root: PathBuf::from("/"),
             sources: Vec::new(),
         }),
+        pids: PidNamespace::new(),
+        group: "wasm".into(),
+        memory_used: Arc::default(),
+        role: Role::Main,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    Ok(rt.block_on(engine.run(program, guest)).code)
+    rt.block_on(async {
+        let process = guest
+            .new_process(true)
+            .ok_or_else(|| anyhow::anyhow!("no room for the process"))?;
+        forward_signals(&process)?;
+        Ok(engine.run(program, guest, process).await.code)
+    })
+}
+
+/// The signals this process gets (the kubelet's TERM, a `kill` from another container) go to
+/// the wasm program, which catches them or, being PID 1, ignores them.
+fn forward_signals(process: &Arc<Process>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        let mut stream = signal(SignalKind::from_raw(sig))?;
+        let (process, sig) = (process.clone(), sig as u8);
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                process.signal(sig);
+            }
+        });
+    }
+    Ok(())
 }

@@ -27,6 +27,7 @@ const HONOURED: &[&str] = &[
     "spec.nodeName",
     // The pod shares the machine's network (wasmtime-wasi's host sockets), as in Kubernetes.
     "spec.hostNetwork",
+    "spec.shareProcessNamespace",
     "C.name",
     "C.image",
     "C.imagePullPolicy",
@@ -235,10 +236,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "C.tty",
         "wpod does not allocate terminals; output is captured as logs",
-    ),
-    (
-        "spec.shareProcessNamespace",
-        "honoured by --backend linux (one PID namespace per pod); on the wasm backend each container is alone",
     ),
     (
         "C.resources.limits[cpu]",

@@ -1,4 +1,5 @@
-//! One direction of a virtual TCP connection: an in-memory byte queue with a bounded window.
+//! One direction of a virtual TCP connection (or a pipe between two processes of a wasm
+//! container): an in-memory byte queue with a bounded window.
 //!
 //! Written chunks are kept as `Bytes` and handed to the reader without copying. The writer closing
 //! (shutdown or drop) is EOF for the reader once the queue is drained; the reader going away makes
@@ -21,9 +22,9 @@ struct State {
     read_closed: bool,
 }
 
-#[derive(Default)]
 pub struct Pipe {
     state: Mutex<State>,
+    window: usize,
     /// Woken when data arrives or the writer closes.
     readable: Notify,
     /// Woken when room frees up or the reader closes.
@@ -51,7 +52,16 @@ pub enum Room {
 
 impl Pipe {
     pub fn new() -> Arc<Self> {
-        Arc::new(Pipe::default())
+        Pipe::with_window(WINDOW)
+    }
+
+    pub fn with_window(window: usize) -> Arc<Self> {
+        Arc::new(Pipe {
+            state: Mutex::new(State::default()),
+            window,
+            readable: Notify::new(),
+            writable: Notify::new(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -85,7 +95,7 @@ impl Pipe {
         } else if s.write_closed {
             Room::Closed
         } else {
-            Room::Bytes(WINDOW.saturating_sub(s.len))
+            Room::Bytes(self.window.saturating_sub(s.len))
         }
     }
 
@@ -102,7 +112,7 @@ impl Pipe {
             s.len += data.len();
             s.chunks.push_back(data);
         }
-        let left = WINDOW.saturating_sub(s.len);
+        let left = self.window.saturating_sub(s.len);
         drop(s);
         self.readable.notify_waiters();
         Room::Bytes(left)

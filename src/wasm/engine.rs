@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -18,6 +18,9 @@ use super::CompileSource;
 use super::cache::{self, CompileCache};
 use super::limits::MemoryLimiter;
 use super::link;
+use super::process::stdio::{Input, Output, Stdio};
+use super::process::table::{NewProcess, PidNamespace, Process};
+use super::process::{ChildCommand, ProcCtx, Spawner};
 use super::rootfs;
 use super::stdio::LogStream;
 use crate::hostfs;
@@ -42,6 +45,8 @@ pub struct Host {
     pub(super) mount_roots: Vec<PathBuf>,
     /// `(st_dev, st_ino)` of its read-only single-file mounts (see crossdev.rs).
     pub(super) read_only_files: Vec<(u64, u64)>,
+    /// The process this Store runs.
+    pub(super) proc: ProcCtx,
 }
 
 impl WasiView for Host {
@@ -60,6 +65,20 @@ impl Host {
     pub(super) fn net_view(&mut self) -> NetView<'_> {
         NetView {
             ctx: &self.net,
+            table: self.wasi.ctx().table,
+        }
+    }
+
+    pub(super) fn proc_view(&mut self) -> super::process::ProcView<'_> {
+        super::process::ProcView {
+            ctx: &self.proc,
+            table: self.wasi.ctx().table,
+        }
+    }
+
+    pub(super) fn poll_view(&mut self) -> super::process::PollView<'_> {
+        super::process::PollView {
+            me: &self.proc.me,
             table: self.wasi.ctx().table,
         }
     }
@@ -94,9 +113,10 @@ impl WasmEngine {
         let engine =
             Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
         let mut component_linker = ComponentLinker::new(&engine);
-        link::add_to_linker(&mut component_linker).map_err(|e| wasm_err("linking WASI p2", e))?;
+        link::add_to_linker(&mut component_linker, link::Sockets::Pod)
+            .map_err(|e| wasm_err("linking WASI p2", e))?;
         let mut host_net_linker = ComponentLinker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut host_net_linker)
+        link::add_to_linker(&mut host_net_linker, link::Sockets::Host)
             .map_err(|e| wasm_err("linking WASI p2 with host sockets", e))?;
         let mut module_linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |h: &mut Host| &mut h.wasi)
@@ -146,24 +166,25 @@ impl WasmEngine {
         Ok((program, source))
     }
 
-    /// Runs a guest to completion and says how it ended.
-    pub async fn run(&self, program: Program, guest: Guest) -> ExitStatus {
-        run_guest(self.engine.clone(), program, guest).await
+    /// Runs a guest as `process` to completion and says how it ended.
+    pub async fn run(&self, program: Program, guest: Guest, process: Arc<Process>) -> ExitStatus {
+        run_guest(self.engine.clone(), program, guest, process).await
     }
 
-    /// Runs the pause image in a pod's network: it holds nothing but the network, and never ends
-    /// by itself.
+    /// Runs the pause image in a pod's network as `process` (PID 1 of the pod's namespace): it
+    /// holds nothing but the network, and never ends by itself.
     pub fn spawn_pause(
         &self,
         pre: InstancePre<Host>,
         netns: Arc<Netns>,
         stderr: LogStream,
+        (process, pids): (Arc<Process>, Arc<PidNamespace>),
     ) -> tokio::task::JoinHandle<()> {
         let mut store = Store::new(
             &self.engine,
             Host {
                 wasi: WasiCtxBuilder::new().build_p1(),
-                limiter: MemoryLimiter::new(None),
+                limiter: MemoryLimiter::new(None, Arc::default(), process.clone()),
                 net: NetCtx {
                     netns,
                     container: "POD".into(),
@@ -173,6 +194,16 @@ impl WasmEngine {
                 p1_socket_noted: false,
                 mount_roots: Vec::new(),
                 read_only_files: Vec::new(),
+                proc: ProcCtx {
+                    me: process,
+                    pids,
+                    stdio: Stdio {
+                        stdin: Input::Null,
+                        stdout: Output::Null,
+                        stderr: Output::Null,
+                    },
+                    spawner: None,
+                },
             },
         );
         store.set_epoch_deadline(1);
@@ -193,7 +224,8 @@ impl Drop for WasmEngine {
     }
 }
 
-/// What one run of a program is given: a container's, or an exec's in it.
+/// What one run of a program is given: a container's, an exec's in it, or a child's.
+#[derive(Clone)]
 pub struct Guest {
     /// The container's name, for its log lines.
     pub name: String,
@@ -209,6 +241,38 @@ pub struct Guest {
     /// hostNetwork: the guest uses the machine's sockets instead of the pod network.
     pub host_network: bool,
     pub fs: Arc<rootfs::Filesystem>,
+    /// Its container instance's PID namespace and id (its processes' group).
+    pub pids: Arc<PidNamespace>,
+    pub group: String,
+    /// Bytes of linear memory all the container's processes hold, for its memory limit.
+    pub memory_used: Arc<AtomicU64>,
+    /// What this run is to its container.
+    pub role: Role,
+}
+
+/// A run's place in its container.
+#[derive(Clone)]
+pub enum Role {
+    /// The container's main process: when it ends, the container's other processes are killed.
+    Main,
+    /// A process an exec (a probe, a hook, `kubectl exec`) started.
+    Exec,
+    /// A child of another process, its standard streams as its parent chose.
+    Child(Stdio),
+}
+
+impl Guest {
+    /// Enters this run into its PID namespace; None when the namespace is full.
+    pub fn new_process(&self, init: bool) -> Option<Arc<Process>> {
+        self.pids.start(NewProcess {
+            ppid: 0,
+            container: self.name.clone(),
+            group: self.group.clone(),
+            argv: self.argv.clone(),
+            init,
+            parent_waits: false,
+        })
+    }
 }
 
 impl Guest {
@@ -219,6 +283,7 @@ impl Guest {
         net: NetCtx,
         host_network: bool,
         fs: Arc<rootfs::Filesystem>,
+        (pids, group, memory_used): (Arc<PidNamespace>, String, Arc<AtomicU64>),
     ) -> Guest {
         Guest {
             name: config.name.clone(),
@@ -231,7 +296,59 @@ impl Guest {
             net,
             host_network,
             fs,
+            pids,
+            group,
+            memory_used,
+            role: Role::Main,
         }
+    }
+}
+
+/// Starts children from a process's program and context.
+struct Template {
+    engine: Engine,
+    program: Program,
+    guest: Guest,
+}
+
+impl Spawner for Template {
+    fn spawn(
+        &self,
+        parent: &ProcCtx,
+        command: ChildCommand,
+    ) -> Result<Arc<Process>, super::process::ErrorCode> {
+        use super::process::ErrorCode;
+        let working_dir = match command.cwd {
+            Some(dir) => {
+                let dir = crate::runtime::clean_path(&dir);
+                if !rootfs::is_dir(&self.guest.fs, &dir) {
+                    return Err(ErrorCode::NoSuchDirectory);
+                }
+                Some(dir)
+            }
+            None => self.guest.working_dir.clone(),
+        };
+        let process = parent
+            .pids
+            .start(NewProcess {
+                ppid: parent.me.pid,
+                container: parent.me.container.clone(),
+                group: parent.me.group.clone(),
+                argv: command.argv.clone(),
+                init: false,
+                parent_waits: true,
+            })
+            .ok_or(ErrorCode::TooManyProcesses)?;
+        let guest = Guest {
+            argv: command.argv,
+            env: command.env,
+            working_dir,
+            role: Role::Child(command.stdio),
+            ..self.guest.clone()
+        };
+        let (engine, program) = (self.engine.clone(), self.program.clone());
+        tokio::spawn(run_guest(engine, program, guest, process.clone()));
+        Ok(process)
     }
 }
 
@@ -304,16 +421,53 @@ fn wasm_err(what: &str, e: wasmtime::Error) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e:#}")
 }
 
-async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatus {
+/// Runs `config` as `process` and records how it ended in its PID namespace.
+async fn run_guest(
+    engine: Engine,
+    program: Program,
+    config: Guest,
+    process: Arc<Process>,
+) -> ExitStatus {
+    let (pids, group, role) = (
+        config.pids.clone(),
+        config.group.clone(),
+        config.role.clone(),
+    );
+    let status = run_process(engine, program, config, process.clone()).await;
+    pids.exit(&process, u8::try_from(status.code).unwrap_or(u8::MAX));
+    if matches!(role, Role::Main) {
+        // The rest of the container goes with it, as its cgroup does.
+        pids.kill_group(&group, process.pid);
+    }
+    status
+}
+
+async fn run_process(
+    engine: Engine,
+    program: Program,
+    config: Guest,
+    process: Arc<Process>,
+) -> ExitStatus {
     let (host_network, fs) = (config.host_network, config.fs.clone());
-    let stdout = LogStream::new(&config.name, Stream::Stdout, config.log.clone());
-    let stderr = LogStream::new(&config.name, Stream::Stderr, config.log.clone());
+    let log = (
+        LogStream::new(&config.name, Stream::Stdout, config.log.clone()),
+        LogStream::new(&config.name, Stream::Stderr, config.log.clone()),
+    );
+    let stdio = match &config.role {
+        Role::Child(stdio) => stdio.clone(),
+        Role::Main | Role::Exec => Stdio {
+            stdin: Input::Null,
+            stdout: Output::Log(log.0.clone()),
+            stderr: Output::Log(log.1.clone()),
+        },
+    };
     let mut builder = WasiCtxBuilder::new();
     builder
         .args(&config.argv)
         .envs(&config.env)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone());
+        .stdin(stdio.stdin.clone())
+        .stdout(stdio.stdout.clone())
+        .stderr(stdio.stderr.clone());
     if host_network {
         // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
         builder
@@ -323,16 +477,27 @@ async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatu
             .allow_ip_name_lookup(true);
     }
     let (rootfs, sources) = (&fs.root, &fs.sources);
-    if let Err(e) = preopens(&mut builder, rootfs, &config, sources)
-        .and_then(|()| working_dir(&mut builder, rootfs, sources, config.working_dir.as_deref()))
-    {
+    let make_dir = !matches!(config.role, Role::Child(_));
+    if let Err(e) = preopens(&mut builder, rootfs, &config, sources).and_then(|()| {
+        working_dir(
+            &mut builder,
+            rootfs,
+            sources,
+            config.working_dir.as_deref(),
+            make_dir,
+        )
+    }) {
         return ExitStatus {
             code: 128,
             reason: ExitReason::StartError,
             message: Some(format!("{e:#}")),
         };
     }
-    let limiter = MemoryLimiter::new(config.memory_limit);
+    let limiter = MemoryLimiter::new(
+        config.memory_limit,
+        config.memory_used.clone(),
+        process.clone(),
+    );
     let oom = limiter.hit.clone();
     let mount_roots = rootfs
         .canonicalize()
@@ -341,25 +506,47 @@ async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatu
         .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
         .collect();
     let read_only_files = sources.iter().filter_map(|s| s.read_only_file()).collect();
+    let spawner = Template {
+        engine: engine.clone(),
+        program: program.clone(),
+        guest: config.clone(),
+    };
     let mut store = Store::new(
         &engine,
         Host {
             wasi: builder.build_p1(),
             limiter,
             net: config.net,
-            stderr: stderr.clone(),
+            stderr: log.1.clone(),
             p1_socket_noted: false,
             mount_roots,
             read_only_files,
+            proc: ProcCtx {
+                me: process.clone(),
+                pids: config.pids.clone(),
+                stdio,
+                spawner: Some(Arc::new(spawner)),
+            },
         },
     );
     store.limiter(|h| &mut h.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
-    let outcome = run_program(&mut store, program, host_network).await;
-    stdout.flush_partial();
-    stderr.flush_partial();
+    let outcome = tokio::select! {
+        outcome = run_program(&mut store, program, host_network) => Ok(outcome),
+        signal = process.killed() => Err(signal),
+    };
+    // Its file descriptors close with it: pipes see EOF (or EPIPE) now, not when it is reaped.
+    drop(store);
+    if !matches!(config.role, Role::Child(_)) {
+        log.0.flush_partial();
+        log.1.flush_partial();
+    }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => return ExitStatus::from_code(128 + i32::from(signal)),
+    };
     match outcome {
         Ok(code) => ExitStatus::from_code(code),
         // Its initial memory alone is over the limit.
@@ -389,23 +576,26 @@ async fn run_guest(engine: Engine, program: Program, config: Guest) -> ExitStatu
     }
 }
 
-/// `workingDir`: created if missing (as runc does), in the root or in the mount that holds it, and
-/// given to the guest as WASI's initial-cwd. wasi-libc does not apply initial-cwd by itself; the
+/// `workingDir`: created if missing (as runc does; a child's was checked by its spawn), in the
+/// root or in the mount that holds it, and given to the guest as WASI's initial-cwd. wasi-libc does not apply initial-cwd by itself; the
 /// built-in images do, at start.
 fn working_dir(
     builder: &mut WasiCtxBuilder,
     root_dir: &Path,
     sources: &[rootfs::Source],
     working_dir: Option<&str>,
+    make: bool,
 ) -> anyhow::Result<()> {
     let Some(dir) = working_dir else {
         return Ok(());
     };
     let dir = crate::runtime::clean_path(dir);
-    let root = rootfs::open_root(root_dir)?;
-    let (base, inside) = rootfs::location(&root, sources, &dir, true)?;
-    base.mkdir_all(inside, 0o755)
-        .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
+    if make {
+        let root = rootfs::open_root(root_dir)?;
+        let (base, inside) = rootfs::location(&root, sources, &dir, true)?;
+        base.mkdir_all(inside, 0o755)
+            .map_err(|e| anyhow::anyhow!("creating the working directory {dir}: {e}"))?;
+    }
     builder.initial_cwd(&dir);
     Ok(())
 }

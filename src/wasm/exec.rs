@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Guest, Program, WasmEngine};
+use super::{Guest, Program, Role, WasmEngine};
 use crate::net::cluster::NODE_IP;
 use crate::net::netns::{NetError, Netns};
 use crate::net::pipe::{Read as PipeRead, Room as PipeRoom};
@@ -56,13 +56,19 @@ pub(super) async fn exec_sync(
     let guest = Guest {
         argv: argv.to_vec(),
         log: capture.clone(),
+        role: Role::Exec,
         ..guest
     };
-    let run = engine.run(program, guest);
+    let pids = guest.pids.clone();
+    let process = guest
+        .new_process(false)
+        .ok_or_else(|| anyhow::anyhow!("the container's PID namespace is full"))?;
+    let run = engine.run(program, guest, process.clone());
     // Dropping the guest's future on timeout drops its Store: the instance is gone at once.
-    let status = tokio::time::timeout(timeout, run)
-        .await
-        .map_err(|_| RuntimeError::Timeout(timeout))?;
+    let Ok(status) = tokio::time::timeout(timeout, run).await else {
+        pids.exit(&process, 137);
+        return Err(RuntimeError::Timeout(timeout));
+    };
     let take =
         |m: &Mutex<Vec<u8>>| std::mem::take(&mut *m.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(ExecResult {

@@ -1,6 +1,7 @@
-//! What a component can import: every WASI 0.2 interface from wasmtime-wasi except wasi:sockets,
-//! which the virtual pod network serves. Listed one by one on purpose: an interface forgotten
-//! here fails instantiation loudly instead of silently reaching the host.
+//! What a component can import: every WASI 0.2 interface from wasmtime-wasi, with wasi:sockets
+//! served by the virtual pod network (or the host's, for hostNetwork pods), wasi:io/poll made
+//! interruptible by signals, and wpod:process. Listed one by one on purpose: an interface
+//! forgotten here fails instantiation loudly instead of silently reaching the host.
 
 use wasmtime::Caller;
 use wasmtime::component::Linker;
@@ -9,11 +10,23 @@ use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
 use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+use wasmtime_wasi_io::IoView as _;
 
 use super::engine::Host;
 
-pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
-    wasmtime_wasi_io::add_to_linker_async(l)?;
+/// Whose sockets a component uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Sockets {
+    /// The pod's virtual network.
+    Pod,
+    /// The machine's (`hostNetwork: true`).
+    Host,
+}
+
+pub fn add_to_linker(l: &mut Linker<Host>, sockets: Sockets) -> wasmtime::Result<()> {
+    super::process::add_io_to_linker(l, Host::table, Host::poll_view)?;
+    super::process::add_to_linker(l, Host::proc_view)?;
     clocks::wall_clock::add_to_linker::<Host, WasiClocks>(l, Host::clocks)?;
     clocks::monotonic_clock::add_to_linker::<Host, WasiClocks>(l, Host::clocks)?;
     filesystem::types::add_to_linker::<Host, WasiFilesystem>(l, Host::filesystem)?;
@@ -31,8 +44,23 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
     cli::terminal_stdin::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     cli::terminal_stdout::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
     cli::terminal_stderr::add_to_linker::<Host, WasiCli>(l, Host::cli)?;
-    crate::net::host::add_to_linker(l, Host::net_view)?;
+    match sockets {
+        Sockets::Pod => crate::net::host::add_to_linker(l, Host::net_view)?,
+        Sockets::Host => host_sockets(l)?,
+    }
     super::crossdev::add_to_linker(l)?;
+    Ok(())
+}
+
+fn host_sockets(l: &mut Linker<Host>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p2::bindings::sockets;
+    sockets::tcp_create_socket::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
+    sockets::instance_network::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
+    sockets::network::add_to_linker::<Host, WasiSockets>(l, &Default::default(), Host::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
+    sockets::tcp::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
+    sockets::udp::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<Host, WasiSockets>(l, Host::sockets)?;
     Ok(())
 }
 

@@ -8,13 +8,14 @@ mod engine;
 mod exec;
 mod limits;
 mod link;
+mod process;
 mod rootfs;
 mod stdio;
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,9 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 
 pub use cache::CompileCache;
-pub use engine::{Guest, Program, WasmEngine};
+pub use engine::{Guest, Program, Role, WasmEngine};
+use process::signals::SIGTERM;
+pub use process::table::{PidNamespace, Process};
 pub use rootfs::Filesystem;
 use stdio::LogStream;
 
@@ -64,6 +67,9 @@ struct Sandbox {
     netns: Arc<Netns>,
     /// The pod's infra container: the sandbox lives as long as it runs.
     pause: tokio::task::JoinHandle<()>,
+    /// The pod's PID namespace, where pause is PID 1: its containers' with
+    /// `shareProcessNamespace: true`, else only pause's own.
+    pids: Arc<PidNamespace>,
     /// The listeners of its hostPorts, closed when the sandbox stops.
     host_ports: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -95,6 +101,14 @@ struct WasmContainer {
     /// The guest's `/` (`rootfs` in `dir`, or the shared root) and its mounts.
     fs: Arc<rootfs::Filesystem>,
     program: Program,
+    /// Its PID namespace: its own, or the pod's with `shareProcessNamespace: true`.
+    pids: Arc<PidNamespace>,
+    /// Its main process is PID 1 of its namespace (in the pod's, pause is).
+    pid1: bool,
+    /// What all its processes hold, for its memory limit.
+    memory_used: Arc<AtomicU64>,
+    /// Its main process, once started.
+    main: Mutex<Option<Arc<Process>>>,
     /// The guest's task, once started (until it is aborted).
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -211,7 +225,11 @@ impl WasmRuntime {
 
     /// Starts the built-in pause image in the pod's network: the wasm counterpart of the process
     /// that holds a Linux pod's namespaces.
-    async fn start_pause(&self, netns: Arc<Netns>) -> Result<tokio::task::JoinHandle<()>> {
+    async fn start_pause(
+        &self,
+        netns: Arc<Netns>,
+        pids: &Arc<PidNamespace>,
+    ) -> Result<tokio::task::JoinHandle<()>> {
         let (info, _) = self
             .prepare("pause", Path::new("/"))
             .await
@@ -221,7 +239,19 @@ impl WasmRuntime {
             return Err(anyhow::anyhow!("the pause image is not a core module").into());
         };
         let stderr = LogStream::new("POD", Stream::Stderr, Arc::new(Discard));
-        Ok(self.engine.spawn_pause(pre, netns, stderr))
+        let process = pids
+            .start(process::table::NewProcess {
+                ppid: 0,
+                container: "POD".into(),
+                group: "POD".into(),
+                argv: vec!["/pause".into()],
+                init: true,
+                parent_waits: false,
+            })
+            .ok_or_else(|| anyhow::anyhow!("the pod's PID namespace is full"))?;
+        Ok(self
+            .engine
+            .spawn_pause(pre, netns, stderr, (process, pids.clone())))
     }
 }
 
@@ -268,14 +298,22 @@ fn read_image(
 }
 
 /// A run of `c`'s program in its context: its own, or an exec's.
-fn guest_of(c: &Container, trace: &Trace) -> Guest {
+fn guest_of(c: &Container, id: &ContainerId, trace: &Trace) -> Guest {
     let w = &c.backend;
     let net = NetCtx {
         netns: w.netns.clone(),
         container: c.config.name.clone(),
         trace: trace.clone(),
     };
-    Guest::of(&c.config, &w.hostname, net, w.host_network, w.fs.clone())
+    let processes = (w.pids.clone(), id.0.clone(), w.memory_used.clone());
+    Guest::of(
+        &c.config,
+        &w.hostname,
+        net,
+        w.host_network,
+        w.fs.clone(),
+        processes,
+    )
 }
 
 /// The identity of a pod's virtual network for `--show-namespaces`.
@@ -306,9 +344,10 @@ impl RuntimeService for WasmRuntime {
                 .create_netns(&config.pod_name, &config.hostname)
         }
         .ok_or_else(crate::runtime::no_pod_address)?;
+        let pids = PidNamespace::new();
         let started = match self.publish_host_ports(config, &netns) {
             Ok(host_ports) => self
-                .start_pause(netns.clone())
+                .start_pause(netns.clone(), &pids)
                 .await
                 .map(|pause| (pause, host_ports)),
             Err(e) => Err(e),
@@ -328,6 +367,7 @@ impl RuntimeService for WasmRuntime {
                 config: config.clone(),
                 netns,
                 pause,
+                pids,
                 host_ports,
             },
         );
@@ -352,7 +392,7 @@ impl RuntimeService for WasmRuntime {
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
-        let (hostname, netns, host_network, state_dir) = lock(&self.sandboxes)
+        let (hostname, netns, host_network, state_dir, pod_pids) = lock(&self.sandboxes)
             .get(&sandbox.0)
             .map(|s| {
                 (
@@ -360,6 +400,7 @@ impl RuntimeService for WasmRuntime {
                     s.netns.clone(),
                     s.config.host_network,
                     s.config.state_dir.clone(),
+                    s.config.share_process_namespace.then(|| s.pids.clone()),
                 )
             })
             .ok_or_else(|| not_found("sandbox", &sandbox.0))?;
@@ -387,6 +428,10 @@ impl RuntimeService for WasmRuntime {
             dir,
             fs: Arc::new(rootfs::Filesystem { root, sources }),
             program: image.backend.clone(),
+            pid1: pod_pids.is_none(),
+            pids: pod_pids.unwrap_or_else(PidNamespace::new),
+            memory_used: Arc::default(),
+            main: Mutex::new(None),
             task: Mutex::new(None),
         };
         self.containers.insert(id.clone(), sandbox, config, backend);
@@ -396,10 +441,20 @@ impl RuntimeService for WasmRuntime {
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
         let c = self.containers.start(id)?;
         let engine = self.engine.clone();
-        let (program, guest) = (c.backend.program.clone(), guest_of(&c, &self.cluster.trace));
+        let guest = guest_of(&c, id, &self.cluster.trace);
+        let Some(process) = guest.new_process(c.backend.pid1) else {
+            c.exited(ExitStatus {
+                code: 128,
+                reason: crate::runtime::ExitReason::StartError,
+                message: Some("the pod's PID namespace is full".into()),
+            });
+            return Ok(());
+        };
+        *lock(&c.backend.main) = Some(process.clone());
+        let program = c.backend.program.clone();
         let container = c.clone();
         *lock(&c.backend.task) = Some(tokio::spawn(async move {
-            container.exited(engine.run(program, guest).await);
+            container.exited(engine.run(program, guest, process).await);
         }));
         Ok(())
     }
@@ -408,10 +463,15 @@ impl RuntimeService for WasmRuntime {
         self.containers.get(id)?.wait().await
     }
 
-    /// WASI has no signals: the guest cannot be told to stop, so it runs on for the grace period
-    /// (as a process that ignores SIGTERM does) and is then killed: exit 137.
+    /// TERM to the main process, as the kubelet's StopContainer does: a guest that catches it
+    /// (through wpod:process) stops as it likes; one that does not ignores it, as PID 1 without
+    /// a handler does, and runs on for the grace period. Then it is killed: exit 137.
     async fn stop_container(&self, id: &ContainerId, grace: Duration) -> Result<()> {
         let c = self.containers.get(id)?;
+        let main = lock(&c.backend.main).clone();
+        if let Some(main) = main {
+            main.signal(SIGTERM);
+        }
         if c.exits_within(grace).await {
             return Ok(());
         }
@@ -518,7 +578,7 @@ impl RuntimeService for WasmRuntime {
         exec::exec_sync(
             &self.engine,
             program,
-            guest_of(&c, &self.cluster.trace),
+            guest_of(&c, id, &self.cluster.trace),
             argv,
             timeout,
         )

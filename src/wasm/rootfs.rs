@@ -90,6 +90,8 @@ pub fn create(
         .with_context(|| format!("setting the mode of {}", rootfs.display()))?;
     let root = open_root(rootfs)?;
     root.mkdir_all("tmp", 0o1777)?;
+    // Where daemons keep their PID files (nginx's /run/nginx.pid), as in every Linux image.
+    root.mkdir_all("run", 0o755)?;
     root.mkdir_all("etc", 0o755)?;
     root.write_file("etc/hostname", format!("{hostname}\n").as_bytes(), 0o644)?;
     let hosts = format!(
@@ -138,6 +140,14 @@ pub fn create(
 pub fn open_root(rootfs: &Path) -> Result<Beneath> {
     Beneath::open(rootfs, "the container's root file system", Resolve::Beneath)
         .with_context(|| format!("opening {}", rootfs.display()))
+}
+
+/// Whether `dir` (a clean path in the container) is a directory the guest can enter.
+pub fn is_dir(fs: &Filesystem, dir: &str) -> bool {
+    let found = open_root(&fs.root)
+        .and_then(|root| location(&root, &fs.sources, dir, true))
+        .and_then(|(base, inside)| Ok(base.open_path(inside)?));
+    found.is_ok_and(|fd| crate::hostfs::is_dir(&fd).unwrap_or(false))
 }
 
 /// Where `path` (in the container) lies on the host: inside the innermost directory mount that

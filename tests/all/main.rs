@@ -12,6 +12,7 @@ mod output;
 mod output_stall;
 mod parity;
 mod probes;
+mod processes;
 mod python_client;
 mod readme;
 mod seam;

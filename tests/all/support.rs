@@ -104,6 +104,18 @@ pub fn run_json(manifest: &str, extra: &[&str]) -> Run {
     run_args(&args)
 }
 
+/// What container `name` printed (stdout and stderr), one line each.
+pub fn said(r: &Run, name: &str) -> String {
+    r.stdout
+        .lines()
+        .chain(r.stderr.lines())
+        .filter_map(|l| {
+            let (who, text) = l.split_once(" | ")?;
+            (who.trim_end() == name).then(|| format!("{text}\n"))
+        })
+        .collect()
+}
+
 /// The status of the named container (init or app) in a Pod object.
 pub fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
     let status = &pod["status"];

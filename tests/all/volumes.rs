@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::support::{Run, Scratch, container, phase, wpod};
+use crate::support::{Run, Scratch, container, phase, said, wpod};
 
 /// Runs `wpod run --color never [extra] pod.yaml` with the state directory inside `s`.
 fn run(s: &Scratch, manifest: &str, extra: &[&str]) -> Run {
@@ -42,18 +42,6 @@ fn pod(spec: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: vol\n  labels:\n    app: demo\n  annotations:\n    note: \"say \\\"hi\\\"\"\nspec:\n{spec}"
     )
-}
-
-/// What container `name` printed (stdout and stderr), one line each.
-fn said(r: &Run, name: &str) -> String {
-    r.stdout
-        .lines()
-        .chain(r.stderr.lines())
-        .filter_map(|l| {
-            let (who, text) = l.split_once(" | ")?;
-            (who.trim_end() == name).then(|| format!("{text}\n"))
-        })
-        .collect()
 }
 
 fn mode(p: &Path) -> u32 {
@@ -215,7 +203,11 @@ fn the_container_sees_its_own_root_with_image_files_hostname_and_tmp() {
         "{r:?}"
     );
     // /dev holds the termination-log file the kubelet mounts in every container.
-    assert_eq!(said(&r, "lister"), "data/\ndev/\netc/\ntmp/\n", "{r:?}");
+    assert_eq!(
+        said(&r, "lister"),
+        "data/\ndev/\netc/\nrun/\ntmp/\n",
+        "{r:?}"
+    );
     let line = r
         .stderr
         .lines()

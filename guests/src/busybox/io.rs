@@ -7,12 +7,9 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-
-/// How much a pipeline stage may write before its writes fail with EPIPE (as if the reader had
-/// exited): this bounds infinite producers such as `yes | head -n 3`.
-pub const PIPE_CAP: usize = 16 << 20;
 
 /// A readable source.
 pub enum Source {
@@ -37,6 +34,11 @@ pub enum Fd {
     In(Rc<RefCell<Source>>),
     File(Rc<RefCell<File>>),
     Pipe(Rc<RefCell<Pipe>>),
+}
+
+thread_local! {
+    /// Descriptors (real pipes) whose reader is gone.
+    static BROKEN: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn ebadf() -> io::Error {
@@ -64,7 +66,11 @@ impl Fd {
         (Fd::Pipe(p.clone()), p)
     }
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Fd::Pipe(p) if p.borrow().broken)
+        match self {
+            Fd::Pipe(p) => p.borrow().broken,
+            Fd::File(f) => BROKEN.with(|b| b.borrow().contains(&f.borrow().as_raw_fd())),
+            _ => false,
+        }
     }
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -159,7 +165,16 @@ impl Fd {
             Fd::Null => Ok(buf.len()),
             Fd::Stdout => io::stdout().write(buf),
             Fd::Stderr => io::stderr().write(buf),
-            Fd::File(f) => f.borrow_mut().write(buf),
+            Fd::File(f) => {
+                let mut f = f.borrow_mut();
+                let r = f.write(buf);
+                if matches!(&r, Err(e) if e.kind() == io::ErrorKind::BrokenPipe) {
+                    // The reader is gone: a shell-level command then ends the shell, as
+                    // SIGPIPE would.
+                    BROKEN.with(|b| b.borrow_mut().push(f.as_raw_fd()));
+                }
+                r
+            }
             Fd::Pipe(p) => {
                 let mut p = p.borrow_mut();
                 if p.broken {

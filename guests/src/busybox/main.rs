@@ -1,24 +1,22 @@
 //! `busybox`: the built-in busybox-compatible image of wpod.
 //!
 //! A multi-call program: the applet is the basename of argv[0] (`sh`, `/bin/ls`), or argv[1] when
-//! argv[0] is `busybox` (`busybox ls -l`). The shell (`sh`) is an ash-like interpreter that runs
-//! every command in-process, because wasm32-wasip2 has no fork/exec and no threads:
+//! argv[0] is `busybox` (`busybox ls -l`). The shell (`sh`) is an ash-like interpreter:
 //!
-//! - applets are functions taking (args, stdin, stdout, stderr, env, cwd) and returning a status;
-//! - pipelines run their stages one after the other, each stage's output buffered in memory as the
-//!   next stage's input; a producer that writes more than [`io::PIPE_CAP`] bytes gets EPIPE (status
-//!   141, like SIGPIPE), so `yes | head -n 3` terminates;
-//! - subshells, `$(...)` and pipeline stages run on a clone of the shell state;
-//! - background jobs (`cmd &`) cannot run concurrently under WASI: they run to completion at once,
-//!   `$!` is set and `wait` succeeds;
-//! - signals: WASI delivers none, so on wasm `trap ... TERM` is recorded and never fires (wpod kills
-//!   the container after the grace period); natively traps are real (see [`sys`]).
+//! - applets and builtins are functions taking (args, stdin, stdout, stderr, env, cwd) and
+//!   returning a status, run in the shell's own process;
+//! - pipeline stages and background jobs (`cmd &`) are child processes running at once (see
+//!   [`proc`]): forked natively, and on wasm new instances of this program started through
+//!   wpod's `wpod:process` extension, so pipes stream and `$!`, `wait`, `jobs` and `kill %N` work;
+//! - subshells `( )` and `$(...)` run on a clone of the shell state in the same process;
+//! - signals: `trap` catches what the kernel (natively) or wpod (on wasm) delivers (see [`sys`]).
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod applets;
 mod io;
+mod proc;
 mod regex;
 mod shell;
 mod sys;

@@ -1,10 +1,10 @@
 //! Everything that differs between wasm32-wasip2 and native builds: signals, processes, system
 //! information.
 //!
-//! Signals: WASI delivers none, so on wasm a `trap ... TERM` is recorded and never fires (wpod lets
-//! the container run for its grace period and then kills it, exit 137). Natively the shell installs
-//! a handler that sets a flag, checked between commands (and by `sleep`/`wait`); without a trap a
-//! TERM is left to the kernel, which ignores it when the shell is PID 1, as with busybox sh.
+//! Signals: natively the shell installs a handler that sets a flag, checked between commands (and
+//! by `sleep`/`wait`); on wasm wpod queues the signals a process catches (wpod:process) and makes
+//! its blocking waits return early. Without a trap a TERM gets its default action, which a PID 1
+//! (the shell as a container's main process) does not get, as with busybox sh.
 
 use std::time::{Duration, Instant};
 
@@ -97,6 +97,52 @@ mod imp {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
+    /// The processes in /proc (the container's PID namespace, or the pod's).
+    pub fn processes() -> Vec<super::ProcessInfo> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut out: Vec<super::ProcessInfo> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // The command name is in parentheses and may hold spaces: split after the last.
+                let (head, rest) = stat.rsplit_once(')')?;
+                let comm = head.split_once('(')?.1.to_string();
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let mut argv: Vec<String> = cmdline
+                    .split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                if argv.is_empty() {
+                    argv.push(format!("[{comm}]"));
+                }
+                let uid = std::fs::metadata(format!("/proc/{pid}"))
+                    .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+                    .unwrap_or(0);
+                Some(super::ProcessInfo {
+                    pid,
+                    ppid: field(1).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+                    uid,
+                    argv,
+                    zombie: f.first() == Some(&"Z"),
+                    cpu_ticks: Some(field(11).unwrap_or(0) + field(12).unwrap_or(0)),
+                })
+            })
+            .collect();
+        out.sort_by_key(|p| p.pid);
+        out
+    }
+
+    /// Waits for `d`; a signal handler's EINTR ends it early.
+    pub fn wait_for(d: std::time::Duration) {
+        std::thread::sleep(d.min(std::time::Duration::from_millis(50)));
+    }
+
     pub fn uname() -> Uname {
         // SAFETY: uname fills the zeroed struct.
         let mut u: libc::utsname = unsafe { std::mem::zeroed() };
@@ -174,28 +220,67 @@ mod imp {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::{Disposition, Uname};
+    use crate::common::wit::wpod::process::{process, signals};
 
-    /// Recorded by the shell; WASI never delivers a signal, so there is nothing to install.
-    pub fn set_disposition(_sig: i32, _d: Disposition) {}
+    pub fn set_disposition(sig: i32, d: Disposition) {
+        let Ok(sig) = u8::try_from(sig) else { return };
+        let d = match d {
+            Disposition::Default => signals::Disposition::Default,
+            Disposition::Ignore => signals::Disposition::Ignore,
+            Disposition::Catch => signals::Disposition::Catch,
+        };
+        let _ = signals::set_disposition(sig, d);
+    }
 
     pub fn take_pending() -> Vec<i32> {
-        Vec::new()
+        std::iter::from_fn(signals::take).map(i32::from).collect()
     }
 
     pub fn any_pending() -> bool {
-        false
+        signals::subscribe().ready()
     }
 
     pub fn pid() -> u32 {
-        1
+        process::getpid()
     }
 
     pub fn ppid() -> u32 {
-        0
+        process::getppid()
     }
 
-    pub fn kill(_pid: i32, _sig: i32) -> Result<(), String> {
-        Err("not supported in a WebAssembly container".into())
+    pub fn kill(pid: i32, sig: i32) -> Result<(), String> {
+        let (Ok(pid), Ok(sig)) = (u32::try_from(pid), u8::try_from(sig)) else {
+            return Err("Invalid argument".into());
+        };
+        process::kill(pid, sig).map_err(|e| match e {
+            process::ErrorCode::NoSuchProcess => "No such process".to_string(),
+            _ => "Invalid argument".to_string(),
+        })
+    }
+
+    /// Waits for `d`, or until a caught signal arrives (wpod makes the poll return early).
+    pub fn wait_for(d: std::time::Duration) {
+        use crate::common::wit::wasi::clocks::monotonic_clock;
+        use crate::common::wit::wasi::io::poll;
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let timer = monotonic_clock::subscribe_duration(nanos);
+        let signal = signals::subscribe();
+        let _ = poll::poll(&[&timer, &signal]);
+    }
+
+    /// The processes of this container (or pod, with shareProcessNamespace).
+    pub fn processes() -> Vec<super::ProcessInfo> {
+        process::list()
+            .into_iter()
+            .map(|p| super::ProcessInfo {
+                pid: p.pid,
+                ppid: p.ppid,
+                uid: 0,
+                argv: p.argv,
+                zombie: p.state == process::State::Zombie,
+                cpu_ticks: None,
+            })
+            .collect()
     }
 
     pub fn uname() -> Uname {
@@ -265,13 +350,22 @@ mod imp {
     }
 }
 
+use imp::wait_for;
 pub use imp::{
-    access, any_pending, file_kind, ids, kill, pid, ppid, set_disposition, stat, statvfs, symlink,
-    take_pending, uname,
+    access, any_pending, file_kind, ids, kill, pid, ppid, processes, set_disposition, stat,
+    statvfs, symlink, take_pending, uname,
 };
 
-/// Whether this build is the WebAssembly one.
-pub const WASM: bool = cfg!(target_arch = "wasm32");
+/// A process as `ps` shows it.
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub argv: Vec<String>,
+    pub zombie: bool,
+    /// User plus system time in clock ticks, where the system counts it.
+    pub cpu_ticks: Option<u64>,
+}
 
 /// Sleeps for `d`, returning early (false) when a trapped signal arrives.
 pub fn sleep(d: Duration) -> bool {
@@ -284,12 +378,7 @@ pub fn sleep(d: Duration) -> bool {
         if now >= end {
             return true;
         }
-        let step = if WASM {
-            end - now
-        } else {
-            (end - now).min(Duration::from_millis(50))
-        };
-        std::thread::sleep(step);
+        wait_for(end - now);
     }
 }
 

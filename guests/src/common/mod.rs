@@ -1,10 +1,12 @@
 //! What every built-in guest shares.
 
+/// Bindings of the guest world (guests/wit): WASI's exit and environment, wasi:io, the monotonic
+/// clock and wpod:process.
 #[cfg(target_arch = "wasm32")]
-mod wasi_exit {
+pub mod wit {
     wit_bindgen::generate!({
-        path: "wit",
-        world: "guest",
+        path: ["../wit/deps/io.wit", "../wit/deps/clocks.wit", "../wit/deps/wpod-process.wit", "wit"],
+        world: "wasi:cli/guest",
         generate_all,
     });
 }
@@ -13,7 +15,7 @@ mod wasi_exit {
 /// wasi-libc leaves unapplied; natively the process already starts there.
 pub fn enter_working_dir() {
     #[cfg(target_arch = "wasm32")]
-    if let Some(dir) = wasi_exit::wasi::cli::environment::initial_cwd() {
+    if let Some(dir) = wit::wasi::cli::environment::initial_cwd() {
         let _ = std::env::set_current_dir(dir);
     }
 }
@@ -24,6 +26,6 @@ pub fn exit(code: u8) -> ! {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     #[cfg(target_arch = "wasm32")]
-    wasi_exit::wasi::cli::exit::exit_with_code(code);
+    wit::wasi::cli::exit::exit_with_code(code);
     std::process::exit(i32::from(code))
 }

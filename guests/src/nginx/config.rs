@@ -8,12 +8,14 @@ pub const DEFAULT_ROOT: &str = "/usr/share/nginx/html";
 pub const USAGE: &str = "\
 nginx (wpod): a static HTTP/1.1 file server, wpod's built-in nginx-compatible image
 
-Usage: nginx [-p PORT] [-r ROOT] [-g DIRECTIVES] [-h] [-v]
+Usage: nginx [-p PORT] [-r ROOT] [-g DIRECTIVES] [-s SIGNAL] [-h] [-v]
 
 Options:
   -p PORT        listen on 0.0.0.0:PORT (default 80)
   -r ROOT        serve files from ROOT (default /usr/share/nginx/html)
   -g DIRECTIVES  accepted and ignored (the image's CMD is `nginx -g 'daemon off;'`)
+  -s SIGNAL      send SIGNAL to the running master (its pid is in /run/nginx.pid):
+                 stop (TERM), quit (QUIT, graceful), reload (HUP), reopen (USR1)
   -h, --help     print this help
   -v, -V         print the version
 
@@ -38,8 +40,23 @@ pub struct Config {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     Run(Config),
+    /// `-s NAME`: the signal to send to the master.
+    Signal(u8),
     Help,
     Version,
+}
+
+/// PID file of the master, where the official image's nginx.conf puts it.
+pub const PID_FILE: &str = "/run/nginx.pid";
+
+fn signal(name: &str) -> Result<u8, String> {
+    match name {
+        "stop" => Ok(15),
+        "quit" => Ok(3),
+        "reload" => Ok(1),
+        "reopen" => Ok(10),
+        _ => Err(format!("invalid option: \"-s {name}\"")),
+    }
 }
 
 fn port(s: &str, from: &str) -> Result<u16, String> {
@@ -99,6 +116,7 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
             "-g" => {
                 value(flag)?;
             }
+            "-s" => return Ok(Command::Signal(signal(&value(flag)?)?)),
             _ => return Err(format!("invalid option: \"{arg}\"")),
         }
     }

@@ -167,16 +167,13 @@ pub fn access(a: &Access, body_bytes: u64) {
     let _ = out.flush();
 }
 
-/// The process id shown as `PID#TID` in error lines; 1 on wasm (as in a container).
+/// The process id shown as `PID#TID` in error lines: 1 as a container's main process, another
+/// with `shareProcessNamespace: true` (the pod's pause is 1) or under `nginx -s`.
 pub fn pid() -> u32 {
     #[cfg(target_arch = "wasm32")]
-    {
-        1
-    }
+    return crate::common::wit::wpod::process::process::getpid();
     #[cfg(not(target_arch = "wasm32"))]
-    {
-        std::process::id()
-    }
+    std::process::id()
 }
 
 pub fn error_line(level: &str, msg: &str, now: SystemTime) -> String {

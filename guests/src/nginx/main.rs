@@ -51,6 +51,7 @@ fn main() {
             common::exit(0)
         }
         Ok(config::Command::Run(cfg)) => run(&cfg),
+        Ok(config::Command::Signal(sig)) => common::exit(stop::send(sig)),
         Err(msg) => {
             log::error("emerg", &msg);
             eprintln!("Try `nginx --help`.");
@@ -60,6 +61,8 @@ fn main() {
 }
 
 fn run(cfg: &config::Config) -> ! {
+    // Before anything else: a stop signal that comes while nginx starts is not lost.
+    stop::install();
     let addr = SocketAddr::from(([0, 0, 0, 0], cfg.port));
     let listener = match TcpListener::bind(addr) {
         Ok(l) => l,
@@ -105,6 +108,6 @@ fn run(cfg: &config::Config) -> ! {
         started: SystemTime::now(),
     };
     let no_poll = std::env::var("WPOD_NGINX_NO_POLL").is_ok_and(|v| v == "1");
-    stop::install();
+    stop::write_pid_file();
     conn::run(&listener, &site, no_poll)
 }

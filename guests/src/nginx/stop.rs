@@ -1,30 +1,68 @@
-//! Stop signals, as nginx handles them: TERM and INT are a fast shutdown, QUIT a graceful one;
-//! either way the master exits 0. Only the native build (the Linux backend) gets signals: WASI
-//! has none, so on wasm the container runs until it is killed.
+//! Signals, as nginx's master handles them: TERM and INT are a fast shutdown, QUIT a graceful
+//! one (either way it exits 0), HUP a reload and USR1 a reopen of the logs (this nginx has no
+//! configuration file or log files, so both only say so). Natively they come from the kernel; on
+//! wasm from wpod (wpod:process), whose signals also make the serving loop's poll return early.
+//! `nginx -s` finds the master through its PID file, as nginx does.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+
+use crate::config::PID_FILE;
 
 /// The stop signal received, 0 while none.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// Bit n: signal n arrived and was not handled yet (HUP, USR1).
+static OTHERS: AtomicU64 = AtomicU64::new(0);
+
+const STOP_SIGNALS: [i32; 3] = [15, 2, 3];
+const HUP: i32 = 1;
+const USR1: i32 = 10;
+
+fn record(sig: i32) {
+    if STOP_SIGNALS.contains(&sig) {
+        let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    } else if (0..64).contains(&sig) {
+        OTHERS.fetch_or(1 << sig, Ordering::SeqCst);
+    }
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 extern "C" fn on_signal(sig: libc::c_int) {
-    RECEIVED.store(sig, Ordering::SeqCst);
+    record(sig);
 }
 
-/// Installs the handlers. A signal interrupts the serving loop's poll (EINTR), which then stops.
+/// Installs the handlers. A signal interrupts the serving loop's poll (EINTR), which then acts.
 pub fn install() {
-    #[cfg(not(target_arch = "wasm32"))]
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
-        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+    for sig in STOP_SIGNALS.into_iter().chain([HUP, USR1]) {
+        #[cfg(not(target_arch = "wasm32"))]
+        // SAFETY: the handler only touches atomics, which is async-signal-safe.
         unsafe {
             libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            use crate::common::wit::wpod::process::signals::{Disposition, set_disposition};
+            let _ = set_disposition(sig as u8, Disposition::Catch);
         }
     }
 }
 
-/// Exits, as nginx does, once a stop signal has arrived.
+/// Takes what arrived and acts on it; exits, as nginx does, once a stop signal has arrived.
 pub fn exit_if_requested() {
+    #[cfg(target_arch = "wasm32")]
+    while let Some(sig) = crate::common::wit::wpod::process::signals::take() {
+        record(i32::from(sig));
+    }
+    let others = OTHERS.swap(0, Ordering::SeqCst);
+    if others & (1 << HUP) != 0 {
+        crate::log::error("notice", "signal 1 (SIGHUP) received, reconfiguring");
+        crate::log::error(
+            "notice",
+            "nothing to reload: this nginx is configured by flags and environment only",
+        );
+    }
+    if others & (1 << USR1) != 0 {
+        crate::log::error("notice", "signal 10 (SIGUSR1) received, reopening logs");
+    }
     let sig = RECEIVED.load(Ordering::SeqCst);
     if sig == 0 {
         return;
@@ -35,6 +73,64 @@ pub fn exit_if_requested() {
         _ => ("SIGTERM", "exiting"),
     };
     crate::log::error("notice", &format!("signal {sig} ({name}) received, {what}"));
+    let _ = std::fs::remove_file(PID_FILE);
     crate::log::error("notice", "exit");
     crate::common::exit(0)
+}
+
+/// Writes the master's pid where `nginx -s` looks for it; a read-only root only costs `-s`.
+pub fn write_pid_file() {
+    if let Err(e) = std::fs::write(PID_FILE, format!("{}\n", crate::log::pid())) {
+        crate::log::error(
+            "warn",
+            &format!(
+                "open() \"{PID_FILE}\" failed ({}): nginx -s will not find this master",
+                crate::log::os_err(&e)
+            ),
+        );
+    }
+}
+
+fn kill(pid: u32, sig: u8) -> Result<(), String> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::common::wit::wpod::process::process::kill(pid, sig)
+        .map_err(|e| format!("{e:?}"));
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let pid = libc::pid_t::try_from(pid).map_err(|_| "pid out of range".to_string())?;
+        // SAFETY: plain system call.
+        if unsafe { libc::kill(pid, libc::c_int::from(sig)) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().to_string())
+        }
+    }
+}
+
+/// `nginx -s`: sends `sig` to the master named by the PID file; the exit code.
+pub fn send(sig: u8) -> u8 {
+    let text = match std::fs::read_to_string(PID_FILE) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::log::error(
+                "error",
+                &format!("open() \"{PID_FILE}\" failed ({})", crate::log::os_err(&e)),
+            );
+            return 1;
+        }
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        crate::log::error(
+            "error",
+            &format!("invalid PID number \"{}\" in \"{PID_FILE}\"", text.trim()),
+        );
+        return 1;
+    };
+    match kill(pid, sig) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::log::error("alert", &format!("kill({pid}, {sig}) failed ({e})"));
+            1
+        }
+    }
 }

@@ -198,6 +198,11 @@ pub fn grep(ctx: &mut Ctx, args: &[String]) -> i32 {
                     prefix(&mut out)?;
                     writeln!(out, "{text}")?;
                 }
+                if file == "-" {
+                    // stdin may be a slow writer (`tail -f log | grep x`): each match goes out
+                    // as it is found, as with GNU grep's --line-buffered.
+                    out.flush()?;
+                }
                 if max.is_some_and(|m| count >= m) {
                     break;
                 }

@@ -61,6 +61,7 @@ const APPLETS: &[(&str, Applet)] = &[
     ("sleep", system::sleep),
     ("sort", text::sort),
     ("tail", text::tail),
+    ("timeout", system::timeout),
     ("tee", text::tee),
     ("test", test::test),
     ("touch", fs::touch),

@@ -61,6 +61,99 @@ pub fn sleep(ctx: &mut Ctx, args: &[String]) -> i32 {
     0
 }
 
+/// `timeout [-s SIG] [-k SECS] SECS PROG ARGS...`: runs PROG as a child process and sends it SIG
+/// (TERM) after SECS, then KILL after -k SECS more if it is still there; 124 if it timed out.
+pub fn timeout(ctx: &mut Ctx, args: &[String]) -> i32 {
+    use crate::io::Fd;
+    use crate::proc::{In, Out};
+    let (mut sig, mut kill_after, mut i) = (15, None, 0);
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "-s" => {
+                i += 1;
+                match args.get(i).and_then(|s| sys::signal_number(s)) {
+                    Some(n) => sig = n,
+                    None => {
+                        ctx.error("timeout", "invalid signal");
+                        return 125;
+                    }
+                }
+            }
+            "-k" => {
+                i += 1;
+                match args.get(i).and_then(|s| parse_duration(s)) {
+                    Some(v) => kill_after = Some(v),
+                    None => {
+                        ctx.error("timeout", "invalid duration");
+                        return 125;
+                    }
+                }
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let Some(secs) = args.get(i).and_then(|s| parse_duration(s)) else {
+        ctx.error(
+            "timeout",
+            "usage: timeout [-s SIG] [-k KILL_SECS] SECS PROG ARGS",
+        );
+        return 125;
+    };
+    let argv = &args[i + 1..];
+    if argv.is_empty() {
+        ctx.error(
+            "timeout",
+            "usage: timeout [-s SIG] [-k KILL_SECS] SECS PROG ARGS",
+        );
+        return 125;
+    }
+    let out = |fd: &Fd, own: bool| match fd {
+        Fd::Null | Fd::Closed => Out::Null,
+        _ if own => Out::Inherit,
+        _ => Out::Pipe,
+    };
+    let stdout = out(&ctx.stdout, matches!(ctx.stdout, Fd::Stdout));
+    let stderr = out(&ctx.stderr, matches!(ctx.stderr, Fd::Stderr));
+    let stdin = match ctx.stdin {
+        Fd::Stdin => In::Inherit,
+        _ => In::Null,
+    };
+    let _ = ctx.stdout.flush();
+    let mut child = match crate::proc::spawn_applet(ctx, argv, (stdin, stdout, stderr)) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.error("timeout", format!("can't execute '{}': {e}", argv[0]));
+            return 126;
+        }
+    };
+    let limit = Duration::from_secs_f64(secs.min(1e9));
+    let deadline = std::time::Instant::now() + limit;
+    let mut from = Vec::new();
+    if let Some(r) = child.take_stdout() {
+        from.push((r, ctx.stdout.clone()));
+    }
+    if let Some(r) = child.take_stderr() {
+        from.push((r, ctx.stderr.clone()));
+    }
+    if crate::proc::pump(None, from, Some(deadline)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if let Some(code) = child.wait_timeout(left) {
+            return code;
+        }
+    }
+    child.kill(sig);
+    if let Some(k) = kill_after
+        && child
+            .wait_timeout(Duration::from_secs_f64(k.min(1e9)))
+            .is_none()
+    {
+        child.kill(9);
+    }
+    child.wait();
+    124
+}
+
 pub fn env(ctx: &mut Ctx, args: &[String]) -> i32 {
     let mut env = ctx.env.clone();
     let mut i = 0;
@@ -278,10 +371,6 @@ pub fn kill(ctx: &mut Ctx, args: &[String]) -> i32 {
             continue;
         };
         if let Err(e) = sys::kill(pid, sig) {
-            if sys::WASM {
-                ctx.error("kill", e);
-                return 1;
-            }
             ctx.error("kill", format!("can't kill pid {pid}: {e}"));
             st = 1;
         }
@@ -289,15 +378,90 @@ pub fn kill(ctx: &mut Ctx, args: &[String]) -> i32 {
     st
 }
 
-pub fn ps(ctx: &mut Ctx, _args: &[String]) -> i32 {
-    let s = format!(
-        "PID   USER     TIME  COMMAND\n{:>5} {:<8} {:>5} ps\n",
-        sys::pid(),
-        name_of(sys::ids().0),
-        "0:00"
-    );
-    ctx.write_out(s.as_bytes());
+/// busybox's `ps`: PID, USER, TIME (CPU minutes:seconds, where the system counts it) and the
+/// command line of every process in the PID namespace; `-o pid,ppid,user,comm,args` picks columns.
+pub fn ps(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let mut columns = vec!["pid", "user", "time", "args"];
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "-o" => {
+                i += 1;
+                let Some(list) = args.get(i) else {
+                    ctx.error("ps", "option requires an argument -- 'o'");
+                    return 1;
+                };
+                let picked: Vec<&str> = list.split(',').map(str::trim).collect();
+                if let Some(bad) = picked
+                    .iter()
+                    .find(|c| !["pid", "ppid", "user", "time", "comm", "args", "stat"].contains(c))
+                {
+                    ctx.error("ps", format!("bad -o argument '{bad}'"));
+                    return 1;
+                }
+                columns = picked.iter().map(|c| COLUMNS[column(c)]).collect();
+            }
+            // Every process is shown anyway: the namespace is the container's (or pod's).
+            "-e" | "-A" | "-a" | "-x" | "aux" | "ax" | "-ef" | "-w" | "w" => {}
+            other => {
+                ctx.error("ps", format!("unknown option '{other}'"));
+                return 1;
+            }
+        }
+        i += 1;
+    }
+    let header: Vec<String> = columns.iter().map(|c| heading(c)).collect();
+    let mut out = header.join(" ").trim_end().to_string() + "\n";
+    for p in sys::processes() {
+        let cells: Vec<String> = columns.iter().map(|c| cell(c, &p)).collect();
+        out.push_str(cells.join(" ").trim_end());
+        out.push('\n');
+    }
+    ctx.write_out(out.as_bytes());
     0
+}
+
+const COLUMNS: [&str; 7] = ["pid", "ppid", "user", "time", "comm", "args", "stat"];
+
+fn column(name: &str) -> usize {
+    COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
+}
+
+fn heading(c: &str) -> String {
+    match c {
+        "pid" => format!("{:>5}", "PID"),
+        "ppid" => format!("{:>5}", "PPID"),
+        "user" => format!("{:<8}", "USER"),
+        "time" => format!("{:>5}", "TIME"),
+        "stat" => "STAT".into(),
+        "comm" => "COMMAND".into(),
+        _ => "COMMAND".into(),
+    }
+}
+
+fn cell(c: &str, p: &sys::ProcessInfo) -> String {
+    match c {
+        "pid" => format!("{:>5}", p.pid),
+        "ppid" => format!("{:>5}", p.ppid),
+        "user" => format!("{:<8}", name_of(p.uid)),
+        "time" => {
+            let secs = p.cpu_ticks.unwrap_or(0) / 100;
+            format!("{:>5}", format!("{}:{:02}", secs / 60, secs % 60))
+        }
+        "stat" => if p.zombie { "Z" } else { "S" }.into(),
+        "comm" => p
+            .argv
+            .first()
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .unwrap_or_default(),
+        // As busybox's read_cmdline: control characters (a script's newlines) show as '?'.
+        _ => p
+            .argv
+            .join(" ")
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    }
 }
 
 /// Splits xargs input into arguments: blanks separate, quotes and backslashes group.

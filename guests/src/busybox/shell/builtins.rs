@@ -274,16 +274,10 @@ pub fn run(sh: &mut Shell, name: &str, argv: &[String]) -> Res {
             sh.out(&s)
         }
         "read" => read(sh, args),
-        "wait" => {
-            let _ = sys::sleep(std::time::Duration::ZERO);
-            match args.first() {
-                None => Ok(0),
-                Some(p) if Some(p.as_str()) == sh.last_bg.map(|p| p.to_string()).as_deref() => {
-                    Ok(sh.bg_status)
-                }
-                Some(p) if p.starts_with('%') => Ok(sh.bg_status),
-                Some(_) => Ok(127),
-            }
+        "wait" => Ok(sh.wait_jobs(args)),
+        "jobs" => {
+            let s = sh.list_jobs();
+            sh.out(&s)
         }
         "type" => {
             let mut st = 0;

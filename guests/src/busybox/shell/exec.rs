@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use super::ast::{Node, Redir, RedirOp, Simple};
 use super::{Ctrl, Res, Shell, glob};
-use crate::io::{Fd, PIPE_CAP, errstr};
+use crate::io::{Fd, errstr};
 use crate::{applets, sys};
 
 /// Applets that ash implements as builtins: a write to a closed pipe kills the shell (SIGPIPE).
@@ -61,7 +61,13 @@ impl Shell {
     pub fn exec(&mut self, n: &Node) -> Res {
         self.check_signals()?;
         let st = match n {
-            Node::Simple(s) => return self.exec_simple(s),
+            Node::Simple(s) => {
+                let r = self.exec_simple(s);
+                // A signal that interrupted it (a `sleep`, a `wait`) is handled now, as a shell
+                // runs a trap when the command it was waiting for returns.
+                self.check_signals()?;
+                return r;
+            }
             Node::Pipeline(cmds, bang) => {
                 if *bang {
                     let st = if cmds.len() == 1 {
@@ -235,42 +241,14 @@ impl Shell {
         Ok(st)
     }
 
-    /// Runs the stages in order; each stage's output (bounded by [`PIPE_CAP`]) is the next one's
-    /// input. Every stage runs in a subshell. The status is the last stage's.
     fn pipeline(&mut self, cmds: &[Node]) -> i32 {
-        let mut input: Option<Fd> = None;
-        let mut st = 0;
-        for (i, c) in cmds.iter().enumerate() {
-            let last = i + 1 == cmds.len();
-            let mut sub = self.subshell();
-            if let Some(fd) = input.take() {
-                sub.set_fd(0, fd);
-            }
-            let pipe = if last {
-                None
-            } else {
-                let (fd, p) = Fd::pipe(PIPE_CAP);
-                sub.set_fd(1, fd);
-                Some(p)
-            };
-            st = sub.run_sub(c);
-            if let Some(p) = pipe {
-                input = Some(Fd::mem(std::mem::take(&mut p.borrow_mut().buf)));
-            }
-        }
-        st
+        self.pipeline_children(cmds)
     }
 
-    /// `cmd &`: WASI cannot run anything concurrently, so the job runs to completion now (in a
-    /// subshell, stdin from /dev/null); `$!` is set and `wait` returns its status.
     fn background(&mut self, n: &Node) -> i32 {
-        let mut sub = self.subshell();
-        sub.set_fd(0, Fd::Null);
-        self.bg_status = sub.run_sub(n);
-        self.last_bg = Some(self.next_bg_pid);
-        self.next_bg_pid += 1;
-        self.status = 0;
-        0
+        let st = self.background_child(n);
+        self.status = st;
+        st
     }
 
     /// Applies redirections to `self.fds`; Ok(Some(message)) if one fails.
@@ -442,6 +420,10 @@ impl Shell {
     /// Runs a command by name: special builtin, function, builtin, applet or script file.
     pub fn run_command(&mut self, argv: &[String], assigns: &[(String, String)]) -> Res {
         let name = argv[0].as_str();
+        if name == "kill" && argv.iter().any(|a| a.starts_with('%')) {
+            let argv: Vec<String> = argv.iter().map(|a| self.job_pid(a)).collect();
+            return self.run_external(&argv, assigns);
+        }
         if builtins::is_special(name) {
             for (k, v) in assigns {
                 if let Err(e) = self.set_var(k, v) {

@@ -1,15 +1,11 @@
-//! `sh`: an ash-like shell that runs every command in-process.
+//! `sh`: an ash-like shell.
 //!
-//! No processes exist on wasm32-wasip2 (no fork/exec, no threads), so:
 //! - applets and builtins are function calls on the shell's file descriptors ([`crate::io::Fd`]);
-//! - subshells `( )`, `$(...)` and pipeline stages run on a clone of the shell state, so their
-//!   variable changes and `cd` do not leak out;
-//! - pipelines run their stages in order, each stage's output buffered in memory as the next
-//!   stage's input; a stage that writes more than [`crate::io::PIPE_CAP`] bytes gets EPIPE (status
-//!   141), so `yes | head -n 3` terminates; the last stage writes straight to the shell's stdout;
-//! - background jobs (`cmd &`) cannot run concurrently under WASI: they run to completion at once,
-//!   with stdin from /dev/null; `$!` is set and `wait` returns their status;
-//! - signals are handled in [`crate::sys`]: on wasm `trap ... TERM` is recorded and never fires.
+//! - subshells `( )` and `$(...)` run on a clone of the shell state, so their variable changes
+//!   and `cd` do not leak out;
+//! - pipeline stages and background jobs are child processes that run at once ([`jobs`]);
+//! - signals are handled in [`crate::sys`]: a `trap` runs between commands, and a caught signal
+//!   ends a `sleep` or `wait` early.
 
 pub mod arith;
 pub mod ast;
@@ -17,9 +13,12 @@ mod builtins;
 mod exec;
 mod expand;
 pub mod glob;
+mod jobs;
 pub mod lexer;
 pub mod parser;
+mod print;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -63,13 +62,13 @@ pub struct Shell {
     /// Saved variables of the running functions' `local`s.
     pub locals: Vec<Vec<(String, Option<Var>)>>,
     pub last_bg: Option<u32>,
-    pub bg_status: i32,
+    /// Background jobs (none are shared with a subshell).
+    pub jobs: Rc<RefCell<jobs::Jobs>>,
     /// Nonzero while running a condition (`if`, `while`, `&&`, `||`, `!`): `set -e` is off.
     pub no_errexit: usize,
     pub loop_depth: usize,
     pub depth: usize,
     pub pid: u32,
-    pub next_bg_pid: u32,
     pub cmdsub_status: Option<i32>,
     pub line: usize,
 }
@@ -106,12 +105,11 @@ impl Shell {
             fds: vec![ctx.stdin.clone(), ctx.stdout.clone(), ctx.stderr.clone()],
             locals: Vec::new(),
             last_bg: None,
-            bg_status: 0,
+            jobs: Rc::default(),
             no_errexit: 0,
             loop_depth: 0,
             depth: 0,
             pid,
-            next_bg_pid: pid + 1,
             cmdsub_status: None,
             line: 0,
         };
@@ -138,6 +136,17 @@ impl Shell {
             "PPID".into(),
             Var::new(crate::sys::ppid().to_string(), false),
         );
+        // A child running a piece of its parent's script: `$$`, `$?` and `$!` are the parent's.
+        if let Some(fork) = sh.vars.remove(jobs::FORK_ENV) {
+            let mut f = fork.value.split(' ');
+            if let Some(pid) = f.next().and_then(|p| p.parse().ok()) {
+                sh.pid = pid;
+            }
+            if let Some(st) = f.next().and_then(|s| s.parse().ok()) {
+                sh.status = st;
+            }
+            sh.last_bg = f.next().and_then(|p| p.parse().ok());
+        }
         sh
     }
 
@@ -205,6 +214,7 @@ impl Shell {
     pub fn subshell(&self) -> Shell {
         let mut s = self.clone();
         s.traps.retain(|_, a| a.is_empty());
+        s.jobs = Rc::default();
         s.loop_depth = 0;
         s
     }

@@ -388,8 +388,13 @@ mod imp {
             self.status
         }
 
-        /// Waits for it to exit; None when a caught signal arrived first.
+        /// Waits for it to exit; None when a caught signal arrived first. Without a trap a
+        /// blocking waitpid does; with one, waitpid restarts after the handler (SA_RESTART), so
+        /// the wait looks for the signal between short sleeps that it interrupts.
         pub fn wait_or_signal(&mut self) -> Option<i32> {
+            if !crate::sys::catching() {
+                return Some(self.wait());
+            }
             loop {
                 if let Some(code) = self.try_wait() {
                     return Some(code);
@@ -397,7 +402,7 @@ mod imp {
                 if crate::sys::any_pending() {
                     return None;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(2));
+                crate::sys::wait_for(std::time::Duration::from_micros(200));
             }
         }
 

@@ -30,6 +30,12 @@ mod imp {
 
     static PENDING: [AtomicBool; 65] = [const { AtomicBool::new(false) }; 65];
     static ANY: AtomicBool = AtomicBool::new(false);
+    /// Some signal has a handler: blocking waits must then wake for it.
+    static CATCHING: AtomicBool = AtomicBool::new(false);
+
+    pub fn catching() -> bool {
+        CATCHING.load(Ordering::SeqCst)
+    }
 
     extern "C" fn on_signal(sig: libc::c_int) {
         if let Some(flag) = PENDING.get(sig as usize) {
@@ -41,6 +47,9 @@ mod imp {
     pub fn set_disposition(sig: i32, d: Disposition) {
         if !(1..65).contains(&sig) || sig == libc::SIGKILL || sig == libc::SIGSTOP {
             return;
+        }
+        if d == Disposition::Catch {
+            CATCHING.store(true, Ordering::SeqCst);
         }
         // SAFETY: sigaction with a zeroed struct and a handler that only touches atomics.
         unsafe {
@@ -138,9 +147,16 @@ mod imp {
         out
     }
 
-    /// Waits for `d`; a signal handler's EINTR ends it early.
+    /// Waits for `d` (at most a second); a caught signal ends it early (nanosleep's EINTR,
+    /// which std's sleep would retry).
     pub fn wait_for(d: std::time::Duration) {
-        std::thread::sleep(d.min(std::time::Duration::from_millis(50)));
+        let d = d.min(std::time::Duration::from_secs(1));
+        let ts = libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+        };
+        // SAFETY: a valid timespec; the remainder is not wanted.
+        unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
     }
 
     pub fn uname() -> Uname {
@@ -350,7 +366,9 @@ mod imp {
     }
 }
 
-use imp::wait_for;
+#[cfg(not(target_arch = "wasm32"))]
+pub use imp::catching;
+pub use imp::wait_for;
 pub use imp::{
     access, any_pending, file_kind, ids, kill, pid, ppid, processes, set_disposition, stat,
     statvfs, symlink, take_pending, uname,

@@ -188,7 +188,7 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "C.lifecycle.stopSignal",
-        "WASI has no signals: a stopped container runs on for the grace period, then is killed",
+        "wpod stops containers with TERM, as without this field; stopSignal is not applied",
     ),
     (
         "C.lifecycle",

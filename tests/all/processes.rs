@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// `wpod run --backend BACKEND MANIFEST`, sent SIGINT (Ctrl-C) once a line of its output
-/// (container logs or events) contains `marker`; the run and when the signal went.
-fn interrupt_when(manifest: &str, backend: &str, marker: &str) -> (Run, Option<Instant>) {
+/// `wpod run --backend BACKEND MANIFEST`, sent SIGINT (Ctrl-C) once lines of its output
+/// (container logs or events) have contained each of `markers`; the run and when the signal went.
+fn interrupt_when(manifest: &str, backend: &str, markers: &[&str]) -> (Run, Option<Instant>) {
     use std::io::{BufRead as _, BufReader};
     let s = Scratch::new("interrupt");
     let file = s.write("pod.yaml", manifest);
@@ -38,8 +38,12 @@ fn interrupt_when(manifest: &str, backend: &str, marker: &str) -> (Run, Option<I
     });
     drop(tx);
     let (mut stdout, mut stderr, mut sent) = (String::new(), String::new(), None);
+    let mut seen = vec![false; markers.len()];
     for (is_out, line) in rx {
-        if sent.is_none() && line.contains(marker) {
+        for (seen, marker) in seen.iter_mut().zip(markers) {
+            *seen |= line.contains(marker);
+        }
+        if sent.is_none() && seen.iter().all(|s| *s) {
             // SAFETY: signalling our own child, not yet waited for.
             unsafe { libc::kill(pid, libc::SIGINT) };
             sent = Some(Instant::now());
@@ -100,7 +104,7 @@ fn ctrl_c_on_nginx_ends_it_with_exit_0() {
         let (r, sent) = interrupt_when(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - {name: nginx, image: nginx}\n",
             backend,
-            "start worker process",
+            &["start worker process", "Started container"],
         );
         let took = sent.map(|t| t.elapsed());
         assert!(took.is_some(), "{backend}: nginx never started: {r:?}");
@@ -264,7 +268,7 @@ spec:
           command: [nginx, -s, quit]
 "#,
             backend,
-            "start worker process",
+            &["start worker process", "Started container"],
         );
         assert!(
             said(&r, "web").contains("signal 3 (SIGQUIT) received, gracefully shutting down"),

@@ -101,6 +101,8 @@ fn run(cfg: &config::Config) -> ! {
         "notice",
         &format!("nginx (wpod) listening on {local}, root \"{root}\""),
     );
+    // Before nginx says it is up, so `nginx -s` finds it from then on.
+    stop::write_pid_file();
     log::error("notice", "start worker process");
     let site = serve::Site {
         root: cfg.root.clone(),
@@ -108,6 +110,5 @@ fn run(cfg: &config::Config) -> ! {
         started: SystemTime::now(),
     };
     let no_poll = std::env::var("WPOD_NGINX_NO_POLL").is_ok_and(|v| v == "1");
-    stop::write_pid_file();
     conn::run(&listener, &site, no_poll)
 }

@@ -78,9 +78,13 @@ pub fn exit_if_requested() {
     crate::common::exit(0)
 }
 
-/// Writes the master's pid where `nginx -s` looks for it; a read-only root only costs `-s`.
+/// Writes the master's pid where `nginx -s` looks for it (whole, through a rename, so `-s`
+/// never reads half of it); a read-only root only costs `-s`.
 pub fn write_pid_file() {
-    if let Err(e) = std::fs::write(PID_FILE, format!("{}\n", crate::log::pid())) {
+    let tmp = format!("{PID_FILE}.tmp");
+    let written = std::fs::write(&tmp, format!("{}\n", crate::log::pid()))
+        .and_then(|()| std::fs::rename(&tmp, PID_FILE));
+    if let Err(e) = written {
         crate::log::error(
             "warn",
             &format!(

@@ -29,7 +29,7 @@ pub fn add_to_linker(l: &mut Linker<Host>, sockets: Sockets) -> wasmtime::Result
     super::process::add_to_linker(l, Host::proc_view)?;
     clocks::wall_clock::add_to_linker::<Host, WasiClocks>(l, Host::clocks)?;
     clocks::monotonic_clock::add_to_linker::<Host, WasiClocks>(l, Host::clocks)?;
-    filesystem::types::add_to_linker::<Host, WasiFilesystem>(l, Host::filesystem)?;
+    super::erofs::add_to_linker(l)?;
     filesystem::preopens::add_to_linker::<Host, WasiFilesystem>(l, Host::filesystem)?;
     random::random::add_to_linker::<Host, WasiRandom>(l, Host::random)?;
     random::insecure::add_to_linker::<Host, WasiRandom>(l, Host::random)?;

@@ -5,6 +5,7 @@
 mod cache;
 mod crossdev;
 mod engine;
+mod erofs;
 mod exec;
 mod limits;
 mod link;

@@ -2,8 +2,8 @@
 //! read-only mount: `read-only` (EROFS, "Read-only file system"). wasmtime-wasi refuses a
 //! mutation of a read-only preopen (a `readOnly` volume, `readOnlyRootFilesystem`) with
 //! `not-permitted` (EPERM). mkdir, rmdir, unlink, rename, link, symlink, truncate and set-times
-//! now say EROFS as on Linux; an open for writing still reaches the guest as EPERM (wasi-libc's
-//! open path does not report the code it gets; see the parity allow-list). The kernel's own
+//! now say EROFS as on Linux. An open that creates or writes still reaches the guest as EPERM:
+//! that refusal takes another path, not found yet (the parity allow-list keeps the difference). The kernel's own
 //! EPERM from a file system (an immutable file) is rare enough for wpod, which gives guests no
 //! ownership to lose, to call every `not-permitted` read-only.
 

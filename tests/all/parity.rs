@@ -899,6 +899,184 @@ spec:
       volumeMounts: [{name: out, mountPath: /out}]
 "#,
     ),
+    // Processes and signals: TERM reaches a container's main process, pipelines and `&` run
+    // child processes, `ps`/`kill` see the container's (or the pod's) processes, `nginx -s`
+    // signals the master, and a memory limit covers every process of a container. The pods
+    // synchronise through files, never through timing, and print only what must agree: no pids,
+    // no process lists (the pause process's command line differs between the backends).
+    s(
+        "sidecar-traps-term",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: d, emptyDir: {}}]
+  initContainers:
+    # Stopped when the main container is done: the trap runs and exits 0 at once, no kill
+    # after the grace period (137 Error).
+    - name: side
+      image: busybox
+      restartPolicy: Always
+      # `ready` before the file: a TERM right after the file would run the trap first.
+      command: [sh, -c, "trap 'echo got TERM; exit 0' TERM; echo ready; touch /d/trapped; while true; do sleep 1; done"]
+      volumeMounts: [{name: d, mountPath: /d}]
+  containers:
+    - name: main
+      image: busybox
+      command: [sh, -c, "until [ -f /d/trapped ]; do sleep 0.05; done; echo main done"]
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+    ),
+    s(
+        "nginx-prestop-signals-the-master",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  initContainers:
+    # The pod's end stops the sidecar: the preStop hook's `nginx -s` finds the master through
+    # /run/nginx.pid and signals it (HUP: it logs the reload and goes on), then TERM stops it
+    # (exit 0). Not `nginx -s quit`: this nginx exits on QUIT at once, sometimes before the
+    # hook's own `nginx -s` process has exited, and the container's end kills that process, so
+    # the Linux hook fails now and then (FailedPreStopHook: CONTAINER_EXITED).
+    - name: nginx
+      image: nginx
+      restartPolicy: Always
+      lifecycle: {preStop: {exec: {command: [nginx, -s, reload]}}}
+  containers:
+    - {name: client, image: busybox, command: [sh, -c, "until wget -q -O /tmp/page http://localhost/ 2>/dev/null; do sleep 0.1; done; grep -o '<h1>.*</h1>' /tmp/page"]}
+"#,
+    ),
+    s(
+        "tail-f-into-grep-streams",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: shared, emptyDir: {}}]
+  initContainers:
+    # busybox grep has no --line-buffered: a match read from a pipe goes out as it is found.
+    # The app writes its second match only once the first came out of the pipeline, so the
+    # pipeline must stream. As in ash, the TERM trap waits for the foreground pipeline, which
+    # never ends: the sidecar is killed at the end of the grace period.
+    - name: filter
+      image: busybox
+      restartPolicy: Always
+      command: [sh, -c, "trap 'echo filter got TERM; exit 0' TERM; touch /shared/log; tail -f /shared/log | grep x | tee /shared/seen"]
+      volumeMounts: [{name: shared, mountPath: /shared}]
+  containers:
+    - name: app
+      image: busybox
+      command:
+        - sh
+        - -c
+        - |
+          echo "1 x first" >> /shared/log; echo noise >> /shared/log
+          until grep -q first /shared/seen 2>/dev/null; do sleep 0.05; done
+          echo "first match out while tail -f runs"
+          echo "2 x second" >> /shared/log; echo "more noise" >> /shared/log
+          until grep -q second /shared/seen; do sleep 0.05; done
+          echo "second match out"
+      volumeMounts: [{name: shared, mountPath: /shared}]
+"#,
+    ),
+    s(
+        "background-jobs-and-wait",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    - name: c
+      image: busybox
+      command:
+        - sh
+        - -c
+        - |
+          sleep 0.2 & p=$!
+          echo started
+          [ "$p" -gt 1 ] && echo "\$! is a pid"
+          wait $p; echo "waited $?"
+          (exit 3) & wait $!; echo "status $?"
+          sleep 100 &
+          jobs
+          kill %1; wait $!; echo "killed $?"
+          jobs
+          sleep 0.1 & (sleep 0.2; exit 4) & wait; echo "wait for all $?"
+          sh -c 'exit 5' & wait $!; echo "child sh $?"
+          yes | head -n 2
+"#,
+    ),
+    s(
+        "shared-process-namespace-ps-and-kill",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 2
+  shareProcessNamespace: true
+  volumes: [{name: d, emptyDir: {}}]
+  containers:
+    # Run as `ash`, so the finder (`sh`) can tell it by its command name.
+    - name: target
+      image: busybox
+      command: [ash, -c, "trap 'echo target got TERM; exit 0' TERM; touch /d/trapped; while true; do sleep 1; done"]
+      volumeMounts: [{name: d, mountPath: /d}]
+    - name: finder
+      image: busybox
+      command:
+        - sh
+        - -c
+        - |
+          until [ -f /d/trapped ]; do sleep 0.05; done
+          ps -o pid,comm | grep '^ *1 ' | grep -qv 'sh$' && echo "PID 1 is the pod's, not a shell"
+          pid=$(ps -o pid,comm | grep ' ash$' | head -n 1 | sed 's/^ *//; s/ .*//')
+          [ -n "$pid" ] && echo "found ash"
+          kill "$pid"; echo "kill $?"
+      volumeMounts: [{name: d, mountPath: /d}]
+"#,
+    ),
+    s(
+        "child-oom-spares-the-main-process",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+    # printf builds its whole output before writing it: the child asking for 100 MB is by far
+    # the largest process (the one the kernel's OOM killer picks on Linux) and dies with 137;
+    # the shell goes on and exits 0 (Completed, not OOMKilled). No other process allocates
+    # meanwhile: with `yes | head -c N | sort`, head's next pipe write could find the cgroup
+    # still full while sort's memory was being uncharged, and the Linux OOM killer then took a
+    # second victim (the container's wpod supervisor or its shell), killing the container.
+    - name: c
+      image: busybox
+      resources: {limits: {memory: 32Mi}}
+      command:
+        - sh
+        - -c
+        - |
+          printf '%1000000s' $(seq 1 3) | wc -c
+          true | printf '%1000000s' $(seq 1 100) > /dev/null; echo "pipeline stage: $?"
+          printf '%1000000s' $(seq 1 100) > /dev/null & wait $!; echo "background job: $?"
+          echo "the main process goes on"
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.

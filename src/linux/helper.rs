@@ -274,8 +274,14 @@ fn run_container(spec: &ContainerSpec) -> io::Result<i32> {
     let program = sys::open(&spec.program, libc::O_PATH)?;
     let (argv, env) = sys::exec_strings(&spec.argv, &spec.env)?;
     let (mut report_r, report_w) = io::pipe()?;
+    // This helper waits in the container's memory cgroup: the kernel's OOM killer must take the
+    // container's processes, never it (a runc shim lives outside the cgroup). Rootless it may
+    // not lower its score, and only stays as likely a victim as before.
+    let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
     match sys::fork()? {
         0 => {
+            // The container's processes are ordinary victims again.
+            let _ = std::fs::write("/proc/self/oom_score_adj", "0");
             drop(report_r);
             let mut report = Some(report_w);
             let e = container_process(spec, &program, &argv, &env, &mut report);

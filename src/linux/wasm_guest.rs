@@ -94,6 +94,7 @@ fn run_inner(
         group: "wasm".into(),
         memory_used: Arc::default(),
         role: Role::Main,
+        image_program: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -248,6 +248,9 @@ pub struct Guest {
     pub memory_used: Arc<AtomicU64>,
     /// What this run is to its container.
     pub role: Role,
+    /// For an exec that the toolbox runs in another built-in image's container: that image's
+    /// program and the commands that name it, so the exec's children can run it.
+    pub image_program: Option<(Program, &'static [&'static str])>,
 }
 
 /// A run's place in its container.
@@ -300,8 +303,13 @@ impl Guest {
             group,
             memory_used,
             role: Role::Main,
+            image_program: None,
         }
     }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Starts children from a process's program and context.
@@ -346,9 +354,31 @@ impl Spawner for Template {
             role: Role::Child(command.stdio),
             ..self.guest.clone()
         };
-        let (engine, program) = (self.engine.clone(), self.program.clone());
-        tokio::spawn(run_guest(engine, program, guest, process.clone()));
+        let program = match &self.guest.image_program {
+            Some((own, names))
+                if guest
+                    .argv
+                    .first()
+                    .is_some_and(|a| names.contains(&basename(a))) =>
+            {
+                own.clone()
+            }
+            _ => self.program.clone(),
+        };
+        tokio::spawn(run_guest(
+            self.engine.clone(),
+            program,
+            guest,
+            process.clone(),
+        ));
         Ok(process)
+    }
+
+    fn names_image_command(&self, name: &str) -> bool {
+        self.guest
+            .image_program
+            .as_ref()
+            .is_some_and(|(_, names)| names.contains(&basename(name)))
     }
 }
 

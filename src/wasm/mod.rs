@@ -566,13 +566,19 @@ impl RuntimeService for WasmRuntime {
     async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
         let ExecSync { argv, timeout } = cmd;
         let c = self.containers.get(id)?;
-        let guest = guest_of(&c, id, &self.cluster.trace);
+        let mut guest = guest_of(&c, id, &self.cluster.trace);
         let program = match self.images.exec_image(&c.config.image.id, argv)? {
             Some(other) => {
                 let (info, _) = self
                     .prepare(other.name, Path::new("/"))
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // The toolbox stands in for the image's shell; the image's own commands still
+                // run the image's program (`/bin/sh -c "nginx -s quit"`).
+                let own = self.images.pulled(&c.config.image.id)?.builtin;
+                guest.image_program = own
+                    .and_then(|b| b.exec_commands)
+                    .map(|names| (c.backend.program.clone(), names));
                 self.images.pulled(&info.id)?.backend.clone()
             }
             None => c.backend.program.clone(),

@@ -40,6 +40,8 @@ pub enum Io {
 pub use imp::fork;
 #[cfg(target_arch = "wasm32")]
 pub use imp::spawn;
+#[cfg(target_arch = "wasm32")]
+pub use imp::spawn_command;
 pub use imp::{Child, Reader, Writer, spawn_applet, wait_ready};
 
 #[cfg(target_arch = "wasm32")]
@@ -154,6 +156,16 @@ mod imp {
                 let _ = self.handle.kill(sig);
             }
         }
+    }
+
+    /// Spawns `argv` (argv[0] picks the program) with this environment and working directory.
+    pub fn spawn_command(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &str,
+        streams: super::Streams,
+    ) -> Result<Child, String> {
+        spawn(argv, env, cwd, streams.0, streams.1, streams.2)
     }
 
     /// Spawns an applet (argv[0] picks it) with the caller's environment.

@@ -284,6 +284,11 @@ mod imp {
         let _ = poll::poll(&[&timer, &signal]);
     }
 
+    /// Whether `name` runs the container image's own program (see wpod:process).
+    pub fn names_image_command(name: &str) -> bool {
+        process::names_image_command(name)
+    }
+
     /// The processes of this container (or pod, with shareProcessNamespace).
     pub fn processes() -> Vec<super::ProcessInfo> {
         process::list()
@@ -368,6 +373,8 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use imp::catching;
+#[cfg(target_arch = "wasm32")]
+pub use imp::names_image_command;
 pub use imp::wait_for;
 pub use imp::{
     access, any_pending, file_kind, ids, kill, pid, ppid, processes, set_disposition, stat,

@@ -58,6 +58,9 @@ pub struct ChildCommand {
 pub trait Spawner: Send + Sync {
     /// Enters the child into `parent`'s namespace and starts it running.
     fn spawn(&self, parent: &ProcCtx, command: ChildCommand) -> Result<Arc<Process>, ErrorCode>;
+
+    /// Whether argv[0] `name` runs the container image's program rather than the caller's.
+    fn names_image_command(&self, name: &str) -> bool;
 }
 
 /// One process's view of processes: itself, its namespace, its stdio (for children that
@@ -205,6 +208,10 @@ impl wit::Host for ProcView<'_> {
         })
     }
 
+    fn names_image_command(&mut self, name: String) -> wasmtime::Result<bool> {
+        Ok(self.image_command(&name))
+    }
+
     fn spawn(&mut self, command: Command) -> wasmtime::Result<Result<Resource<Child>, ErrorCode>> {
         if command.argv.is_empty() {
             return Ok(Err(ErrorCode::InvalidArgument));
@@ -274,6 +281,15 @@ impl wit::Host for ProcView<'_> {
             stderr: pipes.2,
         };
         Ok(Ok(self.table.push(child)?))
+    }
+}
+
+impl ProcView<'_> {
+    fn image_command(&self, name: &str) -> bool {
+        self.ctx
+            .spawner
+            .as_ref()
+            .is_some_and(|s| s.names_image_command(name))
     }
 }
 

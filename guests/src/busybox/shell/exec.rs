@@ -473,6 +473,11 @@ impl Shell {
                     return self.run_script_file(&cand, argv, assigns);
                 }
             }
+            // On wasm the image's own programs are not files: wpod says which names run them.
+            #[cfg(target_arch = "wasm32")]
+            if crate::sys::names_image_command(name) {
+                return Ok(self.image_command(argv, assigns));
+            }
             self.err(&format!("{name}: not found"));
             return Ok(127);
         }

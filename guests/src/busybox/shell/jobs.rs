@@ -225,6 +225,33 @@ impl Shell {
         status
     }
 
+    /// A command of the container's image that is not this program (`nginx` in an exec whose
+    /// shell is the toolbox standing in for the nginx image's): a child in the foreground.
+    #[cfg(target_arch = "wasm32")]
+    pub(super) fn image_command(&mut self, argv: &[String], assigns: &[(String, String)]) -> i32 {
+        let (stdout, stderr) = (self.out_for(1), self.out_for(2));
+        let feed = !matches!(self.fd(0), Fd::Stdin | Fd::Null | Fd::Closed);
+        let stdin = match self.fd(0) {
+            _ if feed => In::Pipe,
+            Fd::Stdin => In::Inherit,
+            _ => In::Null,
+        };
+        self.flush_std();
+        let env = self.env(assigns);
+        let cwd = self.cwd.display().to_string();
+        match proc::spawn_command(argv, &env, &cwd, (stdin, stdout, stderr)) {
+            Ok(child) => {
+                let mut children = [child];
+                self.pump(&mut children, feed, stdout, stderr);
+                children[0].wait()
+            }
+            Err(e) => {
+                self.err(&format!("{}: {e}", argv[0]));
+                126
+            }
+        }
+    }
+
     /// `cmd &`: a child beside the script, stdin from /dev/null as in a non-interactive shell.
     /// One whose output the shell must collect (in a `$(...)`, or a redirected group) is
     /// collected at once, as it has no other way out.

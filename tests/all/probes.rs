@@ -357,9 +357,23 @@ fn the_docs_lifecycle_hooks_example_runs_unchanged() {
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    // Both `/bin/sh -c` hooks ran (in the busybox toolbox) and succeeded.
+    // Both `/bin/sh -c` hooks ran in the busybox toolbox, and the preStop's `nginx -s quit` (the
+    // image's own command, run from that shell) made nginx shut down gracefully.
     assert!(!stderr.contains("FailedPostStartHook"), "{stderr}");
-    assert!(!stderr.contains("FailedPreStopHook"), "{stderr}");
+    assert!(
+        stderr.contains("signal 3 (SIGQUIT) received, gracefully shutting down"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/lifecycle-demo-container: exited with code 0 (Completed)"),
+        "{stderr}"
+    );
+    // nginx may end before the hook's shell does: the kernel then kills the shell with the
+    // container's PID 1 and the kubelet reports the hook as failed with 137, as on a cluster. Any
+    // other failure (a command not found, say) is a bug.
+    for line in stderr.lines().filter(|l| l.contains("FailedPreStopHook")) {
+        assert!(line.ends_with("exited with 137: , message: \"\""), "{stderr}");
+    }
     assert!(
         stderr.contains("/lifecycle-demo-container: Started:"),
         "{stderr}"

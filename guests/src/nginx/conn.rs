@@ -103,6 +103,11 @@ impl Conn {
         !self.dead && !self.eof && (self.lingering || self.inbuf.len() < READ_LIMIT)
     }
 
+    /// Nothing in progress: no request being received or answered.
+    fn idle(&self) -> bool {
+        self.inflight.is_none() && self.inbuf.is_empty() && self.discard == 0 && !self.lingering
+    }
+
     fn wants_write(&self) -> bool {
         !self.dead && !self.lingering && self.inflight.is_some()
     }
@@ -219,7 +224,8 @@ impl Conn {
     }
 
     fn start(&mut self, site: &Site, req: &Request) {
-        let mut keep_alive = req.keep_alive() && self.served + 1 < MAX_REQUESTS;
+        let mut keep_alive =
+            req.keep_alive() && self.served + 1 < MAX_REQUESTS && !crate::stop::quitting();
         match req.body_len() {
             Ok(n) if n <= MAX_DISCARD => self.discard = n,
             _ => {
@@ -425,8 +431,10 @@ fn accept(listener: &TcpListener, conns: &mut Vec<Conn>, next_id: &mut u64) -> b
     true
 }
 
-/// Serves `site` on `listener` (already non-blocking) forever.
-pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
+/// Serves `site` on `listener` (already non-blocking) until a stop signal; a graceful one closes
+/// the listener and idle connections, lets the requests in progress finish, then exits.
+pub fn run(listener: TcpListener, site: &Site, no_poll: bool) -> ! {
+    let mut listener = Some(listener);
     let mut conns: Vec<Conn> = Vec::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut fallback = no_poll;
@@ -435,16 +443,24 @@ pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
     loop {
         crate::stop::exit_if_requested();
         let now = Instant::now();
+        let quitting = crate::stop::quitting();
         for c in &mut conns {
-            if now >= c.deadline() {
+            if now >= c.deadline() || (quitting && c.idle()) {
                 c.close();
             }
         }
         conns.retain(|c| !c.dead);
+        if quitting {
+            // New connections are refused from now on, as when nginx closes its listeners.
+            listener = None;
+            if conns.is_empty() {
+                crate::stop::exit();
+            }
+        }
         if accept_pause.is_some_and(|t| now >= t) {
             accept_pause = None;
         }
-        let accepting = conns.len() < MAX_CONNS && accept_pause.is_none();
+        let accepting = listener.is_some() && conns.len() < MAX_CONNS && accept_pause.is_none();
 
         let polled = if fallback {
             0
@@ -458,7 +474,9 @@ pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
             }
             fds.clear();
             let listen_events = if accepting { libc::POLLIN } else { 0 };
-            fds.push(pollfd(listener.as_raw_fd(), listen_events));
+            if let Some(l) = &listener {
+                fds.push(pollfd(l.as_raw_fd(), listen_events));
+            }
             for c in &conns {
                 let mut events = 0;
                 if c.wants_read() {
@@ -487,7 +505,9 @@ pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
         };
 
         let mut progress = false;
-        if accepting && (fallback || fds[0].revents != 0) {
+        if let Some(listener) = listener.as_ref().filter(|_| accepting)
+            && (fallback || fds[0].revents != 0)
+        {
             let before = conns.len();
             if !accept(listener, &mut conns, &mut next_id) {
                 accept_pause = Some(Instant::now() + Duration::from_millis(100));
@@ -499,7 +519,7 @@ pub fn run(listener: &TcpListener, site: &Site, no_poll: bool) -> ! {
             let revents = if fallback || i >= polled {
                 libc::POLLIN | libc::POLLOUT
             } else {
-                fds[i + 1].revents
+                fds[i + usize::from(listener.is_some())].revents
             };
             if revents == 0 {
                 continue;

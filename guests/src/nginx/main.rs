@@ -110,5 +110,5 @@ fn run(cfg: &config::Config) -> ! {
         started: SystemTime::now(),
     };
     let no_poll = std::env::var("WPOD_NGINX_NO_POLL").is_ok_and(|v| v == "1");
-    conn::run(&listener, &site, no_poll)
+    conn::run(listener, &site, no_poll)
 }

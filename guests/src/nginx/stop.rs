@@ -1,10 +1,10 @@
 //! Signals, as nginx's master handles them: TERM and INT are a fast shutdown, QUIT a graceful
-//! one (either way it exits 0), HUP a reload and USR1 a reopen of the logs (this nginx has no
+//! one that stops listening and finishes the requests in progress (either way it exits 0), HUP a reload and USR1 a reopen of the logs (this nginx has no
 //! configuration file or log files, so both only say so). Natively they come from the kernel; on
 //! wasm from wpod (wpod:process), whose signals also make the serving loop's poll return early.
 //! `nginx -s` finds the master through its PID file, as nginx does.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use crate::config::PID_FILE;
 
@@ -46,7 +46,24 @@ pub fn install() {
     }
 }
 
-/// Takes what arrived and acts on it; exits, as nginx does, once a stop signal has arrived.
+/// Set once a graceful shutdown (QUIT) began.
+static QUITTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a graceful shutdown is under way: no new connections, no keep-alive, the open
+/// requests are finished, then nginx exits.
+pub fn quitting() -> bool {
+    QUITTING.load(Ordering::SeqCst)
+}
+
+/// Exits as nginx does once it stops (its PID file removed).
+pub fn exit() -> ! {
+    let _ = std::fs::remove_file(PID_FILE);
+    crate::log::error("notice", "exit");
+    crate::common::exit(0)
+}
+
+/// Takes what arrived and acts on it: TERM and INT exit at once, as nginx's fast shutdown does;
+/// QUIT starts a graceful one (see [`quitting`]), which the serving loop completes.
 pub fn exit_if_requested() {
     #[cfg(target_arch = "wasm32")]
     while let Some(sig) = crate::common::wit::wpod::process::signals::take() {
@@ -67,15 +84,23 @@ pub fn exit_if_requested() {
     if sig == 0 {
         return;
     }
-    let (name, what) = match sig {
-        3 => ("SIGQUIT", "gracefully shutting down"),
-        2 => ("SIGINT", "exiting"),
-        _ => ("SIGTERM", "exiting"),
-    };
-    crate::log::error("notice", &format!("signal {sig} ({name}) received, {what}"));
-    let _ = std::fs::remove_file(PID_FILE);
-    crate::log::error("notice", "exit");
-    crate::common::exit(0)
+    if sig == 3 {
+        // A fast shutdown may still cut a graceful one short.
+        RECEIVED.store(0, Ordering::SeqCst);
+        if !QUITTING.swap(true, Ordering::SeqCst) {
+            crate::log::error(
+                "notice",
+                "signal 3 (SIGQUIT) received, gracefully shutting down",
+            );
+        }
+        return;
+    }
+    let name = if sig == 2 { "SIGINT" } else { "SIGTERM" };
+    crate::log::error(
+        "notice",
+        &format!("signal {sig} ({name}) received, exiting"),
+    );
+    exit()
 }
 
 /// Writes the master's pid where `nginx -s` looks for it (whole, through a rename, so `-s`

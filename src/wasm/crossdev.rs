@@ -5,8 +5,8 @@
 //!
 //! A read-only single-file mount is a hard link in a writable directory (see rootfs.rs), so
 //! wasmtime-wasi's read-only preopens cannot protect it: opening it to write, create or truncate,
-//! and setting its times, fail with `not-permitted` (EPERM), as writes to a read-only directory
-//! mount do. The file is told by its inode, whatever path reaches it. Only components go through
+//! and setting its times, fail with `read-only` (EROFS), as writes to a read-only mount do on
+//! Linux. The file is told by its inode, whatever path reaches it. Only components go through
 //! this linker; p1 modules use wasmtime-wasi's own p1 functions, which cannot be taken over.
 
 use std::path::PathBuf;
@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::filesystem::types::{
-    self, DescriptorFlags, ErrorCode, HostDescriptor, NewTimestamp, OpenFlags, PathFlags,
+    DescriptorFlags, ErrorCode, HostDescriptor, NewTimestamp, OpenFlags, PathFlags,
 };
 use wasmtime_wasi_io::IoView;
 
 use super::engine::Host;
+use super::erofs;
 
 impl Host {
     /// The mount (its host directory) a directory descriptor lives in, when it can be told.
@@ -111,7 +112,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                 let mut view = host.filesystem();
                 let result = match HostDescriptor::rename_at(&mut view, fd, old, new_fd, new).await {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                    Err(e) => Err(erofs::error_code(&mut view, e)?),
                 };
                 Ok((result,))
             })
@@ -136,7 +137,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                 let result =
                     match HostDescriptor::link_at(&mut view, fd, flags, old, new_fd, new).await {
                         Ok(()) => Ok(()),
-                        Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                        Err(e) => Err(erofs::error_code(&mut view, e)?),
                     };
                 Ok((result,))
             })
@@ -157,7 +158,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                 let writes = flags.contains(DescriptorFlags::WRITE)
                     || oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
                 if writes && host.read_only_at(&fd, path_flags, &path)? {
-                    return Ok((Err(ErrorCode::NotPermitted),));
+                    return Ok((Err(ErrorCode::ReadOnly),));
                 }
                 // The path is checked again on the opened file (a sibling may rename things in a
                 // shared volume meanwhile), so truncation waits until then.
@@ -180,18 +181,18 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                     {
                         Ok(opened) => opened,
                         Err(e) => {
-                            return Ok((Err(types::Host::convert_error_code(&mut view, e)?),));
+                            return Ok((Err(erofs::error_code(&mut view, e)?),));
                         }
                     };
                 if writes && host.read_only_file(&opened)? {
                     host.table().delete(opened)?;
-                    return Ok((Err(ErrorCode::NotPermitted),));
+                    return Ok((Err(ErrorCode::ReadOnly),));
                 }
                 if truncate {
                     let mut view = host.filesystem();
                     let borrowed = Resource::new_borrow(opened.rep());
                     if let Err(e) = HostDescriptor::set_size(&mut view, borrowed, 0).await {
-                        let code = types::Host::convert_error_code(&mut view, e)?;
+                        let code = erofs::error_code(&mut view, e)?;
                         host.table().delete(opened)?;
                         return Ok((Err(code),));
                     }
@@ -213,7 +214,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
             Box::new(async move {
                 let host = store.data_mut();
                 if host.read_only_at(&fd, path_flags, &path)? {
-                    return Ok((Err(ErrorCode::NotPermitted),));
+                    return Ok((Err(ErrorCode::ReadOnly),));
                 }
                 let mut view = host.filesystem();
                 let result =
@@ -221,7 +222,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                         .await
                     {
                         Ok(()) => Ok(()),
-                        Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                        Err(e) => Err(erofs::error_code(&mut view, e)?),
                     };
                 Ok((result,))
             })
@@ -233,12 +234,12 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
             Box::new(async move {
                 let host = store.data_mut();
                 if host.read_only_file(&fd)? {
-                    return Ok((Err(ErrorCode::NotPermitted),));
+                    return Ok((Err(ErrorCode::ReadOnly),));
                 }
                 let mut view = host.filesystem();
                 let result = match HostDescriptor::set_times(&mut view, fd, atim, mtim).await {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(types::Host::convert_error_code(&mut view, e)?),
+                    Err(e) => Err(erofs::error_code(&mut view, e)?),
                 };
                 Ok((result,))
             })

@@ -1,9 +1,9 @@
 //! wasi:filesystem as wasmtime-wasi serves it, but with the error Linux gives for a change to a
 //! read-only mount: `read-only` (EROFS, "Read-only file system"). wasmtime-wasi refuses a
 //! mutation of a read-only preopen (a `readOnly` volume, `readOnlyRootFilesystem`) with
-//! `not-permitted` (EPERM). mkdir, rmdir, unlink, rename, link, symlink, truncate and set-times
-//! now say EROFS as on Linux. An open that creates or writes still reaches the guest as EPERM:
-//! that refusal takes another path, not found yet (the parity allow-list keeps the difference). The kernel's own
+//! `not-permitted` (EPERM); every refused change (an open to create or write, mkdir, rmdir,
+//! unlink, rename, link, symlink, truncate, set-times, a write) says EROFS here as on Linux. The
+//! functions `crossdev` serves itself convert their errors through [`error_code`]. The kernel's own
 //! EPERM from a file system (an immutable file) is rare enough for wpod, which gives guests no
 //! ownership to lose, to call every `not-permitted` read-only.
 
@@ -27,12 +27,21 @@ pub fn add_to_linker<T: WasiFilesystemView + 'static>(l: &mut Linker<T>) -> wasm
     types::add_to_linker::<T, ReadOnlyIsErofs>(l, |t| RoFs(t.filesystem()))
 }
 
+/// The error code a guest sees for `err`: wasmtime-wasi's, with `not-permitted` as `read-only`.
+/// Every wasi:filesystem function wpod serves itself converts its errors here.
+pub fn error_code(
+    view: &mut WasiFilesystemCtxView<'_>,
+    err: FsError,
+) -> wasmtime::Result<ErrorCode> {
+    Ok(match types::Host::convert_error_code(view, err)? {
+        ErrorCode::NotPermitted => ErrorCode::ReadOnly,
+        code => code,
+    })
+}
+
 impl types::Host for RoFs<'_> {
     fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
-        Ok(match types::Host::convert_error_code(&mut self.0, err)? {
-            ErrorCode::NotPermitted => ErrorCode::ReadOnly,
-            code => code,
-        })
+        error_code(&mut self.0, err)
     }
 
     fn filesystem_error_code(

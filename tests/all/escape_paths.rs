@@ -536,8 +536,8 @@ fn sub_path_race_with_a_symlink_swapped_in_between_check_and_mount() {
     });
 }
 
-/// A readOnly single-file hostPath mount: append, truncate and overwrite are refused (EPERM on
-/// wasm, as its read-only directory mounts refuse; EROFS on linux), the host file is unchanged.
+/// A readOnly single-file hostPath mount: append, truncate and overwrite are refused with EROFS
+/// on both backends, as Linux refuses them, and the host file is unchanged.
 #[test]
 fn read_only_single_file_mounts_refuse_writes() {
     for backend in backends() {
@@ -580,10 +580,9 @@ fn read_only_single_file_mounts_refuse_writes() {
                 "{backend}: {c}: {r:?}"
             );
         }
-        if backend == "wasm" {
-            assert!(r.stderr.contains("[PermissionDenied]"), "{r:?}");
-            assert!(r.stderr.contains("Operation not permitted"), "{r:?}");
-        }
+        assert!(r.stderr.contains("[ReadOnlyFilesystem]"), "{backend}: {r:?}");
+        assert!(r.stderr.contains("Read-only file system"), "{backend}: {r:?}");
+        assert!(!r.stderr.contains("not permitted"), "{backend}: {r:?}");
         let meta = std::fs::metadata(a.s.dir.join("hostfile.txt")).expect("host file");
         assert_ne!(
             meta.mtime(),

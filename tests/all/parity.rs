@@ -1329,7 +1329,7 @@ fn parity_command_prints_differences_side_by_side() {
         (0, "no differences\n"),
         "{r:?}"
     );
-    // A write to a readOnly mount: EPERM under WASI, EROFS on Linux (see allow.txt).
+    // A write to a readOnly mount: EROFS on both, but WASI numbers it 69 and Linux 30 (allow.txt).
     let host = s.dir.join("host");
     std::fs::create_dir_all(&host).expect("host dir");
     let differs = s.write(

@@ -109,8 +109,8 @@ impl Shell {
             }
             Node::Group(b) => self.exec(b)?,
             Node::Subshell(b) => {
-                let mut sub = self.subshell();
-                let st = sub.run_sub(b);
+                // A child process, as a shell forks one: `ps` shows it, `$$` stays the parent's.
+                let st = self.pipeline_children(std::slice::from_ref(&**b));
                 return self.check_errexit(st);
             }
             Node::If(arms, els) => {

@@ -122,6 +122,12 @@ impl RuntimeService for ShowNamespaces {
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         self.inner.stop_pod_sandbox(id).await
     }
+    async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        self.inner.wait_pod_sandbox(id).await
+    }
+    async fn kill_pod_sandbox_infra(&self, id: &SandboxId) -> Result<()> {
+        self.inner.kill_pod_sandbox_infra(id).await
+    }
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         lock(&self.sandboxes).remove(&id.0);
         self.inner.remove_pod_sandbox(id).await

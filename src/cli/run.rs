@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// Print the namespaces each pod's infra and each container are in, as they start
     #[arg(long)]
     show_namespaces: bool,
+    /// For teaching: kill every pod's infra (pause) container this long after the start, as
+    /// `kill -9` of the pause process on a node does, and watch the sandbox be recreated
+    #[arg(long, value_parser = duration::parse, value_name = "DURATION")]
+    kill_infra_after: Option<Duration>,
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -230,6 +234,9 @@ pub async fn run(args: RunArgs) -> u8 {
     let mut interrupted = false;
     let timeout = sleep_opt(args.timeout);
     tokio::pin!(timeout);
+    let kill_infra = sleep_opt(args.kill_infra_after);
+    tokio::pin!(kill_infra);
+    let mut infra_killed = false;
     // Once the pods are being killed, how long wpod waits for them before it exits anyway.
     let give_up = sleep_opt(None);
     tokio::pin!(give_up);
@@ -253,6 +260,14 @@ pub async fn run(args: RunArgs) -> u8 {
                     return exit::INTERNAL;
                 }
                 None => break,
+            },
+            _ = &mut kill_infra, if !infra_killed => {
+                infra_killed = true;
+                for (ns, name) in &pods {
+                    printer.note(&format!("killing the infra container of pod {name}"));
+                    // A pod that already ended has no infra left to kill.
+                    let _ = node.kill_infra(ns, name);
+                }
             },
             _ = &mut timeout, if snapshot.is_none() => {
                 snapshot = Some(statuses.iter().map(|s| s.borrow().clone()).collect());

@@ -97,7 +97,8 @@ struct Sandbox {
     config: SandboxConfig,
     /// The helper that created the namespaces; its child is the pause process.
     outer_pid: u32,
-    outer: Mutex<Option<tokio::process::Child>>,
+    /// True once that helper has exited, which it does when the pause process ends.
+    ended: tokio::sync::watch::Receiver<bool>,
     /// The pause process (PID 1 of the pod's PID namespace): its namespaces are the pod's.
     pid: u32,
     ip: Option<Ipv4Addr>,
@@ -467,6 +468,12 @@ impl RuntimeService for LinuxRuntime {
         for (file, p) in [("pause.proc", pid), ("outer.proc", outer_pid)] {
             let _ = leftovers::record_process(&config.state_dir.join(file), p);
         }
+        let (ended_tx, ended) = tokio::sync::watch::channel(false);
+        // The task owns the helper (killed on drop, should wpod end without stopping the pod).
+        tokio::spawn(async move {
+            let _ = outer.wait().await;
+            ended_tx.send_replace(true);
+        });
         let mut ip = None;
         if !config.host_network && self.mode == Mode::Root {
             let addr = self
@@ -507,7 +514,7 @@ impl RuntimeService for LinuxRuntime {
             Arc::new(Sandbox {
                 config: config.clone(),
                 outer_pid,
-                outer: Mutex::new(Some(outer)),
+                ended,
                 pid,
                 ip,
                 factory: Mutex::new(ours),
@@ -524,7 +531,10 @@ impl RuntimeService for LinuxRuntime {
         } else {
             s.ip.map(|ip| ip.to_string())
         };
-        Ok(SandboxStatus { ip })
+        Ok(SandboxStatus {
+            ip,
+            ready: !*s.ended.borrow() && sys::process_alive(s.pid),
+        })
     }
 
     async fn create_container(
@@ -768,15 +778,36 @@ impl RuntimeService for LinuxRuntime {
             for listener in &s.host_ports {
                 listener.abort();
             }
-            let _ = sys::kill(s.outer_pid as i32, libc::SIGTERM);
-            let outer = lock(&s.outer).take();
-            if let Some(mut outer) = outer
-                && tokio::time::timeout(Duration::from_secs(2), outer.wait())
+            let mut ended = s.ended.clone();
+            // Signalled only while it runs: once reaped, its pid may be another process's.
+            for sig in [libc::SIGTERM, libc::SIGKILL] {
+                if *ended.borrow() {
+                    break;
+                }
+                let _ = sys::kill(s.outer_pid as i32, sig);
+                if tokio::time::timeout(Duration::from_secs(2), ended.wait_for(|e| *e))
                     .await
-                    .is_err()
-            {
-                let _ = outer.kill().await;
+                    .is_ok()
+                {
+                    break;
+                }
             }
+        }
+        Ok(())
+    }
+
+    async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let mut ended = self.sandbox(id)?.ended.clone();
+        // A sender gone with its task is an end too.
+        let _ = ended.wait_for(|e| *e).await;
+        Ok(())
+    }
+
+    async fn kill_pod_sandbox_infra(&self, id: &SandboxId) -> Result<()> {
+        let s = self.sandbox(id)?;
+        if !*s.ended.borrow() {
+            sys::kill(s.pid as i32, libc::SIGKILL)
+                .with_context(|| format!("killing the pause process {}", s.pid))?;
         }
         Ok(())
     }

@@ -195,6 +195,18 @@ pub fn exit_code(status: libc::c_int) -> i32 {
     }
 }
 
+/// Whether the process runs: it exists and is not a zombie waiting to be reaped.
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
 /// Signals one process. A pid <= 0 is refused: kill(2) would read it as a process group (0 is
 /// wpod's own, -1 every process it may signal), which a missing or garbled pid must never reach.
 /// A process already gone is not an error.

@@ -230,6 +230,17 @@ impl Node {
         Ok(())
     }
 
+    /// Kills the pod's infra container, as `kill -9` of its pause process on a node does (for
+    /// teaching): the pod's worker then recreates its sandbox.
+    pub fn kill_infra(&self, namespace: &str, name: &str) -> Result<(), NodeError> {
+        let pods = self.lock();
+        let entry = pods
+            .get(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| NodeError::NotFound(name.to_string()))?;
+        let _ = entry.commands.send(Command::KillInfra);
+        Ok(())
+    }
+
     /// Stops every pod (Ctrl-C, `--timeout`); they stay on the node with their final status.
     pub fn stop_all(&self, mode: StopMode) {
         for entry in self.lock().values() {

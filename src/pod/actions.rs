@@ -6,6 +6,7 @@
 use tokio::time::Instant;
 
 use super::status::Phase;
+use crate::plan::RestartPolicy;
 
 /// A container of the pod: the n-th init container or the n-th app container.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -32,13 +33,18 @@ pub struct ContainerState {
     pub ever_started: bool,
     /// Its exit code while its state is Terminated.
     pub exit_code: Option<i32>,
+    /// An init container that must run again: its pod's sandbox was recreated, and the kubelet
+    /// starts a new sandbox from the first init container.
+    pub rerun: bool,
 }
 
 impl ContainerState {
     fn due(&self, now: Instant) -> bool {
         !self.running
             && !self.blocked
-            && (self.attempts == 0 || self.restart_at.is_some_and(|t| t <= now))
+            && (self.attempts == 0
+                || self.restart_at.is_some_and(|t| t <= now)
+                || (self.rerun && self.restart_at.is_none()))
     }
 
     /// Done for good: not running, no restart coming, terminated.
@@ -48,7 +54,9 @@ impl ContainerState {
 
     /// An init container that let the pod go on: succeeded, or (a sidecar) started.
     fn init_done(&self) -> bool {
-        if self.sidecar {
+        if self.rerun {
+            false
+        } else if self.sidecar {
             self.ever_started
         } else {
             self.exit_code == Some(0)
@@ -69,6 +77,11 @@ pub struct PodState {
     pub evicted: bool,
     /// When emptyDir usage is compared with sizeLimit next.
     pub usage_check_at: Option<Instant>,
+    /// The pod's infra container ended: its containers are being stopped, then the sandbox is
+    /// recreated (or the pod ends).
+    pub sandbox_changed: bool,
+    /// `restartPolicy` of the pod (not of its sidecars).
+    pub restart_policy: RestartPolicy,
 }
 
 /// Why the pod stops all its containers.
@@ -90,16 +103,20 @@ pub struct Actions {
     pub start: Option<Key>,
     /// When something becomes due without a report: a back-off ends, the deadline, a usage check.
     pub wake_at: Option<Instant>,
+    /// Nothing runs in a sandbox that ended: stop it and create a new one.
+    pub recreate_sandbox: bool,
     /// Nothing runs and nothing ever will: the pod's run is over.
     pub finished: bool,
 }
 
 pub fn compute_actions(s: &PodState, now: Instant) -> Actions {
     let live = !s.terminating;
+    // Nothing starts in a sandbox that ended; its containers are being stopped.
+    let changed = live && s.sandbox_changed;
     let check_usage = live && s.usage_check_at.is_some_and(|t| t <= now);
     let mut terminate = (live && !s.deadline_exceeded && s.deadline_at.is_some_and(|d| d <= now))
         .then_some(Termination::DeadlineExceeded);
-    let start = if live && !s.deadline_exceeded && !check_usage && terminate.is_none() {
+    let start = if live && !changed && !s.deadline_exceeded && !check_usage && terminate.is_none() {
         next_start(s, now)
     } else {
         None
@@ -112,36 +129,60 @@ pub fn compute_actions(s: &PodState, now: Instant) -> Actions {
         .iter()
         .chain(&s.app)
         .filter_map(|c| c.restart_at)
-        .min();
+        // One already due that did not start waits for something else (init containers that
+        // run again), which reports when it is done.
+        .filter(|t| *t > now)
+        .min()
+        .filter(|_| !changed);
     let deadline = s.deadline_at.filter(|_| live && !s.deadline_exceeded);
     let usage = s.usage_check_at.filter(|_| live);
-    let idle = s
-        .init
-        .iter()
-        .chain(&s.app)
-        .all(|c| !c.running && c.restart_at.is_none());
+    let none_running = s.init.iter().chain(&s.app).all(|c| !c.running);
+    let idle = none_running && s.init.iter().chain(&s.app).all(|c| c.restart_at.is_none());
+    let quiet = !check_usage && terminate.is_none() && start.is_none();
+    let recreate_sandbox = quiet && changed && none_running && sandbox_wanted(s);
     Actions {
         check_usage,
         terminate,
         start,
         wake_at: [restarts, deadline, usage].into_iter().flatten().min(),
-        finished: !check_usage
-            && terminate.is_none()
-            && start.is_none()
-            && idle
-            && (s.terminating
-                || s.deadline_exceeded
-                || s.evicted
-                || s.phase.is_terminal()
-                || !startable_left(s)),
+        recreate_sandbox,
+        finished: quiet
+            && !recreate_sandbox
+            && ((changed && none_running)
+                || (idle
+                    && (s.terminating
+                        || s.deadline_exceeded
+                        || s.evicted
+                        || s.phase.is_terminal()
+                        || !startable_left(s)))),
     }
+}
+
+/// Whether the kubelet creates a new sandbox for a pod whose sandbox ended
+/// (`computePodActions`): never under `restartPolicy: Never`, and not once the pod was
+/// initialized and none of its app containers would start again (under OnFailure, those that
+/// succeeded do not).
+fn sandbox_wanted(s: &PodState) -> bool {
+    if s.restart_policy == RestartPolicy::Never {
+        return false;
+    }
+    let initialized = s.app.iter().any(|c| c.attempts > 0);
+    let to_start = s
+        .app
+        .iter()
+        .any(|c| !(s.restart_policy == RestartPolicy::OnFailure && c.exit_code == Some(0)));
+    !initialized || to_start
 }
 
 /// The first container due to start: sidecars that started once restart whenever their back-off
 /// allows; init containers go in order (a regular one must succeed, a sidecar must have started);
 /// then the app containers one by one, each after the previous one's postStart hook.
 fn next_start(s: &PodState, now: Instant) -> Option<Key> {
-    if let Some(i) = s.init.iter().position(|c| c.ever_started && c.due(now)) {
+    if let Some(i) = s
+        .init
+        .iter()
+        .position(|c| c.ever_started && !c.rerun && c.due(now))
+    {
         return Some(Key::Init(i));
     }
     for (i, c) in s.init.iter().enumerate() {
@@ -197,6 +238,8 @@ mod tests {
             deadline_exceeded: false,
             evicted: false,
             usage_check_at: None,
+            sandbox_changed: false,
+            restart_policy: RestartPolicy::Always,
         }
     }
 

@@ -24,6 +24,18 @@ impl PodWorker {
     /// Starts the container; whatever happens, it leaves the container either created (one more
     /// attempt) or blocked, so the next actions move on.
     pub(super) async fn start(&mut self, key: Key) {
+        // As the kubelet's sync looks at the sandbox before any container: an exit may be
+        // reported before the end of the infra container that caused it.
+        if let Some(sandbox) = self.sandbox.clone()
+            && self
+                .runtime
+                .pod_sandbox_status(&sandbox)
+                .await
+                .is_ok_and(|s| !s.ready)
+        {
+            self.on_sandbox_ended(sandbox);
+            return;
+        }
         let Some(image) = self.pull(key).await else {
             return;
         };
@@ -106,6 +118,7 @@ impl PodWorker {
         let slot = self.slot_mut(key);
         slot.attempts += 1;
         slot.restart_at = None;
+        slot.rerun = false;
         if attempt > 0 {
             slot.status.restart_count += 1;
             if let State::Terminated(t) = &slot.status.state {

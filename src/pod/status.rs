@@ -405,7 +405,12 @@ impl super::worker::PodWorker {
         let now = self.config.clock.wall(self.config.clock.now());
         let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
         let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
-        for c in conditions(phase, self.sandbox.is_some(), &init, &app) {
+        for c in conditions(
+            phase,
+            self.sandbox.is_some() && !self.sandbox_changed,
+            &init,
+            &app,
+        ) {
             let since = match self.conditions.get(c.type_) {
                 Some((old, since)) if old.status == c.status => *since,
                 _ => now,

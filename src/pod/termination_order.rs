@@ -125,6 +125,12 @@ impl PodWorker {
         for slot in self.init.iter_mut().chain(self.app.iter_mut()) {
             slot.restart_at = None;
         }
+        self.stop_in_order(mode, grace);
+    }
+
+    /// Stops every running container within `grace`, in the kubelet's order; what becomes of
+    /// each afterwards is the caller's business (a terminating pod restarts nothing).
+    pub(super) fn stop_in_order(&mut self, mode: StopMode, grace: Duration) {
         let sidecar: Vec<bool> = self.init.iter().map(|s| s.plan.sidecar).collect();
         let (first, sidecars) = order(&sidecar, self.app.len());
         let first = self.stop_jobs(first, mode, grace);

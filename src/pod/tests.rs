@@ -1109,3 +1109,112 @@ async fn termination_messages_from_the_file_and_from_the_logs() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_infra_container_recreates_the_sandbox_and_reruns_init() {
+    let run = start(
+        pod(json!({
+            "terminationGracePeriodSeconds": 5,
+            "initContainers": containers(&["init"]),
+            "containers": containers(&["app"]),
+        })),
+        FakeRuntime::new()
+            .script("init", [exit(0, 1)])
+            .script("app", [FakeRun::UntilStopped { code: 143 }]),
+    );
+    tokio::time::sleep(secs(5)).await;
+    assert_eq!(run.phase(), "Running");
+    run.handle.send(Command::KillInfra);
+    tokio::time::sleep(secs(5)).await;
+    let status = run.status();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert_eq!(
+        condition(&status, "PodReadyToStartContainers").status,
+        "True",
+        "a new sandbox runs"
+    );
+    let app = run.container("app");
+    assert_eq!(app.restart_count, 1);
+    let last = app
+        .last_state
+        .and_then(|s| s.terminated)
+        .expect("last state");
+    assert_eq!(last.exit_code, 143, "stopped with TERM");
+    assert_eq!(run.container("init").restart_count, 1, "init ran again");
+    run.handle.stop(StopMode::Graceful);
+    let (_, _, journal, events) = run.finish().await;
+    let reasons = events.reasons();
+    let changed = reasons
+        .iter()
+        .position(|r| r == "SandboxChanged")
+        .expect("SandboxChanged");
+    assert_eq!(
+        reasons[changed..changed + 4],
+        [
+            "SandboxChanged",
+            "Killing app",
+            "Created init",
+            "Started init"
+        ]
+    );
+    let order: Vec<&str> = journal
+        .iter()
+        .map(String::as_str)
+        .filter(|e| {
+            e.starts_with("sandbox") || e.starts_with("kill-infra") || e.starts_with("stop")
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "sandbox p",
+            "kill-infra p",
+            "stop app",
+            "stop-sandbox p",
+            "sandbox p",
+            "stop app",
+            "stop-sandbox p.2"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_infra_container_ends_a_never_restarting_pod() {
+    let run = start(
+        pod(json!({"restartPolicy": "Never", "containers": containers(&["app"])})),
+        FakeRuntime::new().script("app", [FakeRun::UntilStopped { code: 143 }]),
+    );
+    tokio::time::sleep(secs(1)).await;
+    run.handle.send(Command::KillInfra);
+    let (outcome, status, journal, _) = run.finish().await;
+    assert_eq!(outcome, Outcome::Completed(Phase::Failed));
+    assert_eq!(
+        terminated(&status.container_statuses.expect("statuses")[0]).exit_code,
+        143
+    );
+    assert_eq!(
+        journal.iter().filter(|e| e.starts_with("sandbox")).count(),
+        1,
+        "no new sandbox under Never: {journal:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_infra_container_spares_succeeded_containers_under_on_failure() {
+    let run = start(
+        pod(json!({"restartPolicy": "OnFailure", "containers": containers(&["done", "app"])})),
+        FakeRuntime::new()
+            .script("done", [exit(0, 1)])
+            .script("app", [FakeRun::UntilStopped { code: 0 }]),
+    );
+    tokio::time::sleep(secs(3)).await;
+    run.handle.send(Command::KillInfra);
+    let (outcome, _, journal, _) = run.finish().await;
+    // Both exited 0: nothing is left to start, so the kubelet creates no sandbox.
+    assert_eq!(outcome, Outcome::Completed(Phase::Succeeded));
+    assert_eq!(
+        journal.iter().filter(|e| e.starts_with("sandbox")).count(),
+        1,
+        "{journal:?}"
+    );
+}

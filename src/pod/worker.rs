@@ -47,6 +47,9 @@ pub enum Command {
     /// A new version of the pod. Only container images may change (as the API server allows); a
     /// container whose image changed is restarted with the new one.
     Update(Box<PodPlan>),
+    /// Kill the pod's infra container, as `kill -9` of a pause process on a node does (for
+    /// teaching): the kubelet notices, stops the containers and recreates the sandbox.
+    KillInfra,
 }
 
 /// How a pod's run ended.
@@ -142,6 +145,8 @@ pub(super) enum Report {
         attempt: u32,
         outcome: ProbeOutcome,
     },
+    /// The infra container of this sandbox ended.
+    SandboxEnded(SandboxId),
 }
 
 /// A container instance the runtime runs.
@@ -223,6 +228,8 @@ pub(super) struct Slot {
     pub(super) blocked: bool,
     /// Its definition changed (a new image): the next exit restarts it whatever the policy.
     pub(super) changed: bool,
+    /// An init container to run again in a recreated sandbox.
+    pub(super) rerun: bool,
 }
 
 impl Slot {
@@ -236,6 +243,7 @@ impl Slot {
             restart_at: self.restart_at,
             ever_started: self.ever_started,
             exit_code: self.status.state.exit_code(),
+            rerun: self.rerun,
         }
     }
 }
@@ -248,6 +256,12 @@ pub(super) struct PodWorker {
     pub(super) rec: Recorder,
     pub(super) pod_dir: PathBuf,
     pub(super) sandbox: Option<SandboxId>,
+    /// Waits for the sandbox's infra container to end (aborted with the sandbox).
+    sandbox_watch: Option<tokio::task::AbortHandle>,
+    /// The sandbox's infra container ended: the containers are being stopped before a new one.
+    pub(super) sandbox_changed: bool,
+    /// Why the pod's run failed where no container did (a sandbox that could not be recreated).
+    failure: Option<Outcome>,
     pub(super) pod_ip: Option<String>,
     pub(super) init: Vec<Slot>,
     pub(super) app: Vec<Slot>,
@@ -302,6 +316,9 @@ impl PodWorker {
             config,
             reports,
             sandbox: None,
+            sandbox_watch: None,
+            sandbox_changed: false,
+            failure: None,
             pod_ip: None,
             started_at: None,
             started: None,
@@ -366,6 +383,10 @@ impl PodWorker {
                 self.start(key).await;
                 continue;
             }
+            if actions.recreate_sandbox {
+                self.recreate_sandbox().await;
+                continue;
+            }
             self.publish(&status_tx);
             if actions.finished {
                 break;
@@ -374,13 +395,13 @@ impl PodWorker {
                 Some(report) = reports.recv() => self.on_report(report),
                 _ = sleep_until(actions.wake_at) => {},
                 Some(command) = commands.recv() => {
-                    let stops = !matches!(command, Command::Update(_));
+                    let stops = matches!(command, Command::Stop(_) | Command::Delete { .. });
                     self.on_command(command, stopped);
                     stopped |= stops;
                 }
             }
         }
-        let outcome = self.teardown().await;
+        let outcome = self.teardown().await.or(self.failure.take());
         volumes::cleanup(&pod_dir, self.config.keep_volumes);
         let phase = self.current_phase();
         match outcome {
@@ -407,6 +428,15 @@ impl PodWorker {
         if self.volumes.has_limits() {
             self.usage_check_at = Some(clock::later(now, super::eviction::USAGE_CHECK_PERIOD));
         }
+        if let Err(e) = self.create_sandbox().await {
+            self.publish(status_tx);
+            return Err(Outcome::RuntimeFailed(e));
+        }
+        Ok(())
+    }
+
+    /// RunPodSandbox, then a watch on its infra container. Its error is for the pod's outcome.
+    async fn create_sandbox(&mut self) -> Result<(), String> {
         let sandbox = SandboxConfig {
             pod_name: self.plan.name.clone(),
             namespace: self.plan.namespace.clone(),
@@ -426,6 +456,14 @@ impl PodWorker {
                     .await
                     .ok()
                     .and_then(|s| s.ip);
+                let (runtime, reports, watched) =
+                    (Arc::clone(&self.runtime), self.reports.clone(), id.clone());
+                let watch = tokio::spawn(async move {
+                    if runtime.wait_pod_sandbox(&watched).await.is_ok() {
+                        let _ = reports.send(Report::SandboxEnded(watched));
+                    }
+                });
+                self.sandbox_watch = Some(watch.abort_handle());
                 self.sandbox = Some(id);
                 Ok(())
             }
@@ -436,15 +474,50 @@ impl PodWorker {
                     None,
                     format!("Failed to create pod sandbox: {e}"),
                 );
-                self.publish(status_tx);
-                Err(Outcome::RuntimeFailed(format!(
-                    "creating the pod sandbox failed: {e}"
-                )))
+                Err(format!("creating the pod sandbox failed: {e}"))
             }
         }
     }
 
+    /// The infra container of the current sandbox ended by itself: as the kubelet's next sync
+    /// does, say so and stop every container within the grace period (their exits follow the
+    /// restart policy); the sandbox is recreated once none runs.
+    pub(super) fn on_sandbox_ended(&mut self, id: SandboxId) {
+        if self.terminating || self.sandbox_changed || self.sandbox.as_ref() != Some(&id) {
+            return;
+        }
+        self.sandbox_changed = true;
+        self.event(
+            EventType::Normal,
+            "SandboxChanged",
+            None,
+            "Pod sandbox changed, it will be killed and re-created.".into(),
+        );
+        self.stop_in_order(StopMode::Graceful, self.plan.grace_period);
+    }
+
+    /// Replaces a sandbox whose infra ended by a new one (a new IP, perhaps), from the first init
+    /// container on, as the kubelet's SyncPod does after a SandboxChanged.
+    async fn recreate_sandbox(&mut self) {
+        if let Some(failed) = self.teardown().await {
+            self.failure = Some(failed);
+            self.terminating = true;
+            return;
+        }
+        self.sandbox_changed = false;
+        for slot in &mut self.init {
+            slot.rerun = true;
+        }
+        if let Err(e) = self.create_sandbox().await {
+            self.failure = Some(Outcome::RuntimeFailed(e));
+            self.terminating = true;
+        }
+    }
+
     async fn teardown(&mut self) -> Option<Outcome> {
+        if let Some(watch) = self.sandbox_watch.take() {
+            watch.abort();
+        }
         let id = self.sandbox.take()?;
         if let Err(e) = self.runtime.stop_pod_sandbox(&id).await {
             return Some(Outcome::RuntimeFailed(format!(
@@ -483,6 +556,22 @@ impl PodWorker {
                 self.stop_all(mode, grace);
             }
             Command::Update(plan) => self.update(*plan),
+            Command::KillInfra => {
+                let Some(sandbox) = self.sandbox.clone() else {
+                    return;
+                };
+                let (runtime, rec) = (Arc::clone(&self.runtime), self.rec.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = runtime.kill_pod_sandbox_infra(&sandbox).await {
+                        rec.event(
+                            EventType::Warning,
+                            "FailedKillInfra",
+                            None,
+                            format!("Killing the infra container failed: {e}"),
+                        );
+                    }
+                });
+            }
         }
     }
 
@@ -497,6 +586,8 @@ impl PodWorker {
             deadline_exceeded: self.deadline_exceeded,
             evicted: self.evicted.is_some(),
             usage_check_at: self.usage_check_at,
+            sandbox_changed: self.sandbox_changed,
+            restart_policy: self.plan.restart_policy,
         }
     }
 
@@ -517,6 +608,7 @@ impl PodWorker {
                 attempt,
                 outcome,
             } => self.on_probe(key, attempt, outcome),
+            Report::SandboxEnded(id) => self.on_sandbox_ended(id),
         }
     }
 
@@ -616,6 +708,7 @@ impl Slot {
             image: None,
             blocked: false,
             changed: false,
+            rerun: false,
         }
     }
 }

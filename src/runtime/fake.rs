@@ -71,6 +71,8 @@ pub struct FakeRuntime {
     next_id: Mutex<u64>,
     execs: Mutex<HashMap<String, VecDeque<FakeExec>>>,
     ports: Mutex<HashMap<u16, VecDeque<FakeAnswer>>>,
+    /// Each sandbox's infra: true once it has ended (killed for a test).
+    infra: Mutex<HashMap<String, watch::Sender<bool>>>,
 }
 
 /// Takes the next scripted item; the last one repeats.
@@ -155,12 +157,51 @@ impl RuntimeService for FakeRuntime {
 
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
         self.record(format!("sandbox {}", config.pod_name));
-        Ok(SandboxId(config.pod_name.clone()))
+        let mut infra = lock(&self.infra);
+        // The first sandbox of a pod is named after it, a recreated one gets a number.
+        let mut id = config.pod_name.clone();
+        let mut n = 1;
+        while infra.contains_key(&id) {
+            n += 1;
+            id = format!("{}.{n}", config.pod_name);
+        }
+        infra.insert(id.clone(), watch::Sender::new(false));
+        Ok(SandboxId(id))
     }
 
-    async fn pod_sandbox_status(&self, _id: &SandboxId) -> Result<SandboxStatus> {
+    async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let ended = lock(&self.infra).get(&id.0).map(watch::Sender::subscribe);
+        match ended {
+            Some(mut rx) => {
+                let _ = rx.wait_for(|e| *e).await;
+                Ok(())
+            }
+            None => Err(RuntimeError::NotFound {
+                kind: "sandbox",
+                id: id.0.clone(),
+            }),
+        }
+    }
+
+    async fn kill_pod_sandbox_infra(&self, id: &SandboxId) -> Result<()> {
+        self.record(format!("kill-infra {}", id.0));
+        match lock(&self.infra).get(&id.0) {
+            Some(ended) => {
+                ended.send_replace(true);
+                Ok(())
+            }
+            None => Err(RuntimeError::NotFound {
+                kind: "sandbox",
+                id: id.0.clone(),
+            }),
+        }
+    }
+
+    async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus> {
+        let ended = lock(&self.infra).get(&id.0).is_none_or(|e| *e.borrow());
         Ok(SandboxStatus {
             ip: Some("10.88.0.2".into()),
+            ready: !ended,
         })
     }
 

@@ -94,6 +94,9 @@ pub struct Mount {
 pub struct SandboxStatus {
     /// The pod's IP in its network, when the backend gives it one.
     pub ip: Option<String>,
+    /// Its infra container still runs (CRI's SANDBOX_READY); once it has ended, the kubelet
+    /// starts nothing more in it.
+    pub ready: bool,
 }
 
 /// What an image resolved to: the runtime's identity for it plus its default command.
@@ -405,6 +408,22 @@ pub trait RuntimeService: Send + Sync {
     async fn remove_container(&self, id: &ContainerId) -> Result<()>;
     /// Kills whatever still runs in the sandbox.
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
+    /// Resolves once the sandbox's infra container has ended by itself or been killed (not by
+    /// StopPodSandbox alone: the caller ignores reports of sandboxes it stopped). The kubelet
+    /// learns this from its relist (PLEG) and recreates the sandbox: `SandboxChanged`.
+    async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let _ = id;
+        std::future::pending().await
+    }
+    /// Kills the sandbox's infra container at once, as `kill -9` of the pause process on a node
+    /// does; its containers go on running until the kubelet notices. For teaching.
+    async fn kill_pod_sandbox_infra(&self, id: &SandboxId) -> Result<()> {
+        let _ = id;
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "killing the infra container",
+        })
+    }
     async fn remove_pod_sandbox(&self, id: &SandboxId) -> Result<()>;
     /// Runs `cmd.argv` inside a running container's context (its file system view, env and network)
     /// and waits for it: CRI's ExecSync, used by exec probes and hooks. Past `cmd.timeout` the

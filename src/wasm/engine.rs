@@ -18,6 +18,7 @@ use super::CompileSource;
 use super::cache::{self, CompileCache};
 use super::limits::MemoryLimiter;
 use super::link;
+use super::process::signals::{Disposition, SIGINT, SIGKILL, SIGTERM};
 use super::process::stdio::{Input, Output, Stdio};
 use super::process::table::{NewProcess, PidNamespace, Process};
 use super::process::{ChildCommand, ProcCtx, Spawner};
@@ -179,7 +180,12 @@ impl WasmEngine {
         netns: Arc<Netns>,
         stderr: LogStream,
         (process, pids): (Arc<Process>, Arc<PidNamespace>),
+        ended: tokio::sync::watch::Sender<bool>,
     ) -> tokio::task::JoinHandle<()> {
+        // As Kubernetes' pause does: TERM and INT end it with 0, anything else it ignores as PID 1.
+        for sig in [SIGINT, SIGTERM] {
+            process.signals.set(sig, Disposition::Catch);
+        }
         let mut store = Store::new(
             &self.engine,
             Host {
@@ -209,10 +215,26 @@ impl WasmEngine {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         tokio::spawn(async move {
-            if let Ok(instance) = pre.instantiate_async(&mut store).await
-                && let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
-            {
-                let _ = start.call_async(&mut store, ()).await;
+            let me = store.data().proc.me.clone();
+            let pids = store.data().proc.pids.clone();
+            let run = async {
+                if let Ok(instance) = pre.instantiate_async(&mut store).await
+                    && let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start")
+                {
+                    let _ = start.call_async(&mut store, ()).await;
+                }
+            };
+            let code = tokio::select! {
+                () = run => 0,
+                () = me.signals.wait() => 0,
+                sig = me.killed() => 128 + sig,
+            };
+            drop(store);
+            pids.exit(&me, code);
+            ended.send_replace(true);
+            // The kernel kills what is left in a PID namespace whose init ended.
+            for p in pids.list() {
+                p.kill(SIGKILL);
             }
         })
     }

@@ -68,6 +68,10 @@ struct Sandbox {
     netns: Arc<Netns>,
     /// The pod's infra container: the sandbox lives as long as it runs.
     pause: tokio::task::JoinHandle<()>,
+    /// Its process, PID 1 of `pids`.
+    pause_process: Arc<Process>,
+    /// True once it has ended (its sender goes with its task).
+    pause_ended: tokio::sync::watch::Receiver<bool>,
     /// The pod's PID namespace, where pause is PID 1: its containers' with
     /// `shareProcessNamespace: true`, else only pause's own.
     pids: Arc<PidNamespace>,
@@ -83,6 +87,13 @@ impl Sandbox {
             listener.abort();
         }
     }
+}
+
+/// A running infra container.
+struct Pause {
+    task: tokio::task::JoinHandle<()>,
+    process: Arc<Process>,
+    ended: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The pause container prints nothing; anything it might say goes nowhere.
@@ -226,11 +237,7 @@ impl WasmRuntime {
 
     /// Starts the built-in pause image in the pod's network: the wasm counterpart of the process
     /// that holds a Linux pod's namespaces.
-    async fn start_pause(
-        &self,
-        netns: Arc<Netns>,
-        pids: &Arc<PidNamespace>,
-    ) -> Result<tokio::task::JoinHandle<()>> {
+    async fn start_pause(&self, netns: Arc<Netns>, pids: &Arc<PidNamespace>) -> Result<Pause> {
         let (info, _) = self
             .prepare("pause", Path::new("/"))
             .await
@@ -250,9 +257,19 @@ impl WasmRuntime {
                 parent_waits: false,
             })
             .ok_or_else(|| anyhow::anyhow!("the pod's PID namespace is full"))?;
-        Ok(self
-            .engine
-            .spawn_pause(pre, netns, stderr, (process, pids.clone())))
+        let (ended_tx, ended) = tokio::sync::watch::channel(false);
+        let task = self.engine.spawn_pause(
+            pre,
+            netns,
+            stderr,
+            (process.clone(), pids.clone()),
+            ended_tx,
+        );
+        Ok(Pause {
+            task,
+            process,
+            ended,
+        })
     }
 }
 
@@ -353,7 +370,14 @@ impl RuntimeService for WasmRuntime {
                 .map(|pause| (pause, host_ports)),
             Err(e) => Err(e),
         };
-        let (pause, host_ports) = match started {
+        let (
+            Pause {
+                task,
+                process,
+                ended,
+            },
+            host_ports,
+        ) = match started {
             Ok(started) => started,
             Err(e) => {
                 if !config.host_network {
@@ -367,7 +391,9 @@ impl RuntimeService for WasmRuntime {
             Sandbox {
                 config: config.clone(),
                 netns,
-                pause,
+                pause: task,
+                pause_process: process,
+                pause_ended: ended,
                 pids,
                 host_ports,
             },
@@ -385,7 +411,10 @@ impl RuntimeService for WasmRuntime {
         } else {
             sandbox.netns.ip.to_string()
         };
-        Ok(SandboxStatus { ip: Some(ip) })
+        Ok(SandboxStatus {
+            ip: Some(ip),
+            ready: !*sandbox.pause_ended.borrow(),
+        })
     }
 
     async fn create_container(
@@ -512,6 +541,27 @@ impl RuntimeService for WasmRuntime {
         if let Some(s) = lock(&self.sandboxes).get(&id.0) {
             s.stop();
         }
+        Ok(())
+    }
+
+    async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
+        let ended = lock(&self.sandboxes)
+            .get(&id.0)
+            .map(|s| s.pause_ended.clone());
+        let Some(mut ended) = ended else {
+            return Err(not_found("sandbox", &id.0));
+        };
+        // A sender gone with its task is an end too.
+        let _ = ended.wait_for(|e| *e).await;
+        Ok(())
+    }
+
+    async fn kill_pod_sandbox_infra(&self, id: &SandboxId) -> Result<()> {
+        let sandboxes = lock(&self.sandboxes);
+        let s = sandboxes
+            .get(&id.0)
+            .ok_or_else(|| not_found("sandbox", &id.0))?;
+        s.pause_process.kill(process::signals::SIGKILL);
         Ok(())
     }
 

@@ -15,6 +15,7 @@ mod probes;
 mod processes;
 mod python_client;
 mod readme;
+mod sandbox;
 mod seam;
 mod serve;
 mod support;

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
+pub const SIGINT: u8 = 2;
 pub const SIGKILL: u8 = 9;
 pub const SIGTERM: u8 = 15;
 const SIGSTOP: u8 = 19;

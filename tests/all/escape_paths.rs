@@ -580,8 +580,14 @@ fn read_only_single_file_mounts_refuse_writes() {
                 "{backend}: {c}: {r:?}"
             );
         }
-        assert!(r.stderr.contains("[ReadOnlyFilesystem]"), "{backend}: {r:?}");
-        assert!(r.stderr.contains("Read-only file system"), "{backend}: {r:?}");
+        assert!(
+            r.stderr.contains("[ReadOnlyFilesystem]"),
+            "{backend}: {r:?}"
+        );
+        assert!(
+            r.stderr.contains("Read-only file system"),
+            "{backend}: {r:?}"
+        );
         assert!(!r.stderr.contains("not permitted"), "{backend}: {r:?}");
         let meta = std::fs::metadata(a.s.dir.join("hostfile.txt")).expect("host file");
         assert_ne!(

@@ -954,6 +954,39 @@ spec:
 "#,
     ),
     s(
+        "nginx-quits-gracefully",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  shareProcessNamespace: true
+  restartPolicy: Never
+  containers:
+    # QUIT while two requests are half sent: nginx stops listening (a new connection is
+    # refused), answers the first with Connection: close, and exits 0 once the second client
+    # gives up (half a second later, so that its access log line on stdout and its `exit` on
+    # stderr, two pipes on Linux, cannot arrive in either order).
+    - {name: nginx, image: nginx}
+    - name: client
+      image: busybox
+      command:
+        - sh
+        - -c
+        - |
+          until wget -q -O /dev/null http://localhost/ 2>/dev/null; do sleep 0.1; done
+          (printf 'GET / HTTP/1.1\r\nHost: x\r\n'; sleep 1; printf '\r\n') | nc localhost 80 > /tmp/resp &
+          (printf 'GET / HTTP/1.1\r\n'; sleep 1.5) | nc localhost 80 > /dev/null &
+          sleep 0.3
+          kill -QUIT $(ps -o pid,comm | grep nginx | tr -s ' ' | cut -d' ' -f2)
+          sleep 0.2
+          if wget -q -O /dev/null http://localhost/ 2>/dev/null; then echo served; else echo refused; fi
+          wait
+          head -1 /tmp/resp
+          grep -i '^connection:' /tmp/resp
+"#,
+    ),
+    s(
         "tail-f-into-grep-streams",
         r#"
 apiVersion: v1

@@ -372,7 +372,10 @@ fn the_docs_lifecycle_hooks_example_runs_unchanged() {
     // container's PID 1 and the kubelet reports the hook as failed with 137, as on a cluster. Any
     // other failure (a command not found, say) is a bug.
     for line in stderr.lines().filter(|l| l.contains("FailedPreStopHook")) {
-        assert!(line.ends_with("exited with 137: , message: \"\""), "{stderr}");
+        assert!(
+            line.ends_with("exited with 137: , message: \"\""),
+            "{stderr}"
+        );
     }
     assert!(
         stderr.contains("/lifecycle-demo-container: Started:"),

@@ -114,6 +114,11 @@ impl Shell {
         stdout: Out,
         stderr: Out,
     ) -> Result<Child, String> {
+        // The child is the subshell already (`(exit 0) &` is one child, as a shell forks once).
+        let n = match n {
+            Node::Subshell(body) => &**body,
+            n => n,
+        };
         #[cfg(not(target_arch = "wasm32"))]
         return proc::fork(stdin, stdout, stderr, |fds| {
             let mut sub = self.subshell();

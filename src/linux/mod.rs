@@ -599,6 +599,13 @@ impl RuntimeService for LinuxRuntime {
                 .map(PathBuf::from)
                 .filter(|p| std::fs::symlink_metadata(p).is_ok())
                 .collect(),
+            program_paths: image
+                .builtin
+                .and_then(|b| b.exec_commands)
+                .into_iter()
+                .flatten()
+                .map(|name| format!("/usr/sbin/{name}"))
+                .collect(),
             mounts: config
                 .mounts
                 .iter()

@@ -125,6 +125,11 @@ pub fn build(spec: &ContainerSpec) -> io::Result<()> {
             sys::bind(dir, &target, true)?;
         }
     }
+    for path in &spec.program_paths {
+        let target = inside(root, path);
+        touch(&target)?;
+        sys::bind(&spec.program, &target, true)?;
+    }
     let proc_dir = root.join("proc");
     mkdir(&proc_dir, 0o555)?;
     sys::mount(

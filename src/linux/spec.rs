@@ -47,6 +47,9 @@ pub struct ContainerSpec {
     pub files: Vec<(String, Vec<u8>)>,
     /// Host directories bound read-only so the program can run (its shared libraries).
     pub system_binds: Vec<PathBuf>,
+    /// Where `program` is bound read-only inside the root, as the real image has it
+    /// (`/usr/sbin/nginx`), so a shell in the container runs it by name.
+    pub program_paths: Vec<String>,
     pub mounts: Vec<SpecMount>,
     /// The helper writes the container process's pid here once it exists.
     pub pid_file: PathBuf,

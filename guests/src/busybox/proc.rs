@@ -40,7 +40,6 @@ pub enum Io {
 pub use imp::fork;
 #[cfg(target_arch = "wasm32")]
 pub use imp::spawn;
-#[cfg(target_arch = "wasm32")]
 pub use imp::spawn_command;
 pub use imp::{Child, Reader, Writer, spawn_applet, wait_ready};
 
@@ -158,8 +157,10 @@ mod imp {
         }
     }
 
-    /// Spawns `argv` (argv[0] picks the program) with this environment and working directory.
+    /// Spawns `argv` (argv[0] picks the program: the container image's own, which is not a file
+    /// here, so `_path` says nothing more) with this environment and working directory.
     pub fn spawn_command(
+        _path: &str,
         argv: &[String],
         env: &[(String, String)],
         cwd: &str,
@@ -293,6 +294,98 @@ mod imp {
         }
     }
 
+    /// fork(2), after flushing what the shell has buffered (a child must not write it again).
+    /// The caller's child side runs on a copy of everything and must leave with _exit or exec.
+    fn fork_now() -> Result<libc::pid_t, String> {
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: what the child runs is its caller's to keep safe, as documented above.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(crate::io::errstr(&std::io::Error::last_os_error()));
+        }
+        Ok(pid)
+    }
+
+    /// The pipes a child's three streams need: the child's end and the parent's of each.
+    fn wire(stdin: In<'_>, stdout: Out, stderr: Out) -> Result<[Wiring; 3], String> {
+        let input: Wiring = match stdin {
+            In::Inherit | In::Null => (None, None),
+            In::Pipe => {
+                let (r, w) = pipe()?;
+                (Some(r), Some(w))
+            }
+            In::From(c) => match c.stdout.take() {
+                Some(r) => (Some(r), None),
+                None => return Err("Invalid argument".into()),
+            },
+        };
+        Ok([input, out(stdout)?, out(stderr)?])
+    }
+
+    /// Runs the executable file `path` (a program of the container's image, such as nginx) as a
+    /// child: fork, the streams wired onto 0, 1 and 2, then execve. Everything the child needs is
+    /// made before the fork.
+    pub fn spawn_command(
+        path: &str,
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &str,
+        (stdin, stdout, stderr): super::Streams,
+    ) -> Result<Child, String> {
+        use std::ffi::CString;
+        let c = |s: &str| CString::new(s).map_err(|_| "Invalid argument".to_string());
+        let path = c(path)?;
+        let cwd = c(cwd)?;
+        let argv: Vec<CString> = argv.iter().map(|a| c(a)).collect::<Result<_, _>>()?;
+        let env: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| c(&format!("{k}={v}")))
+            .collect::<Result<_, _>>()?;
+        let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        env_ptrs.push(std::ptr::null());
+        let nulls = [
+            matches!(stdin, In::Null),
+            matches!(stdout, Out::Null),
+            matches!(stderr, Out::Null),
+        ];
+        let wiring = wire(stdin, stdout, stderr)?;
+        // The child only makes system calls on data prepared above, then execs or exits.
+        let pid = fork_now()?;
+        if pid == 0 {
+            // SAFETY: async-signal-safe calls on descriptors and strings made before the fork.
+            unsafe {
+                for (n, ((mine, _), null)) in wiring.iter().zip(nulls).enumerate() {
+                    let fd = match mine {
+                        Some(fd) => fd.as_raw_fd(),
+                        None if null => libc::open(c"/dev/null".as_ptr(), libc::O_RDWR),
+                        None => continue,
+                    };
+                    libc::dup2(fd, n as libc::c_int);
+                }
+                if libc::chdir(cwd.as_ptr()) == 0 {
+                    libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr());
+                }
+                let code = if *libc::__errno_location() == libc::ENOENT {
+                    127
+                } else {
+                    126
+                };
+                libc::_exit(code)
+            }
+        }
+        let [(_, stdin), (_, stdout), (_, stderr)] = wiring;
+        Ok(Child {
+            pid,
+            stdin,
+            stdout,
+            stderr,
+            status: None,
+        })
+    }
+
     /// Forks; the child runs `body` on the shell descriptors given (0, 1, 2) and exits with its
     /// status. The child writes through plain descriptors, never through std's locked stdout,
     /// which another thread of a test harness may hold at the fork.
@@ -303,28 +396,14 @@ mod imp {
         body: impl FnOnce([Option<Fd>; 3]) -> i32,
     ) -> Result<Child, String> {
         let null_in = matches!(stdin, In::Null);
-        let (child_in, parent_in): Wiring = match stdin {
-            In::Inherit => (None, None),
-            In::Null => (None, None),
-            In::Pipe => {
-                let (r, w) = pipe()?;
-                (Some(r), Some(w))
-            }
-            In::From(c) => match c.stdout.take() {
-                Some(r) => (Some(r), None),
-                None => return Err("Invalid argument".into()),
-            },
-        };
-        let (child_out, parent_out) = out(stdout)?;
-        let (child_err, parent_err) = out(stderr)?;
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        // SAFETY: the child only runs the shell's own code on its copy of the state and leaves
-        // with _exit, never returning into the caller's frames.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(crate::io::errstr(&std::io::Error::last_os_error()));
-        }
+        let [
+            (child_in, parent_in),
+            (child_out, parent_out),
+            (child_err, parent_err),
+        ] = wire(stdin, stdout, stderr)?;
+        // The child only runs the shell's own code on its copy of the state and leaves with
+        // _exit, never returning into the caller's frames.
+        let pid = fork_now()?;
         if pid == 0 {
             let fds = [
                 child_in

@@ -476,7 +476,7 @@ impl Shell {
             // On wasm the image's own programs are not files: wpod says which names run them.
             #[cfg(target_arch = "wasm32")]
             if crate::sys::names_image_command(name) {
-                return Ok(self.image_command(argv, assigns));
+                return Ok(self.image_command(name, argv, assigns));
             }
             self.err(&format!("{name}: not found"));
             return Ok(127);
@@ -511,6 +511,11 @@ impl Shell {
                 return Ok(126);
             }
         };
+        // A native program (the image's own nginx in a Linux container): executed, not read.
+        #[cfg(not(target_arch = "wasm32"))]
+        if data.starts_with(b"\x7fELF") {
+            return Ok(self.image_command(&p.display().to_string(), argv, assigns));
+        }
         let mut args: Vec<String> = Vec::new();
         let interp = if let Some(rest) = data.strip_prefix(b"#!") {
             let line = String::from_utf8_lossy(rest.split(|&b| b == b'\n').next().unwrap_or(&[]))

@@ -230,10 +230,15 @@ impl Shell {
         status
     }
 
-    /// A command of the container's image that is not this program (`nginx` in an exec whose
-    /// shell is the toolbox standing in for the nginx image's): a child in the foreground.
-    #[cfg(target_arch = "wasm32")]
-    pub(super) fn image_command(&mut self, argv: &[String], assigns: &[(String, String)]) -> i32 {
+    /// A program that is not this one, as a child in the foreground: the container image's own
+    /// (`nginx` in an exec whose shell is the toolbox standing in for the nginx image's; on wasm
+    /// wpod runs it by name), or natively the executable file `path`.
+    pub(super) fn image_command(
+        &mut self,
+        path: &str,
+        argv: &[String],
+        assigns: &[(String, String)],
+    ) -> i32 {
         let (stdout, stderr) = (self.out_for(1), self.out_for(2));
         let feed = !matches!(self.fd(0), Fd::Stdin | Fd::Null | Fd::Closed);
         let stdin = match self.fd(0) {
@@ -244,7 +249,7 @@ impl Shell {
         self.flush_std();
         let env = self.env(assigns);
         let cwd = self.cwd.display().to_string();
-        match proc::spawn_command(argv, &env, &cwd, (stdin, stdout, stderr)) {
+        match proc::spawn_command(path, argv, &env, &cwd, (stdin, stdout, stderr)) {
             Ok(child) => {
                 let mut children = [child];
                 self.pump(&mut children, feed, stdout, stderr);

@@ -619,7 +619,11 @@ async fn run_process(
             } else if oom.load(Ordering::SeqCst) {
                 ExitStatus::oom_killed(config.memory_limit)
             } else {
-                let message = format!("wasm trap: {}", e.root_cause());
+                // A trap says "wasm trap: ..." by itself; a host error that ended the guest does not.
+                let message = match e.downcast_ref::<wasmtime::Trap>() {
+                    Some(trap) => trap.to_string(),
+                    None => format!("wasm trap: {}", e.root_cause()),
+                };
                 config.log.line(&config.name, Stream::Stderr, &message);
                 ExitStatus {
                     code: TRAP_EXIT,

@@ -309,3 +309,31 @@ fn p1_socket_calls_are_refused_with_an_explanation() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_trap_is_reported_once_with_its_cause() {
+    // `(module (memory (export "memory") 1) (func (export "_start") unreachable))`
+    let s = Scratch::new("trap");
+    let wasm = s.write(
+        "trap.wasm",
+        [
+            &b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x05\x03\x01\0\x01"[..],
+            b"\x07\x13\x02\x06_start\0\0\x06memory\x02\0\x0a\x05\x01\x03\0\0\x0b",
+        ]
+        .concat(),
+    );
+    let r = run_json(
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: t}}\nspec:\n  restartPolicy: Never\n  containers: [{{name: c, image: {}}}]\n",
+            wasm.display()
+        ),
+        &[],
+    );
+    let pod = r.json();
+    let t = &container(&pod, "c")["state"]["terminated"];
+    assert_eq!(t["exitCode"], 134, "{pod:#}");
+    assert_eq!(
+        t["message"], "wasm trap: wasm `unreachable` instruction executed",
+        "{pod:#}"
+    );
+}

@@ -193,7 +193,7 @@ impl WasmEngine {
             &self.engine,
             Host {
                 wasi: WasiCtxBuilder::new().build_p1(),
-                limiter: MemoryLimiter::new(None, Arc::default(), process.clone()),
+                limiter: MemoryLimiter::new(None, Arc::default(), process.clone(), pids.clone()),
                 net: NetCtx {
                     netns,
                     container: "POD".into(),
@@ -552,6 +552,7 @@ async fn run_process(
         config.memory_limit,
         config.memory_used.clone(),
         process.clone(),
+        config.pids.clone(),
     );
     let oom = limiter.hit.clone();
     let mount_roots = rootfs
@@ -584,7 +585,7 @@ async fn run_process(
             },
         },
     );
-    store.limiter(|h| &mut h.limiter);
+    store.limiter_async(|h| &mut h.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_async_yield_and_update(1);
 
@@ -600,6 +601,8 @@ async fn run_process(
     }
     let outcome = match outcome {
         Ok(outcome) => outcome,
+        // The largest process of a container that reached its memory limit.
+        Err(_) if process.oom_victim() => return ExitStatus::oom_killed(config.memory_limit),
         Err(signal) => return ExitStatus::from_code(128 + i32::from(signal)),
     };
     match outcome {

@@ -340,3 +340,33 @@ spec:
         );
     });
 }
+
+#[test]
+fn the_oom_killer_takes_the_largest_process_of_the_container() {
+    // The main shell holds 15 MB when its `sort` child fills the 64Mi limit: as the kernel's OOM
+    // killer takes the largest process of the cgroup, the main process dies (the container is
+    // OOMKilled) and the growing child does not get to report anything.
+    let r = run_json(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    resources: {limits: {memory: 64Mi}}
+    command: [sh, -c, 'x=$(yes | head -c 15000000); echo held ${#x}; yes | head -c 60000000 | sort > /dev/null; echo "pipeline ended $?"']
+"#,
+        &["--timeout", "60s"],
+    );
+    assert_eq!(said(&r, "c"), "held 14999999\n", "{}", r.stderr);
+    let pod = r.json();
+    let t = &container(&pod, "c")["state"]["terminated"];
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(137), Some("OOMKilled")),
+        "{pod:#}"
+    );
+}

@@ -35,6 +35,8 @@ pub struct Process {
     kill: Notify,
     /// A parent holds its handle: after it exits it stays (a zombie) until it is waited for.
     parent_waits: AtomicBool,
+    /// The memory limit's OOM killer chose it: its SIGKILL is an OOMKilled end.
+    oom_victim: AtomicBool,
 }
 
 impl Process {
@@ -56,6 +58,17 @@ impl Process {
         {
             self.kill.notify_waiters();
         }
+    }
+
+    /// Kills it for its container's memory limit, as the kernel's OOM killer does (SIGKILL).
+    pub fn kill_for_oom(&self) {
+        self.oom_victim.store(true, Ordering::SeqCst);
+        self.kill(super::signals::SIGKILL);
+    }
+
+    /// Whether the OOM killer took it.
+    pub fn oom_victim(&self) -> bool {
+        self.oom_victim.load(Ordering::SeqCst)
     }
 
     /// Resolves with the signal once the process is killed. Cancel-safe.
@@ -154,6 +167,7 @@ impl PidNamespace {
             killed_by: AtomicU8::new(0),
             kill: Notify::new(),
             parent_waits: AtomicBool::new(new.parent_waits),
+            oom_victim: AtomicBool::new(false),
         });
         t.procs.insert(pid, p.clone());
         Some(p)

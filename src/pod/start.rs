@@ -204,30 +204,30 @@ impl PodWorker {
         });
     }
 
-    /// The image, pulled once per container (and again after its image changed).
+    /// The image, resolved once per container (and again after its image changed); as the
+    /// kubelet's EnsureImageExists, every start says it is present (`Pulled`, xN in describe).
     async fn pull(&mut self, key: Key) -> Option<crate::runtime::ImageInfo> {
-        if let Some(image) = self.slot(key).image.clone() {
-            return Some(image);
-        }
         let (name, image_ref) = {
             let plan = &self.slot(key).plan;
             (plan.name.clone(), plan.image.clone())
         };
+        let present = |image: &crate::runtime::ImageInfo| {
+            format!(
+                "Container image \"{image_ref}\" already present on machine ({})",
+                image.source
+            )
+        };
+        if let Some(image) = self.slot(key).image.clone() {
+            self.event(EventType::Normal, "Pulled", Some(&name), present(&image));
+            return Some(image);
+        }
         match self
             .runtime
             .pull_image(&image_ref, &self.plan.base_dir)
             .await
         {
             Ok(image) => {
-                self.event(
-                    EventType::Normal,
-                    "Pulled",
-                    Some(&name),
-                    format!(
-                        "Container image \"{image_ref}\" already present on machine ({})",
-                        image.source
-                    ),
-                );
+                self.event(EventType::Normal, "Pulled", Some(&name), present(&image));
                 let slot = self.slot_mut(key);
                 slot.image = Some(image.clone());
                 slot.status.image_id = Some(image.id.clone());

@@ -1153,8 +1153,8 @@ async fn a_dead_infra_container_recreates_the_sandbox_and_reruns_init() {
         [
             "SandboxChanged",
             "Killing app",
-            "Created init",
-            "Started init"
+            "Pulled init",
+            "Created init"
         ]
     );
     let order: Vec<&str> = journal

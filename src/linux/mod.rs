@@ -105,7 +105,7 @@ struct Sandbox {
     /// Asks the pause process for sockets in the pod's network (published ports).
     factory: Mutex<UnixStream>,
     /// The listeners of its hostPorts, closed when the sandbox stops.
-    host_ports: Vec<tokio::task::JoinHandle<()>>,
+    host_ports: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// What a container process of an image execs.
@@ -518,7 +518,7 @@ impl RuntimeService for LinuxRuntime {
                 pid,
                 ip,
                 factory: Mutex::new(ours),
-                host_ports,
+                host_ports: Mutex::new(host_ports),
             }),
         );
         Ok(id)
@@ -782,8 +782,12 @@ impl RuntimeService for LinuxRuntime {
     async fn stop_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         crate::runtime::kill_all(self, self.containers.of_sandbox(id)).await?;
         if let Ok(s) = self.sandbox(id) {
-            for listener in &s.host_ports {
+            // Free once the listeners are gone, not when told to go: a sandbox recreated for
+            // the same pod binds them again at once.
+            let listeners = std::mem::take(&mut *lock(&s.host_ports));
+            for listener in listeners {
                 listener.abort();
+                let _ = listener.await;
             }
             let mut ended = s.ended.clone();
             // Signalled only while it runs: once reaped, its pid may be another process's.

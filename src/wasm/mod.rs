@@ -597,6 +597,11 @@ impl RuntimeService for WasmRuntime {
         let removed = lock(&self.sandboxes).remove(&id.0);
         if let Some(sandbox) = removed {
             sandbox.stop();
+            // Its host ports are free once their listeners are gone, not when they are told to
+            // go: a sandbox recreated for the same pod binds them again at once.
+            for listener in sandbox.host_ports {
+                let _ = listener.await;
+            }
             let _ = std::fs::remove_dir_all(&sandbox.config.state_dir);
             if !sandbox.config.host_network {
                 self.cluster.remove_netns(sandbox.netns.ip);

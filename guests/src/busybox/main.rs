@@ -5,10 +5,11 @@
 //!
 //! - applets and builtins are functions taking (args, stdin, stdout, stderr, env, cwd) and
 //!   returning a status, run in the shell's own process;
-//! - pipeline stages and background jobs (`cmd &`) are child processes running at once (see
+//! - pipeline stages, subshells `( )` and background jobs (`cmd &`) are child processes running
+//!   at once (see
 //!   [`proc`]): forked natively, and on wasm new instances of this program started through
 //!   wpod's `wpod:process` extension, so pipes stream and `$!`, `wait`, `jobs` and `kill %N` work;
-//! - subshells `( )` and `$(...)` run on a clone of the shell state in the same process;
+//! - `$(...)` runs on a clone of the shell state in the same process;
 //! - signals: `trap` catches what the kernel (natively) or wpod (on wasm) delivers (see [`sys`]).
 
 #[path = "../common/mod.rs"]

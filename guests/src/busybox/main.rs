@@ -6,9 +6,9 @@
 //! - applets and builtins are functions taking (args, stdin, stdout, stderr, env, cwd) and
 //!   returning a status, run in the shell's own process;
 //! - pipeline stages, subshells `( )` and background jobs (`cmd &`) are child processes running
-//!   at once (see
-//!   [`proc`]): forked natively, and on wasm new instances of this program started through
-//!   wpod's `wpod:process` extension, so pipes stream and `$!`, `wait`, `jobs` and `kill %N` work;
+//!   at once (see [`proc`]): forked natively, and on wasm new instances of this program started
+//!   through wpod's `wpod:process` extension, so pipes stream and `$!`, `wait`, `jobs` and
+//!   `kill %N` work;
 //! - `$(...)` runs on a clone of the shell state in the same process;
 //! - signals: `trap` catches what the kernel (natively) or wpod (on wasm) delivers (see [`sys`]).
 

@@ -17,6 +17,12 @@ use crate::proc::{self, Child, In, Out};
 
 /// The environment variable a child shell reads its parent's `$$ $? $!` from.
 pub const FORK_ENV: &str = "WPOD_SH_FORK";
+/// On wasm, where a child is a new instance rather than a fork, the piece of the script a child
+/// shell runs and its `$0`: its argv stays its parent's, as a fork's does, so `ps` shows it so.
+#[cfg(target_arch = "wasm32")]
+pub const FORK_SCRIPT_ENV: &str = "WPOD_SH_FORK_SCRIPT";
+#[cfg(target_arch = "wasm32")]
+pub const FORK_ARG0_ENV: &str = "WPOD_SH_FORK_ARG0";
 
 /// A background job: its process and its command line, for `jobs`.
 pub struct Job {
@@ -96,6 +102,12 @@ impl Shell {
         if !flags.is_empty() {
             s.push_str(&format!("set -{flags}\n"));
         }
+        s.push_str("set --");
+        for p in &self.params {
+            s.push(' ');
+            s.push_str(&super::exec::quote(p));
+        }
+        s.push('\n');
         for (sig, action) in &self.traps {
             if action.is_empty() {
                 s.push_str(&format!("trap '' {}\n", crate::sys::signal_name(*sig)));
@@ -131,16 +143,18 @@ impl Shell {
         });
         #[cfg(target_arch = "wasm32")]
         {
-            let mut argv = vec![
-                "sh".to_string(),
-                "-c".to_string(),
-                self.fork_script(n),
-                self.arg0.clone(),
-            ];
-            argv.extend(self.params.iter().cloned());
+            // The process's own argv, as a fork keeps it (`sh -c ...` with the whole script).
+            let mut argv: Vec<String> = std::env::args().collect();
+            if argv.is_empty() {
+                argv.push("sh".into());
+            }
             let last_bg = self.last_bg.map_or(String::new(), |p| p.to_string());
             let fork = format!("{} {} {last_bg}", self.pid, self.status);
-            let env = self.env(&[(FORK_ENV.to_string(), fork)]);
+            let env = self.env(&[
+                (FORK_ENV.to_string(), fork),
+                (FORK_SCRIPT_ENV.to_string(), self.fork_script(n)),
+                (FORK_ARG0_ENV.to_string(), self.arg0.clone()),
+            ]);
             proc::spawn(
                 &argv,
                 &env,

@@ -269,6 +269,14 @@ impl Shell {
 
 /// The `sh` applet.
 pub fn sh_main(ctx: &mut Ctx, args: &[String]) -> i32 {
+    // A child of a shell on wasm: its argv is its parent's; what it runs comes in its env.
+    #[cfg(target_arch = "wasm32")]
+    if let Some(script) = take_env(ctx, jobs::FORK_SCRIPT_ENV) {
+        let arg0 = take_env(ctx, jobs::FORK_ARG0_ENV).unwrap_or_else(|| "sh".into());
+        let mut sh = Shell::new(ctx, &arg0, Vec::new());
+        let r = sh.run_source(&script);
+        return sh.end(r);
+    }
     let mut opts: Vec<char> = Vec::new();
     let mut script: Option<String> = None;
     let mut i = 0;
@@ -343,13 +351,25 @@ pub fn sh_main(ctx: &mut Ctx, args: &[String]) -> i32 {
     } else {
         sh.run_stdin()
     };
-    let st = sh.finish(r);
-    let _ = sh.fd(1).flush();
-    let _ = sh.fd(2).flush();
-    st
+    sh.end(r)
+}
+
+/// Takes `name` out of the environment the shell starts with (it is not exported further).
+#[cfg(target_arch = "wasm32")]
+fn take_env(ctx: &mut Ctx, name: &str) -> Option<String> {
+    let i = ctx.env.iter().position(|(k, _)| k == name)?;
+    Some(ctx.env.remove(i).1)
 }
 
 impl Shell {
+    /// The shell's exit status once its script ended with `r` (EXIT trap run, output flushed).
+    fn end(&mut self, r: Res) -> i32 {
+        let st = self.finish(r);
+        let _ = self.fd(1).flush();
+        let _ = self.fd(2).flush();
+        st
+    }
+
     /// Reads commands from stdin, running each as soon as it is complete.
     fn run_stdin(&mut self) -> Res {
         let input = self.fd(0);

@@ -90,6 +90,9 @@ fn pause_main(hostname: &str, own_net: bool) -> i32 {
     let pid = match sys::fork() {
         Ok(0) => {
             let _ = sys::set_pdeathsig(libc::SIGKILL);
+            // Named as Kubernetes' infra container is, for `ps` in a shared PID namespace.
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr()) };
             pause_loop(&signals);
             // SAFETY: leaving the forked child without running the parent's exit handlers.
             unsafe { libc::_exit(0) }
@@ -443,7 +446,13 @@ fn wire_pod(
         "addr add {cidr} dev eth0\nlink set eth0 up\nroute add default via {gateway}\n"
     ));
     sys::setns(own, "node network")?;
-    configured
+    configured?;
+    // A pod recreated with its address (SandboxChanged) has a new MAC: a neighbour entry left by
+    // its old sandbox would send the node's packets nowhere until it went stale. Best effort: an
+    // entry that stays only delays the first connections.
+    let addr = cidr.split('/').next().unwrap_or(cidr);
+    let _ = ip_batch(&format!("neigh flush to {addr}\n"));
+    Ok(())
 }
 
 /// Runs iproute2's `ip -batch -` in this process's network namespace.

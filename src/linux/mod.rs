@@ -425,6 +425,8 @@ impl RuntimeService for LinuxRuntime {
             .with_context(|| format!("creating {}", config.state_dir.display()))?;
         let (ours, theirs) = UnixStream::pair().context("creating the pause process's socket")?;
         let mut outer = lifeline::command(&self.options.exe)
+            // What `ps` in a shared PID namespace shows for PID 1, as in Kubernetes.
+            .arg0("pause")
             .arg(helper::PAUSE)
             .arg(&config.hostname)
             .arg(if config.host_network { "0" } else { "1" })

@@ -370,3 +370,48 @@ spec:
         "{pod:#}"
     );
 }
+
+#[test]
+fn pidof_and_killall_find_processes_by_name_across_containers() {
+    on_backends(|backend| {
+        let r = run_json(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  shareProcessNamespace: true
+  restartPolicy: Never
+  containers:
+  - {name: web, image: nginx}
+  - name: c
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      until wget -q -O /dev/null http://localhost/ 2>/dev/null; do sleep 0.1; done
+      pidof nginx
+      pidof nope; echo "pidof nope: $?"
+      killall -0 nginx && echo "nginx runs"
+      killall nope 2>/dev/null; echo "killall nope: $?"
+      killall -QUIT nginx
+      while killall -0 nginx 2>/dev/null; do sleep 0.1; done
+      echo "nginx is gone"
+"#,
+            &["--backend", backend, "--timeout", "30s"],
+        );
+        assert_eq!(r.code, 0, "{backend}: {}", r.stderr);
+        assert_eq!(
+            said(&r, "c"),
+            "2\npidof nope: 1\nnginx runs\nkillall nope: 1\nnginx is gone\n",
+            "{backend}: {}",
+            r.stderr
+        );
+        assert!(
+            said(&r, "web").contains("signal 3 (SIGQUIT) received"),
+            "{backend}: {}",
+            r.stderr
+        );
+    });
+}

@@ -378,6 +378,113 @@ pub fn kill(ctx: &mut Ctx, args: &[String]) -> i32 {
     st
 }
 
+/// The live processes (zombies aside) but the caller whose command (argv[0]'s basename) is
+/// `name`, in pid order, as busybox's find_pid_by_name finds them.
+fn named(name: &str) -> Vec<u32> {
+    let me = sys::pid();
+    let mut pids: Vec<u32> = sys::processes()
+        .into_iter()
+        .filter(|p| p.pid != me && !p.zombie)
+        .filter(|p| {
+            p.argv
+                .first()
+                .is_some_and(|a| a.rsplit('/').next() == Some(name))
+        })
+        .map(|p| p.pid)
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// `pidof [-s] [-o PID] NAME...`: the pids running NAME; 1 when there are none.
+pub fn pidof(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let Some(o) = opts(ctx, "pidof", args, "so:") else {
+        return 1;
+    };
+    let omit: Vec<u32> = o
+        .val('o')
+        .and_then(|p| p.parse().ok())
+        .into_iter()
+        .collect();
+    let mut found: Vec<String> = Vec::new();
+    for name in &o.args {
+        let pids = named(name).into_iter().filter(|p| !omit.contains(p));
+        found.extend(pids.map(|p| p.to_string()));
+        if o.has('s') && !found.is_empty() {
+            found.truncate(1);
+            break;
+        }
+    }
+    if found.is_empty() {
+        return 1;
+    }
+    ctx.write_out(format!("{}\n", found.join(" ")).as_bytes());
+    0
+}
+
+/// `killall [-q] [-SIG | -s SIG] NAME...`: signals every process running NAME (`-0` only asks
+/// whether there is one); 1 when a NAME matched none.
+pub fn killall(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let mut sig = 15;
+    let mut quiet = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let given = match a.as_str() {
+            "-q" => {
+                quiet = true;
+                i += 1;
+                continue;
+            }
+            "-s" => {
+                i += 1;
+                args.get(i).map(String::as_str)
+            }
+            "--" => {
+                i += 1;
+                break;
+            }
+            a => match a.strip_prefix('-') {
+                Some(s) => Some(s),
+                None => break,
+            },
+        };
+        match given.and_then(sys::signal_number) {
+            Some(n) => sig = n,
+            None => {
+                ctx.error(
+                    "killall",
+                    format!("bad signal name '{}'", given.unwrap_or("")),
+                );
+                return 1;
+            }
+        }
+        i += 1;
+    }
+    let names = &args[i..];
+    if names.is_empty() {
+        ctx.error("killall", "usage: killall [-q] [-SIG | -s SIG] NAME...");
+        return 1;
+    }
+    let mut st = 0;
+    for name in names {
+        let pids = named(name);
+        if pids.is_empty() {
+            if !quiet {
+                ctx.error("killall", format!("{name}: no process killed"));
+            }
+            st = 1;
+        }
+        for pid in pids {
+            // A signal 0 only asks; one that finds the process gone has nothing left to do.
+            let Ok(pid) = i32::try_from(pid) else {
+                continue;
+            };
+            let _ = sys::kill(pid, sig);
+        }
+    }
+    st
+}
+
 /// busybox's `ps`: PID, USER, TIME (CPU minutes:seconds, where the system counts it) and the
 /// command line of every process in the PID namespace; `-o pid,ppid,user,comm,args` picks columns.
 pub fn ps(ctx: &mut Ctx, args: &[String]) -> i32 {

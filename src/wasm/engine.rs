@@ -333,10 +333,6 @@ impl Guest {
     }
 }
 
-fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
 /// Starts children from a process's program and context.
 struct Template {
     engine: Engine,
@@ -379,17 +375,8 @@ impl Spawner for Template {
             role: Role::Child(command.stdio),
             ..self.guest.clone()
         };
-        let program = match &self.guest.image_program {
-            Some((own, names))
-                if guest
-                    .argv
-                    .first()
-                    .is_some_and(|a| names.contains(&basename(a))) =>
-            {
-                own.clone()
-            }
-            _ => self.program.clone(),
-        };
+        let program = guest.argv.first().and_then(|a| self.image_program(a));
+        let program = program.unwrap_or(&self.program).clone();
         tokio::spawn(run_guest(
             self.engine.clone(),
             program,
@@ -400,10 +387,17 @@ impl Spawner for Template {
     }
 
     fn names_image_command(&self, name: &str) -> bool {
-        self.guest
-            .image_program
-            .as_ref()
-            .is_some_and(|(_, names)| names.contains(&basename(name)))
+        self.image_program(name).is_some()
+    }
+}
+
+impl Template {
+    /// The container image's own program, when `name` is one of its commands and this is the
+    /// toolbox standing in for the image's shell.
+    fn image_program(&self, name: &str) -> Option<&Program> {
+        let (own, names) = self.guest.image_program.as_ref()?;
+        let base = name.rsplit('/').next().unwrap_or(name);
+        names.contains(&base).then_some(own)
     }
 }
 

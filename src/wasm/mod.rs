@@ -67,11 +67,7 @@ struct Sandbox {
     config: SandboxConfig,
     netns: Arc<Netns>,
     /// The pod's infra container: the sandbox lives as long as it runs.
-    pause: tokio::task::JoinHandle<()>,
-    /// Its process, PID 1 of `pids`.
-    pause_process: Arc<Process>,
-    /// True once it has ended (its sender goes with its task).
-    pause_ended: tokio::sync::watch::Receiver<bool>,
+    pause: Pause,
     /// The pod's PID namespace, where pause is PID 1: its containers' with
     /// `shareProcessNamespace: true`, else only pause's own.
     pids: Arc<PidNamespace>,
@@ -82,7 +78,7 @@ struct Sandbox {
 impl Sandbox {
     /// Ends what StopPodSandbox ends: the infra container and the pod's port mappings.
     fn stop(&self) {
-        self.pause.abort();
+        self.pause.task.abort();
         for listener in &self.host_ports {
             listener.abort();
         }
@@ -92,7 +88,9 @@ impl Sandbox {
 /// A running infra container.
 struct Pause {
     task: tokio::task::JoinHandle<()>,
+    /// Its process, PID 1 of the sandbox's PID namespace.
     process: Arc<Process>,
+    /// True once it has ended (its sender goes with its task).
     ended: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -370,14 +368,7 @@ impl RuntimeService for WasmRuntime {
                 .map(|pause| (pause, host_ports)),
             Err(e) => Err(e),
         };
-        let (
-            Pause {
-                task,
-                process,
-                ended,
-            },
-            host_ports,
-        ) = match started {
+        let (pause, host_ports) = match started {
             Ok(started) => started,
             Err(e) => {
                 if !config.host_network {
@@ -391,9 +382,7 @@ impl RuntimeService for WasmRuntime {
             Sandbox {
                 config: config.clone(),
                 netns,
-                pause: task,
-                pause_process: process,
-                pause_ended: ended,
+                pause,
                 pids,
                 host_ports,
             },
@@ -413,7 +402,7 @@ impl RuntimeService for WasmRuntime {
         };
         Ok(SandboxStatus {
             ip: Some(ip),
-            ready: !*sandbox.pause_ended.borrow(),
+            ready: !*sandbox.pause.ended.borrow(),
         })
     }
 
@@ -547,7 +536,7 @@ impl RuntimeService for WasmRuntime {
     async fn wait_pod_sandbox(&self, id: &SandboxId) -> Result<()> {
         let ended = lock(&self.sandboxes)
             .get(&id.0)
-            .map(|s| s.pause_ended.clone());
+            .map(|s| s.pause.ended.clone());
         let Some(mut ended) = ended else {
             return Err(not_found("sandbox", &id.0));
         };
@@ -561,7 +550,7 @@ impl RuntimeService for WasmRuntime {
         let s = sandboxes
             .get(&id.0)
             .ok_or_else(|| not_found("sandbox", &id.0))?;
-        s.pause_process.kill(process::signals::SIGKILL);
+        s.pause.process.kill(process::signals::SIGKILL);
         Ok(())
     }
 

@@ -227,13 +227,6 @@ fn udp_round_trip_between_containers() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn http_get(port: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -36,6 +36,15 @@ enum Term {
     On(&'static str),
 }
 
+/// The manifest of scenario `name`, for tests that assert what it does on each backend too.
+pub fn manifest(name: &str) -> &'static str {
+    SCENARIOS
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.manifest)
+        .unwrap_or_else(|| panic!("no parity scenario {name}"))
+}
+
 const fn s(name: &'static str, manifest: &'static str) -> Scenario {
     Scenario {
         name,

@@ -290,32 +290,7 @@ spec:
 fn nginx_quits_gracefully_finishing_the_request_in_progress() {
     on_backends(|backend| {
         let r = run_json(
-            r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: web}
-spec:
-  shareProcessNamespace: true
-  restartPolicy: Never
-  containers:
-  - {name: nginx, image: nginx}
-  - name: client
-    image: busybox
-    command:
-    - sh
-    - -c
-    - |
-      until wget -q -O /dev/null http://localhost/ 2>/dev/null; do sleep 0.1; done
-      (printf 'GET / HTTP/1.1\r\nHost: x\r\n'; sleep 1; printf '\r\n') | nc localhost 80 > /tmp/resp &
-      (printf 'GET / HTTP/1.1\r\n'; sleep 1.5) | nc localhost 80 > /dev/null &
-      sleep 0.3
-      kill -QUIT $(ps -o pid,comm | grep nginx | tr -s ' ' | cut -d' ' -f2)
-      sleep 0.2
-      if wget -q -O /dev/null http://localhost/ 2>/dev/null; then echo served; else echo refused; fi
-      wait
-      head -1 /tmp/resp
-      grep -i '^connection:' /tmp/resp
-"#,
+            crate::parity::manifest("nginx-quits-gracefully"),
             &["--backend", backend, "--timeout", "30s"],
         );
         assert_eq!(r.code, 0, "{backend}: {}", r.stderr);

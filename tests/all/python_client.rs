@@ -6,7 +6,8 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::serve::{free_port, serve, stop};
+use crate::serve::{serve, stop};
+use crate::support::free_port;
 
 /// Every wait in the script is bounded; this bounds the script as a whole.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(300);

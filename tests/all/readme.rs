@@ -5,14 +5,7 @@ use std::io::{Read as _, Write as _};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{backends, wpod};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::support::{backends, free_port, wpod};
 
 fn get(port: u16) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);

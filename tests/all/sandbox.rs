@@ -146,37 +146,21 @@ spec:
 #[test]
 fn a_recreated_sandbox_publishes_its_host_port_again() {
     on_backends(|backend| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let s = Scratch::new("host-port");
-        let file = s.write(
-            "pod.yaml",
-            format!(
-                "apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  containers:\n  - name: nginx\n    image: nginx\n    ports: [{{containerPort: 80, hostPort: {port}}}]\n"
-            ),
+        let port = free_port();
+        let manifest = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nspec:\n  containers:\n  - name: nginx\n    image: nginx\n    ports: [{{containerPort: 80, hostPort: {port}}}]\n"
         );
-        let child = wpod()
-            .args([
-                "run",
-                "-o",
-                "json",
-                "--color",
-                "never",
-                "--backend",
-                backend,
-            ])
-            .args(["--kill-infra-after", "1s", "--timeout", "30s"])
-            .arg(&file)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run wpod");
+        let extra = [
+            "--backend",
+            backend,
+            "--kill-infra-after",
+            "1s",
+            "--timeout",
+            "30s",
+        ];
         let mut starts = 0;
         let mut answer = String::new();
-        let r = end_when(child, |line| {
+        let r = run_ending_when(&manifest, &extra, |line| {
             // The second nginx is in the new sandbox: its hostPort must answer again. (Its log
             // and the Started event come in either order.)
             if line.contains("start worker process") {
@@ -199,16 +183,4 @@ fn a_recreated_sandbox_publishes_its_host_port_again() {
             r.stderr
         );
     });
-}
-
-fn http_get(port: u16) -> String {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return "connection refused".into();
-    };
-    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-    let _ = conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut reply = String::new();
-    let _ = conn.read_to_string(&mut reply);
-    reply
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::wpod;
+use crate::support::{free_port, http_get, wpod};
 
 /// The machine's kubectl; CI installs one, so its absence is a failure, not a skip.
 pub(crate) fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
@@ -21,13 +21,6 @@ pub(crate) fn kubectl(config: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Starts `wpod serve` and waits for its `export KUBECONFIG=...` line.
@@ -190,18 +183,6 @@ fn free_port_again(config: &Path) -> u16 {
         .find_map(|l| l.trim().strip_prefix("server: https://127.0.0.1:"))
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(free_port)
-}
-
-fn http_get(port: u16) -> String {
-    use std::io::{Read as _, Write as _};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }
 
 #[test]

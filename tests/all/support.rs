@@ -160,6 +160,22 @@ pub fn backends() -> Vec<&'static str> {
 /// takes as long as its clients and not a fixed `--timeout`. A `--timeout` in `extra` still
 /// bounds a run whose clients never exit.
 pub fn run_until_exited(manifest: &str, extra: &[&str], done: &[&str]) -> Run {
+    let exits: Vec<String> = done
+        .iter()
+        .map(|c| format!("-- {c}: exited with code"))
+        .collect();
+    let mut seen = vec![false; exits.len()];
+    run_ending_when(manifest, extra, |line| {
+        for (seen, exit) in seen.iter_mut().zip(&exits) {
+            *seen |= line.starts_with(exit.as_str());
+        }
+        seen.iter().all(|s| *s)
+    })
+}
+
+/// `wpod run -o json [extra] MANIFEST`, its pods killed (see [`end_when`]) once `now` holds for a
+/// line of its stderr.
+pub fn run_ending_when(manifest: &str, extra: &[&str], now: impl FnMut(&str) -> bool) -> Run {
     let s = Scratch::new("until");
     let file = s.write("pod.yaml", manifest);
     let child = wpod()
@@ -171,17 +187,7 @@ pub fn run_until_exited(manifest: &str, extra: &[&str], done: &[&str]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run wpod");
-    let exits: Vec<String> = done
-        .iter()
-        .map(|c| format!("-- {c}: exited with code"))
-        .collect();
-    let mut seen = vec![false; exits.len()];
-    end_when(child, |line| {
-        for (seen, exit) in seen.iter_mut().zip(&exits) {
-            *seen |= line.starts_with(exit.as_str());
-        }
-        seen.iter().all(|s| *s)
-    })
+    end_when(child, now)
 }
 
 /// Reads a spawned `wpod run` (stdout and stderr piped) to its end, and kills its pods, as a
@@ -234,4 +240,25 @@ pub fn on_backends(test: impl Fn(&'static str) + Sync) {
             scope.spawn(move || test(backend));
         }
     });
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One `GET /` to 127.0.0.1:`port`: the whole reply, empty when nothing answered.
+pub fn http_get(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let _ = write!(s, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }

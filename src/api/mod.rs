@@ -3,6 +3,7 @@
 //! created through the API run on the node, their status flows back into the stored objects.
 
 mod discovery;
+mod exec;
 mod kubeconfig;
 pub mod logs;
 mod namespaces;
@@ -16,6 +17,7 @@ mod status;
 mod store;
 mod table;
 mod tls;
+mod websocket;
 
 pub use kubeconfig::{kubeconfig, merge as merge_kubeconfig};
 
@@ -179,6 +181,36 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         .map(percent_decode)
         .collect();
     let query = req.uri().query().map(parse_query).unwrap_or_default();
+    // The streaming subresources take over the connection: the request stays whole for that.
+    if let [
+        "api",
+        "v1",
+        "namespaces",
+        ns,
+        "pods",
+        name,
+        sub @ ("exec" | "portforward"),
+    ] = path
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+        && matches!(method, Method::GET | Method::POST)
+    {
+        let (ns, name, sub) = (ns.to_string(), name.to_string(), sub.to_string());
+        let call = Call {
+            method,
+            path: path.clone(),
+            query,
+            accept,
+            content_type,
+            body: Bytes::new(),
+        };
+        return match sub.as_str() {
+            "exec" => exec::exec(api, &call, req, &ns, &name).await,
+            _ => status::bad_request("port forwarding is not served yet"),
+        };
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {

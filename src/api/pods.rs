@@ -360,9 +360,16 @@ pub fn resume(api: &Api) {
 }
 
 /// `kubectl logs [-c C] [--tail N] [--timestamps] [-f]`: the container's kept lines as text.
-pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
+/// The pod and the container a subresource call (log, exec, attach) names with `container`:
+/// the only app container when none is named.
+pub fn container_for(
+    api: &Api,
+    call: &Call,
+    ns: &str,
+    name: &str,
+) -> Result<(Value, String), Box<Response<Body>>> {
     let Some(pod) = api.store.get(&key("pods", ns, name)) else {
-        return status::not_found("pods", name);
+        return Err(Box::new(status::not_found("pods", name)));
     };
     let names: Vec<String> = ["initContainers", "containers"]
         .iter()
@@ -382,7 +389,9 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
     let container = match call.param("container") {
         Some(c) if names.iter().any(|n| n == c) => c.to_string(),
         Some(c) => {
-            return status::bad_request(&format!("container {c} is not valid for pod {name}"));
+            return Err(Box::new(status::bad_request(&format!(
+                "container {c} is not valid for pod {name}"
+            ))));
         }
         None if app.len() == 1 => app[0]
             .get("name")
@@ -390,11 +399,19 @@ pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
             .unwrap_or_default()
             .to_string(),
         None => {
-            return status::bad_request(&format!(
+            return Err(Box::new(status::bad_request(&format!(
                 "a container name must be specified for pod {name}, choose one of: [{}]",
                 names.join(" ")
-            ));
+            ))));
         }
+    };
+    Ok((pod, container))
+}
+
+pub fn log(api: &Api, call: &Call, ns: &str, name: &str) -> Response<Body> {
+    let container = match container_for(api, call, ns, name) {
+        Ok((_, c)) => c,
+        Err(response) => return *response,
     };
     let tail = call
         .param("tailLines")

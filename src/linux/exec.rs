@@ -13,8 +13,9 @@ use anyhow::Context as _;
 use tokio::io::AsyncReadExt as _;
 
 use super::spec::ContainerSpec;
-use super::sys;
-use crate::runtime::{ExecResult, MAX_EXEC_OUTPUT, Result, RuntimeError};
+use super::{pty, sys};
+use crate::runtime::stream::{Reader, Writer};
+use crate::runtime::{ExecRequest, ExecResult, ExecSession, MAX_EXEC_OUTPUT, Result, RuntimeError};
 
 pub const EXEC: &str = "__wpod-exec";
 
@@ -27,6 +28,16 @@ const HELPER_SAYS: &str = "wpod exec: ";
 
 /// The PROGRAM argument for the container's own program.
 const SAME_PROGRAM: &str = "-";
+
+/// The helper's first argument when the command gets the terminal on its stdio as its
+/// controlling terminal.
+const TTY: &str = "--tty";
+
+/// A terminal's size until the client sends one.
+const DEFAULT_SIZE: crate::runtime::TermSize = crate::runtime::TermSize {
+    width: 80,
+    height: 24,
+};
 
 /// What to run where.
 pub struct Exec<'a> {
@@ -90,6 +101,93 @@ pub async fn exec_sync(exe: &Path, exec: Exec<'_>, timeout: Duration) -> Result<
     }
 }
 
+/// Starts the exec with its streams connected to the caller (`kubectl exec`): pipes, or a
+/// pseudo-terminal that becomes the command's controlling terminal.
+pub fn exec_stream(exe: &Path, exec: Exec<'_>, req: &ExecRequest) -> Result<ExecSession> {
+    let mut command = super::lifeline::command(exe);
+    command.arg(EXEC);
+    let terminal = if req.tty {
+        command.arg(TTY);
+        Some(pty::open(DEFAULT_SIZE).context("starting the exec")?)
+    } else {
+        None
+    };
+    command
+        .arg(exec.spec_file)
+        .arg(exec.pid.to_string())
+        .arg(exec.program.unwrap_or(Path::new(SAME_PROGRAM)))
+        .args(exec.argv)
+        .kill_on_drop(true);
+    match &terminal {
+        Some((_, slave)) => {
+            let io = |why| slave.try_clone().context(why);
+            command
+                .stdin(io("the terminal for stdin")?)
+                .stdout(io("the terminal for stdout")?)
+                .stderr(io("the terminal for stderr")?);
+        }
+        None => {
+            command
+                .stdin(if req.stdin {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+    }
+    let mut child = command.spawn().context("starting the exec helper")?;
+    let pipes = (
+        child_stdin(&mut child),
+        child.stdout.take(),
+        child.stderr.take(),
+    );
+    let (done_tx, done_rx) = tokio::sync::watch::channel(None);
+    let exit = async move {
+        let status = child.wait().await.context("waiting for the exec helper");
+        use std::os::unix::process::ExitStatusExt as _;
+        let code = status.map(|s| s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)));
+        if let Ok(code) = &code {
+            let _ = done_tx.send(Some(*code));
+        }
+        Ok(code?)
+    };
+    let Some((master, slave)) = terminal else {
+        let (stdin, Some(stdout), Some(stderr)) = pipes else {
+            return Err(anyhow::anyhow!("the exec helper has no pipes").into());
+        };
+        return Ok(ExecSession {
+            stdin,
+            stdout: Box::new(stdout),
+            stderr: Some(Box::new(stderr) as Reader),
+            resize: None,
+            exit: Box::pin(exit),
+        });
+    };
+    // Only the command holds the slave now: its end is the terminal's hang-up.
+    drop(slave);
+    let (near_in, far_in) = tokio::io::duplex(64 * 1024);
+    let (near_out, far_out) = tokio::io::duplex(64 * 1024);
+    let mut done = done_rx;
+    let ended = async move {
+        let _ = done.wait_for(Option::is_some).await;
+    };
+    let resize = pty::serve(master, req.stdin.then_some(far_in), far_out, ended)
+        .context("serving the exec's terminal")?;
+    Ok(ExecSession {
+        stdin: req.stdin.then(|| Box::new(near_in) as Writer),
+        stdout: Box::new(near_out),
+        stderr: None,
+        resize: Some(resize),
+        exit: Box::pin(exit),
+    })
+}
+
+fn child_stdin(child: &mut tokio::process::Child) -> Option<Writer> {
+    child.stdin.take().map(|s| Box::new(s) as Writer)
+}
+
 /// Reads a stream to its end, keeping at most what the kubelet keeps of an exec's output
 /// (10 KiB); the rest is read and dropped, so the command never blocks on a full pipe.
 async fn read_capped(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> anyhow::Result<Vec<u8>> {
@@ -120,6 +218,10 @@ pub fn helper_main(args: &[String]) -> i32 {
 }
 
 fn enter_and_run(args: &[String]) -> io::Result<i32> {
+    let (tty, args) = match args.split_first() {
+        Some((first, rest)) if first == TTY => (true, rest),
+        _ => (false, args),
+    };
     let [spec_path, pid, program, argv @ ..] = args else {
         return Err(io::Error::other(
             "usage: __wpod-exec SPEC PID PROGRAM ARGV...",
@@ -172,6 +274,11 @@ fn enter_and_run(args: &[String]) -> io::Result<i32> {
     match sys::fork()? {
         0 => {
             let _ = sys::set_pdeathsig(libc::SIGKILL);
+            if tty && let Err(e) = sys::take_terminal() {
+                eprintln!("{HELPER_SAYS}{e}");
+                // SAFETY: leaving the forked child without running the parent's exit handlers.
+                unsafe { libc::_exit(CANNOT_ENTER) }
+            }
             // The container's working directory, as runc exec uses the process's cwd.
             let dir = spec.working_dir.as_deref().unwrap_or("/");
             if std::env::set_current_dir(dir).is_err() {

@@ -12,6 +12,7 @@ mod helper;
 mod images;
 pub mod leftovers;
 mod lifeline;
+mod pty;
 pub mod publish;
 mod rootfs;
 mod seccomp;
@@ -37,12 +38,12 @@ pub use helper::dispatch as helper_main;
 use crate::images as builtin;
 use crate::net::Cluster;
 use crate::net::cluster::NODE_IP;
-use crate::runtime::containers::{Containers, State, lock, not_found};
+use crate::runtime::containers::{Container, Containers, State, lock, not_found};
 use crate::runtime::images::{self as pulled, Image, Images, Named};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitReason, ExitStatus, ImageError,
-    ImageInfo, LogSink, PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus,
-    Stream,
+    ContainerConfig, ContainerId, ExecRequest, ExecResult, ExecSession, ExecSync, ExitReason,
+    ExitStatus, ImageError, ImageInfo, LogSink, PodStream, Result, RuntimeService, SandboxConfig,
+    SandboxId, SandboxStatus, Stream,
 };
 use crate::wasm::{WasmOptions, WasmRuntime};
 use cgroup::Cgroups;
@@ -202,6 +203,28 @@ impl LinuxRuntime {
             compiler.prepare(&image, Path::new("/")).await.ok()?;
         }
         compiler.compiled_file(sha)
+    }
+
+    /// The running container's main process and the program an exec of `argv` runs (None for
+    /// the container's own).
+    fn exec_target(
+        &self,
+        c: &Container<LinuxContainer>,
+        argv: &[String],
+    ) -> Result<(i32, Option<PathBuf>)> {
+        let pid = *lock(&c.backend.pid);
+        let (Some(pid), false) = (pid, c.has_exited()) else {
+            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
+        };
+        let program = match self.images.exec_image(&c.config.image.id, argv)? {
+            Some(other) => Some(
+                images::program(other.name, &self.options.cache_dir)
+                    .map(|(path, _)| path)
+                    .with_context(|| format!("preparing the {} image", other.name))?,
+            ),
+            None => None,
+        };
+        Ok((pid, program))
     }
 
     fn sandbox(&self, id: &SandboxId) -> Result<Arc<Sandbox>> {
@@ -840,18 +863,7 @@ impl RuntimeService for LinuxRuntime {
     async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
         let ExecSync { argv, timeout } = cmd;
         let c = self.containers.get(id)?;
-        let pid = *lock(&c.backend.pid);
-        let (Some(pid), false) = (pid, c.has_exited()) else {
-            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
-        };
-        let program = match self.images.exec_image(&c.config.image.id, argv)? {
-            Some(other) => Some(
-                images::program(other.name, &self.options.cache_dir)
-                    .map(|(path, _)| path)
-                    .with_context(|| format!("preparing the {} image", other.name))?,
-            ),
-            None => None,
-        };
+        let (pid, program) = self.exec_target(&c, argv)?;
         let exec = exec::Exec {
             spec_file: &c.backend.spec_file,
             pid,
@@ -868,6 +880,32 @@ impl RuntimeService for LinuxRuntime {
             .into());
         }
         Ok(result)
+    }
+
+    async fn exec(&self, id: &ContainerId, req: ExecRequest) -> Result<ExecSession> {
+        let c = self.containers.get(id)?;
+        let (pid, program) = self.exec_target(&c, &req.argv)?;
+        let exec = exec::Exec {
+            spec_file: &c.backend.spec_file,
+            pid,
+            program: program.as_deref(),
+            argv: &req.argv,
+        };
+        exec::exec_stream(&self.options.exe, exec, &req)
+    }
+
+    /// To 127.0.0.1 inside the pod's network namespace, through a socket its pause process
+    /// made there, as the kubelet's port forwarding enters the namespace and dials localhost.
+    async fn port_forward(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let s = self.sandbox(sandbox)?;
+        let connected = if s.config.host_network {
+            tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await
+        } else {
+            let fd = publish::request_socket(&lock(&s.factory), b"t")
+                .context("asking the pod's pause process for a socket")?;
+            publish::connect_from(fd, Ipv4Addr::LOCALHOST, port).await
+        };
+        crate::runtime::dialed(port, connected)
     }
 
     /// From the node (10.88.0.1 on the pod bridge) to the pod's IP, through a socket the node

@@ -15,7 +15,7 @@ use crate::pod::clock::Clock;
 use crate::pod::events::{Event, EventSink};
 use crate::pod::status::{Phase, Terminated};
 use crate::pod::{self, Command, KubeletConfig, Outcome, StopMode};
-use crate::runtime::{LogSink, RuntimeService};
+use crate::runtime::{ExecRequest, ExecSession, LogSink, PodStream, RuntimeService};
 
 /// How many changes a slow subscriber may fall behind before it misses some (it is told so).
 const CHANGE_BACKLOG: usize = 4096;
@@ -66,6 +66,18 @@ pub enum NodeError {
         "pod \"{name}\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations): {what}"
     )]
     Forbidden { name: String, what: String },
+}
+
+/// Why an exec or a port forward could not start.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StreamError {
+    #[error("pods \"{0}\" not found")]
+    NotFound(String),
+    /// The pod or the container does not run (now).
+    #[error("{0}")]
+    NotRunning(String),
+    #[error("{0}")]
+    Runtime(String),
 }
 
 struct Entry {
@@ -239,6 +251,64 @@ impl Node {
             .ok_or_else(|| NodeError::NotFound(name.to_string()))?;
         let _ = entry.commands.send(Command::KillInfra);
         Ok(())
+    }
+
+    /// Where the pod's sandbox and (if named) container run now.
+    async fn locate(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: Option<&str>,
+    ) -> Result<pod::Located, StreamError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let sent = self
+            .lock()
+            .get(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| StreamError::NotFound(name.to_string()))?
+            .commands
+            .send(Command::Locate {
+                container: container.map(str::to_string),
+                reply,
+            });
+        let gone = || StreamError::NotRunning("the pod is not running".into());
+        sent.map_err(|_| gone())?;
+        answer
+            .await
+            .map_err(|_| gone())?
+            .map_err(StreamError::NotRunning)
+    }
+
+    /// Runs a command in a running container of the pod with its streams connected to the
+    /// caller (the kubelet's streaming server behind `kubectl exec`).
+    pub async fn exec(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        req: ExecRequest,
+    ) -> Result<ExecSession, StreamError> {
+        let at = self.locate(namespace, name, Some(container)).await?;
+        let id = at.container.ok_or_else(|| {
+            StreamError::NotRunning(format!("container not found (\"{container}\")"))
+        })?;
+        self.runtime
+            .exec(&id, req)
+            .await
+            .map_err(|e| StreamError::Runtime(e.to_string()))
+    }
+
+    /// A connection to `port` on the pod's localhost (`kubectl port-forward`).
+    pub async fn port_forward(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<Box<dyn PodStream>, StreamError> {
+        let at = self.locate(namespace, name, None).await?;
+        self.runtime
+            .port_forward(&at.sandbox, port)
+            .await
+            .map_err(|e| StreamError::Runtime(e.to_string()))
     }
 
     /// Stops every pod (Ctrl-C, `--timeout`); they stay on the node with their final status.

@@ -5,7 +5,7 @@ mod manager;
 #[cfg(test)]
 mod tests;
 
-pub use manager::{Change, Node, NodeConfig, NodeError};
+pub use manager::{Change, Node, NodeConfig, NodeError, StreamError};
 
 /// The node's name, as `spec.nodeName`, the downward API and events show it.
 pub const NODE_NAME: &str = "wpod";

@@ -31,4 +31,4 @@ pub mod worker;
 mod tests;
 
 pub use status::Phase;
-pub use worker::{Command, KubeletConfig, Outcome, PodHandle, StopMode, spawn};
+pub use worker::{Command, KubeletConfig, Located, Outcome, PodHandle, StopMode, spawn};

@@ -50,6 +50,19 @@ pub enum Command {
     /// Kill the pod's infra container, as `kill -9` of a pause process on a node does (for
     /// teaching): the kubelet notices, stops the containers and recreates the sandbox.
     KillInfra,
+    /// Where a container of the pod runs now (for exec and port forwarding); `container` None
+    /// asks for the sandbox only.
+    Locate {
+        container: Option<String>,
+        reply: tokio::sync::oneshot::Sender<Result<Located, String>>,
+    },
+}
+
+/// A running container of the pod (or only its sandbox), as the runtime knows it.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub sandbox: SandboxId,
+    pub container: Option<ContainerId>,
 }
 
 /// How a pod's run ended.
@@ -556,6 +569,9 @@ impl PodWorker {
                 self.stop_all(mode, grace);
             }
             Command::Update(plan) => self.update(*plan),
+            Command::Locate { container, reply } => {
+                let _ = reply.send(self.locate(container.as_deref()));
+            }
             Command::KillInfra => {
                 let Some(sandbox) = self.sandbox.clone() else {
                     return;
@@ -666,6 +682,31 @@ impl PodWorker {
             pod_ip: self.pod_ip.clone().unwrap_or_default(),
             ports: slot.plan.ports.clone(),
         })
+    }
+
+    /// The running sandbox and, when asked, the running instance of container `name`, in the
+    /// words the kubelet's streaming server uses when it cannot find them.
+    fn locate(&self, name: Option<&str>) -> Result<Located, String> {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return Err("the pod's sandbox is not running".into());
+        };
+        let Some(name) = name else {
+            return Ok(Located {
+                sandbox,
+                container: None,
+            });
+        };
+        let slot = self
+            .slots()
+            .find(|s| s.plan.name == name)
+            .ok_or_else(|| format!("container not found (\"{name}\")"))?;
+        match &slot.running {
+            Some(r) => Ok(Located {
+                sandbox,
+                container: Some(r.id.clone()),
+            }),
+            _ => Err(format!("container not found (\"{name}\")")),
+        }
     }
 
     /// Whether `attempt` is the instance of the container that runs now.

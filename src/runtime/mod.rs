@@ -5,8 +5,10 @@ pub mod containers;
 pub mod fake;
 pub mod images;
 mod security;
+pub mod stream;
 
 pub use security::{Cap, Seccomp, Security};
+pub use stream::{ExecRequest, ExecSession, TermSize};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -433,6 +435,25 @@ pub trait RuntimeService: Send + Sync {
         Err(RuntimeError::Unsupported {
             backend: self.name(),
             what: "exec",
+        })
+    }
+    /// Starts `req.argv` inside a running container as `exec_sync` does, with its streams
+    /// connected to the caller for as long as it runs: CRI's Exec (`kubectl exec`, `kubectl cp`).
+    /// The command is one of the container's processes and dies with it.
+    async fn exec(&self, id: &ContainerId, req: ExecRequest) -> Result<ExecSession> {
+        let _ = (id, req);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "exec with streams",
+        })
+    }
+    /// Connects to `port` on the pod's own localhost, as the kubelet's port forwarding does
+    /// (CRI's PortForward): a server that listens on 127.0.0.1 only is reached too.
+    async fn port_forward(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let _ = (sandbox, port);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "port forwarding",
         })
     }
     /// Opens a TCP connection from the node to `port` on the pod's IP, as the kubelet's

@@ -171,8 +171,13 @@ impl WasmEngine {
     }
 
     /// Runs a guest as `process` to completion and says how it ended.
-    pub async fn run(&self, program: Program, guest: Guest, process: Arc<Process>) -> ExitStatus {
-        run_guest(self.engine.clone(), program, guest, process).await
+    pub fn run(
+        &self,
+        program: Program,
+        guest: Guest,
+        process: Arc<Process>,
+    ) -> impl Future<Output = ExitStatus> + Send + 'static {
+        run_guest(self.engine.clone(), program, guest, process)
     }
 
     /// Runs the pause image in a pod's network as `process` (PID 1 of the pod's namespace): it
@@ -283,8 +288,9 @@ pub struct Guest {
 pub enum Role {
     /// The container's main process: when it ends, the container's other processes are killed.
     Main,
-    /// A process an exec (a probe, a hook, `kubectl exec`) started.
-    Exec,
+    /// A process an exec started: with its output in its log sink (probes, hooks), or with
+    /// streams of its own (`kubectl exec`).
+    Exec(Option<Stdio>),
     /// A child of another process, its standard streams as its parent chose.
     Child(Stdio),
 }
@@ -503,8 +509,8 @@ async fn run_process(
         LogStream::new(&config.name, Stream::Stderr, config.log.clone()),
     );
     let stdio = match &config.role {
-        Role::Child(stdio) => stdio.clone(),
-        Role::Main | Role::Exec => Stdio {
+        Role::Child(stdio) | Role::Exec(Some(stdio)) => stdio.clone(),
+        Role::Main | Role::Exec(None) => Stdio {
             stdin: Input::Null,
             stdout: Output::Log(log.0.clone()),
             stderr: Output::Log(log.1.clone()),

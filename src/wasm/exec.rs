@@ -13,12 +13,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use super::process::stdio::{self, Input, Output, PipeIn, PipeOut, ReadEnd, Stdio};
+use super::process::tty::Terminal;
 use super::{Guest, Program, Role, WasmEngine};
 use crate::net::cluster::NODE_IP;
 use crate::net::netns::{NetError, Netns};
 use crate::net::pipe::{Read as PipeRead, Room as PipeRoom};
 use crate::runtime::{
-    ExecResult, LogSink, MAX_EXEC_OUTPUT, PodStream, Result, RuntimeError, Stream,
+    ExecRequest, ExecResult, ExecSession, LogSink, MAX_EXEC_OUTPUT, PodStream, Result,
+    RuntimeError, Stream, TermSize,
 };
 
 /// Collects an exec's output instead of sending it to the pod's log.
@@ -56,7 +59,7 @@ pub(super) async fn exec_sync(
     let guest = Guest {
         argv: argv.to_vec(),
         log: capture.clone(),
-        role: Role::Exec,
+        role: Role::Exec(None),
         ..guest
     };
     let pids = guest.pids.clone();
@@ -78,6 +81,128 @@ pub(super) async fn exec_sync(
     })
 }
 
+/// A terminal's size until the client says otherwise (a Linux pty starts at 0x0; wpod picks
+/// the classic 80x24 so that guests reading COLUMNS and LINES get something usable).
+const DEFAULT_SIZE: TermSize = TermSize {
+    width: 80,
+    height: 24,
+};
+
+/// Starts `program` with `req.argv` in the context of a container with its streams connected to
+/// the caller (`kubectl exec`): pipes, or a terminal with its line discipline.
+pub(super) fn exec_stream(
+    engine: &WasmEngine,
+    program: Program,
+    guest: Guest,
+    req: ExecRequest,
+) -> Result<ExecSession> {
+    let terminal = req.tty.then(|| Terminal::new(DEFAULT_SIZE));
+    let (near_in, far_in) = tokio::io::duplex(stdio::PIPE_BUF);
+    let (near_out, far_out) = tokio::io::duplex(stdio::PIPE_BUF);
+    let mut env = guest.env.clone();
+    let (stdio, stdin_pipe, out_pipe, err_pipe) = match &terminal {
+        Some(t) => {
+            env.retain(|(k, _)| k != "COLUMNS" && k != "LINES");
+            let size = t.size();
+            env.push(("COLUMNS".into(), size.width.to_string()));
+            env.push(("LINES".into(), size.height.to_string()));
+            let stdio = Stdio {
+                stdin: Input::Tty(t.clone()),
+                stdout: Output::Tty(t.clone()),
+                stderr: Output::Tty(t.clone()),
+            };
+            (stdio, None, ReadEnd::of(t.output().clone()), None)
+        }
+        None => {
+            let (out_r, out_w) = stdio::pipe();
+            let (err_r, err_w) = stdio::pipe();
+            let (stdin, stdin_pipe) = if req.stdin {
+                let (r, w) = stdio::pipe();
+                (Input::Pipe(r), Some(w))
+            } else {
+                (Input::Null, None)
+            };
+            let stdio = Stdio {
+                stdin,
+                stdout: Output::Pipe(out_w),
+                stderr: Output::Pipe(err_w),
+            };
+            (stdio, stdin_pipe, out_r, Some(err_r))
+        }
+    };
+    let guest = Guest {
+        argv: req.argv,
+        env,
+        role: Role::Exec(Some(stdio)),
+        ..guest
+    };
+    let process = guest
+        .new_process(false)
+        .ok_or_else(|| anyhow::anyhow!("the container's PID namespace is full"))?;
+    if let Some(t) = &terminal {
+        t.set_session(guest.pids.clone(), process.pid);
+    }
+    let run = engine.run(program, guest, process.clone());
+    let (done_tx, done_rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let status = run.await;
+        let _ = done_tx.send(Some(status.code));
+    });
+    let ended = |mut rx: tokio::sync::watch::Receiver<Option<i32>>| async move {
+        let _ = rx.wait_for(Option::is_some).await;
+    };
+    // The command's input: the terminal's keyboard, or a pipe.
+    let stdin = match (&terminal, stdin_pipe) {
+        (Some(t), _) if req.stdin => {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let mut far_in = far_in;
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n @ 1..) = far_in.read(&mut buf).await {
+                    t.type_keys(&buf[..n]);
+                }
+                t.hang_up();
+            });
+            Some(near_in)
+        }
+        (_, Some(pipe)) => {
+            tokio::spawn(stdio::copy_in(far_in, Box::new(PipeOut(pipe))));
+            Some(near_in)
+        }
+        _ => None,
+    };
+    tokio::spawn(stdio::copy_out(
+        Box::new(PipeIn(out_pipe)),
+        far_out,
+        ended(done_rx.clone()),
+    ));
+    let stderr = err_pipe.map(|pipe| {
+        let (near, far) = tokio::io::duplex(stdio::PIPE_BUF);
+        tokio::spawn(stdio::copy_out(
+            Box::new(PipeIn(pipe)),
+            far,
+            ended(done_rx.clone()),
+        ));
+        Box::new(near) as crate::runtime::stream::Reader
+    });
+    let resize = terminal
+        .map(|t| Box::new(move |size| t.resize(size)) as Box<dyn Fn(TermSize) + Send + Sync>);
+    let mut done = done_rx;
+    Ok(ExecSession {
+        stdin: stdin.map(|s| Box::new(s) as crate::runtime::stream::Writer),
+        stdout: Box::new(near_out),
+        stderr,
+        resize,
+        exit: Box::pin(async move {
+            let code = done
+                .wait_for(Option::is_some)
+                .await
+                .map(|c| c.unwrap_or(137));
+            Ok(code.unwrap_or(137))
+        }),
+    })
+}
+
 /// Source ports the node uses for its probe connections.
 static PROBE_PORTS: AtomicU16 = AtomicU16::new(50000);
 
@@ -93,11 +218,39 @@ pub(super) async fn dial(
         let connected = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await;
         return crate::runtime::dialed(port, connected);
     }
-    let source = PROBE_PORTS.fetch_add(1, Ordering::Relaxed);
-    let source = 50000 + source % 10000;
-    let from = SocketAddrV4::new(NODE_IP, source);
+    let from = SocketAddrV4::new(NODE_IP, source_port());
     let to = SocketAddrV4::new(netns.ip, port);
-    let (conn, _) = netns.connect(from, "kubelet", to).map_err(|e| match e {
+    bridge(netns, from, "kubelet", to)
+}
+
+fn source_port() -> u16 {
+    50000 + PROBE_PORTS.fetch_add(1, Ordering::Relaxed) % 10000
+}
+
+/// Connects to `port` on the pod's own 127.0.0.1, as the kubelet's port forwarding enters the
+/// pod's network namespace and dials localhost there.
+pub(super) async fn dial_localhost(
+    netns: &Arc<Netns>,
+    host_network: bool,
+    port: u16,
+) -> Result<Box<dyn PodStream>> {
+    if host_network {
+        return dial(netns, true, port).await;
+    }
+    let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, source_port());
+    let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    bridge(netns, from, "port-forward", to)
+}
+
+/// A virtual connection from `from` (named `who` in traces) to `to`, bridged to one end of an
+/// in-process duplex stream.
+fn bridge(
+    netns: &Arc<Netns>,
+    from: SocketAddrV4,
+    who: &str,
+    to: SocketAddrV4,
+) -> Result<Box<dyn PodStream>> {
+    let (conn, _) = netns.connect(from, who, to).map_err(|e| match e {
         NetError::ConnectionRefused => RuntimeError::Refused,
         other => anyhow::anyhow!("connecting to {to}: {other:?}").into(),
     })?;

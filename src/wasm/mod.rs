@@ -35,11 +35,12 @@ use crate::net::host::NetCtx;
 use crate::net::netns::Netns;
 use crate::net::publish;
 use crate::net::{Cluster, Trace};
-use crate::runtime::containers::{Containers, lock, not_found};
+use crate::runtime::containers::{self, Containers, lock, not_found};
 use crate::runtime::images::{self as pulled, Image, Images, Named};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ExecResult, ExecSync, ExitStatus, ImageError, ImageInfo,
-    PodStream, Result, RuntimeService, SandboxConfig, SandboxId, SandboxStatus, Stream,
+    ContainerConfig, ContainerId, ExecRequest, ExecResult, ExecSession, ExecSync, ExitStatus,
+    ImageError, ImageInfo, PodStream, Result, RuntimeService, SandboxConfig, SandboxId,
+    SandboxStatus, Stream,
 };
 
 /// Compiles longer than this show a progress line on a terminal.
@@ -314,6 +315,35 @@ fn read_image(
 }
 
 /// A run of `c`'s program in its context: its own, or an exec's.
+impl WasmRuntime {
+    /// What an exec of `argv` in container `id` runs (the container's program, or the toolbox
+    /// standing in for the image's shell) and in which context.
+    async fn exec_context(&self, id: &ContainerId, argv: &[String]) -> Result<(Program, Guest)> {
+        let c = self.containers.get(id)?;
+        if c.state() != containers::State::Running {
+            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
+        }
+        let mut guest = guest_of(&c, id, &self.cluster.trace);
+        let program = match self.images.exec_image(&c.config.image.id, argv)? {
+            Some(other) => {
+                let (info, _) = self
+                    .prepare(other.name, Path::new("/"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // The toolbox stands in for the image's shell; the image's own commands still
+                // run the image's program (`/bin/sh -c "nginx -s quit"`).
+                let own = self.images.pulled(&c.config.image.id)?.builtin;
+                guest.image_program = own
+                    .and_then(|b| b.exec_commands)
+                    .map(|names| (c.backend.program.clone(), names));
+                self.images.pulled(&info.id)?.backend.clone()
+            }
+            None => c.backend.program.clone(),
+        };
+        Ok((program, guest))
+    }
+}
+
 fn guest_of(c: &Container, id: &ContainerId, trace: &Trace) -> Guest {
     let w = &c.backend;
     let net = NetCtx {
@@ -609,24 +639,20 @@ impl RuntimeService for WasmRuntime {
 
     async fn exec_sync(&self, id: &ContainerId, cmd: ExecSync<'_>) -> Result<ExecResult> {
         let ExecSync { argv, timeout } = cmd;
-        let c = self.containers.get(id)?;
-        let mut guest = guest_of(&c, id, &self.cluster.trace);
-        let program = match self.images.exec_image(&c.config.image.id, argv)? {
-            Some(other) => {
-                let (info, _) = self
-                    .prepare(other.name, Path::new("/"))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                // The toolbox stands in for the image's shell; the image's own commands still
-                // run the image's program (`/bin/sh -c "nginx -s quit"`).
-                let own = self.images.pulled(&c.config.image.id)?.builtin;
-                guest.image_program = own
-                    .and_then(|b| b.exec_commands)
-                    .map(|names| (c.backend.program.clone(), names));
-                self.images.pulled(&info.id)?.backend.clone()
-            }
-            None => c.backend.program.clone(),
-        };
+        let (program, guest) = self.exec_context(id, argv).await?;
         exec::exec_sync(&self.engine, program, guest, argv, timeout).await
+    }
+
+    async fn exec(&self, id: &ContainerId, req: ExecRequest) -> Result<ExecSession> {
+        let (program, guest) = self.exec_context(id, &req.argv).await?;
+        exec::exec_stream(&self.engine, program, guest, req)
+    }
+
+    async fn port_forward(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {
+        let (netns, host_network) = lock(&self.sandboxes)
+            .get(&sandbox.0)
+            .map(|s| (s.netns.clone(), s.config.host_network))
+            .ok_or_else(|| not_found("sandbox", &sandbox.0))?;
+        exec::dial_localhost(&netns, host_network, port).await
     }
 }

@@ -18,6 +18,7 @@ mod readme;
 mod sandbox;
 mod seam;
 mod serve;
+mod streams;
 mod support;
 mod validate;
 mod volumes;

@@ -28,7 +28,7 @@ pub(crate) fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
     serve_with(dir, port, &[])
 }
 
-fn serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, PathBuf) {
+pub(crate) fn serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, PathBuf) {
     let mut child = wpod()
         .args([
             "serve",

@@ -38,6 +38,12 @@ fn dispatch(argv: &[String]) -> i32 {
     if applets::exists(base) {
         return applets::run(&mut ctx, base, &argv[1..]);
     }
+    // Started under another name (an exec of a command the image does not have): as a runtime
+    // reports a missing executable, with the shell's status for it.
+    if base != "busybox" {
+        ctx.write_err(format!("exec: \"{base}\": executable file not found in $PATH\n").as_bytes());
+        return 127;
+    }
     match argv.get(1) {
         Some(name) if applets::exists(name) => applets::run(&mut ctx, name, &argv[2..]),
         Some(name) if name == "--list" => {

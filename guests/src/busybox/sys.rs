@@ -82,6 +82,12 @@ mod imp {
         std::process::id()
     }
 
+    /// Whether stdin and stderr are terminals (what makes `sh` interactive).
+    pub fn on_terminal() -> bool {
+        // SAFETY: isatty takes an fd number.
+        unsafe { libc::isatty(0) == 1 && libc::isatty(2) == 1 }
+    }
+
     pub fn ppid() -> u32 {
         // SAFETY: getppid has no preconditions.
         unsafe { libc::getppid() as u32 }
@@ -260,6 +266,13 @@ mod imp {
         process::getpid()
     }
 
+    /// Whether stdin and stderr are terminals (what makes `sh` interactive).
+    pub fn on_terminal() -> bool {
+        use crate::common::wit::wasi::cli::{terminal_stderr, terminal_stdin};
+        terminal_stdin::get_terminal_stdin().is_some()
+            && terminal_stderr::get_terminal_stderr().is_some()
+    }
+
     pub fn ppid() -> u32 {
         process::getppid()
     }
@@ -377,8 +390,8 @@ pub use imp::catching;
 pub use imp::names_image_command;
 pub use imp::wait_for;
 pub use imp::{
-    access, any_pending, file_kind, ids, kill, pid, ppid, processes, set_disposition, stat,
-    statvfs, symlink, take_pending, uname,
+    access, any_pending, file_kind, ids, kill, on_terminal, pid, ppid, processes, set_disposition,
+    stat, statvfs, symlink, take_pending, uname,
 };
 
 /// A process as `ps` shows it.

@@ -11,6 +11,7 @@ mod poll;
 pub mod signals;
 pub mod stdio;
 pub mod table;
+pub mod tty;
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;

@@ -12,6 +12,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
 
+use super::tty::{Terminal, TtyIn, TtyOut};
 use crate::net::pipe::{Pipe, Read, Room};
 use crate::wasm::stdio::LogStream;
 
@@ -33,6 +34,13 @@ impl Drop for WriteEnd {
     }
 }
 
+impl ReadEnd {
+    /// The reading end of `pipe`, for the host.
+    pub fn of(pipe: Arc<Pipe>) -> Arc<ReadEnd> {
+        Arc::new(ReadEnd(pipe))
+    }
+}
+
 /// A new pipe's two ends.
 pub fn pipe() -> (Arc<ReadEnd>, Arc<WriteEnd>) {
     let p = Pipe::with_window(PIPE_BUF);
@@ -43,6 +51,7 @@ pub fn pipe() -> (Arc<ReadEnd>, Arc<WriteEnd>) {
 pub enum Input {
     Null,
     Pipe(Arc<ReadEnd>),
+    Tty(Arc<Terminal>),
 }
 
 #[derive(Clone)]
@@ -50,6 +59,7 @@ pub enum Output {
     Null,
     Log(LogStream),
     Pipe(Arc<WriteEnd>),
+    Tty(Arc<Terminal>),
 }
 
 #[derive(Clone)]
@@ -111,13 +121,13 @@ impl OutputStream for PipeOut {
 
 impl IsTerminal for Input {
     fn is_terminal(&self) -> bool {
-        false
+        matches!(self, Input::Tty(_))
     }
 }
 
 impl IsTerminal for Output {
     fn is_terminal(&self) -> bool {
-        false
+        matches!(self, Output::Tty(_))
     }
 }
 
@@ -126,30 +136,17 @@ impl StdinStream for Input {
         match self {
             Input::Null => StdinStream::p2_stream(&tokio::io::empty()),
             Input::Pipe(end) => Box::new(PipeIn(end.clone())),
+            Input::Tty(t) => Box::new(TtyIn(t.clone())),
         }
     }
 
-    /// For core modules (WASI p1), which read through tokio's traits: a task copies the pipe.
+    /// For core modules (WASI p1), which read through tokio's traits: a task copies the stream.
     fn async_stream(&self) -> Box<dyn AsyncRead + Send + Sync> {
-        let Input::Pipe(end) = self else {
+        if matches!(self, Input::Null) {
             return Box::new(tokio::io::empty());
-        };
-        let (near, mut far) = tokio::io::duplex(PIPE_BUF);
-        let end = end.clone();
-        tokio::spawn(async move {
-            loop {
-                end.0.wait_readable().await;
-                match end.0.read(PIPE_BUF) {
-                    Read::Data(b) => {
-                        if far.write_all(&b).await.is_err() {
-                            return;
-                        }
-                    }
-                    Read::Empty => {}
-                    Read::Eof => return,
-                }
-            }
-        });
+        }
+        let (near, far) = tokio::io::duplex(PIPE_BUF);
+        tokio::spawn(copy_out(self.p2_stream(), far, std::future::pending()));
         Box::new(near)
     }
 }
@@ -160,6 +157,7 @@ impl StdoutStream for Output {
             Output::Null => StdoutStream::p2_stream(&tokio::io::empty()),
             Output::Log(log) => log.p2_stream(),
             Output::Pipe(end) => Box::new(PipeOut(end.clone())),
+            Output::Tty(t) => Box::new(TtyOut(t.clone())),
         }
     }
 
@@ -167,25 +165,61 @@ impl StdoutStream for Output {
         match self {
             Output::Null => Box::new(tokio::io::empty()),
             Output::Log(log) => log.async_stream(),
-            Output::Pipe(end) => {
-                let (near, mut far) = tokio::io::duplex(PIPE_BUF);
-                let end = end.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    while let Ok(n @ 1..) = far.read(&mut buf).await {
-                        let mut data = Bytes::copy_from_slice(&buf[..n]);
-                        while !data.is_empty() {
-                            match end.0.room() {
-                                Room::Bytes(0) => end.0.wait_writable().await,
-                                Room::Bytes(room) => {
-                                    end.0.write(data.split_to(room.min(data.len())));
-                                }
-                                Room::Closed | Room::Reset => return,
-                            }
-                        }
-                    }
-                });
+            Output::Pipe(_) | Output::Tty(_) => {
+                let (near, far) = tokio::io::duplex(PIPE_BUF);
+                tokio::spawn(copy_in(far, self.p2_stream()));
                 Box::new(near)
+            }
+        }
+    }
+}
+
+/// Copies what a guest-side stream gives to `to` until its EOF, or until `until` resolves and
+/// what it held then is written: an exec's output ends with its process, even while a child
+/// it left behind still holds the stream.
+pub async fn copy_out(
+    mut from: Box<dyn InputStream>,
+    mut to: impl AsyncWrite + Unpin,
+    until: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(until);
+    let mut ending = false;
+    loop {
+        if !ending {
+            tokio::select! {
+                () = from.ready() => {}
+                () = &mut until => ending = true,
+            }
+        }
+        match from.read(PIPE_BUF) {
+            Ok(b) if b.is_empty() && ending => break,
+            Ok(b) if b.is_empty() => {}
+            Ok(b) => {
+                if to.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Copies `from` into a guest-side stream until `from` ends (then the guest reads EOF once
+/// `to` and every other holder of its pipe are gone) or the guest stops reading.
+pub async fn copy_in(mut from: impl AsyncRead + Unpin, mut to: Box<dyn OutputStream>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        let mut data = Bytes::copy_from_slice(&buf[..n]);
+        while !data.is_empty() {
+            match to.check_write() {
+                Ok(0) => to.ready().await,
+                Ok(room) => {
+                    if to.write(data.split_to(room.min(data.len()))).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
             }
         }
     }

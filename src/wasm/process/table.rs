@@ -205,6 +205,29 @@ impl PidNamespace {
         }
     }
 
+    /// Sends `sig` to `leader` and every process descended from it, as a terminal signals its
+    /// session's foreground processes.
+    pub fn signal_tree(&self, leader: u32, sig: u8) {
+        let procs = self.list();
+        let mut tree = vec![leader];
+        let mut i = 0;
+        while let Some(&pid) = tree.get(i) {
+            tree.extend(
+                procs
+                    .iter()
+                    .filter(|p| p.ppid == pid && p.running())
+                    .map(|p| p.pid),
+            );
+            i += 1;
+        }
+        for p in procs
+            .iter()
+            .filter(|p| tree.contains(&p.pid) && p.running())
+        {
+            p.signal(sig);
+        }
+    }
+
     /// Kills every process of a container instance but `except`, as the kernel kills a PID
     /// namespace's processes when its init exits (and the kubelet a container's cgroup).
     pub fn kill_group(&self, group: &str, except: u32) {

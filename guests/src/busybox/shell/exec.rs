@@ -23,6 +23,9 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// ^C.
+const SIGINT: i32 = 2;
+
 impl Shell {
     /// Runs a top-level command (after checking for signals).
     pub fn exec_top(&mut self, n: &Node) -> Res {
@@ -37,15 +40,22 @@ impl Shell {
         Ok(st)
     }
 
-    /// Runs the traps of signals that arrived (native only; WASI delivers none).
+    /// Runs the traps of signals that arrived. In an interactive shell a ^C without a trap
+    /// abandons the command line that runs (status 130), as ash's interrupt does.
     pub fn check_signals(&mut self) -> Result<(), Ctrl> {
         for sig in sys::take_pending() {
-            if let Some(action) = self.traps.get(&sig).cloned()
-                && !action.is_empty()
-            {
-                let saved = self.status;
-                self.run_source(&action)?;
-                self.status = saved;
+            match self.traps.get(&sig).cloned() {
+                Some(action) if !action.is_empty() => {
+                    let saved = self.status;
+                    self.run_source(&action)?;
+                    self.status = saved;
+                }
+                None if sig == SIGINT && self.interactive => {
+                    self.status = 130;
+                    self.failed = true;
+                    return Err(Ctrl::Exit(130));
+                }
+                _ => {}
             }
         }
         Ok(())

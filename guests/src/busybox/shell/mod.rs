@@ -71,6 +71,10 @@ pub struct Shell {
     pub pid: u32,
     pub cmdsub_status: Option<i32>,
     pub line: usize,
+    /// Reads commands from a terminal: prompts, survives ^C and its own errors.
+    pub interactive: bool,
+    /// An error that ends a non-interactive shell happened (`fatal`).
+    pub failed: bool,
 }
 
 impl Var {
@@ -112,6 +116,8 @@ impl Shell {
             pid,
             cmdsub_status: None,
             line: 0,
+            interactive: false,
+            failed: false,
         };
         let cwd = sh.cwd.display().to_string();
         sh.vars.insert("PWD".into(), Var::new(cwd, true));
@@ -183,6 +189,7 @@ impl Shell {
     pub fn fatal(&mut self, msg: &str) -> Ctrl {
         self.err(msg);
         self.status = 2;
+        self.failed = true;
         Ctrl::Exit(2)
     }
 
@@ -292,7 +299,8 @@ pub fn sh_main(ctx: &mut Ctx, args: &[String]) -> i32 {
                 match c {
                     'c' => cmd_mode = true,
                     'e' | 'x' | 'u' | 'f' => opts.push(c),
-                    's' | 'i' | 'l' | 'm' => {}
+                    'i' => opts.push(c),
+                    's' | 'l' | 'm' => {}
                     _ => {
                         ctx.error("sh", format!("-{c}: invalid option"));
                         return 2;
@@ -335,6 +343,7 @@ pub fn sh_main(ctx: &mut Ctx, args: &[String]) -> i32 {
             'x' => sh.xtrace = true,
             'u' => sh.nounset = true,
             'f' => sh.noglob = true,
+            'i' => sh.interactive = true,
             _ => {}
         }
     }
@@ -349,7 +358,13 @@ pub fn sh_main(ctx: &mut Ctx, args: &[String]) -> i32 {
             }
         }
     } else {
-        sh.run_stdin()
+        // As ash: reading commands from a terminal makes the shell interactive.
+        sh.interactive |= crate::sys::on_terminal();
+        if sh.interactive {
+            sh.run_interactive()
+        } else {
+            sh.run_stdin()
+        }
     };
     sh.end(r)
 }
@@ -368,6 +383,55 @@ impl Shell {
         let _ = self.fd(1).flush();
         let _ = self.fd(2).flush();
         st
+    }
+
+    /// Reads commands from a terminal: a prompt before each (PS1, PS2 to go on), ^C ends the
+    /// command that runs (the shell itself catches it), an error ends the command, not the
+    /// shell, and EOF (^D) or `exit` ends the shell.
+    fn run_interactive(&mut self) -> Res {
+        const SIGINT: i32 = 2;
+        crate::sys::set_disposition(SIGINT, crate::sys::Disposition::Catch);
+        for ignored in [3, 15] {
+            crate::sys::set_disposition(ignored, crate::sys::Disposition::Ignore);
+        }
+        let input = self.fd(0);
+        let mut buf = String::new();
+        let mut line = Vec::new();
+        loop {
+            let prompt = if buf.is_empty() { "PS1" } else { "PS2" };
+            let prompt = self
+                .vars
+                .get(prompt)
+                .map(|v| v.value.clone())
+                .unwrap_or_default();
+            let _ = self.fd(2).write(prompt.as_bytes());
+            let _ = self.fd(2).flush();
+            line.clear();
+            if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                return Ok(self.status);
+            }
+            // ^C at the prompt: the terminal dropped the line; start over on a new one.
+            if crate::sys::take_pending().contains(&SIGINT) {
+                let _ = self.fd(2).write(b"\n");
+                buf.clear();
+            }
+            buf.push_str(&String::from_utf8_lossy(&line));
+            match parser::Parser::parse_all(&buf) {
+                Err(e) if e.contains("end of file") || e.contains("unterminated") => continue,
+                _ => {}
+            }
+            let src = std::mem::take(&mut buf);
+            self.failed = false;
+            match self.run_source(&src) {
+                Ok(st) => self.status = st,
+                Err(Ctrl::Exit(130)) if self.failed => {
+                    let _ = self.fd(2).write(b"\n");
+                }
+                Err(Ctrl::Exit(_)) if self.failed => {}
+                Err(Ctrl::Exit(st)) => return Err(Ctrl::Exit(st)),
+                Err(_) => {}
+            }
+        }
     }
 
     /// Reads commands from stdin, running each as soon as it is complete.

@@ -1,0 +1,157 @@
+//! Into a running pod with the real kubectl, on both backends: `exec` with an exit code, with
+//! piped stdin, with a terminal (driven through a pseudo-terminal), its errors.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::serve::{Server, kubectl, serve_with, stop, wait_for};
+use crate::support::{backends, free_port};
+
+/// `wpod serve` on `backend` with the nginx example running.
+fn nginx_pod(backend: &str, test: &str) -> (Server, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("wpod-{test}-{backend}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
+    let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
+    assert!(ok, "{out}{err}");
+    wait_for("nginx-pod Running", || {
+        kubectl(
+            &config,
+            &["get", "pod", "nginx-pod", "-o", "jsonpath={.status.phase}"],
+        )
+        .1 == "Running"
+    });
+    (server, config)
+}
+
+/// kubectl with `input` on its stdin: (exit code, stdout, stderr).
+fn kubectl_in(config: &Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new("kubectl")
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs (CI installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("kubectl ends");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn kubectl_exec_runs_commands_in_the_container() {
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "exec");
+        let (code, out, err) = kubectl_in(
+            &config,
+            &[
+                "exec",
+                "nginx-pod",
+                "--",
+                "sh",
+                "-c",
+                "echo $HOSTNAME; echo oops >&2; exit 3",
+            ],
+            b"",
+        );
+        assert_eq!(code, 3, "{backend}: {out}{err}");
+        assert_eq!(out, "nginx-pod\n", "{backend}");
+        assert!(
+            err.contains("oops\n") && err.contains("command terminated with exit code 3"),
+            "{backend}: {err}"
+        );
+
+        let (code, out, err) = kubectl_in(
+            &config,
+            &[
+                "exec",
+                "-i",
+                "nginx-pod",
+                "--",
+                "sh",
+                "-c",
+                "cat; echo done",
+            ],
+            b"one\ntwo\n",
+        );
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "one\ntwo\ndone\n"),
+            "{backend}: {err}"
+        );
+
+        // The exec is a process of the container, beside nginx.
+        let (code, out, err) = kubectl_in(&config, &["exec", "nginx-pod", "--", "ps"], b"");
+        assert_eq!(code, 0, "{backend}: {err}");
+        assert!(
+            out.contains("nginx") && out.contains("ps"),
+            "{backend}: {out}"
+        );
+
+        let (code, _, err) = kubectl_in(&config, &["exec", "nginx-pod", "--", "nosuch"], b"");
+        assert_eq!(code, 127, "{backend}: {err}");
+        assert!(
+            err.contains("\"nosuch\": executable file not found in $PATH"),
+            "{backend}: {err}"
+        );
+        let (code, _, err) = kubectl_in(
+            &config,
+            &["exec", "nginx-pod", "-c", "nope", "--", "true"],
+            b"",
+        );
+        assert_eq!(code, 1, "{backend}: {err}");
+        assert!(
+            err.contains("container nope is not valid for pod nginx-pod"),
+            "{backend}: {err}"
+        );
+        stop(server);
+    }
+}
+
+#[test]
+fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/exec_terminal.py");
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "exec-tty");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg("nginx-pod")
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+            .output()
+            .expect("python3 runs");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        let steps: Vec<&str> = shown.lines().collect();
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(steps.len(), 6, "{backend}: {shown}{errors}");
+        // The prompt; the typed line echoed, its output; ^C shown and a new prompt.
+        assert_eq!(steps[0], "b'# '", "{backend}");
+        assert_eq!(steps[1], r"b'echo hi\r\nhi\r\n# '", "{backend}");
+        assert_eq!(steps[2], r"b'sleep 100\r\n^C\r\n# '", "{backend}");
+        let seconds: f64 = steps[3]
+            .strip_prefix("interrupted in ")
+            .and_then(|s| s.strip_suffix(" s"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::MAX);
+        assert!(
+            seconds < 5.0,
+            "{backend}: ^C did not end the sleep: {shown}"
+        );
+        assert!(
+            steps[4].contains(r"exit 7\r\ncommand terminated with exit code 7"),
+            "{backend}: {shown}"
+        );
+        assert_eq!(steps[5], "exit 7", "{backend}");
+        stop(server);
+    }
+}

@@ -1,0 +1,48 @@
+"""Drives `kubectl exec -it POD -- sh` through a pseudo-terminal, as a person at a terminal would:
+types a command, interrupts a sleep with ^C, and exits with a status. Prints what the terminal
+showed after each step (as Python reprs, one per line) and kubectl's exit code last.
+
+usage: exec_terminal.py POD [kubectl args...]
+"""
+import os
+import pty
+import select
+import sys
+import time
+
+pod = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("kubectl", ["kubectl", "exec", "-it", pod, *sys.argv[2:], "--", "sh"])
+
+
+def read_until(wanted, limit=15.0):
+    """What the terminal shows until `wanted` appears (or the limit passes)."""
+    out = b""
+    end = time.time() + limit
+    while time.time() < end and wanted not in out:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+print(repr(read_until(b"# ")))
+os.write(fd, b"echo hi\r")
+print(repr(read_until(b"hi\r\n# ")))
+os.write(fd, b"sleep 100\r")
+time.sleep(0.5)
+started = time.time()
+os.write(fd, b"\x03")
+print(repr(read_until(b"# ")))
+print("interrupted in %.1f s" % (time.time() - started))
+os.write(fd, b"exit 7\r")
+print(repr(read_until(b"exit code 7")))
+_, status = os.waitpid(pid, 0)
+print("exit", os.waitstatus_to_exitcode(status))

@@ -12,7 +12,9 @@ mod objects;
 mod openapi;
 mod patch;
 mod pods;
+mod portforward;
 mod protobuf;
+mod spdy;
 mod status;
 mod store;
 mod table;
@@ -208,7 +210,7 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         };
         return match sub.as_str() {
             "exec" => exec::exec(api, &call, req, &ns, &name).await,
-            _ => status::bad_request("port forwarding is not served yet"),
+            _ => portforward::serve(api, &call, req, &ns, &name).await,
         };
     }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {

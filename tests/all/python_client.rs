@@ -15,7 +15,7 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(300);
 /// `WPOD_PYTHON`, else the venv `.ci/run` makes (made here, as `.ci/run` makes it, when it is
 /// not there yet, so the README's test command works on a fresh machine); it must be able to
 /// `import kubernetes`.
-fn python() -> String {
+pub(crate) fn python() -> String {
     let python = match std::env::var("WPOD_PYTHON") {
         Ok(p) if !p.is_empty() => p,
         _ => venv(),

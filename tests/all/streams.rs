@@ -155,3 +155,89 @@ fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
         stop(server);
     }
 }
+
+/// `kubectl port-forward` in its two transports (SPDY tunnelled in a WebSocket, kubectl's
+/// default, and plain SPDY, its fallback), then HTTP to nginx through the forwarded port; a port
+/// nothing listens on gives the kubelet's error and ends the forward.
+#[test]
+fn kubectl_port_forward_reaches_the_pod() {
+    use std::io::{BufRead as _, BufReader};
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "port-forward");
+        for websockets in ["true", "false"] {
+            let local = free_port();
+            let mut forward = Command::new("kubectl")
+                .env("KUBECONFIG", &config)
+                .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+                .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
+                .args(["port-forward", "pod/nginx-pod", &format!("{local}:80")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("kubectl runs");
+            let mut line = String::new();
+            let mut stdout = BufReader::new(forward.stdout.take().expect("stdout"));
+            stdout.read_line(&mut line).expect("a line");
+            assert!(line.starts_with("Forwarding from"), "{backend}: {line}");
+            // kubectl reports each connection on stdout: keep reading it.
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            for _ in 0..3 {
+                let page = crate::support::http_get(local);
+                assert!(
+                    page.starts_with("HTTP/1.1 200") && page.contains("Welcome to nginx"),
+                    "{backend} websockets={websockets}: {page}"
+                );
+            }
+            let _ = forward.kill();
+            let _ = forward.wait();
+        }
+        let local = free_port();
+        let forward = Command::new("kubectl")
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+            .args(["port-forward", "pod/nginx-pod", &format!("{local}:81")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let connected = (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::net::TcpStream::connect(("127.0.0.1", local)).is_ok()
+        });
+        assert!(connected, "{backend}: kubectl listens");
+        let out = forward.wait_with_output().expect("kubectl ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success()
+                && err.contains("error forwarding port 81 to pod nginx-pod")
+                && err.contains("connection refused")
+                && err.contains("lost connection to pod"),
+            "{backend}: {err}"
+        );
+        stop(server);
+    }
+}
+
+/// The official Python client's `stream(connect_get_namespaced_pod_exec, ...)` and
+/// `portforward(...)` (tests/python/streams.py).
+#[test]
+fn the_python_client_execs_and_forwards_ports() {
+    let python = crate::python_client::python();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/streams.py");
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "python-streams");
+        let out = Command::new(&python)
+            .arg(script)
+            .arg(&config)
+            .arg("nginx-pod")
+            .output()
+            .expect("python runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{backend}: {stdout}{stderr}");
+        assert_eq!(stdout.matches("ok ").count(), 4, "{backend}: {stdout}");
+        stop(server);
+    }
+}

@@ -320,10 +320,11 @@ mod tests {
     }
 
     fn echoed(t: &Terminal) -> Vec<u8> {
-        match t.output.read(usize::MAX) {
-            Read::Data(b) => b.to_vec(),
-            _ => Vec::new(),
+        let mut all = Vec::new();
+        while let Read::Data(b) = t.output.read(usize::MAX) {
+            all.extend_from_slice(&b);
         }
+        all
     }
 
     #[test]

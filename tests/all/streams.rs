@@ -241,3 +241,69 @@ fn the_python_client_execs_and_forwards_ports() {
         stop(server);
     }
 }
+
+/// `kubectl cp` both ways: exec of the toolbox's `tar` (`tar -xmf - -C DIR` in, `tar cf - PATH`
+/// out), a directory tree with a binary file arriving byte for byte.
+#[test]
+fn kubectl_cp_copies_files_in_and_out() {
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "cp");
+        let local = config.with_file_name("cp-local");
+        let _ = std::fs::remove_dir_all(&local);
+        std::fs::create_dir_all(local.join("src/sub")).expect("mkdir");
+        std::fs::write(local.join("src/a.txt"), "hello\n").expect("write");
+        let binary: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(local.join("src/sub/data.bin"), &binary).expect("write");
+        let long = "n".repeat(120);
+        std::fs::write(local.join("src").join(&long), "long name\n").expect("write");
+        let run = |args: &[&str]| {
+            let out = Command::new("kubectl")
+                .current_dir(&local)
+                .env("KUBECONFIG", &config)
+                .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+                .args(args)
+                .output()
+                .expect("kubectl runs");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{backend} {args:?}: {text}");
+            text
+        };
+        run(&["cp", "src", "nginx-pod:/tmp/dest"]);
+        let inside = run(&["exec", "nginx-pod", "--", "cat", "/tmp/dest/a.txt"]);
+        assert_eq!(inside, "hello\n", "{backend}");
+        let sums = run(&[
+            "exec",
+            "nginx-pod",
+            "--",
+            "md5sum",
+            "/tmp/dest/sub/data.bin",
+        ]);
+        assert!(sums.contains("/tmp/dest/sub/data.bin"), "{backend}: {sums}");
+        run(&["cp", "nginx-pod:/tmp/dest", "back"]);
+        assert_eq!(
+            std::fs::read(local.join("back/sub/data.bin")).ok(),
+            Some(binary),
+            "{backend}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(local.join("back").join(&long))
+                .ok()
+                .as_deref(),
+            Some("long name\n"),
+            "{backend}"
+        );
+        run(&["cp", "nginx-pod:/tmp/dest/a.txt", "one.txt"]);
+        assert_eq!(
+            std::fs::read_to_string(local.join("one.txt"))
+                .ok()
+                .as_deref(),
+            Some("hello\n"),
+            "{backend}"
+        );
+        stop(server);
+    }
+}

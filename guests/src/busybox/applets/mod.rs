@@ -13,6 +13,7 @@ mod hash;
 mod net;
 mod sed;
 mod system;
+mod tar;
 mod test;
 mod text;
 
@@ -63,6 +64,7 @@ const APPLETS: &[(&str, Applet)] = &[
     ("sleep", system::sleep),
     ("sort", text::sort),
     ("tail", text::tail),
+    ("tar", tar::tar),
     ("timeout", system::timeout),
     ("tee", text::tee),
     ("test", test::test),

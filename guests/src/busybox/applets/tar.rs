@@ -242,7 +242,7 @@ fn header(
     if link.len() > 100 {
         long_name(out, b'K', link)?;
     }
-    let (prefix, short) = split_name(name).unwrap_or_else(|| ("", name));
+    let (prefix, short) = split_name(name).unwrap_or(("", name));
     if split_name(name).is_none() && name.len() > 100 {
         long_name(out, b'L', name)?;
     }

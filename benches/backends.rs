@@ -67,6 +67,7 @@ fn container(
         attempt: 0,
         log,
         security: Default::default(),
+        console: Default::default(),
     }
 }
 

@@ -111,6 +111,7 @@ async fn toolbox_first_output(rt: &Arc<WasmRuntime>, sandbox: &wpod::runtime::Sa
             attempt,
             log: Arc::new(FirstLine(std::sync::Mutex::new(Some(tx)))),
             security: Default::default(),
+            console: Default::default(),
         };
         let t = Instant::now();
         let id = rt.create_container(sandbox, config).await.expect("create");
@@ -158,6 +159,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             attempt,
             log: Arc::new(Discard),
             security: Default::default(),
+            console: Default::default(),
         };
         let t = Instant::now();
         let id = rt.create_container(&sandbox, config).await.expect("create");

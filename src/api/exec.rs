@@ -1,5 +1,7 @@
-//! `pods/{name}/exec`: a command in a running container with its streams on a WebSocket, in the
-//! channel protocol of kubectl (`v5.channel.k8s.io`) and the Python client (`v4.channel.k8s.io`).
+//! `pods/{name}/exec` and `pods/{name}/attach`: a command in a running container, or its main
+//! process, with the streams on a WebSocket in the channel protocol of kubectl
+//! (`v5.channel.k8s.io`) and the Python client (`v4.channel.k8s.io`), or on SPDY streams where
+//! kubectl falls back to them (see `exec_spdy`).
 //!
 //! Every message is one channel byte and data: 0 stdin, 1 stdout, 2 stderr, 3 the final status,
 //! 4 terminal resizes; with v5 the client ends stdin with `255 0`. The server writes the status
@@ -15,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::exec_spdy;
 use super::status::{self, Body};
 use super::websocket::{self, Socket};
 use super::{Api, Call, pods};
@@ -40,21 +43,10 @@ pub fn flag(call: &Call, name: &str) -> bool {
 pub async fn exec(
     api: &Api,
     call: &Call,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     ns: &str,
     name: &str,
 ) -> Response<Body> {
-    let (pod, container) = match pods::container_for(api, call, ns, name) {
-        Ok(found) => found,
-        Err(response) => return *response,
-    };
-    if let Some(phase @ ("Succeeded" | "Failed")) =
-        pod.pointer("/status/phase").and_then(Value::as_str)
-    {
-        return status::bad_request(&format!(
-            "cannot exec into a container in a completed pod; current phase is {phase}"
-        ));
-    }
     let argv: Vec<String> = call
         .query
         .iter()
@@ -63,6 +55,41 @@ pub async fn exec(
         .collect();
     if argv.is_empty() {
         return status::bad_request("you must specify at least 1 command");
+    }
+    serve(api, call, req, ns, name, Some(argv)).await
+}
+
+/// `pods/{name}/attach`: the main process of a running container, as exec's streams.
+pub async fn attach(
+    api: &Api,
+    call: &Call,
+    req: Request<Incoming>,
+    ns: &str,
+    name: &str,
+) -> Response<Body> {
+    serve(api, call, req, ns, name, None).await
+}
+
+/// An exec of `argv`, or an attach.
+async fn serve(
+    api: &Api,
+    call: &Call,
+    mut req: Request<Incoming>,
+    ns: &str,
+    name: &str,
+    argv: Option<Vec<String>>,
+) -> Response<Body> {
+    let (pod, container) = match pods::container_for(api, call, ns, name) {
+        Ok(found) => found,
+        Err(response) => return *response,
+    };
+    let verb = if argv.is_some() { "exec" } else { "attach" };
+    if let Some(phase @ ("Succeeded" | "Failed")) =
+        pod.pointer("/status/phase").and_then(Value::as_str)
+    {
+        return status::bad_request(&format!(
+            "cannot {verb} into a container in a completed pod; current phase is {phase}"
+        ));
     }
     let tty = flag(call, "tty");
     let (stdin, stdout, stderr) = (
@@ -74,31 +101,62 @@ pub async fn exec(
     if !(stdin || stdout || stderr) {
         return status::bad_request("you must specify at least 1 of stdin, stdout, stderr");
     }
-    if !websocket::wanted(&req) {
-        return status::bad_request(
-            "wpod serves exec over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io); \
-             upgrade kubectl to 1.30 or newer, or use a client that speaks WebSocket",
-        );
-    }
+    // kubectl 1.30+ and the Python client ask for a WebSocket; kubectl falls back to SPDY.
+    let spdy = if websocket::wanted(&req) {
+        None
+    } else {
+        match exec_spdy::negotiate(&req) {
+            Some(Ok(protocol)) => Some(protocol),
+            Some(Err(why)) => return exec_spdy::refuse(&why),
+            None => {
+                return status::bad_request(&format!(
+                    "{verb} needs an upgrade to WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1"
+                ));
+            }
+        }
+    };
     let offered = websocket::offered(&req);
-    let Some(protocol) = offered.iter().find(|p| PROTOCOLS.contains(&p.as_str())) else {
+    let protocol = offered.iter().find(|p| PROTOCOLS.contains(&p.as_str()));
+    if spdy.is_none() && protocol.is_none() {
         return status::bad_request(&format!(
             "none of the offered subprotocols {offered:?} is supported (wpod speaks {})",
             PROTOCOLS.join(", ")
         ));
+    }
+    let (started, ending): (_, fn(crate::runtime::Result<i32>) -> Value) = match argv {
+        Some(argv) => {
+            let request = ExecRequest { argv, stdin, tty };
+            (
+                api.node.exec(ns, name, &container, request).await,
+                exit_status,
+            )
+        }
+        None => (
+            api.node.attach(ns, name, &container, stdin).await,
+            attach_status,
+        ),
     };
-    let request = ExecRequest { argv, stdin, tty };
-    let session = match api.node.exec(ns, name, &container, request).await {
+    let session = match started {
         Ok(s) => s,
         Err(e) => return stream_error(&e),
     };
+    if let Some(protocol) = spdy {
+        let wanted = exec_spdy::Wanted {
+            stdin,
+            stdout,
+            stderr,
+            tty,
+        };
+        return exec_spdy::upgrade(&mut req, protocol, session, wanted, ending);
+    }
+    let protocol = protocol.map(String::as_str).unwrap_or_default();
     let (response, socket) = match websocket::accept(&mut req, protocol) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
     };
     tokio::spawn(async move {
         if let Some(socket) = socket.await {
-            run(socket, session, stdout, stderr).await;
+            run(socket, session, (stdout, stderr), ending).await;
         }
     });
     response
@@ -124,7 +182,12 @@ enum Out {
     Flush,
 }
 
-async fn run(socket: Socket, session: ExecSession, want_stdout: bool, want_stderr: bool) {
+async fn run(
+    socket: Socket,
+    session: ExecSession,
+    (want_stdout, want_stderr): (bool, bool),
+    ending: fn(crate::runtime::Result<i32>) -> Value,
+) {
     let (mut sink, mut incoming) = socket.split();
     let ExecSession {
         stdin,
@@ -194,10 +257,7 @@ async fn run(socket: Socket, session: ExecSession, want_stdout: bool, want_stder
         tokio::join!(out, err);
         let code = exit.await;
         let _ = out_tx
-            .send(Out::Data(
-                STATUS,
-                exit_status(code).to_string().into_bytes(),
-            ))
+            .send(Out::Data(STATUS, ending(code).to_string().into_bytes()))
             .await;
         drop(out_tx);
     };
@@ -251,6 +311,20 @@ async fn pump(mut from: impl AsyncRead + Unpin, channel: u8, wanted: bool, to: m
             while let Ok(1..) = from.read(&mut buf).await {}
             return;
         }
+    }
+}
+
+/// An attach ends when the container does (or the client leaves): success, as the kubelet says.
+fn attach_status(end: crate::runtime::Result<i32>) -> Value {
+    match end {
+        Ok(_) => json!({"metadata": {}, "status": "Success"}),
+        Err(e) => json!({
+            "metadata": {},
+            "status": "Failure",
+            "message": format!("Internal error occurred: error attaching to container: {e}"),
+            "reason": "InternalError",
+            "code": 500,
+        }),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod discovery;
 mod exec;
+mod exec_spdy;
 mod kubeconfig;
 pub mod logs;
 mod namespaces;
@@ -191,7 +192,7 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         ns,
         "pods",
         name,
-        sub @ ("exec" | "portforward"),
+        sub @ ("exec" | "attach" | "portforward"),
     ] = path
         .iter()
         .map(String::as_str)
@@ -210,6 +211,7 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         };
         return match sub.as_str() {
             "exec" => exec::exec(api, &call, req, &ns, &name).await,
+            "attach" => exec::attach(api, &call, req, &ns, &name).await,
             _ => portforward::serve(api, &call, req, &ns, &name).await,
         };
     }

@@ -33,12 +33,6 @@ const SAME_PROGRAM: &str = "-";
 /// controlling terminal.
 const TTY: &str = "--tty";
 
-/// A terminal's size until the client sends one.
-const DEFAULT_SIZE: crate::runtime::TermSize = crate::runtime::TermSize {
-    width: 80,
-    height: 24,
-};
-
 /// What to run where.
 pub struct Exec<'a> {
     /// The container's spec (its namespaces' owner, cgroups, env, program).
@@ -108,7 +102,7 @@ pub fn exec_stream(exe: &Path, exec: Exec<'_>, req: &ExecRequest) -> Result<Exec
     command.arg(EXEC);
     let terminal = if req.tty {
         command.arg(TTY);
-        Some(pty::open(DEFAULT_SIZE).context("starting the exec")?)
+        Some(pty::open(pty::DEFAULT_SIZE).context("starting the exec")?)
     } else {
         None
     };

@@ -372,6 +372,12 @@ fn container_process(
     {
         return e;
     }
+    // The session (setsid above) gets its terminal, as runc's `terminal: true`.
+    if spec.tty
+        && let Err(e) = sys::controlling_terminal()
+    {
+        return e;
+    }
     if let Err(e) = confine::enter(&spec.confine) {
         return e;
     }

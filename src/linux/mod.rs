@@ -7,6 +7,7 @@
 
 mod cgroup;
 mod confine;
+mod console;
 mod exec;
 mod helper;
 mod images;
@@ -129,6 +130,8 @@ struct LinuxContainer {
     pid: Mutex<Option<i32>>,
     /// The helper process, once started.
     helper_pid: Mutex<Option<u32>>,
+    /// Its stdin or terminal, and the copy of its output for `attach`.
+    console: console::Console,
 }
 
 /// The process holding the pod network's private "node" namespace (the bridge).
@@ -644,6 +647,7 @@ impl RuntimeService for LinuxRuntime {
             pid_file: dir.join("pid"),
             error_file: dir.join("start-error"),
             confine: confinement,
+            tty: config.console.tty,
         };
         let spec_file = dir.join("spec.json");
         let json = serde_json::to_vec(&spec).context("serializing the container spec")?;
@@ -657,6 +661,7 @@ impl RuntimeService for LinuxRuntime {
             cgroups: Arc::new(cgroups),
             pid: Mutex::new(None),
             helper_pid: Mutex::new(None),
+            console: console::Console::new(config.console),
         };
         self.containers.insert(id.clone(), sandbox, config, backend);
         Ok(id)
@@ -664,13 +669,39 @@ impl RuntimeService for LinuxRuntime {
 
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
         let c = self.containers.start(id)?;
-        let spawned = lifeline::command(&self.options.exe)
+        let console = &c.backend.console;
+        let mut command = lifeline::command(&self.options.exe);
+        command
             .arg(helper::CONTAINER)
             .arg(&c.backend.spec_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
+            .process_group(0);
+        let terminal = console
+            .wanted
+            .tty
+            .then(|| pty::open(pty::DEFAULT_SIZE))
+            .transpose()
+            .with_context(|| format!("a terminal for container {}", c.config.name))?;
+        match &terminal {
+            Some((_, slave)) => {
+                let io = |why| slave.try_clone().context(why);
+                command
+                    .stdin(io("the terminal for stdin")?)
+                    .stdout(io("the terminal for stdout")?)
+                    .stderr(io("the terminal for stderr")?);
+            }
+            None => {
+                let stdin = if console.wanted.stdin {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                };
+                command
+                    .stdin(stdin)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+            }
+        }
+        let spawned = command
             .spawn()
             .with_context(|| format!("starting container {}", c.config.name));
         let mut child = match spawned {
@@ -687,8 +718,32 @@ impl RuntimeService for LinuxRuntime {
         };
         *lock(&c.backend.helper_pid) = child.id();
         let name = c.config.name.clone();
-        let log = c.config.log.clone();
         let mut pumps = Vec::new();
+        if let Some(stdin) = child.stdin.take() {
+            console.set_input(Box::new(stdin));
+        }
+        if let Some((master, slave)) = terminal {
+            // Only the container holds the slave now: its end is the terminal's hang-up.
+            drop(slave);
+            let (near_in, far_in) = tokio::io::duplex(64 * 1024);
+            let (near_out, far_out) = tokio::io::duplex(64 * 1024);
+            let mut exited = c.subscribe();
+            let ended = async move {
+                let _ = exited.wait_for(Option::is_some).await;
+            };
+            let resize = pty::serve(master, Some(far_in), far_out, ended)
+                .with_context(|| format!("the terminal of container {}", c.config.name))?;
+            console.set_input(Box::new(near_in));
+            console.set_resize(Arc::from(resize));
+            let (c2, log, name) = (c.clone(), c.config.log.clone(), name.clone());
+            pumps.push(tokio::spawn(async move {
+                c2.backend
+                    .console
+                    .tty_output(Box::new(near_out), name, log)
+                    .await;
+            }));
+        }
+        let log = console.log(c.config.log.clone());
         if let Some(out) = child.stdout.take() {
             pumps.push(tokio::spawn(pump(
                 out,
@@ -892,6 +947,20 @@ impl RuntimeService for LinuxRuntime {
             argv: &req.argv,
         };
         exec::exec_stream(&self.options.exe, exec, &req)
+    }
+
+    async fn attach(&self, id: &ContainerId, stdin: bool) -> Result<ExecSession> {
+        let c = self.containers.get(id)?;
+        if lock(&c.backend.pid).is_none() || c.has_exited() {
+            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
+        }
+        let mut exited = c.subscribe();
+        let ended = async move {
+            let _ = exited.wait_for(Option::is_some).await;
+        };
+        let waiter = c.clone();
+        let exit = async move { waiter.wait().await.map(|s| s.code) };
+        Ok(c.backend.console.attach(stdin, ended, exit))
     }
 
     /// To 127.0.0.1 inside the pod's network namespace, through a socket its pause process

@@ -11,6 +11,12 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, DuplexStream};
 
 use crate::runtime::TermSize;
 
+/// A terminal's size until the client sends one.
+pub const DEFAULT_SIZE: TermSize = TermSize {
+    width: 80,
+    height: 24,
+};
+
 fn winsize(size: TermSize) -> libc::winsize {
     libc::winsize {
         ws_row: size.height,

@@ -57,4 +57,7 @@ pub struct ContainerSpec {
     pub error_file: PathBuf,
     /// Capabilities, seccomp, user and masked paths, applied right before exec (execs too).
     pub confine: Confinement,
+    /// `tty: true`: stdio is a terminal, made the process's controlling terminal.
+    #[serde(default)]
+    pub tty: bool,
 }

@@ -303,13 +303,17 @@ pub fn read_signal(fd: &OwnedFd) -> io::Result<libc::c_int> {
 /// Makes the terminal on stdin the controlling terminal of a new session led by the caller, as
 /// runc does for a process with `terminal: true`: ^C on it signals the caller's process group.
 pub fn take_terminal() -> io::Result<()> {
-    // SAFETY: setsid and TIOCSCTTY take no pointers.
-    unsafe {
-        check(libc::setsid() as _, || "setsid".into())?;
-        check(libc::ioctl(0, libc::TIOCSCTTY, 0) as _, || {
-            "making the terminal the controlling one".into()
-        })?;
-    }
+    // SAFETY: setsid takes no arguments.
+    check(unsafe { libc::setsid() } as _, || "setsid".into())?;
+    controlling_terminal()
+}
+
+/// Makes the terminal on stdin the controlling terminal of the caller's session (it leads one).
+pub fn controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int argument, no pointer.
+    check(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } as _, || {
+        "making the terminal the controlling one".into()
+    })?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::hostfs;
 use crate::net::host::NetCtx;
 use crate::net::{Cluster, Trace};
 use crate::runtime::{LogSink, Stream};
-use crate::wasm::{Filesystem, Guest, PidNamespace, Process, Role, WasmEngine};
+use crate::wasm::{Filesystem, Guest, MainIo, PidNamespace, Process, Role, WasmEngine};
 
 /// Container output goes to this process's stdout/stderr, which wpod reads as the container's log.
 struct Stdio;
@@ -93,7 +93,7 @@ fn run_inner(
         pids: PidNamespace::new(),
         group: "wasm".into(),
         memory_used: Arc::default(),
-        role: Role::Main,
+        role: Role::Main(MainIo::Log),
         image_program: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -297,6 +297,24 @@ impl Node {
             .map_err(|e| StreamError::Runtime(e.to_string()))
     }
 
+    /// Connects to a running container's main process (`kubectl attach`).
+    pub async fn attach(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        stdin: bool,
+    ) -> Result<ExecSession, StreamError> {
+        let at = self.locate(namespace, name, Some(container)).await?;
+        let id = at.container.ok_or_else(|| {
+            StreamError::NotRunning(format!("container not found (\"{container}\")"))
+        })?;
+        self.runtime
+            .attach(&id, stdin)
+            .await
+            .map_err(|e| StreamError::Runtime(e.to_string()))
+    }
+
     /// A connection to `port` on the pod's localhost (`kubectl port-forward`).
     pub async fn port_forward(
         &self,

@@ -14,7 +14,7 @@ use super::termination_message::TailLog;
 use super::worker::{PodWorker, Report, Running};
 use crate::expand;
 use crate::plan;
-use crate::runtime::{ContainerConfig, ExitReason, ExitStatus, Mount};
+use crate::runtime::{Console, ContainerConfig, ExitReason, ExitStatus, Mount};
 use crate::volumes;
 
 /// postStart hooks have no timeout in Kubernetes; this stands for "as long as it takes".
@@ -109,6 +109,11 @@ impl PodWorker {
             attempt,
             log: tail.clone(),
             security: c.security.clone(),
+            console: Console {
+                stdin: c.source.stdin.unwrap_or(false),
+                stdin_once: c.source.stdin_once.unwrap_or(false),
+                tty: c.source.tty.unwrap_or(false),
+            },
         };
 
         self.config.log.began(&c.name);

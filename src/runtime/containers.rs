@@ -229,6 +229,7 @@ mod tests {
             attempt: 0,
             log: Arc::new(Quiet),
             security: Security::default(),
+            console: Default::default(),
         }
     }
 

@@ -1,12 +1,14 @@
 //! The seam between the pod lifecycle (the "kubelet") and a backend, shaped like the Kubernetes CRI
 //! RuntimeService and ImageService. Backends never see manifests; the lifecycle never sees wasmtime.
 
+pub mod attach;
 pub mod containers;
 pub mod fake;
 pub mod images;
 mod security;
 pub mod stream;
 
+pub use attach::Console;
 pub use security::{Cap, Seccomp, Security};
 pub use stream::{ExecRequest, ExecSession, TermSize};
 
@@ -176,6 +178,8 @@ pub struct ContainerConfig {
     pub log: Arc<dyn LogSink>,
     /// What `securityContext` asks of the container (capabilities, user, seccomp, read-only root).
     pub security: Security,
+    /// `stdin`, `stdinOnce`, `tty`: what `kubectl attach` reaches.
+    pub console: Console,
 }
 
 /// A container's environment as a container runtime builds it: HOSTNAME (the pod's hostname), then
@@ -445,6 +449,16 @@ pub trait RuntimeService: Send + Sync {
         Err(RuntimeError::Unsupported {
             backend: self.name(),
             what: "exec with streams",
+        })
+    }
+    /// Connects to a running container's main process (CRI's Attach, `kubectl attach`): its
+    /// output from now on and, for a container created with `stdin: true` and a client that
+    /// asks for it (`stdin`), its stdin. `exit` resolves when the container ends.
+    async fn attach(&self, id: &ContainerId, stdin: bool) -> Result<ExecSession> {
+        let _ = (id, stdin);
+        Err(RuntimeError::Unsupported {
+            backend: self.name(),
+            what: "attach",
         })
     }
     /// Connects to `port` on the pod's own localhost, as the kubelet's port forwarding does

@@ -283,11 +283,22 @@ pub struct Guest {
     pub image_program: Option<(Program, &'static [&'static str])>,
 }
 
+/// Where a container's main process reads and writes (see `console`).
+#[derive(Clone)]
+pub enum MainIo {
+    /// Output to the log, stdin empty.
+    Log,
+    /// Output to the log, stdin from attached clients (`stdin: true`).
+    Stdin(Input),
+    /// A terminal for all three (`tty: true`).
+    Tty(Stdio),
+}
+
 /// A run's place in its container.
 #[derive(Clone)]
 pub enum Role {
     /// The container's main process: when it ends, the container's other processes are killed.
-    Main,
+    Main(MainIo),
     /// A process an exec started: with its output in its log sink (probes, hooks), or with
     /// streams of its own (`kubectl exec`).
     Exec(Option<Stdio>),
@@ -333,7 +344,7 @@ impl Guest {
             pids,
             group,
             memory_used,
-            role: Role::Main,
+            role: Role::Main(MainIo::Log),
             image_program: None,
         }
     }
@@ -490,7 +501,7 @@ async fn run_guest(
     );
     let status = run_process(engine, program, config, process.clone()).await;
     pids.exit(&process, u8::try_from(status.code).unwrap_or(u8::MAX));
-    if matches!(role, Role::Main) {
+    if matches!(role, Role::Main(_)) {
         // The rest of the container goes with it, as its cgroup does.
         pids.kill_group(&group, process.pid);
     }
@@ -509,8 +520,15 @@ async fn run_process(
         LogStream::new(&config.name, Stream::Stderr, config.log.clone()),
     );
     let stdio = match &config.role {
-        Role::Child(stdio) | Role::Exec(Some(stdio)) => stdio.clone(),
-        Role::Main | Role::Exec(None) => Stdio {
+        Role::Child(stdio) | Role::Exec(Some(stdio)) | Role::Main(MainIo::Tty(stdio)) => {
+            stdio.clone()
+        }
+        Role::Main(MainIo::Stdin(stdin)) => Stdio {
+            stdin: stdin.clone(),
+            stdout: Output::Log(log.0.clone()),
+            stderr: Output::Log(log.1.clone()),
+        },
+        Role::Main(MainIo::Log) | Role::Exec(None) => Stdio {
             stdin: Input::Null,
             stdout: Output::Log(log.0.clone()),
             stderr: Output::Log(log.1.clone()),

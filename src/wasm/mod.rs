@@ -3,6 +3,7 @@
 //! (sandboxes, containers, images); `engine` runs the programs.
 
 mod cache;
+mod console;
 mod crossdev;
 mod engine;
 mod erofs;
@@ -24,7 +25,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 
 pub use cache::CompileCache;
-pub use engine::{Guest, Program, Role, WasmEngine};
+pub use engine::{Guest, MainIo, Program, Role, WasmEngine};
 use process::signals::SIGTERM;
 pub use process::table::{PidNamespace, Process};
 pub use rootfs::Filesystem;
@@ -122,6 +123,8 @@ struct WasmContainer {
     main: Mutex<Option<Arc<Process>>>,
     /// The guest's task, once started (until it is aborted).
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Its main process's stdin and terminal, and the copy of its output for `attach`.
+    console: console::Console,
 }
 
 type Container = crate::runtime::containers::Container<WasmContainer>;
@@ -482,6 +485,7 @@ impl RuntimeService for WasmRuntime {
             memory_used: Arc::default(),
             main: Mutex::new(None),
             task: Mutex::new(None),
+            console: console::Console::new(config.console),
         };
         self.containers.insert(id.clone(), sandbox, config, backend);
         Ok(id)
@@ -490,7 +494,9 @@ impl RuntimeService for WasmRuntime {
     async fn start_container(&self, id: &ContainerId) -> Result<()> {
         let c = self.containers.start(id)?;
         let engine = self.engine.clone();
-        let guest = guest_of(&c, id, &self.cluster.trace);
+        let mut guest = guest_of(&c, id, &self.cluster.trace);
+        guest.log = c.backend.console.log(guest.log);
+        guest.role = Role::Main(c.backend.console.main_io());
         let Some(process) = guest.new_process(c.backend.pid1) else {
             c.exited(ExitStatus {
                 code: 128,
@@ -500,6 +506,9 @@ impl RuntimeService for WasmRuntime {
             return Ok(());
         };
         *lock(&c.backend.main) = Some(process.clone());
+        // The terminal's own pump copies its output to attached clients: the log alone here.
+        let log = LogStream::new(&c.config.name, Stream::Stdout, c.config.log.clone());
+        c.backend.console.started(&process, guest.pids.clone(), log);
         let program = c.backend.program.clone();
         let container = c.clone();
         *lock(&c.backend.task) = Some(tokio::spawn(async move {
@@ -646,6 +655,20 @@ impl RuntimeService for WasmRuntime {
     async fn exec(&self, id: &ContainerId, req: ExecRequest) -> Result<ExecSession> {
         let (program, guest) = self.exec_context(id, &req.argv).await?;
         exec::exec_stream(&self.engine, program, guest, req)
+    }
+
+    async fn attach(&self, id: &ContainerId, stdin: bool) -> Result<ExecSession> {
+        let c = self.containers.get(id)?;
+        if c.state() != containers::State::Running {
+            return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
+        }
+        let mut exited = c.subscribe();
+        let ended = async move {
+            let _ = exited.wait_for(Option::is_some).await;
+        };
+        let waiter = c.clone();
+        let exit = async move { waiter.wait().await.map(|s| s.code) };
+        Ok(c.backend.console.attach(stdin, ended, exit))
     }
 
     async fn port_forward(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {

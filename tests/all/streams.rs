@@ -28,7 +28,17 @@ fn nginx_pod(backend: &str, test: &str) -> (Server, std::path::PathBuf) {
 
 /// kubectl with `input` on its stdin: (exit code, stdout, stderr).
 fn kubectl_in(config: &Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
+    kubectl_with(config, &[], args, input)
+}
+
+fn kubectl_with(
+    config: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    input: &[u8],
+) -> (i32, String, String) {
     let mut child = Command::new("kubectl")
+        .envs(env.iter().copied())
         .env("KUBECONFIG", config)
         .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
         .args(args)
@@ -90,6 +100,22 @@ fn kubectl_exec_runs_commands_in_the_container() {
             "{backend}: {err}"
         );
 
+        // kubectl's SPDY fallback, forced.
+        let spdy = [("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")];
+        let script = "cat; echo oops >&2; exit 5";
+        let (code, out, err) = kubectl_with(
+            &config,
+            &spdy,
+            &["exec", "-i", "nginx-pod", "--", "sh", "-c", script],
+            b"over spdy\n",
+        );
+        assert_eq!(code, 5, "{backend} (SPDY): {out}{err}");
+        assert_eq!(out, "over spdy\n", "{backend} (SPDY)");
+        assert!(
+            err.contains("oops\n") && err.contains("command terminated with exit code 5"),
+            "{backend} (SPDY): {err}"
+        );
+
         // The exec is a process of the container, beside nginx.
         let (code, out, err) = kubectl_in(&config, &["exec", "nginx-pod", "--", "ps"], b"");
         assert_eq!(code, 0, "{backend}: {err}");
@@ -120,12 +146,12 @@ fn kubectl_exec_runs_commands_in_the_container() {
 
 #[test]
 fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/exec_terminal.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
     for backend in backends() {
         let (server, config) = nginx_pod(backend, "exec-tty");
         let out = Command::new("python3")
             .arg(script)
-            .arg("nginx-pod")
+            .args(["exec", "nginx-pod"])
             .env("KUBECONFIG", &config)
             .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
             .output()
@@ -304,6 +330,84 @@ fn kubectl_cp_copies_files_in_and_out() {
             Some("hello\n"),
             "{backend}"
         );
+        stop(server);
+    }
+}
+
+/// `kubectl attach` to a container's main process: `-i` with piped stdin to a container with
+/// `stdin: true` (and `stdinOnce`: its stdin closes with the client), and `-it` to a shell in a
+/// container with `tty: true`, driven through a pseudo-terminal.
+#[test]
+fn kubectl_attach_reaches_the_main_process() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
+    for backend in backends() {
+        let dir =
+            std::env::temp_dir().join(format!("wpod-attach-{backend}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
+        let manifest = dir.join("attach.yaml");
+        std::fs::write(
+            &manifest,
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: reader}\nspec:\n  restartPolicy: Never\n  \
+             containers:\n  - name: c\n    image: busybox\n    stdin: true\n    stdinOnce: true\n    \
+             command: [sh, -c, 'while read line; do echo got $line; done; echo eof']\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata: {name: shell}\nspec:\n  restartPolicy: Never\n  \
+             containers:\n  - name: c\n    image: busybox\n    stdin: true\n    tty: true\n    \
+             command: [sh]\n",
+        )
+        .expect("write");
+        let (ok, out, err) = kubectl(&config, &["apply", "-f", &manifest.to_string_lossy()]);
+        assert!(ok, "{out}{err}");
+        let phase = |pod: &str| {
+            kubectl(
+                &config,
+                &["get", "pod", pod, "-o", "jsonpath={.status.phase}"],
+            )
+            .1
+        };
+        wait_for("both pods Running", || {
+            phase("reader") == "Running" && phase("shell") == "Running"
+        });
+        let (code, out, err) = kubectl_in(&config, &["attach", "-i", "reader"], b"one\ntwo\n");
+        assert_eq!(code, 0, "{backend}: {out}{err}");
+        assert_eq!(out, "got one\ngot two\neof\n", "{backend}: {err}");
+        wait_for("reader Succeeded", || phase("reader") == "Succeeded");
+        let (_, logs, _) = kubectl(&config, &["logs", "reader"]);
+        assert_eq!(logs, "got one\ngot two\neof\n", "{backend}");
+
+        let out = Command::new("python3")
+            .arg(script)
+            .args(["attach", "shell"])
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+            .output()
+            .expect("python3 runs");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        let steps: Vec<&str> = shown.lines().collect();
+        assert_eq!(steps.len(), 7, "{backend}: {shown}{errors}");
+        assert!(
+            steps[0].contains("If you don't see a command prompt, try pressing enter."),
+            "{backend}: {shown}"
+        );
+        // Enter gives a prompt (the shell's first one may come too, if it started late).
+        assert!(steps[1].ends_with(r"\r\n# '"), "{backend}: {shown}");
+        assert_eq!(steps[2], r"b'echo hi\r\nhi\r\n# '", "{backend}: {shown}");
+        assert_eq!(steps[3], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
+        assert_eq!(steps[6], "exit 0", "{backend}: {shown}");
+        wait_for("shell Failed with 7", || {
+            kubectl(
+                &config,
+                &[
+                    "get",
+                    "pod",
+                    "shell",
+                    "-o",
+                    "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}",
+                ],
+            )
+            .1 == "7"
+        });
         stop(server);
     }
 }

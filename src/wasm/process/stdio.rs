@@ -39,6 +39,10 @@ impl ReadEnd {
     pub fn of(pipe: Arc<Pipe>) -> Arc<ReadEnd> {
         Arc::new(ReadEnd(pipe))
     }
+
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.0
+    }
 }
 
 /// A new pipe's two ends.

@@ -1,8 +1,9 @@
-"""Drives `kubectl exec -it POD -- sh` through a pseudo-terminal, as a person at a terminal would:
-types a command, interrupts a sleep with ^C, and exits with a status. Prints what the terminal
-showed after each step (as Python reprs, one per line) and kubectl's exit code last.
+"""Drives `kubectl exec -it POD -- sh` (or `kubectl attach -it POD` to a container running a
+shell with `stdin` and `tty`) through a pseudo-terminal, as a person at a terminal would: types a
+command, interrupts a sleep with ^C, and exits with a status. Prints what the terminal showed
+after each step (as Python reprs, one per line) and kubectl's exit code last.
 
-usage: exec_terminal.py POD [kubectl args...]
+usage: terminal.py exec|attach POD
 """
 import os
 import pty
@@ -10,10 +11,12 @@ import select
 import sys
 import time
 
-pod = sys.argv[1]
+mode, pod = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execvp("kubectl", ["kubectl", "exec", "-it", pod, *sys.argv[2:], "--", "sh"])
+    if mode == "exec":
+        os.execvp("kubectl", ["kubectl", "exec", "-it", pod, "--", "sh"])
+    os.execvp("kubectl", ["kubectl", "attach", "-it", pod])
 
 
 def read_until(wanted, limit=15.0):
@@ -33,6 +36,10 @@ def read_until(wanted, limit=15.0):
     return out
 
 
+if mode == "attach":
+    # The shell printed its prompt before anyone was attached: Enter asks for a new one.
+    print(repr(read_until(b"try pressing enter.")))
+    os.write(fd, b"\r")
 print(repr(read_until(b"# ")))
 os.write(fd, b"echo hi\r")
 print(repr(read_until(b"hi\r\n# ")))
@@ -43,6 +50,6 @@ os.write(fd, b"\x03")
 print(repr(read_until(b"# ")))
 print("interrupted in %.1f s" % (time.time() - started))
 os.write(fd, b"exit 7\r")
-print(repr(read_until(b"exit code 7")))
+print(repr(read_until(b"exit code 7" if mode == "exec" else b"\0", 5)))
 _, status = os.waitpid(pid, 0)
 print("exit", os.waitstatus_to_exitcode(status))

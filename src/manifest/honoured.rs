@@ -227,15 +227,15 @@ const INSTEAD: &[(&str, &str)] = &[
     ("C.volumeDevices", "wpod does not attach block devices"),
     (
         "C.stdin",
-        "wpod does not attach stdin yet; the container reads end-of-file",
+        "only `kubectl attach` (through `wpod serve`) writes to it: under `wpod run` its reads wait",
     ),
     (
         "C.stdinOnce",
-        "wpod does not attach stdin yet; the container reads end-of-file",
+        "only `kubectl attach` (through `wpod serve`) writes to it: under `wpod run` its reads wait",
     ),
     (
         "C.tty",
-        "wpod does not allocate terminals; output is captured as logs",
+        "the container gets a terminal, reached by `kubectl attach -it` through `wpod serve`; its output is logged as lines",
     ),
     (
         "C.resources.limits[cpu]",

@@ -119,7 +119,7 @@ fn start(backend: &str, dir: &Path) -> Setup {
         "-c",
         &format!(
             "echo ok > /usr/share/nginx/html/small; \
-             yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,:; | \
+             yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | \
              head -c {BIG} > /usr/share/nginx/html/big"
         ),
     ]);

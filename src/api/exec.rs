@@ -107,7 +107,7 @@ async fn serve(
     } else {
         match exec_spdy::negotiate(&req) {
             Some(Ok(protocol)) => Some(protocol),
-            Some(Err(why)) => return exec_spdy::refuse(&why),
+            Some(Err(refused)) => return refused,
             None => {
                 return status::bad_request(&format!(
                     "{verb} needs an upgrade to WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1"

@@ -6,15 +6,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 
 use super::spdy::{self, Frame};
-use super::status::{self, Body};
+use super::status::Body;
 use crate::runtime::{ExecSession, TermSize};
 
 /// The channel protocols wpod speaks over SPDY, in its order of preference.
@@ -31,35 +30,11 @@ pub struct Wanted {
     pub tty: bool,
 }
 
-/// Whether the request asks for SPDY, and the protocol wpod picks from those it offers.
-pub fn negotiate(req: &Request<hyper::body::Incoming>) -> Option<Result<&'static str, String>> {
-    let spdy = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("spdy/3.1"));
-    if !spdy {
-        return None;
-    }
-    let offered: Vec<String> = req
-        .headers()
-        .get_all("x-stream-protocol-version")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_string())
-        .collect();
-    Some(
-        PROTOCOLS
-            .iter()
-            .find(|p| offered.iter().any(|o| o == *p))
-            .copied()
-            .ok_or_else(|| {
-                format!(
-                    "unable to upgrade: unable to negotiate protocol: client supports {offered:?}, server accepts {PROTOCOLS:?}"
-                )
-            }),
-    )
+/// None when the request does not ask for SPDY; else the protocol, or the refusal.
+pub fn negotiate(
+    req: &Request<hyper::body::Incoming>,
+) -> Option<Result<&'static str, Response<Body>>> {
+    spdy::negotiate(req, &PROTOCOLS)
 }
 
 /// The 101 answer; the session runs on the upgraded connection.
@@ -76,26 +51,7 @@ pub fn upgrade(
             run(TokioIo::new(upgraded), session, wanted, ending).await;
         }
     });
-    use http_body_util::BodyExt as _;
-    let mut response = Response::new(
-        http_body_util::Empty::<bytes::Bytes>::new()
-            .map_err(|e| match e {})
-            .boxed(),
-    );
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    h.insert(
-        "x-stream-protocol-version",
-        HeaderValue::from_static(protocol),
-    );
-    response
-}
-
-/// A refusal of the negotiation, as the kubelet answers it.
-pub fn refuse(why: &str) -> Response<Body> {
-    status::failure(StatusCode::FORBIDDEN, "Forbidden", why, None)
+    spdy::switching(protocol)
 }
 
 async fn run<S>(

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -115,32 +114,15 @@ pub async fn serve(
             "none of the offered subprotocols {offered:?} is supported (wpod speaks {TUNNEL}, {CHANNELS})"
         ));
     }
-    let spdy = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("spdy/3.1"));
-    let versions: Vec<String> = req
-        .headers()
-        .get_all("x-stream-protocol-version")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_string())
-        .collect();
-    if !spdy {
-        return status::bad_request("port forwarding needs an upgrade to WebSocket or SPDY/3.1");
-    }
-    if !versions.iter().any(|v| v == SPDY_PROTOCOL) {
-        return status::failure(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            &format!(
-                "unable to upgrade: unable to negotiate protocol: client supports {versions:?}, server accepts [\"{SPDY_PROTOCOL}\"]"
-            ),
-            None,
-        );
-    }
+    let protocol = match spdy::negotiate(&req, &[SPDY_PROTOCOL]) {
+        Some(Ok(protocol)) => protocol,
+        Some(Err(refused)) => return refused,
+        None => {
+            return status::bad_request(
+                "port forwarding needs an upgrade to WebSocket or SPDY/3.1",
+            );
+        }
+    };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         if let Ok(upgraded) = upgrade.await {
@@ -148,21 +130,7 @@ pub async fn serve(
             spdy_session(read, FrameOut::Raw(Box::new(write)), target).await;
         }
     });
-    use http_body_util::BodyExt as _;
-    let mut response = Response::new(
-        http_body_util::Empty::<bytes::Bytes>::new()
-            .map_err(|e| match e {})
-            .boxed(),
-    );
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    h.insert(
-        "x-stream-protocol-version",
-        HeaderValue::from_static(SPDY_PROTOCOL),
-    );
-    response
+    spdy::switching(protocol)
 }
 
 /// `?ports=` (repeated and/or comma-separated), as the kubelet reads it.

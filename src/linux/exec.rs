@@ -113,13 +113,7 @@ pub fn exec_stream(exe: &Path, exec: Exec<'_>, req: &ExecRequest) -> Result<Exec
         .args(exec.argv)
         .kill_on_drop(true);
     match &terminal {
-        Some((_, slave)) => {
-            let io = |why| slave.try_clone().context(why);
-            command
-                .stdin(io("the terminal for stdin")?)
-                .stdout(io("the terminal for stdout")?)
-                .stderr(io("the terminal for stderr")?);
-        }
+        Some((_, slave)) => pty::give(&mut command, slave).context("the exec's terminal")?,
         None => {
             command
                 .stdin(if req.stdin {

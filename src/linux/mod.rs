@@ -683,11 +683,7 @@ impl RuntimeService for LinuxRuntime {
             .with_context(|| format!("a terminal for container {}", c.config.name))?;
         match &terminal {
             Some((_, slave)) => {
-                let io = |why| slave.try_clone().context(why);
-                command
-                    .stdin(io("the terminal for stdin")?)
-                    .stdout(io("the terminal for stdout")?)
-                    .stderr(io("the terminal for stderr")?);
+                pty::give(&mut command, slave).context("the container's terminal")?
             }
             None => {
                 let stdin = if console.wanted.stdin {
@@ -727,11 +723,7 @@ impl RuntimeService for LinuxRuntime {
             drop(slave);
             let (near_in, far_in) = tokio::io::duplex(64 * 1024);
             let (near_out, far_out) = tokio::io::duplex(64 * 1024);
-            let mut exited = c.subscribe();
-            let ended = async move {
-                let _ = exited.wait_for(Option::is_some).await;
-            };
-            let resize = pty::serve(master, Some(far_in), far_out, ended)
+            let resize = pty::serve(master, Some(far_in), far_out, c.ended())
                 .with_context(|| format!("the terminal of container {}", c.config.name))?;
             console.set_input(Box::new(near_in));
             console.set_resize(Arc::from(resize));
@@ -954,13 +946,9 @@ impl RuntimeService for LinuxRuntime {
         if lock(&c.backend.pid).is_none() || c.has_exited() {
             return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
         }
-        let mut exited = c.subscribe();
-        let ended = async move {
-            let _ = exited.wait_for(Option::is_some).await;
-        };
         let waiter = c.clone();
         let exit = async move { waiter.wait().await.map(|s| s.code) };
-        Ok(c.backend.console.attach(stdin, ended, exit))
+        Ok(c.backend.console.attach(stdin, c.ended(), exit))
     }
 
     /// To 127.0.0.1 inside the pod's network namespace, through a socket its pause process

@@ -60,6 +60,15 @@ pub fn open(size: TermSize) -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((master, slave))
 }
 
+/// Gives `command` the terminal's slave as its stdin, stdout and stderr.
+pub fn give(command: &mut tokio::process::Command, slave: &OwnedFd) -> io::Result<()> {
+    command
+        .stdin(slave.try_clone()?)
+        .stdout(slave.try_clone()?)
+        .stderr(slave.try_clone()?);
+    Ok(())
+}
+
 /// Moves bytes between a terminal's master and the client's duplex ends until the client's
 /// input (if any) ends (closing the master hangs the terminal up: its session gets SIGHUP) or the command
 /// has ended (`ended`) and its output is read. Returns the resize function.

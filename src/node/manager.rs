@@ -278,6 +278,19 @@ impl Node {
             .map_err(StreamError::NotRunning)
     }
 
+    /// The running instance of `container`.
+    async fn running(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+    ) -> Result<crate::runtime::ContainerId, StreamError> {
+        let at = self.locate(namespace, name, Some(container)).await?;
+        at.container.ok_or_else(|| {
+            StreamError::NotRunning(format!("container not found (\"{container}\")"))
+        })
+    }
+
     /// Runs a command in a running container of the pod with its streams connected to the
     /// caller (the kubelet's streaming server behind `kubectl exec`).
     pub async fn exec(
@@ -287,10 +300,7 @@ impl Node {
         container: &str,
         req: ExecRequest,
     ) -> Result<ExecSession, StreamError> {
-        let at = self.locate(namespace, name, Some(container)).await?;
-        let id = at.container.ok_or_else(|| {
-            StreamError::NotRunning(format!("container not found (\"{container}\")"))
-        })?;
+        let id = self.running(namespace, name, container).await?;
         self.runtime
             .exec(&id, req)
             .await
@@ -305,10 +315,7 @@ impl Node {
         container: &str,
         stdin: bool,
     ) -> Result<ExecSession, StreamError> {
-        let at = self.locate(namespace, name, Some(container)).await?;
-        let id = at.container.ok_or_else(|| {
-            StreamError::NotRunning(format!("container not found (\"{container}\")"))
-        })?;
+        let id = self.running(namespace, name, container).await?;
         self.runtime
             .attach(&id, stdin)
             .await

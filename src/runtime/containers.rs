@@ -95,6 +95,14 @@ impl<T> Container<T> {
         self.exit.subscribe()
     }
 
+    /// Resolves once the container has exited (for tasks that outlive a borrow of it).
+    pub fn ended(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.subscribe();
+        async move {
+            let _ = rx.wait_for(Option::is_some).await;
+        }
+    }
+
     /// WaitContainer: resolves once the container has exited.
     pub async fn wait(&self) -> Result<ExitStatus> {
         super::wait_exit(self.subscribe(), &self.id).await

@@ -662,13 +662,9 @@ impl RuntimeService for WasmRuntime {
         if c.state() != containers::State::Running {
             return Err(anyhow::anyhow!("container {} is not running", c.config.name).into());
         }
-        let mut exited = c.subscribe();
-        let ended = async move {
-            let _ = exited.wait_for(Option::is_some).await;
-        };
         let waiter = c.clone();
         let exit = async move { waiter.wait().await.map(|s| s.code) };
-        Ok(c.backend.console.attach(stdin, ended, exit))
+        Ok(c.backend.console.attach(stdin, c.ended(), exit))
     }
 
     async fn port_forward(&self, sandbox: &SandboxId, port: u16) -> Result<Box<dyn PodStream>> {

@@ -4,6 +4,9 @@
 //! never sends WINDOW_UPDATE), so SETTINGS and WINDOW_UPDATE are read and ignored.
 
 mod dictionary;
+mod upgrade;
+
+pub use upgrade::{negotiate, switching};
 
 use flate2::{Decompress, FlushDecompress, Status};
 use tokio::io::{AsyncRead, AsyncReadExt as _};

@@ -151,6 +151,13 @@ fn ports(call: &Call) -> Result<Vec<u16>, String> {
     if ports.is_empty() {
         return Err("query parameter \"ports\" is required".into());
     }
+    // Each port takes two channels, and a channel is one byte.
+    if ports.len() > 128 {
+        return Err(format!(
+            "{} ports asked for: at most 128 fit one connection (two one-byte channels each)",
+            ports.len()
+        ));
+    }
     Ok(ports)
 }
 
@@ -490,4 +497,36 @@ async fn channel_session(socket: Socket, ports: Vec<u16>, target: Target) {
         a.abort();
     }
     let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(query: &[(&str, &str)]) -> Call {
+        Call {
+            method: hyper::Method::GET,
+            path: Vec::new(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            accept: None,
+            content_type: None,
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn ports_are_read_as_the_kubelet_reads_them() {
+        assert_eq!(
+            ports(&call(&[("ports", "80,81"), ("ports", "8080")])),
+            Ok(vec![80, 81, 8080])
+        );
+        assert!(ports(&call(&[])).is_err());
+        assert!(ports(&call(&[("ports", "0")])).is_err());
+        assert!(ports(&call(&[("ports", "70000")])).is_err());
+        let many: Vec<String> = (1..=129).map(|p| p.to_string()).collect();
+        assert!(ports(&call(&[("ports", &many.join(","))])).is_err());
+    }
 }

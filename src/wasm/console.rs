@@ -69,14 +69,18 @@ impl Console {
     }
 
     /// Once the main process runs: the terminal's session, and its output to the log and to
-    /// attached clients until the process ends.
-    pub fn started(&self, process: &Arc<Process>, pids: Arc<PidNamespace>, log: LogStream) {
-        let Some(t) = self.terminal.clone() else {
-            return;
-        };
+    /// attached clients until the process ends (the returned task: the container has ended
+    /// once it has, so an attached client gets the last of the output).
+    pub fn started(
+        &self,
+        process: &Arc<Process>,
+        pids: Arc<PidNamespace>,
+        log: LogStream,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let t = self.terminal.clone()?;
         t.set_session(pids, process.pid);
         let (process, output) = (process.clone(), self.output.clone());
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let out = ReadEnd::of(t.output().clone());
             let exited = process.exited();
             tokio::pin!(exited);
@@ -100,7 +104,7 @@ impl Console {
                 }
             }
             log.flush_partial();
-        });
+        }))
     }
 
     /// An attached client: the output from now on, its keys or bytes to the main process when

@@ -508,11 +508,15 @@ impl RuntimeService for WasmRuntime {
         *lock(&c.backend.main) = Some(process.clone());
         // The terminal's own pump copies its output to attached clients: the log alone here.
         let log = LogStream::new(&c.config.name, Stream::Stdout, c.config.log.clone());
-        c.backend.console.started(&process, guest.pids.clone(), log);
+        let terminal = c.backend.console.started(&process, guest.pids.clone(), log);
         let program = c.backend.program.clone();
         let container = c.clone();
         *lock(&c.backend.task) = Some(tokio::spawn(async move {
-            container.exited(engine.run(program, guest, process).await);
+            let status = engine.run(program, guest, process).await;
+            if let Some(pump) = terminal {
+                let _ = tokio::time::timeout(Duration::from_secs(1), pump).await;
+            }
+            container.exited(status);
         }));
         Ok(())
     }

@@ -411,3 +411,42 @@ fn kubectl_attach_reaches_the_main_process() {
         stop(server);
     }
 }
+
+/// `kubectl run -it --rm --restart=Never --image=busybox NAME -- sh`: the pod is created with
+/// stdin, stdinOnce and tty, kubectl waits for it to run, attaches, and when the shell exits
+/// with 7 deletes the pod and exits 7 itself.
+#[test]
+fn kubectl_run_it_gives_a_shell_in_a_new_pod() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
+    for backend in backends() {
+        let dir =
+            std::env::temp_dir().join(format!("wpod-run-it-{backend}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
+        let out = Command::new("python3")
+            .arg(script)
+            .args(["run", "scratch"])
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+            .output()
+            .expect("python3 runs");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        let steps: Vec<&str> = shown.lines().collect();
+        assert_eq!(steps.len(), 7, "{backend}: {shown}{errors}");
+        assert!(steps[1].ends_with(r"\r\n# '"), "{backend}: {shown}");
+        assert_eq!(steps[2], r"b'echo hi\r\nhi\r\n# '", "{backend}: {shown}");
+        assert_eq!(steps[3], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
+        assert!(
+            steps[5].contains(r#"pod "scratch" deleted"#),
+            "{backend}: {shown}"
+        );
+        assert_eq!(steps[6], "exit 7", "{backend}: {shown}");
+        wait_for("the pod deleted", || {
+            kubectl(&config, &["get", "pods", "-o", "name"])
+                .1
+                .is_empty()
+        });
+        stop(server);
+    }
+}

@@ -1,9 +1,10 @@
 """Drives `kubectl exec -it POD -- sh` (or `kubectl attach -it POD` to a container running a
-shell with `stdin` and `tty`) through a pseudo-terminal, as a person at a terminal would: types a
+shell with `stdin` and `tty`, or `kubectl run -it --rm` of a busybox shell named POD) through a
+pseudo-terminal, as a person at a terminal would: types a
 command, interrupts a sleep with ^C, and exits with a status. Prints what the terminal showed
 after each step (as Python reprs, one per line) and kubectl's exit code last.
 
-usage: terminal.py exec|attach POD
+usage: terminal.py exec|attach|run POD
 """
 import os
 import pty
@@ -16,6 +17,9 @@ pid, fd = pty.fork()
 if pid == 0:
     if mode == "exec":
         os.execvp("kubectl", ["kubectl", "exec", "-it", pod, "--", "sh"])
+    if mode == "run":
+        os.execvp("kubectl", ["kubectl", "run", "-it", "--rm", "--restart=Never",
+                              "--image=busybox", pod, "--", "sh"])
     os.execvp("kubectl", ["kubectl", "attach", "-it", pod])
 
 
@@ -36,7 +40,7 @@ def read_until(wanted, limit=15.0):
     return out
 
 
-if mode == "attach":
+if mode in ("attach", "run"):
     # The shell printed its prompt before anyone was attached: Enter asks for a new one.
     print(repr(read_until(b"try pressing enter.")))
     os.write(fd, b"\r")
@@ -50,6 +54,6 @@ os.write(fd, b"\x03")
 print(repr(read_until(b"# ")))
 print("interrupted in %.1f s" % (time.time() - started))
 os.write(fd, b"exit 7\r")
-print(repr(read_until(b"exit code 7" if mode == "exec" else b"\0", 5)))
+print(repr(read_until(b"exit code 7" if mode == "exec" else b"\0", 10)))
 _, status = os.waitpid(pid, 0)
 print("exit", os.waitstatus_to_exitcode(status))

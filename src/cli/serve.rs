@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Which runtime runs the pods
     #[arg(long, value_enum, default_value = "wasm")]
     backend: Backend,
+    /// Print every bind, listen, connect, accept, refusal and close in the pod network (wasm):
+    /// port-forwarded connections show as from `port-forward`
+    #[arg(long)]
+    trace_net: bool,
 }
 
 #[derive(Args)]
@@ -105,7 +109,10 @@ fn user_kubeconfig(ours: &std::path::Path) -> Option<PathBuf> {
 pub async fn run(args: ServeArgs) -> u8 {
     let dir = data_dir(args.data_dir);
     let printer = Arc::new(Printer::new(false, true, false, &[]));
-    let cluster = Cluster::new(crate::net::Trace::new(|_: &str| {}, false));
+    let trace = |line: &str| {
+        crate::console::own(crate::console::Channel::Stderr, format!("net: {line}\n"));
+    };
+    let cluster = Cluster::new(crate::net::Trace::new(trace, args.trace_net));
     let runtime = match runtime(args.backend, cluster) {
         Ok(r) => r,
         Err((code, why)) => {

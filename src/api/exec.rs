@@ -198,9 +198,11 @@ async fn run(
     } = session;
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(16);
     // The client's messages: stdin, resizes, the end of its stdin, pings, its going away.
+    let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn({
         let out_tx = out_tx.clone();
         async move {
+            let _gone = gone_tx;
             let mut stdin = stdin;
             while let Some(Ok(message)) = incoming.next().await {
                 let data = match message {
@@ -254,8 +256,15 @@ async fn run(
                 pump(e, STDERR, want_stderr, out_tx.clone()).await;
             }
         };
-        tokio::join!(out, err);
-        let code = exit.await;
+        let finished = async {
+            tokio::join!(out, err);
+            exit.await
+        };
+        // A client that went away takes the command with it (dropping `exit` kills it).
+        let code = tokio::select! {
+            code = finished => code,
+            _ = gone => return,
+        };
         let _ = out_tx
             .send(Out::Data(STATUS, ending(code).to_string().into_bytes()))
             .await;

@@ -132,7 +132,9 @@ async fn run<S>(
     let resize_id = streams.get("resize").copied();
     let ping_tx = tx.clone();
     // The client's frames: stdin (FIN is its end), resizes, pings, its going away.
+    let (gone_tx, gone) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
+        let _gone = gone_tx;
         let mut stdin = stdin;
         let mut sizes = Vec::new();
         while let Ok(Some(frame)) = spdy::read_frame(&mut input).await {
@@ -192,8 +194,18 @@ async fn run<S>(
             pump(e, streams.get("stderr").copied(), tx.clone()).await;
         }
     };
-    tokio::join!(out, err);
-    let code = exit.await;
+    let finished = async {
+        tokio::join!(out, err);
+        exit.await
+    };
+    // A client that went away takes the command with it (dropping `exit` kills it).
+    let code = tokio::select! {
+        code = finished => code,
+        _ = gone => {
+            writer.abort();
+            return;
+        }
+    };
     if let Some(&error) = streams.get("error") {
         let _ = tx
             .send(spdy::data(error, 0, ending(code).to_string().as_bytes()))

@@ -188,12 +188,15 @@ pub(super) fn exec_stream(
     let resize = terminal
         .map(|t| Box::new(move |size| t.resize(size)) as Box<dyn Fn(TermSize) + Send + Sync>);
     let mut done = done_rx;
+    // Made here, not in the future: a future dropped before its first poll must kill too.
+    let kill = KillOnDrop(process);
     Ok(ExecSession {
         stdin: stdin.map(|s| Box::new(s) as crate::runtime::stream::Writer),
         stdout: Box::new(near_out),
         stderr,
         resize,
         exit: Box::pin(async move {
+            let _kill = kill;
             let code = done
                 .wait_for(Option::is_some)
                 .await
@@ -201,6 +204,18 @@ pub(super) fn exec_stream(
             Ok(code.unwrap_or(137))
         }),
     })
+}
+
+/// Kills the exec's process if its session is dropped before the process ended (the client
+/// went away), as the Linux backend's exec helper dies with its handle.
+struct KillOnDrop(Arc<super::Process>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.0.running() {
+            self.0.kill(super::process::signals::SIGKILL);
+        }
+    }
 }
 
 /// Source ports the node uses for its probe connections.

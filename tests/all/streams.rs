@@ -450,3 +450,29 @@ fn kubectl_run_it_gives_a_shell_in_a_new_pod() {
         stop(server);
     }
 }
+
+/// A client that goes away takes its exec's command with it: nothing is left running in the
+/// container (kubectl killed in the middle of `sleep 1000`).
+#[test]
+fn an_exec_ends_when_its_client_goes_away() {
+    for backend in backends() {
+        let (server, config) = nginx_pod(backend, "exec-gone");
+        let mut client = Command::new("kubectl")
+            .env("KUBECONFIG", &config)
+            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+            .args(["exec", "nginx-pod", "--", "sh", "-c", "sleep 1000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl runs");
+        let sleeping = || {
+            let (_, ps, _) = kubectl_in(&config, &["exec", "nginx-pod", "--", "ps"], b"");
+            ps.contains("sleep 1000")
+        };
+        wait_for("the exec's sleep in ps", sleeping);
+        let _ = client.kill();
+        let _ = client.wait();
+        wait_for("the exec's sleep gone", || !sleeping());
+        stop(server);
+    }
+}

@@ -159,12 +159,17 @@ fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
         let shown = String::from_utf8_lossy(&out.stdout);
         let steps: Vec<&str> = shown.lines().collect();
         let errors = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(steps.len(), 6, "{backend}: {shown}{errors}");
-        // The prompt; the typed line echoed, its output; ^C shown and a new prompt.
+        assert_eq!(steps.len(), 8, "{backend}: {shown}{errors}");
+        // The prompt; the typed line echoed, its output; the line recalled and edited; ^C
+        // shown and a new prompt.
         assert_eq!(steps[0], "b'# '", "{backend}");
         assert_eq!(steps[1], r"b'echo hi\r\nhi\r\n# '", "{backend}");
-        assert_eq!(steps[2], r"b'sleep 100\r\n^C\r\n# '", "{backend}");
-        let seconds: f64 = steps[3]
+        assert!(
+            steps[2].contains("echo Xhi") && steps[2].ends_with(r"\r\nXhi\r\n# '"),
+            "{backend}: {shown}"
+        );
+        assert_eq!(steps[3], r"b'sleep 100\r\n^C\r\n# '", "{backend}");
+        let seconds: f64 = steps[4]
             .strip_prefix("interrupted in ")
             .and_then(|s| s.strip_suffix(" s"))
             .and_then(|s| s.parse().ok())
@@ -173,11 +178,13 @@ fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
             seconds < 5.0,
             "{backend}: ^C did not end the sleep: {shown}"
         );
+        // The window size kubectl sent.
+        assert_eq!(steps[5], r"b'stty size\r\n33 111\r\n# '", "{backend}");
         assert!(
-            steps[4].contains(r"exit 7\r\ncommand terminated with exit code 7"),
+            steps[6].contains(r"exit 7\r\ncommand terminated with exit code 7"),
             "{backend}: {shown}"
         );
-        assert_eq!(steps[5], "exit 7", "{backend}");
+        assert_eq!(steps[7], "exit 7", "{backend}");
         stop(server);
     }
 }
@@ -385,7 +392,7 @@ fn kubectl_attach_reaches_the_main_process() {
         let shown = String::from_utf8_lossy(&out.stdout);
         let errors = String::from_utf8_lossy(&out.stderr);
         let steps: Vec<&str> = shown.lines().collect();
-        assert_eq!(steps.len(), 7, "{backend}: {shown}{errors}");
+        assert_eq!(steps.len(), 9, "{backend}: {shown}{errors}");
         assert!(
             steps[0].contains("If you don't see a command prompt, try pressing enter."),
             "{backend}: {shown}"
@@ -393,8 +400,10 @@ fn kubectl_attach_reaches_the_main_process() {
         // Enter gives a prompt (the shell's first one may come too, if it started late).
         assert!(steps[1].ends_with(r"\r\n# '"), "{backend}: {shown}");
         assert_eq!(steps[2], r"b'echo hi\r\nhi\r\n# '", "{backend}: {shown}");
-        assert_eq!(steps[3], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
-        assert_eq!(steps[6], "exit 0", "{backend}: {shown}");
+        assert!(steps[3].ends_with(r"Xhi\r\n# '"), "{backend}: {shown}");
+        assert_eq!(steps[4], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
+        assert_eq!(steps[6], r"b'stty size\r\n33 111\r\n# '", "{backend}");
+        assert_eq!(steps[8], "exit 0", "{backend}: {shown}");
         wait_for("shell Failed with 7", || {
             kubectl(
                 &config,
@@ -433,15 +442,17 @@ fn kubectl_run_it_gives_a_shell_in_a_new_pod() {
         let shown = String::from_utf8_lossy(&out.stdout);
         let errors = String::from_utf8_lossy(&out.stderr);
         let steps: Vec<&str> = shown.lines().collect();
-        assert_eq!(steps.len(), 7, "{backend}: {shown}{errors}");
+        assert_eq!(steps.len(), 9, "{backend}: {shown}{errors}");
         assert!(steps[1].ends_with(r"\r\n# '"), "{backend}: {shown}");
         assert_eq!(steps[2], r"b'echo hi\r\nhi\r\n# '", "{backend}: {shown}");
-        assert_eq!(steps[3], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
+        assert!(steps[3].ends_with(r"Xhi\r\n# '"), "{backend}: {shown}");
+        assert_eq!(steps[4], r"b'sleep 100\r\n^C\r\n# '", "{backend}: {shown}");
+        assert_eq!(steps[6], r"b'stty size\r\n33 111\r\n# '", "{backend}");
         assert!(
-            steps[5].contains(r#"pod "scratch" deleted"#),
+            steps[7].contains(r#"pod "scratch" deleted"#),
             "{backend}: {shown}"
         );
-        assert_eq!(steps[6], "exit 7", "{backend}: {shown}");
+        assert_eq!(steps[8], "exit 7", "{backend}: {shown}");
         wait_for("the pod deleted", || {
             kubectl(&config, &["get", "pods", "-o", "name"])
                 .1

@@ -6,15 +6,20 @@ after each step (as Python reprs, one per line) and kubectl's exit code last.
 
 usage: terminal.py exec|attach|run POD
 """
+import fcntl
 import os
 import pty
 import select
+import struct
 import sys
+import termios
 import time
 
 mode, pod = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
+    # A 33x111 terminal: kubectl sends its size, the shell's `stty size` shows it.
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
     if mode == "exec":
         os.execvp("kubectl", ["kubectl", "exec", "-it", pod, "--", "sh"])
     if mode == "run":
@@ -44,15 +49,21 @@ if mode in ("attach", "run"):
     # The shell printed its prompt before anyone was attached: Enter asks for a new one.
     print(repr(read_until(b"try pressing enter.")))
     os.write(fd, b"\r")
-print(repr(read_until(b"# ")))
+# The prompt (after the Enter, when attached: the shell's first one may come before it or not).
+print(repr(read_until(b"# " if mode == "exec" else b"\r\n# ")))
 os.write(fd, b"echo hi\r")
 print(repr(read_until(b"hi\r\n# ")))
+# Line editing: up recalls `echo hi`, two lefts, an X typed in the middle.
+os.write(fd, b"\x1b[A\x1b[D\x1b[DX\r")
+print(repr(read_until(b"Xhi\r\n# ")))
 os.write(fd, b"sleep 100\r")
 time.sleep(0.5)
 started = time.time()
 os.write(fd, b"\x03")
 print(repr(read_until(b"# ")))
 print("interrupted in %.1f s" % (time.time() - started))
+os.write(fd, b"stty size\r")
+print(repr(read_until(b"111\r\n# ")))
 os.write(fd, b"exit 7\r")
 print(repr(read_until(b"exit code 7" if mode == "exec" else b"\0", 10)))
 _, status = os.waitpid(pid, 0)

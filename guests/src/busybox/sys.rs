@@ -88,6 +88,42 @@ mod imp {
         unsafe { libc::isatty(0) == 1 && libc::isatty(2) == 1 }
     }
 
+    /// The terminal's settings before raw mode, to go back to.
+    static COOKED: std::sync::Mutex<Option<libc::termios>> = std::sync::Mutex::new(None);
+
+    /// Puts the terminal on stdin into raw mode (no echo, no line editing, no signals from keys;
+    /// output processing stays) or back; false when stdin is not a terminal.
+    pub fn terminal_raw(raw: bool) -> bool {
+        let mut saved = COOKED.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own.
+        unsafe {
+            if !raw {
+                return saved
+                    .take()
+                    .is_some_and(|t| libc::tcsetattr(0, libc::TCSANOW, &t) == 0);
+            }
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut t) != 0 {
+                return false;
+            }
+            *saved = Some(t);
+            t.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG | libc::IEXTEN);
+            t.c_iflag &= !(libc::ICRNL | libc::IXON);
+            t.c_cc[libc::VMIN] = 1;
+            t.c_cc[libc::VTIME] = 0;
+            libc::tcsetattr(0, libc::TCSANOW, &t) == 0
+        }
+    }
+
+    /// The terminal's (rows, columns).
+    pub fn terminal_size() -> Option<(u16, u16)> {
+        // SAFETY: TIOCGWINSZ fills a winsize we own.
+        unsafe {
+            let mut ws: libc::winsize = std::mem::zeroed();
+            (libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0).then_some((ws.ws_row, ws.ws_col))
+        }
+    }
+
     pub fn ppid() -> u32 {
         // SAFETY: getppid has no preconditions.
         unsafe { libc::getppid() as u32 }
@@ -273,6 +309,17 @@ mod imp {
             && terminal_stderr::get_terminal_stderr().is_some()
     }
 
+    /// Raw or cooked mode of the terminal on stdin (wpod's line discipline); false when stdin is
+    /// not a terminal.
+    pub fn terminal_raw(raw: bool) -> bool {
+        process::set_terminal_raw(raw).is_ok()
+    }
+
+    /// The terminal's (rows, columns).
+    pub fn terminal_size() -> Option<(u16, u16)> {
+        process::terminal_size().ok()
+    }
+
     pub fn ppid() -> u32 {
         process::getppid()
     }
@@ -391,7 +438,7 @@ pub use imp::names_image_command;
 pub use imp::wait_for;
 pub use imp::{
     access, any_pending, file_kind, ids, kill, on_terminal, pid, ppid, processes, set_disposition,
-    stat, statvfs, symlink, take_pending, uname,
+    stat, statvfs, symlink, take_pending, terminal_raw, terminal_size, uname,
 };
 
 /// A process as `ps` shows it.

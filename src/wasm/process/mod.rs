@@ -209,6 +209,26 @@ impl wit::Host for ProcView<'_> {
         })
     }
 
+    fn set_terminal_raw(&mut self, raw: bool) -> wasmtime::Result<Result<(), ErrorCode>> {
+        Ok(match &self.ctx.stdio.stdin {
+            stdio::Input::Tty(t) => {
+                t.set_raw(raw);
+                Ok(())
+            }
+            _ => Err(ErrorCode::InvalidArgument),
+        })
+    }
+
+    fn terminal_size(&mut self) -> wasmtime::Result<Result<(u16, u16), ErrorCode>> {
+        Ok(match &self.ctx.stdio.stdin {
+            stdio::Input::Tty(t) => {
+                let size = t.size();
+                Ok((size.height, size.width))
+            }
+            _ => Err(ErrorCode::InvalidArgument),
+        })
+    }
+
     fn names_image_command(&mut self, name: String) -> wasmtime::Result<bool> {
         Ok(self.image_command(&name))
     }

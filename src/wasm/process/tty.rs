@@ -43,6 +43,8 @@ struct Input {
     queued: usize,
     /// The client is gone: reads see EOF from now on.
     hung_up: bool,
+    /// No line discipline: keys go to the reader as they come.
+    raw: bool,
 }
 
 pub struct Terminal {
@@ -107,6 +109,19 @@ impl Terminal {
         &self.output
     }
 
+    /// Raw mode (a full-screen program, a shell editing its own line) or cooked (the default).
+    pub fn set_raw(&self, raw: bool) {
+        let mut input = self.lock();
+        input.raw = raw;
+        // What was typed of a line so far goes to the reader as it is.
+        if raw && !input.line.is_empty() {
+            let line = std::mem::take(&mut input.line);
+            input.push(Item::Data(line.into()));
+        }
+        drop(input);
+        self.readable.notify_waiters();
+    }
+
     /// The client went away: readers see EOF and the session gets SIGHUP, as when a terminal
     /// closes.
     pub fn hang_up(&self) {
@@ -128,6 +143,12 @@ impl Terminal {
         let mut signals = Vec::new();
         {
             let mut input = self.lock();
+            if input.raw {
+                input.push(Item::Data(keys.to_vec().into()));
+                drop(input);
+                self.readable.notify_waiters();
+                return;
+            }
             for &key in keys {
                 match key {
                     0x03 | 0x1c => {
@@ -341,6 +362,25 @@ mod tests {
         assert_eq!(echoed(&t), b"ecx\x08 \x08ho hi\r\n");
         t.type_keys("héllo wörld\x17\x17x\x15ok\n".as_bytes());
         assert_eq!(reader.read(100).ok(), Some(Bytes::from_static(b"ok\n")));
+    }
+
+    #[test]
+    fn raw_mode_hands_keys_over_as_they_come() {
+        let t = term();
+        let mut reader = TtyIn(t.clone());
+        t.type_keys(b"ab");
+        t.set_raw(true);
+        assert_eq!(reader.read(10).ok(), Some(Bytes::from_static(b"ab")));
+        t.type_keys(b"\x1b[A\x03\r");
+        assert_eq!(
+            reader.read(10).ok(),
+            Some(Bytes::from_static(b"\x1b[A\x03\r")),
+            "no signal, no translation"
+        );
+        assert_eq!(echoed(&t), b"ab", "only the cooked keys were echoed");
+        t.set_raw(false);
+        t.type_keys(b"x\r");
+        assert_eq!(reader.read(10).ok(), Some(Bytes::from_static(b"x\n")));
     }
 
     #[test]

@@ -62,6 +62,7 @@ const APPLETS: &[(&str, Applet)] = &[
     ("ash", sh),
     ("sha256sum", hash::sha256sum),
     ("sleep", system::sleep),
+    ("stty", system::stty),
     ("sort", text::sort),
     ("tail", text::tail),
     ("tar", tar::tar),

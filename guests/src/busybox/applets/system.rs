@@ -31,6 +31,29 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v * mult)
 }
 
+/// `stty [size | raw | -raw | sane | cooked]`: the terminal on stdin, as busybox's stty shows and
+/// sets the part of it wpod's terminals have (their size, raw or cooked mode).
+pub fn stty(ctx: &mut Ctx, args: &[String]) -> i32 {
+    let Some((rows, cols)) = crate::sys::terminal_size() else {
+        ctx.error("stty", "standard input: Not a tty");
+        return 1;
+    };
+    match args.first().map(String::as_str) {
+        None => {
+            ctx.write_out(format!("speed 38400 baud; rows {rows}; columns {cols};\n").as_bytes())
+        }
+        Some("size") => ctx.write_out(format!("{rows} {cols}\n").as_bytes()),
+        Some(mode @ ("raw" | "-raw" | "sane" | "cooked" | "-cooked")) => {
+            crate::sys::terminal_raw(matches!(mode, "raw" | "-cooked"));
+        }
+        Some(other) => {
+            ctx.error("stty", format!("invalid argument '{other}'"));
+            return 1;
+        }
+    }
+    0
+}
+
 pub fn sleep(ctx: &mut Ctx, args: &[String]) -> i32 {
     if args.is_empty() {
         ctx.error("sleep", "usage: sleep [N]...");

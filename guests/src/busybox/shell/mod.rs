@@ -15,6 +15,7 @@ mod expand;
 pub mod glob;
 mod jobs;
 pub mod lexer;
+mod lineedit;
 pub mod parser;
 mod print;
 
@@ -75,6 +76,8 @@ pub struct Shell {
     pub interactive: bool,
     /// An error that ends a non-interactive shell happened (`fatal`).
     pub failed: bool,
+    /// The interactive shell's command lines, oldest first.
+    pub history: Vec<String>,
 }
 
 impl Var {
@@ -118,6 +121,7 @@ impl Shell {
             line: 0,
             interactive: false,
             failed: false,
+            history: Vec::new(),
         };
         let cwd = sh.cwd.display().to_string();
         sh.vars.insert("PWD".into(), Var::new(cwd, true));
@@ -389,6 +393,8 @@ impl Shell {
     /// command that runs (the shell itself catches it), an error ends the command, not the
     /// shell, and EOF (^D) or `exit` ends the shell.
     fn run_interactive(&mut self) -> Res {
+        /// As busybox's default history size.
+        const MAX_HISTORY: usize = 255;
         const SIGINT: i32 = 2;
         crate::sys::set_disposition(SIGINT, crate::sys::Disposition::Catch);
         for ignored in [3, 15] {
@@ -404,16 +410,34 @@ impl Shell {
                 .get(prompt)
                 .map(|v| v.value.clone())
                 .unwrap_or_default();
-            let _ = self.fd(2).write(prompt.as_bytes());
-            let _ = self.fd(2).flush();
-            line.clear();
-            if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                return Ok(self.status);
+            let history = &self.history;
+            match lineedit::read_line(&input, &self.fd(2), &prompt, history) {
+                lineedit::Edited::Line(text) => line = text.into_bytes(),
+                lineedit::Edited::Eof => return Ok(self.status),
+                lineedit::Edited::Interrupted => {
+                    buf.clear();
+                    continue;
+                }
+                lineedit::Edited::Cooked => {
+                    let _ = self.fd(2).write(prompt.as_bytes());
+                    let _ = self.fd(2).flush();
+                    line.clear();
+                    if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                        return Ok(self.status);
+                    }
+                    // ^C at the prompt: the terminal dropped the line; start over on a new one.
+                    if crate::sys::take_pending().contains(&SIGINT) {
+                        let _ = self.fd(2).write(b"\n");
+                        buf.clear();
+                    }
+                }
             }
-            // ^C at the prompt: the terminal dropped the line; start over on a new one.
-            if crate::sys::take_pending().contains(&SIGINT) {
-                let _ = self.fd(2).write(b"\n");
-                buf.clear();
+            let entry = String::from_utf8_lossy(&line).trim_end().to_string();
+            if !entry.is_empty() && self.history.last() != Some(&entry) {
+                if self.history.len() >= MAX_HISTORY {
+                    self.history.remove(0);
+                }
+                self.history.push(entry);
             }
             buf.push_str(&String::from_utf8_lossy(&line));
             match parser::Parser::parse_all(&buf) {

@@ -119,21 +119,17 @@ impl Editor<'_> {
                 self.write(b"\n");
                 return Some(Edited::Eof);
             }
-            Key::Ctrl(0x04) | Key::Delete => {
-                if self.cursor < self.line.len() {
-                    self.line.remove(self.cursor);
-                    self.redraw();
-                }
+            Key::Ctrl(0x04) | Key::Delete if self.cursor < self.line.len() => {
+                self.line.remove(self.cursor);
+                self.redraw();
             }
-            Key::Ctrl(0x7f | 0x08) => {
-                if self.cursor > 0 {
-                    self.cursor -= 1;
-                    self.line.remove(self.cursor);
-                    if self.cursor == self.line.len() {
-                        self.write(b"\x08 \x08");
-                    } else {
-                        self.redraw();
-                    }
+            Key::Ctrl(0x7f | 0x08) if self.cursor > 0 => {
+                self.cursor -= 1;
+                self.line.remove(self.cursor);
+                if self.cursor == self.line.len() {
+                    self.write(b"\x08 \x08");
+                } else {
+                    self.redraw();
                 }
             }
             Key::Ctrl(0x01) | Key::Home => self.move_to(0),

@@ -96,6 +96,21 @@ pub enum Program {
     Module(InstancePre<Host>),
 }
 
+/// Starts guests on the runtime's Engine.
+#[derive(Clone)]
+pub struct Runner(Engine);
+
+impl Runner {
+    pub fn run(
+        &self,
+        program: Program,
+        guest: Guest,
+        process: Arc<Process>,
+    ) -> impl Future<Output = ExitStatus> + Send + 'static + use<> {
+        run_guest(self.0.clone(), program, guest, process)
+    }
+}
+
 /// The Engine every Store of a runtime shares, its linkers and its compile cache.
 pub struct WasmEngine {
     engine: Engine,
@@ -177,7 +192,12 @@ impl WasmEngine {
         guest: Guest,
         process: Arc<Process>,
     ) -> impl Future<Output = ExitStatus> + Send + 'static {
-        run_guest(self.engine.clone(), program, guest, process)
+        self.runner().run(program, guest, process)
+    }
+
+    /// What starts runs, for a task that decides later what exactly it runs.
+    pub fn runner(&self) -> Runner {
+        Runner(self.engine.clone())
     }
 
     /// Runs the pause image in a pod's network as `process` (PID 1 of the pod's namespace): it

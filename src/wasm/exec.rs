@@ -88,6 +88,9 @@ const DEFAULT_SIZE: TermSize = TermSize {
     height: 24,
 };
 
+/// How long a terminal's command waits for the client's size before it starts with 80x24.
+const FIRST_SIZE: Duration = Duration::from_millis(200);
+
 /// Starts `program` with `req.argv` in the context of a container with its streams connected to
 /// the caller (`kubectl exec`): pipes, or a terminal with its line discipline.
 pub(super) fn exec_stream(
@@ -99,13 +102,8 @@ pub(super) fn exec_stream(
     let terminal = req.tty.then(|| Terminal::new(DEFAULT_SIZE));
     let (near_in, far_in) = tokio::io::duplex(stdio::PIPE_BUF);
     let (near_out, far_out) = tokio::io::duplex(stdio::PIPE_BUF);
-    let mut env = guest.env.clone();
     let (stdio, stdin_pipe, out_pipe, err_pipe) = match &terminal {
         Some(t) => {
-            env.retain(|(k, _)| k != "COLUMNS" && k != "LINES");
-            let size = t.size();
-            env.push(("COLUMNS".into(), size.width.to_string()));
-            env.push(("LINES".into(), size.height.to_string()));
             let stdio = Stdio {
                 stdin: Input::Tty(t.clone()),
                 stdout: Output::Tty(t.clone()),
@@ -130,9 +128,8 @@ pub(super) fn exec_stream(
             (stdio, stdin_pipe, out_r, Some(err_r))
         }
     };
-    let guest = Guest {
+    let mut guest = Guest {
         argv: req.argv,
-        env,
         role: Role::Exec(Some(stdio)),
         ..guest
     };
@@ -142,10 +139,18 @@ pub(super) fn exec_stream(
     if let Some(t) = &terminal {
         t.set_session(guest.pids.clone(), process.pid);
     }
-    let run = engine.run(program, guest, process.clone());
+    let (runner, started, sizing) = (engine.runner(), process.clone(), terminal.clone());
     let (done_tx, done_rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
-        let status = run.await;
+        if let Some(t) = sizing {
+            // kubectl tells the size right after the upgrade: the command starts knowing it.
+            let _ = tokio::time::timeout(FIRST_SIZE, t.sized()).await;
+            let size = t.size();
+            guest.env.retain(|(k, _)| k != "COLUMNS" && k != "LINES");
+            guest.env.push(("COLUMNS".into(), size.width.to_string()));
+            guest.env.push(("LINES".into(), size.height.to_string()));
+        }
+        let status = runner.run(program, guest, started).await;
         let _ = done_tx.send(Some(status.code));
     });
     let ended = |mut rx: tokio::sync::watch::Receiver<Option<i32>>| async move {

@@ -56,6 +56,9 @@ pub struct Terminal {
     /// The session's leader (the exec's process) in its PID namespace: signals from the keyboard
     /// go to it and its descendants.
     session: Mutex<Option<(Arc<PidNamespace>, u32)>>,
+    /// The client has told the size once.
+    sized: std::sync::atomic::AtomicBool,
+    resized: Notify,
 }
 
 impl Terminal {
@@ -66,6 +69,8 @@ impl Terminal {
             output: Pipe::with_window(OUTPUT_WINDOW),
             size: Mutex::new(size),
             session: Mutex::new(None),
+            sized: std::sync::atomic::AtomicBool::new(false),
+            resized: Notify::new(),
         })
     }
 
@@ -93,8 +98,24 @@ impl Terminal {
         *self.size.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Resolves once the client has told the terminal's size.
+    pub async fn sized(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let notified = self.resized.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.sized.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// A new window size: the session gets SIGWINCH, as from TIOCSWINSZ.
     pub fn resize(&self, size: TermSize) {
+        self.sized.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.resized.notify_waiters();
         let old = std::mem::replace(
             &mut *self.size.lock().unwrap_or_else(|p| p.into_inner()),
             size,

@@ -259,11 +259,12 @@ impl WasmEngine {
             };
             drop(store);
             pids.exit(&me, code);
-            ended.send_replace(true);
-            // The kernel kills what is left in a PID namespace whose init ended.
+            // The kernel kills what is left in a PID namespace whose init ended, before anyone
+            // hears of the end (the kubelet's TERM must not get there first).
             for p in pids.list() {
                 p.kill(SIGKILL);
             }
+            ended.send_replace(true);
         })
     }
 }

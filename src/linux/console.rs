@@ -54,7 +54,7 @@ impl Console {
         let mut buf = vec![0u8; 16 * 1024];
         let mut line = Vec::new();
         while let Ok(n @ 1..) = from.read(&mut buf).await {
-            self.output.send(Stream::Stdout, &buf[..n]);
+            self.output.send(Stream::Stdout, &[&buf[..n]]);
             for &b in &buf[..n] {
                 if b == b'\n' {
                     let text = line.strip_suffix(b"\r").unwrap_or(&line);

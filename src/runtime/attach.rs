@@ -2,7 +2,7 @@
 //! process from now on, and its stdin when the container was created with `stdin: true`.
 //! Output goes to the container's log as always; attached clients get a copy.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -20,31 +20,28 @@ pub struct Console {
     pub tty: bool,
 }
 
-/// The copy of a container's output for attached clients.
-#[derive(Clone)]
-pub struct Output(broadcast::Sender<(Stream, Bytes)>);
+/// The copy of a container's output for attached clients. The channel is made by the first
+/// client: most containers are never attached to, and a node runs many.
+#[derive(Clone, Default)]
+pub struct Output(Arc<OnceLock<broadcast::Sender<(Stream, Bytes)>>>);
 
 impl Output {
     pub fn new() -> Self {
-        Output(broadcast::channel(BACKLOG).0)
+        Output::default()
     }
 
     /// Output from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<(Stream, Bytes)> {
-        self.0.subscribe()
+        self.0
+            .get_or_init(|| broadcast::channel(BACKLOG).0)
+            .subscribe()
     }
 
-    /// Raw bytes (a terminal's output), to whoever is attached.
-    pub fn send(&self, stream: Stream, data: &[u8]) {
-        if self.0.receiver_count() > 0 {
-            let _ = self.0.send((stream, Bytes::copy_from_slice(data)));
+    /// Bytes the container wrote, to whoever is attached.
+    pub fn send(&self, stream: Stream, parts: &[&[u8]]) {
+        if let Some(tx) = self.0.get().filter(|tx| tx.receiver_count() > 0) {
+            let _ = tx.send((stream, Bytes::from(parts.concat())));
         }
-    }
-}
-
-impl Default for Output {
-    fn default() -> Self {
-        Output::new()
     }
 }
 
@@ -57,17 +54,12 @@ pub struct Tee {
 impl LogSink for Tee {
     fn line(&self, container: &str, stream: Stream, line: &str) {
         self.inner.line(container, stream, line);
-        if self.output.0.receiver_count() > 0 {
-            let mut b = Vec::with_capacity(line.len() + 1);
-            b.extend_from_slice(line.as_bytes());
-            b.push(b'\n');
-            let _ = self.output.0.send((stream, Bytes::from(b)));
-        }
+        self.output.send(stream, &[line.as_bytes(), b"\n"]);
     }
 
     fn partial(&self, container: &str, stream: Stream, text: &str) {
         self.inner.partial(container, stream, text);
-        self.output.send(stream, text.as_bytes());
+        self.output.send(stream, &[text.as_bytes()]);
     }
 
     fn began(&self, container: &str) {

@@ -96,7 +96,7 @@ impl Console {
                     Read::Data(b) => {
                         let mut log = log.clone();
                         let _ = log.write_all(&b).await;
-                        output.send(Stream::Stdout, &b);
+                        output.send(Stream::Stdout, &[&b]);
                     }
                     Read::Empty if ending => break,
                     Read::Empty => {}

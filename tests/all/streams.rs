@@ -2,17 +2,41 @@
 //! piped stdin, with a terminal (driven through a pseudo-terminal), its errors.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::serve::{Server, kubectl, serve_with, stop, wait_for};
 use crate::support::{backends, free_port};
 
-/// `wpod serve` on `backend` with the nginx example running.
-fn nginx_pod(backend: &str, test: &str) -> (Server, std::path::PathBuf) {
+/// `wpod serve` on `backend`, in a data directory of its own.
+fn serve_on(backend: &str, test: &str) -> (Server, PathBuf) {
     let dir = std::env::temp_dir().join(format!("wpod-{test}-{backend}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
+    serve_with(&dir, free_port(), &["--backend", backend])
+}
+
+/// tests/python/terminal.py in `mode` (exec, attach, run) on `pod`: what the terminal showed,
+/// a line per step, and the script's own errors.
+fn terminal(config: &Path, mode: &str, pod: &str) -> (String, String) {
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/terminal.py"
+        ))
+        .args([mode, pod])
+        .env("KUBECONFIG", config)
+        .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
+        .output()
+        .expect("python3 runs");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `wpod serve` on `backend` with the nginx example running.
+fn nginx_pod(backend: &str, test: &str) -> (Server, PathBuf) {
+    let (server, config) = serve_on(backend, test);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/nginx-pod.yaml");
     let (ok, out, err) = kubectl(&config, &["apply", "-f", example]);
     assert!(ok, "{out}{err}");
@@ -146,19 +170,10 @@ fn kubectl_exec_runs_commands_in_the_container() {
 
 #[test]
 fn kubectl_exec_it_gives_an_interactive_shell_on_a_terminal() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
     for backend in backends() {
         let (server, config) = nginx_pod(backend, "exec-tty");
-        let out = Command::new("python3")
-            .arg(script)
-            .args(["exec", "nginx-pod"])
-            .env("KUBECONFIG", &config)
-            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
-            .output()
-            .expect("python3 runs");
-        let shown = String::from_utf8_lossy(&out.stdout);
+        let (shown, errors) = terminal(&config, "exec", "nginx-pod");
         let steps: Vec<&str> = shown.lines().collect();
-        let errors = String::from_utf8_lossy(&out.stderr);
         assert_eq!(steps.len(), 8, "{backend}: {shown}{errors}");
         // The prompt; the typed line echoed, its output; the line recalled and edited; ^C
         // shown and a new prompt.
@@ -346,13 +361,9 @@ fn kubectl_cp_copies_files_in_and_out() {
 /// container with `tty: true`, driven through a pseudo-terminal.
 #[test]
 fn kubectl_attach_reaches_the_main_process() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
     for backend in backends() {
-        let dir =
-            std::env::temp_dir().join(format!("wpod-attach-{backend}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
-        let manifest = dir.join("attach.yaml");
+        let (server, config) = serve_on(backend, "attach");
+        let manifest = config.with_file_name("attach.yaml");
         std::fs::write(
             &manifest,
             "apiVersion: v1\nkind: Pod\nmetadata: {name: reader}\nspec:\n  restartPolicy: Never\n  \
@@ -382,15 +393,7 @@ fn kubectl_attach_reaches_the_main_process() {
         let (_, logs, _) = kubectl(&config, &["logs", "reader"]);
         assert_eq!(logs, "got one\ngot two\neof\n", "{backend}");
 
-        let out = Command::new("python3")
-            .arg(script)
-            .args(["attach", "shell"])
-            .env("KUBECONFIG", &config)
-            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
-            .output()
-            .expect("python3 runs");
-        let shown = String::from_utf8_lossy(&out.stdout);
-        let errors = String::from_utf8_lossy(&out.stderr);
+        let (shown, errors) = terminal(&config, "attach", "shell");
         let steps: Vec<&str> = shown.lines().collect();
         assert_eq!(steps.len(), 9, "{backend}: {shown}{errors}");
         assert!(
@@ -426,21 +429,9 @@ fn kubectl_attach_reaches_the_main_process() {
 /// with 7 deletes the pod and exits 7 itself.
 #[test]
 fn kubectl_run_it_gives_a_shell_in_a_new_pod() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/terminal.py");
     for backend in backends() {
-        let dir =
-            std::env::temp_dir().join(format!("wpod-run-it-{backend}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (server, config) = serve_with(&dir, free_port(), &["--backend", backend]);
-        let out = Command::new("python3")
-            .arg(script)
-            .args(["run", "scratch"])
-            .env("KUBECONFIG", &config)
-            .env("KUBECACHEDIR", config.with_file_name("kube-cache"))
-            .output()
-            .expect("python3 runs");
-        let shown = String::from_utf8_lossy(&out.stdout);
-        let errors = String::from_utf8_lossy(&out.stderr);
+        let (server, config) = serve_on(backend, "run-it");
+        let (shown, errors) = terminal(&config, "run", "scratch");
         let steps: Vec<&str> = shown.lines().collect();
         assert_eq!(steps.len(), 9, "{backend}: {shown}{errors}");
         assert!(steps[1].ends_with(r"\r\n# '"), "{backend}: {shown}");

@@ -199,6 +199,7 @@ async fn pod_start(rt: &Arc<WasmRuntime>) {
                 log: Arc::new(Discard),
                 state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
                 keep_volumes: false,
+                services: Default::default(),
             },
         );
         let mut status = handle.status.clone();

@@ -4,8 +4,10 @@
 
 use serde_json::{Value, json};
 
-/// A resource wpod serves: plural name, kind, whether namespaced, short names, verbs.
+/// A resource wpod serves: API group (empty for the core group), plural name, kind, whether
+/// namespaced, short names.
 pub struct Resource {
+    pub group: &'static str,
     pub name: &'static str,
     pub singular: &'static str,
     pub kind: &'static str,
@@ -26,6 +28,7 @@ const VERBS: [&str; 8] = [
 
 pub const RESOURCES: &[Resource] = &[
     Resource {
+        group: "",
         name: "pods",
         singular: "pod",
         kind: "Pod",
@@ -33,6 +36,7 @@ pub const RESOURCES: &[Resource] = &[
         short: &["po"],
     },
     Resource {
+        group: "",
         name: "configmaps",
         singular: "configmap",
         kind: "ConfigMap",
@@ -40,6 +44,7 @@ pub const RESOURCES: &[Resource] = &[
         short: &["cm"],
     },
     Resource {
+        group: "",
         name: "secrets",
         singular: "secret",
         kind: "Secret",
@@ -47,6 +52,7 @@ pub const RESOURCES: &[Resource] = &[
         short: &[],
     },
     Resource {
+        group: "",
         name: "events",
         singular: "event",
         kind: "Event",
@@ -54,6 +60,7 @@ pub const RESOURCES: &[Resource] = &[
         short: &["ev"],
     },
     Resource {
+        group: "",
         name: "serviceaccounts",
         singular: "serviceaccount",
         kind: "ServiceAccount",
@@ -61,6 +68,7 @@ pub const RESOURCES: &[Resource] = &[
         short: &["sa"],
     },
     Resource {
+        group: "",
         name: "nodes",
         singular: "node",
         kind: "Node",
@@ -68,16 +76,105 @@ pub const RESOURCES: &[Resource] = &[
         short: &["no"],
     },
     Resource {
+        group: "",
         name: "namespaces",
         singular: "namespace",
         kind: "Namespace",
         namespaced: false,
         short: &["ns"],
     },
+    Resource {
+        group: "",
+        name: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        short: &["svc"],
+    },
+    Resource {
+        group: "",
+        name: "endpoints",
+        singular: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short: &["ep"],
+    },
+    Resource {
+        group: "apps",
+        name: "deployments",
+        singular: "deployment",
+        kind: "Deployment",
+        namespaced: true,
+        short: &["deploy"],
+    },
+    Resource {
+        group: "apps",
+        name: "replicasets",
+        singular: "replicaset",
+        kind: "ReplicaSet",
+        namespaced: true,
+        short: &["rs"],
+    },
+    Resource {
+        group: "discovery.k8s.io",
+        name: "endpointslices",
+        singular: "endpointslice",
+        kind: "EndpointSlice",
+        namespaced: true,
+        short: &[],
+    },
 ];
 
-pub fn find(plural: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.name == plural)
+/// The API groups besides the core one, each served at version v1.
+pub const GROUPS: &[&str] = &["apps", "discovery.k8s.io"];
+
+impl Resource {
+    /// `v1` for the core group, `<group>/v1` for the others.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            "v1".into()
+        } else {
+            format!("{}/v1", self.group)
+        }
+    }
+
+    /// The name upstream's OpenAPI gives the kind's schema.
+    pub fn schema_name(&self) -> String {
+        let package = match self.group {
+            "" => "core",
+            "discovery.k8s.io" => "discovery",
+            other => other,
+        };
+        format!("io.k8s.api.{package}.v1.{}", self.kind)
+    }
+
+    /// Which kubectl categories (`kubectl get all`) the resource is in.
+    fn categories(&self) -> &'static [&'static str] {
+        match self.name {
+            "pods" | "services" | "deployments" | "replicasets" => &["all"],
+            _ => &[],
+        }
+    }
+
+    /// Subresources served besides the object itself, with the kind each holds.
+    fn subresources(&self) -> &'static [(&'static str, &'static str)] {
+        match self.name {
+            "pods" => &[("status", "Pod"), ("log", "Pod")],
+            "nodes" => &[("status", "Node")],
+            "namespaces" => &[("status", "Namespace")],
+            "services" => &[("status", "Service")],
+            "deployments" => &[("status", "Deployment"), ("scale", "Scale")],
+            "replicasets" => &[("status", "ReplicaSet"), ("scale", "Scale")],
+            _ => &[],
+        }
+    }
+}
+
+/// The resource `plural` of API group `group` ("" for the core group).
+pub fn find(group: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.name == plural)
 }
 
 /// The Kubernetes version wpod's API follows, with wpod's own.
@@ -100,24 +197,54 @@ pub fn api_versions() -> Value {
 }
 
 pub fn api_groups() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+    let groups: Vec<Value> = GROUPS
+        .iter()
+        .map(|g| {
+            let version = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+            json!({"name": g, "versions": [version], "preferredVersion": version})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn core_resources() -> Value {
+/// `/api/v1` (group "") or `/apis/<group>/v1`: the group's resources and subresources.
+pub fn resources(group: &str) -> Option<Value> {
+    if !group.is_empty() && !GROUPS.contains(&group) {
+        return None;
+    }
     let mut list: Vec<Value> = Vec::new();
-    for r in RESOURCES {
+    for r in RESOURCES.iter().filter(|r| r.group == group) {
         let mut entry = json!({
             "name": r.name, "singularName": r.singular, "namespaced": r.namespaced,
             "kind": r.kind, "verbs": VERBS, "shortNames": r.short,
         });
-        if r.name == "pods" {
-            entry["categories"] = json!(["all"]);
+        if !r.categories().is_empty() {
+            entry["categories"] = json!(r.categories());
         }
         list.push(entry);
+        for (sub, kind) in r.subresources() {
+            let mut entry = json!({"name": format!("{}/{sub}", r.name), "singularName": "",
+                                   "namespaced": r.namespaced, "kind": kind});
+            match *sub {
+                "scale" => {
+                    entry["group"] = json!("autoscaling");
+                    entry["version"] = json!("v1");
+                    entry["verbs"] = json!(["get", "patch", "update"]);
+                }
+                "status" if !r.group.is_empty() || r.name == "services" => {
+                    entry["verbs"] = json!(["get", "patch", "update"]);
+                }
+                _ => entry["verbs"] = json!(["get"]),
+            }
+            list.push(entry);
+        }
     }
-    list.push(json!({"name": "pods/status", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
-    list.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
-    list.push(json!({"name": "nodes/status", "singularName": "", "namespaced": false, "kind": "Node", "verbs": ["get"]}));
-    list.push(json!({"name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["get"]}));
-    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": list})
+    let group_version = if group.is_empty() {
+        "v1".to_string()
+    } else {
+        format!("{group}/v1")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": list}),
+    )
 }

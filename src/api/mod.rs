@@ -2,6 +2,7 @@
 //! process holds the API server (TLS, bearer token, objects in SQLite) and the node agent: pods
 //! created through the API run on the node, their status flows back into the stored objects.
 
+mod controllers;
 mod discovery;
 mod exec;
 mod exec_spdy;
@@ -19,8 +20,10 @@ mod spdy;
 mod status;
 mod store;
 mod table;
+mod table_workloads;
 mod tls;
 mod websocket;
+mod workloads;
 
 pub use kubeconfig::{kubeconfig, merge as merge_kubeconfig};
 
@@ -36,6 +39,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::net::Cluster;
 use crate::node::Node;
 use status::Body;
 use store::Store;
@@ -51,13 +55,22 @@ pub struct Api {
     /// Where relative image paths of pods resolve (the data directory).
     base_dir: PathBuf,
     logs: Arc<logs::LogStore>,
+    /// The pod network: its Service table is the controllers' to fill.
+    cluster: Arc<Cluster>,
+    /// Where the controllers' events are shown.
+    say: Say,
 }
+
+/// Shows a line of what the control plane does.
+pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     /// Where the node's log sinks keep container output (see `LogStore::sink`).
     pub logs: Arc<logs::LogStore>,
+    pub cluster: Arc<Cluster>,
+    pub say: Say,
 }
 
 /// Runs the API server until `shutdown` resolves; the node's pods stop with it.
@@ -88,12 +101,16 @@ pub async fn serve(
         token: creds.token.clone(),
         base_dir: dir.clone(),
         logs: options.logs,
+        cluster: options.cluster,
+        say: options.say,
     });
     namespaces::ensure_defaults(&api)?;
+    workloads::ensure_cluster_services(&api);
     nodes::report(&api);
     pods::resume(&api);
     tokio::spawn(pods::follow(Arc::clone(&api)));
     tokio::spawn(nodes::keep_reporting(Arc::clone(&api)));
+    tokio::spawn(controllers::run(Arc::clone(&api)));
     ready(&config.display().to_string());
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server);
     tokio::pin!(shutdown);
@@ -228,7 +245,8 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
     };
     // kubectl's typed commands send built-in kinds in protobuf; the handlers read JSON.
     // Only the core API reads bodies; elsewhere the route's own answer (404) comes first.
-    let core = path.len() > 2 && path[0] == "api" && path[1] == "v1";
+    let core = (path.len() > 2 && path[0] == "api" && path[1] == "v1")
+        || (path.len() > 3 && path[0] == "apis" && discovery::GROUPS.contains(&path[1].as_str()));
     let (content_type, body) = if core && protobuf::is_protobuf(content_type.as_deref()) {
         match protobuf::to_json(&body) {
             Ok(object) => (
@@ -258,12 +276,27 @@ async fn route(api: &Api, call: &Call) -> Response<Body> {
         ["healthz" | "readyz" | "livez"] => plain("ok"),
         ["api"] => status::ok(&discovery::api_versions()),
         ["apis"] => status::ok(&discovery::api_groups()),
-        ["api", "v1"] => status::ok(&discovery::core_resources()),
+        ["api", "v1"] => found(discovery::resources("")),
+        ["apis", group, "v1"] => found(discovery::resources(group)),
         ["openapi", "v3"] => status::ok(&openapi::root()),
-        ["openapi", "v3", "api", "v1"] => status::ok(openapi::core()),
+        ["openapi", "v3", "api", "v1"] => found(openapi::group("")),
+        ["openapi", "v3", "apis", group, "v1"] => found(openapi::group(group)),
         ["openapi", ..] => plain(""),
-        ["api", "v1", rest @ ..] => objects::dispatch(api, call, rest).await,
+        ["api", "v1", rest @ ..] => objects::dispatch(api, call, "", rest).await,
+        ["apis", group, "v1", rest @ ..] => objects::dispatch(api, call, group, rest).await,
         _ => status::failure(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+            None,
+        ),
+    }
+}
+
+fn found(document: Option<impl std::borrow::Borrow<serde_json::Value>>) -> Response<Body> {
+    match document {
+        Some(d) => status::ok(d.borrow()),
+        None => status::failure(
             StatusCode::NOT_FOUND,
             "NotFound",
             "the server could not find the requested resource",

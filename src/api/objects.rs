@@ -18,7 +18,7 @@ use super::openapi::{self, FieldValidation};
 use super::patch::{self, PatchError, PatchType};
 use super::status::{self, Body};
 use super::store::{ObjectKey, StoreError, WatchEvent};
-use super::{Api, Call, namespaces, pods, table};
+use super::{Api, Call, namespaces, pods, table, workloads};
 
 pub fn key(resource: &str, namespace: &str, name: &str) -> ObjectKey {
     ObjectKey {
@@ -28,8 +28,8 @@ pub fn key(resource: &str, namespace: &str, name: &str) -> ObjectKey {
     }
 }
 
-/// `/api/v1/...` after the version.
-pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
+/// `/api/v1/...` (group "") or `/apis/<group>/v1/...`, after the version.
+pub async fn dispatch(api: &Api, call: &Call, group: &str, rest: &[&str]) -> Response<Body> {
     let (namespace, plural, name, sub) = match rest {
         ["namespaces"] => (None, "namespaces", None, None),
         ["namespaces", ns] => (None, "namespaces", Some(*ns), None),
@@ -48,7 +48,7 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
             );
         }
     };
-    let Some(resource) = discovery::find(plural) else {
+    let Some(resource) = discovery::find(group, plural) else {
         return status::failure(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -70,6 +70,11 @@ pub async fn dispatch(api: &Api, call: &Call, rest: &[&str]) -> Response<Body> {
     let ns = namespace.unwrap_or("");
     match (sub, name, &call.method) {
         (Some("status"), Some(name), &Method::GET) => get(api, call, resource, ns, name),
+        (Some("scale"), Some(name), _)
+            if matches!(resource.name, "deployments" | "replicasets") =>
+        {
+            workloads::scale(api, call, resource.name, ns, name)
+        }
         (Some("log"), Some(name), &Method::GET) if resource.name == "pods" => {
             pods::log(api, call, ns, name)
         }
@@ -122,7 +127,7 @@ fn list(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respon
     }
     status::ok(&json!({
         "kind": format!("{}List", r.kind),
-        "apiVersion": "v1",
+        "apiVersion": r.api_version(),
         "metadata": {"resourceVersion": rv.to_string()},
         "items": items,
     }))
@@ -206,7 +211,11 @@ fn create_checked(
         "secrets" if object.get("type").is_none_or(|t| t.as_str() == Some("")) => {
             object["type"] = json!("Opaque");
         }
-        _ => {}
+        other => {
+            if let Err(refused) = workloads::on_create(api, other, &mut object) {
+                return *refused;
+            }
+        }
     }
     if dry_run {
         return match api.store.get(&key(r.name, ns, name)) {
@@ -281,6 +290,9 @@ fn put_checked(
     }
     if r.namespaced {
         object["metadata"]["namespace"] = json!(ns);
+    }
+    if let Err(refused) = workloads::on_update(api, r.name, &old, &mut object) {
+        return *refused;
     }
     let expected = object
         .pointer("/metadata/resourceVersion")
@@ -441,7 +453,7 @@ fn delete_collection(
     }
     status::ok(&json!({
         "kind": format!("{}List", r.kind),
-        "apiVersion": "v1",
+        "apiVersion": r.api_version(),
         "metadata": {"resourceVersion": api.store.revision().to_string()},
         "items": deleted,
     }))
@@ -456,7 +468,7 @@ fn check_fields(
 ) -> Result<Vec<String>, Box<Response<Body>>> {
     let mode = FieldValidation::of(call.param("fieldValidation"))
         .map_err(|e| Box::new(status::bad_request(&e)))?;
-    let found = openapi::unknown_fields(r.kind, object);
+    let found = openapi::unknown_fields(r, object);
     match mode {
         FieldValidation::Strict if !found.is_empty() => {
             Err(Box::new(status::bad_request(&format!(
@@ -497,7 +509,10 @@ fn warned(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
 /// Fills in the kind and apiVersion the URL names, as the apiserver's decoder does for a body
 /// that leaves them out (client libraries often do).
 fn typed(object: &mut Value, r: &Resource) {
-    for (field, value) in [("kind", r.kind), ("apiVersion", "v1")] {
+    for (field, value) in [
+        ("kind", r.kind.to_string()),
+        ("apiVersion", r.api_version()),
+    ] {
         if object
             .get(field)
             .is_none_or(|v| v.as_str().is_none_or(str::is_empty))
@@ -663,7 +678,7 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
     // Table watch (kubectl get -w) never asks for them.
     let bookmarks = matches!(call.param("allowWatchBookmarks"), Some("true" | "1")) && !as_table;
     let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
-    let kind = r.kind;
+    let (kind, api_version) = (r.kind, r.api_version());
     let start_rv = api.store.revision();
     match api.store.watch_from(resource, since) {
         Err(rv) => {
@@ -689,7 +704,7 @@ fn watch(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respo
                             Err(_) => return,
                         },
                         () = tokio::time::sleep_until(next_bookmark), if bookmarks => {
-                            let mark = json!({"kind": kind, "apiVersion": "v1",
+                            let mark = json!({"kind": kind, "apiVersion": api_version,
                                               "metadata": {"resourceVersion": seen.to_string()}});
                             if tx.send(render("BOOKMARK", &mark, seen)).await.is_err() {
                                 return;

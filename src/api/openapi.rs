@@ -16,40 +16,65 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 
-use super::discovery::{RESOURCES, Resource};
+use super::discovery::{GROUPS, RESOURCES, Resource};
 
+/// The schemas of every served kind, and one document per group-version with its paths.
 struct Spec {
-    document: Value,
-    hash: String,
+    schemas: Value,
+    /// (group, document, hash of the document).
+    documents: Vec<(&'static str, Value, String)>,
 }
 
 static SPEC: LazyLock<Spec> = LazyLock::new(|| {
-    let document = document();
-    let hash = hex(&sha2::Sha512::digest(document.to_string().as_bytes()))[..64].to_string();
-    Spec { document, hash }
+    let schemas = schemas();
+    let documents = std::iter::once("")
+        .chain(GROUPS.iter().copied())
+        .map(|group| {
+            let document = document(group, &schemas);
+            let hash =
+                hex(&sha2::Sha512::digest(document.to_string().as_bytes()))[..64].to_string();
+            (group, document, hash)
+        })
+        .collect();
+    Spec { schemas, documents }
 });
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+fn group_path(group: &str) -> String {
+    if group.is_empty() {
+        "api/v1".into()
+    } else {
+        format!("apis/{group}/v1")
+    }
+}
+
 /// `/openapi/v3`: where each group-version's document is.
 pub fn root() -> Value {
-    json!({"paths": {"api/v1": {"serverRelativeURL": format!("/openapi/v3/api/v1?hash={}", SPEC.hash)}}})
+    let paths: Map<String, Value> = SPEC
+        .documents
+        .iter()
+        .map(|(group, _, hash)| {
+            let path = group_path(group);
+            let url = format!("/openapi/v3/{path}?hash={hash}");
+            (path, json!({"serverRelativeURL": url}))
+        })
+        .collect();
+    json!({ "paths": paths })
 }
 
-/// `/openapi/v3/api/v1`.
-pub fn core() -> &'static Value {
-    &SPEC.document
+/// `/openapi/v3/api/v1` (group "") or `/openapi/v3/apis/<group>/v1`.
+pub fn group(group: &str) -> Option<&'static Value> {
+    SPEC.documents
+        .iter()
+        .find(|(g, _, _)| *g == group)
+        .map(|(_, d, _)| d)
 }
 
-/// The schema name (as upstream names it) of each served kind.
-fn schema_name(kind: &str) -> String {
-    format!("io.k8s.api.core.v1.{kind}")
-}
-
-fn document() -> Value {
-    use k8s_openapi::api::core::v1 as k;
+fn schemas() -> Value {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as k, discovery::v1 as discovery};
     let mut generator = SchemaSettings::openapi3().into_generator();
     generator.subschema_for::<k::Pod>();
     generator.subschema_for::<k::ConfigMap>();
@@ -58,24 +83,37 @@ fn document() -> Value {
     generator.subschema_for::<k::Namespace>();
     generator.subschema_for::<k::Node>();
     generator.subschema_for::<k::ServiceAccount>();
+    generator.subschema_for::<k::Service>();
+    generator.subschema_for::<k::Endpoints>();
+    generator.subschema_for::<apps::Deployment>();
+    generator.subschema_for::<apps::ReplicaSet>();
+    generator.subschema_for::<discovery::EndpointSlice>();
+    generator.subschema_for::<k8s_openapi::api::autoscaling::v1::Scale>();
     let mut schemas = generator.take_definitions(true);
-    let mut paths = Map::new();
     for r in RESOURCES {
-        if let Some(Value::Object(schema)) = schemas.get_mut(&schema_name(r.kind)) {
+        if let Some(Value::Object(schema)) = schemas.get_mut(&r.schema_name()) {
             schema.insert("x-kubernetes-group-version-kind".into(), json!([gvk(r)]));
         }
+    }
+    Value::Object(schemas)
+}
+
+fn document(group: &str, schemas: &Value) -> Value {
+    let mut paths = Map::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group) {
+        let base = format!("/{}", group_path(group));
         let (collection, item) = if r.namespaced {
             (
-                format!("/api/v1/namespaces/{{namespace}}/{}", r.name),
-                format!("/api/v1/namespaces/{{namespace}}/{}/{{name}}", r.name),
+                format!("{base}/namespaces/{{namespace}}/{}", r.name),
+                format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.name),
             )
         } else {
             (
-                format!("/api/v1/{}", r.name),
-                format!("/api/v1/{}/{{name}}", r.name),
+                format!("{base}/{}", r.name),
+                format!("{base}/{}/{{name}}", r.name),
             )
         };
-        let body = json!({"$ref": format!("#/components/schemas/{}", schema_name(r.kind))});
+        let body = json!({"$ref": format!("#/components/schemas/{}", r.schema_name())});
         paths.insert(
             collection,
             json!({
@@ -106,7 +144,7 @@ fn document() -> Value {
 }
 
 fn gvk(r: &Resource) -> Value {
-    json!({"group": "", "version": "v1", "kind": r.kind})
+    json!({"group": r.group, "version": "v1", "kind": r.kind})
 }
 
 fn operation(r: &Resource, action: &str, writes: bool) -> Value {
@@ -119,8 +157,22 @@ fn operation(r: &Resource, action: &str, writes: bool) -> Value {
             query("fieldValidation"),
         ]);
     }
+    let group: String = r
+        .group
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { c.to_ascii_uppercase() } else { c })
+        .collect();
+    let group = if group.is_empty() {
+        "Core".into()
+    } else {
+        group
+    };
     json!({
-        "operationId": format!("{action}CoreV1{}", r.kind),
+        "operationId": format!("{action}{group}V1{}", r.kind),
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": gvk(r),
         "parameters": parameters,
@@ -153,9 +205,9 @@ impl FieldValidation {
 /// Removes from `object` the fields its kind's schema does not have, returning them as the
 /// apiserver words them (`unknown field "spec.containers[0].imagePullPolcy"`), with wpod's
 /// suggestion of the field meant, in the order found.
-pub fn unknown_fields(kind: &str, object: &mut Value) -> Vec<String> {
-    let schemas = &SPEC.document["components"]["schemas"];
-    let Some(schema) = schemas.get(schema_name(kind)) else {
+pub fn unknown_fields(r: &Resource, object: &mut Value) -> Vec<String> {
+    let schemas = &SPEC.schemas;
+    let Some(schema) = schemas.get(r.schema_name()) else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -260,7 +312,8 @@ mod tests {
             "metadata": {"name": "p", "labels": {"any": "label"}, "colour": "red"},
             "spec": {"containers": [{"name": "a", "image": "busybox", "imagePullPolcy": "Always",
                                      "resources": {"limits": {"cpu": "1"}}}]}});
-        let found = super::unknown_fields("Pod", &mut pod);
+        let resource = |plural| super::super::discovery::find("", plural).unwrap();
+        let found = super::unknown_fields(resource("pods"), &mut pod);
         assert_eq!(
             found,
             [
@@ -273,16 +326,16 @@ mod tests {
         let mut cm =
             json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}, "dta": {}});
         assert_eq!(
-            super::unknown_fields("ConfigMap", &mut cm),
+            super::unknown_fields(resource("configmaps"), &mut cm),
             ["unknown field \"dta\""]
         );
     }
 
     #[test]
     fn every_served_kind_has_a_schema_and_a_patch_path_kubectl_can_find() {
-        let doc = super::core();
         for r in super::RESOURCES {
-            let schema = &doc["components"]["schemas"][super::schema_name(r.kind)];
+            let doc = super::group(r.group).unwrap();
+            let schema = &doc["components"]["schemas"][r.schema_name()];
             assert_eq!(schema["x-kubernetes-group-version-kind"][0]["kind"], r.kind);
             let has_patch = doc["paths"]
                 .as_object()

@@ -115,6 +115,15 @@ fn list_merge(kind: &str, path: &[String]) -> Option<ListMerge> {
             ["status", "conditions" | "addresses"] => Some(ListMerge::ByKey("type")),
             _ => None,
         },
+        "Deployment" | "ReplicaSet" => match p.as_slice() {
+            ["spec", "template", "spec", rest @ ..] => pod_spec(rest),
+            ["status", "conditions"] => Some(ListMerge::ByKey("type")),
+            _ => None,
+        },
+        "Service" => match p.as_slice() {
+            ["spec", "ports"] => Some(ListMerge::ByKey("port")),
+            _ => None,
+        },
         "ServiceAccount" => match p.as_slice() {
             ["secrets"] => Some(ListMerge::ByKey("name")),
             _ => None,

@@ -21,11 +21,25 @@ use crate::plan::PodPlan;
 
 fn resource() -> &'static discovery::Resource {
     // The table always holds pods.
-    discovery::find("pods").unwrap_or(&discovery::RESOURCES[0])
+    discovery::find("", "pods").unwrap_or(&discovery::RESOURCES[0])
+}
+
+/// Why the API refuses a pod, as the apiserver words it.
+pub struct Refusal {
+    pub code: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    details: Option<Value>,
+}
+
+impl Refusal {
+    fn response(self) -> Response<Body> {
+        status::failure(self.code, self.reason, &self.message, self.details)
+    }
 }
 
 /// Validates `object` as `wpod validate` would and turns it into the plan the node runs.
-fn admit(api: &Api, object: &Value, name: &str) -> Result<PodPlan, Box<Response<Body>>> {
+fn admit(api: &Api, object: &Value, name: &str) -> Result<PodPlan, Refusal> {
     let text = serde_json::to_string_pretty(object).unwrap_or_default();
     let m = crate::manifest::load_str("request body", api.base_dir.clone(), &text);
     let errors: Vec<(String, String)> = m
@@ -48,16 +62,23 @@ fn admit(api: &Api, object: &Value, name: &str) -> Result<PodPlan, Box<Response<
             [one] => one.clone(),
             many => format!("[{}]", many.join(", ")),
         };
-        return Err(Box::new(status::failure(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Invalid",
-            &format!("Pod \"{name}\" is invalid: {listed}"),
-            Some(json!({"name": name, "kind": "Pod", "causes": causes})),
-        )));
+        return Err(Refusal {
+            code: StatusCode::UNPROCESSABLE_ENTITY,
+            reason: "Invalid",
+            message: format!("Pod \"{name}\" is invalid: {listed}"),
+            details: Some(json!({"name": name, "kind": "Pod", "causes": causes})),
+        });
     }
     let pod: k8s::Pod = match m.pods.into_iter().next() {
         Some(p) => p,
-        None => return Err(Box::new(status::bad_request("the body holds no Pod"))),
+        None => {
+            return Err(Refusal {
+                code: StatusCode::BAD_REQUEST,
+                reason: "BadRequest",
+                message: "the body holds no Pod".into(),
+                details: None,
+            });
+        }
     };
     let uid = object
         .pointer("/metadata/uid")
@@ -82,29 +103,58 @@ fn parse<T: serde::de::DeserializeOwned>(objects: Vec<Value>) -> Vec<T> {
         .collect()
 }
 
-pub fn create(api: &Api, mut object: Value, ns: &str, name: &str, dry_run: bool) -> Response<Body> {
-    let plan = match admit(api, &object, name) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});
+pub fn create(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> Response<Body> {
     if dry_run {
-        return match api.store.get(&key("pods", ns, name)) {
-            Some(_) => {
+        return match admit(api, &object, name) {
+            Err(refused) => refused.response(),
+            Ok(_) if api.store.get(&key("pods", ns, name)).is_some() => {
                 objects::store_error(resource(), name, super::store::StoreError::AlreadyExists)
             }
-            None => status::json(StatusCode::CREATED, &object),
+            Ok(plan) => {
+                let mut object = object;
+                object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});
+                status::json(StatusCode::CREATED, &object)
+            }
         };
     }
-    let stored = match api.store.create(key("pods", ns, name), object) {
-        Ok(o) => o,
-        Err(e) => return objects::store_error(resource(), name, e),
-    };
+    match insert(api, object, ns, name) {
+        Ok(stored) => status::json(StatusCode::CREATED, &stored),
+        Err(refused) => refused.response(),
+    }
+}
+
+/// Admits a new pod, stores it and gives it to the node: what a create does, for the API and
+/// for the controllers that make pods.
+pub fn insert(api: &Api, mut object: Value, ns: &str, name: &str) -> Result<Value, Refusal> {
+    let plan = admit(api, &object, name)?;
+    object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});
+    let stored = api
+        .store
+        .create(key("pods", ns, name), object)
+        .map_err(|e| match e {
+            super::store::StoreError::AlreadyExists => Refusal {
+                code: StatusCode::CONFLICT,
+                reason: "AlreadyExists",
+                message: format!("pods \"{name}\" already exists"),
+                details: Some(json!({"name": name, "kind": "pods"})),
+            },
+            other => Refusal {
+                code: StatusCode::INTERNAL_SERVER_ERROR,
+                reason: "InternalError",
+                message: other.to_string(),
+                details: None,
+            },
+        })?;
     if let Err(e) = api.node.add(plan) {
         let _ = api.store.delete(&key("pods", ns, name));
-        return status::failure(StatusCode::CONFLICT, "AlreadyExists", &e.to_string(), None);
+        return Err(Refusal {
+            code: StatusCode::CONFLICT,
+            reason: "AlreadyExists",
+            message: e.to_string(),
+            details: None,
+        });
     }
-    status::json(StatusCode::CREATED, &stored)
+    Ok(stored)
 }
 
 /// PUT: the pod's spec may change only where Kubernetes lets it (container images).
@@ -142,7 +192,7 @@ pub fn update(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> 
     }
     let plan = match admit(api, &next, name) {
         Ok(p) => p,
-        Err(r) => return *r,
+        Err(refused) => return refused.response(),
     };
     let changed = if dry_run {
         api.node.check_update(&plan)

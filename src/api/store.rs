@@ -167,6 +167,11 @@ impl Store {
         let _ = self.events.send(event);
     }
 
+    /// Every change from now on, as watches get them.
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {
+        self.events.subscribe()
+    }
+
     /// The current resourceVersion (of the whole store).
     pub fn revision(&self) -> u64 {
         self.lock().rv

@@ -151,6 +151,7 @@ pub fn table(resource: &str, items: &[Value], rv: u64, now: Timestamp) -> Value 
                 })
                 .collect(),
         ),
+        other if let Some(t) = super::table_workloads::table(other, items, now) => t,
         _ => (
             vec![
                 col("Name", "string", "name", 0),
@@ -180,11 +181,11 @@ fn data_count(o: &Value) -> usize {
         .sum()
 }
 
-fn col(name: &str, type_: &str, format: &str, priority: u8) -> Value {
+pub fn col(name: &str, type_: &str, format: &str, priority: u8) -> Value {
     json!({"name": name, "type": type_, "format": format, "description": "", "priority": priority})
 }
 
-fn row(object: &Value, cells: Vec<Value>) -> Value {
+pub fn row(object: &Value, cells: Vec<Value>) -> Value {
     json!({
         "cells": cells,
         "object": {
@@ -195,13 +196,13 @@ fn row(object: &Value, cells: Vec<Value>) -> Value {
     })
 }
 
-fn name(o: &Value) -> &str {
+pub fn name(o: &Value) -> &str {
     o.pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
-fn age(o: &Value, now: Timestamp) -> String {
+pub fn age(o: &Value, now: Timestamp) -> String {
     o.pointer("/metadata/creationTimestamp")
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok())

@@ -204,6 +204,7 @@ pub async fn run(args: RunArgs) -> u8 {
             }),
             state_dir: state_dir.clone(),
             keep_volumes: args.keep_volumes,
+            services: cluster.services.clone(),
         },
     ));
     // wpod run is the node's client with a fixed set of pods.

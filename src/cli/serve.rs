@@ -113,7 +113,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         crate::console::own(crate::console::Channel::Stderr, format!("net: {line}\n"));
     };
     let cluster = Cluster::new(crate::net::Trace::new(trace, args.trace_net));
-    let runtime = match runtime(args.backend, cluster) {
+    let runtime = match runtime(args.backend, cluster.clone()) {
         Ok(r) => r,
         Err((code, why)) => {
             eprintln!("error: {why}");
@@ -138,6 +138,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             }),
             state_dir: crate::volumes::default_state_dir(),
             keep_volumes: false,
+            services: cluster.services.clone(),
         },
     ));
     let stopping = Arc::clone(&node);
@@ -160,6 +161,10 @@ pub async fn run(args: ServeArgs) -> u8 {
             listen: args.listen,
             data_dir: dir,
             logs,
+            cluster,
+            say: Arc::new(|line: &str| {
+                crate::console::own(crate::console::Channel::Stderr, format!("-- {line}\n"))
+            }),
         },
         node,
         ready,

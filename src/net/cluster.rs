@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use super::netns::Netns;
+use super::services::Services;
 use super::trace::Trace;
 
 pub const POD_CIDR: &str = "10.88.0.0/16";
@@ -28,6 +29,7 @@ struct Registry {
 pub struct Cluster {
     registry: Mutex<Registry>,
     pub trace: Trace,
+    pub services: Arc<Services>,
 }
 
 impl Cluster {
@@ -38,6 +40,7 @@ impl Cluster {
                 ..Default::default()
             }),
             trace,
+            services: Arc::default(),
         })
     }
 
@@ -74,17 +77,23 @@ impl Cluster {
     }
 
     /// Creates a pod's network namespace (its sandbox's network).
-    pub fn create_netns(self: &Arc<Self>, pod: &str, hostname: &str) -> Option<Arc<Netns>> {
+    pub fn create_netns(
+        self: &Arc<Self>,
+        pod: &str,
+        namespace: &str,
+        hostname: &str,
+    ) -> Option<Arc<Netns>> {
         let ip = self.address_of(pod)?;
-        let netns = Netns::new(pod, hostname, ip, Arc::downgrade(self));
+        let netns = Netns::new(pod, namespace, hostname, ip, Arc::downgrade(self));
         self.lock().pods.insert(ip, netns.clone());
         Some(netns)
     }
 
     /// A namespace of no cluster, for a `hostNetwork` pod whose containers use the host's sockets.
-    pub fn detached_netns(pod: &str, hostname: &str) -> Arc<Netns> {
+    pub fn detached_netns(pod: &str, namespace: &str, hostname: &str) -> Arc<Netns> {
         Netns::new(
             pod,
+            namespace,
             hostname,
             std::net::Ipv4Addr::LOCALHOST,
             std::sync::Weak::new(),

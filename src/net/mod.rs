@@ -8,6 +8,7 @@ pub mod host;
 pub mod netns;
 pub mod pipe;
 pub mod publish;
+pub mod services;
 pub mod trace;
 
 pub use cluster::Cluster;

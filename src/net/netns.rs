@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use super::cluster::Cluster;
 use super::pipe::Pipe;
+use super::services::Route;
 
 /// Linux's default ephemeral port range.
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -55,6 +56,8 @@ struct State {
 
 pub struct Netns {
     pub pod: String,
+    /// The pod's namespace: where the cluster DNS search path starts.
+    pub namespace: String,
     pub hostname: String,
     pub ip: Ipv4Addr,
     cluster: Weak<Cluster>,
@@ -198,12 +201,14 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 impl Netns {
     pub(super) fn new(
         pod: &str,
+        namespace: &str,
         hostname: &str,
         ip: Ipv4Addr,
         cluster: Weak<Cluster>,
     ) -> Arc<Self> {
         Arc::new(Netns {
             pod: pod.to_string(),
+            namespace: namespace.to_string(),
             hostname: hostname.to_string(),
             ip,
             cluster,
@@ -335,6 +340,26 @@ impl Netns {
         cluster.netns_at(ip).ok_or(NetError::RemoteUnreachable)
     }
 
+    /// Where a packet to `to` goes: a Service's address becomes one of its endpoints, as
+    /// kube-proxy's DNAT does, with `svc/<name> <vip> -> pod <pod> <ip:port>` for traces.
+    fn translate(
+        &self,
+        to: SocketAddrV4,
+        proto: Proto,
+        client: Ipv4Addr,
+    ) -> Result<(SocketAddrV4, Option<String>), NetError> {
+        let Some(cluster) = self.cluster() else {
+            return Ok((to, None));
+        };
+        match cluster.services.route(to, proto, client) {
+            Route::Direct => Ok((to, None)),
+            Route::NoEndpoints { .. } => Err(NetError::ConnectionRefused),
+            Route::To { addr, service, pod } => {
+                Ok((addr, Some(format!("{service} {to} -> pod {pod} {addr}"))))
+            }
+        }
+    }
+
     fn find_listener(&self, to: SocketAddrV4) -> Option<Arc<Listener>> {
         let s = self.lock();
         let candidates = s.listeners.values().filter(|l| l.addr.port() == to.port());
@@ -358,15 +383,19 @@ impl Netns {
         from_label: &str,
         to: SocketAddrV4,
     ) -> Result<(Conn, String), NetError> {
-        let target = self.route(*to.ip())?;
+        let (dest, via) = self.translate(to, Proto::Tcp, *from.ip())?;
+        let target = self.route(*dest.ip())?;
         let listener = target
-            .find_listener(to)
+            .find_listener(dest)
             .ok_or(NetError::ConnectionRefused)?;
         let up = Pipe::new();
         let down = Pipe::new();
-        let server_label = target.label(&listener.owner);
+        let server_label = match via {
+            Some(via) => format!("{via}, {}", target.label(&listener.owner)),
+            None => target.label(&listener.owner),
+        };
         listener.enqueue(Conn {
-            local: to,
+            local: dest,
             remote: from,
             rx: up.clone(),
             tx: down.clone(),
@@ -391,6 +420,7 @@ impl Netns {
         to: SocketAddrV4,
         data: Bytes,
     ) -> Result<(), NetError> {
+        let (to, _) = self.translate(to, Proto::Udp, *from.ip())?;
         let target = self.route(*to.ip())?;
         let s = target.lock();
         let mut wildcard = None;

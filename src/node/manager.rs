@@ -9,6 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1 as api;
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::net::services::Services;
 use crate::plan::PodPlan;
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
@@ -34,6 +35,8 @@ pub struct NodeConfig {
     /// Where pod directories go: `<state_dir>/pods/<uid>`.
     pub state_dir: PathBuf,
     pub keep_volumes: bool,
+    /// The Services the node's proxy knows: their variables go into every container.
+    pub services: Arc<Services>,
 }
 
 /// What happens on the node, in order, for watchers (an API server's watch, a live view).
@@ -136,6 +139,7 @@ impl Node {
             log: (self.config.logs)(&plan),
             state_dir: self.config.state_dir.clone(),
             keep_volumes: self.config.keep_volumes,
+            services: self.config.services.clone(),
         };
         let handle = pod::spawn(plan.clone(), Arc::clone(&self.runtime), config);
         let (outcome_tx, outcome_rx) = watch::channel(None);

@@ -62,6 +62,7 @@ fn node(fake: FakeRuntime) -> (Node, Arc<FakeRuntime>, Arc<RecordedEvents>) {
             logs: Arc::new(|_: &PodPlan| -> Arc<dyn LogSink> { Arc::new(NoLogs) }),
             state_dir,
             keep_volumes: false,
+            services: Default::default(),
         },
     );
     (node, fake, events)

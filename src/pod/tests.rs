@@ -81,6 +81,7 @@ fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
             log: Arc::new(NoLogs),
             state_dir: state_dir(),
             keep_volumes: false,
+            services: Default::default(),
         },
     );
     Run {
@@ -588,6 +589,7 @@ async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
             log: Arc::new(NoLogs),
             state_dir: state.clone(),
             keep_volumes: false,
+            services: Default::default(),
         },
     );
     tokio::time::sleep(secs(3)).await;

@@ -88,6 +88,8 @@ pub struct KubeletConfig {
     pub state_dir: PathBuf,
     /// Keep the pod's volumes when it ends (`wpod run --keep-volumes`).
     pub keep_volumes: bool,
+    /// The Services whose variables the containers get.
+    pub services: Arc<crate::net::services::Services>,
 }
 
 /// The kubelet's minimumGracePeriodInSeconds: a graceful stop never kills sooner than this after
@@ -659,8 +661,16 @@ impl PodWorker {
     /// What the downward API reads beyond the plan: the pod's IP, known once the sandbox runs
     /// (before any container starts, as in Kubernetes).
     pub(super) fn facts(&self) -> PodFacts {
+        let links = self
+            .plan
+            .manifest
+            .spec
+            .as_ref()
+            .and_then(|s| s.enable_service_links)
+            .unwrap_or(true);
         PodFacts {
             pod_ip: self.pod_ip.clone(),
+            service_env: self.config.services.env(&self.plan.namespace, links),
         }
     }
 

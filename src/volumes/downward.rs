@@ -13,6 +13,8 @@ use crate::plan::PodPlan;
 pub struct PodFacts {
     /// The pod's IP, once a network gives it one; empty until then.
     pub pod_ip: Option<String>,
+    /// The variables of the Services the pod sees (`<NAME>_SERVICE_HOST`, ...).
+    pub service_env: Vec<(String, String)>,
 }
 
 /// The value of a `fieldRef`, or an error message for a field the kubelet does not know.

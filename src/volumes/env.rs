@@ -48,7 +48,9 @@ pub fn resolve(
         let value = match &var.value_from {
             None => {
                 let raw = var.value.clone().unwrap_or_default();
-                expand::expand(&raw, |n| expand::lookup(&env, n))
+                expand::expand(&raw, |n| {
+                    expand::lookup(&env, n).or_else(|| expand::lookup(&facts.service_env, n))
+                })
             }
             Some(from) => {
                 if let Some(f) = &from.field_ref {
@@ -96,6 +98,12 @@ pub fn resolve(
             }
         };
         set(&mut env, var.name.clone(), value);
+    }
+    // The Services' variables, where the container does not set its own (as the kubelet).
+    for (k, v) in &facts.service_env {
+        if !env.iter().any(|(n, _)| n == k) {
+            env.push((k.clone(), v.clone()));
+        }
     }
     Ok(env)
 }

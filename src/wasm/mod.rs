@@ -387,10 +387,14 @@ impl RuntimeService for WasmRuntime {
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
         let id = self.containers.sandbox_id(&config.pod_name);
         let netns = if config.host_network {
-            Some(Cluster::detached_netns(&config.pod_name, &config.hostname))
+            Some(Cluster::detached_netns(
+                &config.pod_name,
+                &config.namespace,
+                &config.hostname,
+            ))
         } else {
             self.cluster
-                .create_netns(&config.pod_name, &config.hostname)
+                .create_netns(&config.pod_name, &config.namespace, &config.hostname)
         }
         .ok_or_else(crate::runtime::no_pod_address)?;
         let pids = PidNamespace::new();

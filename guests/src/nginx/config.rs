@@ -20,9 +20,9 @@ Options:
   -v, -V         print the version
 
 Environment (flags win):
-  NGINX_PORT, PORT   port to listen on (NGINX_PORT wins over PORT)
-  NGINX_ROOT         document root
-  NGINX_AUTOINDEX    `on` to list directories without index.html (default: 403)
+  NGINX_LISTEN, PORT  port to listen on (NGINX_LISTEN wins over PORT)
+  NGINX_ROOT          document root
+  NGINX_AUTOINDEX     `on` to list directories without index.html (default: 403)
 
 When ROOT or ROOT/index.html is missing, `/` serves a built-in welcome page.
 The access log (combined format) goes to stdout, the error log to stderr.
@@ -73,8 +73,8 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Co
         root: PathBuf::from(DEFAULT_ROOT),
         autoindex: false,
     };
-    if let Some(v) = env("NGINX_PORT") {
-        cfg.port = port(&v, "NGINX_PORT")?;
+    if let Some(v) = env("NGINX_LISTEN") {
+        cfg.port = port(&v, "NGINX_LISTEN")?;
     } else if let Some(v) = env("PORT") {
         cfg.port = port(&v, "PORT")?;
     }
@@ -169,11 +169,11 @@ mod tests {
             cfg(81, "/srv", true)
         );
         assert_eq!(
-            run(&[], &[("PORT", "81"), ("NGINX_PORT", "82")]),
+            run(&[], &[("PORT", "81"), ("NGINX_LISTEN", "82")]),
             cfg(82, DEFAULT_ROOT, false)
         );
         assert_eq!(
-            run(&["-p", "8080", "-r", "/x"], &[("NGINX_PORT", "82")]),
+            run(&["-p", "8080", "-r", "/x"], &[("NGINX_LISTEN", "82")]),
             cfg(8080, "/x", false)
         );
         assert_eq!(run(&["-p8081", "--root=/y"], &[]), cfg(8081, "/y", false));
@@ -188,6 +188,6 @@ mod tests {
         assert!(run(&["-p", "70000"], &[]).is_err());
         assert!(run(&["-x"], &[]).is_err());
         assert!(run(&["extra"], &[]).is_err());
-        assert!(run(&[], &[("NGINX_PORT", "http")]).is_err());
+        assert!(run(&[], &[("NGINX_LISTEN", "http")]).is_err());
     }
 }

@@ -6,7 +6,9 @@
 //! directory or its `index.html` is missing and a built-in `/50x.html`.
 //!
 //! Configuration (flags win over the environment):
-//! - `NGINX_PORT` (or `PORT`), `-p PORT`: the port on 0.0.0.0 (default 80).
+//! - `NGINX_LISTEN` (or `PORT`), `-p PORT`: the port on 0.0.0.0 (default 80). Not `NGINX_PORT`:
+//!   the kubelet sets that to `tcp://<ip>:<port>` in every pod of a namespace with a Service
+//!   named `nginx`.
 //! - `NGINX_ROOT`, `-r ROOT`: the document root (default `/usr/share/nginx/html`).
 //! - `NGINX_AUTOINDEX=on`: list directories without `index.html` (default 403, as nginx).
 //! - `-g DIRECTIVES` is accepted and ignored; `-h`/`--help`, `-v`/`-V`.

@@ -1,5 +1,6 @@
-//! ip-name-lookup inside a pod: `localhost`, the pod's own name and hostname, the other pods of the
-//! run, and IP literals. Nothing reaches a real resolver.
+//! ip-name-lookup inside a pod: `localhost`, the pod's own name and hostname, the cluster DNS
+//! names of Services and pods (through the pod's search path), the other pods of the run by
+//! name, and IP literals. Nothing reaches a real resolver.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,10 +41,11 @@ impl NetView<'_> {
         if name == netns.pod || name == netns.hostname {
             return Some(vec![ip_v4(netns.ip)]);
         }
-        netns
-            .cluster()
-            .and_then(|c| c.resolve_pod(&name))
-            .map(|ip| vec![ip_v4(ip)])
+        let cluster = netns.cluster()?;
+        if let Some(ips) = cluster.services.resolve(&name, &netns.namespace) {
+            return Some(ips.into_iter().map(ip_v4).collect());
+        }
+        cluster.resolve_pod(&name).map(|ip| vec![ip_v4(ip)])
     }
 }
 

@@ -1,0 +1,432 @@
+//! Services as the node's proxy and DNS see them: each Service's virtual address and ports, the
+//! pod endpoints behind it (from its EndpointSlices), which endpoint a new connection goes to
+//! (kube-proxy's per-connection balancing and `sessionAffinity: ClientIP`), the cluster DNS names
+//! (`<svc>.<ns>.svc.cluster.local`, pod records) and the environment variables the kubelet gives
+//! each container.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::netns::Proto;
+
+/// The Service CIDR of kubeadm and kind: ClusterIPs come from 10.96.0.0/12.
+pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+const SERVICE_NET: u32 = u32::from_be_bytes([10, 96, 0, 0]);
+const SERVICE_MASK: u32 = 0xfff0_0000;
+/// `default/kubernetes`, the API server's Service, has the first address of the range.
+pub const KUBERNETES_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
+/// The cluster DNS Service (`kube-system/kube-dns`), as kubeadm places it.
+pub const DNS_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+/// The most search domains tried for a name with fewer dots than `ndots`.
+const NDOTS: usize = 5;
+
+pub fn is_service_ip(ip: Ipv4Addr) -> bool {
+    u32::from(ip) & SERVICE_MASK == SERVICE_NET
+}
+
+/// The `n`-th address of the Service range (1-based), if it is in it.
+pub fn service_ip(n: u32) -> Option<Ipv4Addr> {
+    (n > 0 && n < !SERVICE_MASK).then(|| Ipv4Addr::from(SERVICE_NET + n))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Proto,
+    pub node_port: Option<u16>,
+}
+
+/// One pod behind a Service: its address, whether it is Ready, and the port it serves each of
+/// the Service's ports on (by index; None where a named targetPort is not declared by the pod).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: Ipv4Addr,
+    pub pod: String,
+    pub ready: bool,
+    /// `hostname` of a pod whose `subdomain` is this (headless) Service.
+    pub hostname: Option<String>,
+    pub targets: Vec<Option<u16>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    /// None for a headless Service (`clusterIP: None`) and an ExternalName one.
+    pub cluster_ip: Option<Ipv4Addr>,
+    pub ports: Vec<ServicePort>,
+    pub endpoints: Vec<Endpoint>,
+    /// `sessionAffinity: ClientIP` with its timeout.
+    pub affinity: Option<Duration>,
+    pub external_name: Option<String>,
+}
+
+impl Service {
+    fn ready(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints.iter().filter(|e| e.ready)
+    }
+}
+
+/// Where a connection to a Service address goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Not a Service's address and port: the connection goes where it was sent.
+    Direct,
+    /// A Service port without a Ready endpoint: refused, as kube-proxy's REJECT rule does.
+    NoEndpoints { service: String },
+    To {
+        addr: SocketAddrV4,
+        /// `svc/<name>`, for traces.
+        service: String,
+        pod: String,
+    },
+}
+
+#[derive(Default)]
+struct Table {
+    services: BTreeMap<(String, String), Service>,
+    by_ip: HashMap<Ipv4Addr, (String, String)>,
+    /// The next endpoint of each (service, port) in turn.
+    turns: HashMap<(Ipv4Addr, u16), usize>,
+    /// ClientIP affinity: (service ip, client) -> (endpoint ip, last used).
+    sticky: HashMap<(Ipv4Addr, Ipv4Addr), (Ipv4Addr, Instant)>,
+}
+
+#[derive(Default)]
+pub struct Services {
+    table: Mutex<Table>,
+}
+
+impl Services {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds or replaces a Service with its endpoints.
+    pub fn set(&self, service: Service) {
+        let mut t = self.lock();
+        let key = (service.namespace.clone(), service.name.clone());
+        if let Some(old) = t.services.remove(&key)
+            && let Some(ip) = old.cluster_ip
+        {
+            t.by_ip.remove(&ip);
+        }
+        if let Some(ip) = service.cluster_ip {
+            t.by_ip.insert(ip, key.clone());
+        }
+        t.services.insert(key, service);
+    }
+
+    pub fn remove(&self, namespace: &str, name: &str) {
+        let mut t = self.lock();
+        if let Some(old) = t
+            .services
+            .remove(&(namespace.to_string(), name.to_string()))
+            && let Some(ip) = old.cluster_ip
+        {
+            t.by_ip.remove(&ip);
+            t.sticky.retain(|(svc, _), _| *svc != ip);
+        }
+    }
+
+    /// The Services, in namespace and name order.
+    pub fn all(&self) -> Vec<Service> {
+        self.lock().services.values().cloned().collect()
+    }
+
+    /// Chooses the endpoint of a new connection from `client` to `to`.
+    pub fn route(&self, to: SocketAddrV4, proto: Proto, client: Ipv4Addr) -> Route {
+        if !is_service_ip(*to.ip()) {
+            return Route::Direct;
+        }
+        let mut guard = self.lock();
+        let t = &mut *guard;
+        let Some(key) = t.by_ip.get(to.ip()) else {
+            return Route::Direct;
+        };
+        let Some(svc) = t.services.get(key) else {
+            return Route::Direct;
+        };
+        let Some(index) = svc
+            .ports
+            .iter()
+            .position(|p| p.port == to.port() && p.protocol == proto)
+        else {
+            return Route::Direct;
+        };
+        let label = format!("svc/{}", svc.name);
+        let ready: Vec<(&Endpoint, u16)> = svc
+            .ready()
+            .filter_map(|e| Some((e, e.targets.get(index).copied().flatten()?)))
+            .collect();
+        if ready.is_empty() {
+            return Route::NoEndpoints { service: label };
+        }
+        let now = Instant::now();
+        let sticky_key = (*to.ip(), client);
+        let kept = svc.affinity.and_then(|timeout| {
+            let (ip, at) = t.sticky.get(&sticky_key)?;
+            (now.duration_since(*at) < timeout)
+                .then(|| ready.iter().position(|(e, _)| e.ip == *ip))
+                .flatten()
+        });
+        let chosen = kept.unwrap_or_else(|| {
+            let turn = t.turns.entry((*to.ip(), to.port())).or_insert(0);
+            let i = *turn % ready.len();
+            *turn = turn.wrapping_add(1);
+            i
+        });
+        let (endpoint, port) = ready[chosen];
+        if svc.affinity.is_some() {
+            t.sticky.insert(sticky_key, (endpoint.ip, now));
+        }
+        Route::To {
+            addr: SocketAddrV4::new(endpoint.ip, port),
+            service: label,
+            pod: endpoint.pod.clone(),
+        }
+    }
+
+    /// What the cluster DNS answers for `name` asked from a pod in `namespace`, trying the
+    /// search domains of the pod's resolv.conf first when the name has fewer than 5 dots.
+    pub fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        let t = self.lock();
+        if name.matches('.').count() < NDOTS {
+            for domain in search_domains(namespace) {
+                if let Some(found) = lookup(&t, &format!("{name}.{domain}")) {
+                    return Some(found);
+                }
+            }
+        }
+        lookup(&t, &name)
+    }
+
+    /// The variables the kubelet sets for the Services of `namespace` (and for `kubernetes` of
+    /// the default namespace in every pod), `service_links` false leaving out all but that one.
+    pub fn env(&self, namespace: &str, service_links: bool) -> Vec<(String, String)> {
+        let t = self.lock();
+        let mut env = Vec::new();
+        for svc in t.services.values() {
+            let Some(ip) = svc.cluster_ip else {
+                continue;
+            };
+            let master = svc.namespace == "default" && svc.name == "kubernetes";
+            if !(master || (service_links && svc.namespace == namespace)) {
+                continue;
+            }
+            env.extend(service_env(svc, ip));
+        }
+        env
+    }
+}
+
+/// `<ns>.svc.cluster.local svc.cluster.local cluster.local`, as the kubelet writes resolv.conf.
+pub fn search_domains(namespace: &str) -> [String; 3] {
+    [
+        format!("{namespace}.svc.{CLUSTER_DOMAIN}"),
+        format!("svc.{CLUSTER_DOMAIN}"),
+        CLUSTER_DOMAIN.to_string(),
+    ]
+}
+
+/// A fully qualified name in the cluster domain.
+fn lookup(t: &Table, name: &str) -> Option<Vec<Ipv4Addr>> {
+    let rest = name.strip_suffix(CLUSTER_DOMAIN)?.strip_suffix('.')?;
+    let labels: Vec<&str> = rest.split('.').collect();
+    match labels.as_slice() {
+        [svc, ns, "svc"] => {
+            let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
+            match s.cluster_ip {
+                Some(ip) => Some(vec![ip]),
+                None if s.external_name.is_some() => None,
+                // Headless: a record per ready pod.
+                None => {
+                    let ips: Vec<Ipv4Addr> = s.ready().map(|e| e.ip).collect();
+                    (!ips.is_empty()).then_some(ips)
+                }
+            }
+        }
+        // `hostname.subdomain.ns.svc`: a pod named by its hostname under a headless Service.
+        [host, svc, ns, "svc"] => {
+            let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
+            s.endpoints
+                .iter()
+                .find(|e| e.hostname.as_deref() == Some(*host))
+                .map(|e| vec![e.ip])
+        }
+        // `a-b-c-d.ns.pod`: any address of the pod network, as CoreDNS' `pods insecure` answers.
+        [dashed, _ns, "pod"] => {
+            let ip: Ipv4Addr = dashed.replace('-', ".").parse().ok()?;
+            Some(vec![ip])
+        }
+        _ => None,
+    }
+}
+
+/// The kubelet's variables for one Service (envvars.FromServices): `<NAME>_SERVICE_HOST`,
+/// `_SERVICE_PORT` (and one per named port), and the Docker-link `<NAME>_PORT...` ones.
+fn service_env(svc: &Service, ip: Ipv4Addr) -> Vec<(String, String)> {
+    let prefix = svc.name.to_ascii_uppercase().replace('-', "_");
+    let mut env = vec![(format!("{prefix}_SERVICE_HOST"), ip.to_string())];
+    let Some(first) = svc.ports.first() else {
+        return env;
+    };
+    env.push((format!("{prefix}_SERVICE_PORT"), first.port.to_string()));
+    for p in &svc.ports {
+        if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            let name = name.to_ascii_uppercase().replace('-', "_");
+            env.push((format!("{prefix}_SERVICE_PORT_{name}"), p.port.to_string()));
+        }
+    }
+    let proto = |p: &ServicePort| match p.protocol {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    };
+    env.push((
+        format!("{prefix}_PORT"),
+        format!("{}://{ip}:{}", proto(first), first.port),
+    ));
+    for p in &svc.ports {
+        let (lower, port) = (proto(p), p.port);
+        let base = format!("{prefix}_PORT_{port}_{}", lower.to_ascii_uppercase());
+        env.push((base.clone(), format!("{lower}://{ip}:{port}")));
+        env.push((format!("{base}_PROTO"), lower.to_string()));
+        env.push((format!("{base}_PORT"), port.to_string()));
+        env.push((format!("{base}_ADDR"), ip.to_string()));
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(ready: &[bool]) -> Service {
+        Service {
+            namespace: "default".into(),
+            name: "web".into(),
+            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 12)),
+            ports: vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                protocol: Proto::Tcp,
+                node_port: None,
+            }],
+            endpoints: ready
+                .iter()
+                .enumerate()
+                .map(|(i, r)| Endpoint {
+                    ip: Ipv4Addr::new(10, 88, 0, 2 + i as u8),
+                    pod: format!("web-{i}"),
+                    ready: *r,
+                    hostname: None,
+                    targets: vec![Some(8080)],
+                })
+                .collect(),
+            affinity: None,
+            external_name: None,
+        }
+    }
+
+    #[test]
+    fn connections_take_the_ready_endpoints_in_turn() {
+        let s = Services::default();
+        s.set(web(&[true, false, true]));
+        let vip = SocketAddrV4::new(Ipv4Addr::new(10, 96, 0, 12), 80);
+        let client = Ipv4Addr::new(10, 88, 0, 9);
+        let picked: Vec<String> = (0..4)
+            .map(|_| match s.route(vip, Proto::Tcp, client) {
+                Route::To { addr, .. } => addr.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            picked,
+            [
+                "10.88.0.2:8080",
+                "10.88.0.4:8080",
+                "10.88.0.2:8080",
+                "10.88.0.4:8080"
+            ]
+        );
+        assert_eq!(
+            s.route(SocketAddrV4::new(*vip.ip(), 81), Proto::Tcp, client),
+            Route::Direct
+        );
+        s.set(web(&[false]));
+        assert!(matches!(
+            s.route(vip, Proto::Tcp, client),
+            Route::NoEndpoints { .. }
+        ));
+    }
+
+    #[test]
+    fn client_ip_affinity_keeps_a_client_on_one_endpoint() {
+        let s = Services::default();
+        let mut svc = web(&[true, true, true]);
+        svc.affinity = Some(Duration::from_secs(10800));
+        s.set(svc);
+        let vip = SocketAddrV4::new(Ipv4Addr::new(10, 96, 0, 12), 80);
+        let first = s.route(vip, Proto::Tcp, Ipv4Addr::new(10, 88, 0, 9));
+        for _ in 0..5 {
+            assert_eq!(s.route(vip, Proto::Tcp, Ipv4Addr::new(10, 88, 0, 9)), first);
+        }
+    }
+
+    #[test]
+    fn names_resolve_through_the_search_path() {
+        let s = Services::default();
+        s.set(web(&[true]));
+        let mut headless = web(&[true, true, false]);
+        headless.name = "db".into();
+        headless.cluster_ip = None;
+        headless.endpoints[1].hostname = Some("db-1".into());
+        s.set(headless);
+        let vip = Some(vec![Ipv4Addr::new(10, 96, 0, 12)]);
+        assert_eq!(s.resolve("web", "default"), vip);
+        assert_eq!(s.resolve("web.default", "other"), vip);
+        assert_eq!(s.resolve("web.default.svc.cluster.local.", "other"), vip);
+        assert_eq!(s.resolve("web", "other"), None);
+        assert_eq!(
+            s.resolve("db", "default"),
+            Some(vec![
+                Ipv4Addr::new(10, 88, 0, 2),
+                Ipv4Addr::new(10, 88, 0, 3)
+            ])
+        );
+        assert_eq!(
+            s.resolve("db-1.db", "default"),
+            Some(vec![Ipv4Addr::new(10, 88, 0, 3)])
+        );
+        assert_eq!(
+            s.resolve("10-88-0-7.default.pod.cluster.local", "x"),
+            Some(vec![Ipv4Addr::new(10, 88, 0, 7)])
+        );
+    }
+
+    #[test]
+    fn service_variables_are_the_kubelets() {
+        let s = Services::default();
+        let mut svc = web(&[true]);
+        svc.name = "redis-primary".into();
+        s.set(svc);
+        let env = s.env("default", true);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("REDIS_PRIMARY_SERVICE_HOST"), Some("10.96.0.12"));
+        assert_eq!(get("REDIS_PRIMARY_SERVICE_PORT"), Some("80"));
+        assert_eq!(get("REDIS_PRIMARY_SERVICE_PORT_HTTP"), Some("80"));
+        assert_eq!(get("REDIS_PRIMARY_PORT"), Some("tcp://10.96.0.12:80"));
+        assert_eq!(
+            get("REDIS_PRIMARY_PORT_80_TCP"),
+            Some("tcp://10.96.0.12:80")
+        );
+        assert_eq!(get("REDIS_PRIMARY_PORT_80_TCP_ADDR"), Some("10.96.0.12"));
+        assert!(s.env("default", false).is_empty());
+        assert!(s.env("other", true).is_empty());
+    }
+}

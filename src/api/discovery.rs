@@ -170,6 +170,13 @@ impl Resource {
     }
 }
 
+/// The resource of a kind, as a manifest names it.
+pub fn of_kind(api_version: &str, kind: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.kind == kind && r.api_version() == api_version)
+}
+
 /// The resource `plural` of API group `group` ("" for the core group).
 pub fn find(group: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES

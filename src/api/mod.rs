@@ -25,7 +25,12 @@ mod tls;
 mod websocket;
 mod workloads;
 
+pub use control_plane::ControlPlane;
+
+mod control_plane;
+
 pub use kubeconfig::{kubeconfig, merge as merge_kubeconfig};
+pub use objects::name_of;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

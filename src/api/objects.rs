@@ -134,7 +134,7 @@ fn list(api: &Api, call: &Call, r: &Resource, namespace: Option<&str>) -> Respon
 }
 
 async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body> {
-    let mut object: Value = match serde_json::from_slice(&call.body) {
+    let object: Value = match serde_json::from_slice(&call.body) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return status::bad_request("the body must be a JSON object"),
         Err(e) => return status::bad_request(&format!("the body is not valid JSON: {e}")),
@@ -149,8 +149,39 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
             "the namespace of the provided object does not match the namespace sent on the request",
         );
     }
+    let (mut object, name) = match prepare(api, r, ns, object) {
+        Ok(prepared) => prepared,
+        Err(refused) => return *refused,
+    };
+    let warnings = match check_fields(call, r, &mut object) {
+        Ok(w) => w,
+        Err(refused) => return *refused,
+    };
+    object = stamp(object);
+    warned(
+        create_checked(api, r, ns, &name, object, dry_run(call)),
+        &warnings,
+    )
+}
+
+/// Creates `object` as a POST of it would, for a client in the process (`wpod run`).
+pub fn create_object(api: &Api, r: &Resource, ns: &str, object: Value) -> Response<Body> {
+    match prepare(api, r, ns, object) {
+        Ok((object, name)) => create_checked(api, r, ns, &name, stamp(object), false),
+        Err(refused) => *refused,
+    }
+}
+
+/// What every create does first: a name (from generateName), the namespace (which must
+/// exist), the kind and apiVersion.
+fn prepare(
+    api: &Api,
+    r: &Resource,
+    ns: &str,
+    mut object: Value,
+) -> Result<(Value, String), Box<Response<Body>>> {
     let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
-        return invalid(r, "", "metadata", "Required value");
+        return Err(Box::new(invalid(r, "", "metadata", "Required value")));
     };
     if meta
         .get("name")
@@ -163,32 +194,22 @@ async fn create(api: &Api, call: &Call, r: &Resource, ns: &str) -> Response<Body
                 meta.insert("name".into(), json!(format!("{g}{suffix}")));
             }
             _ => {
-                return invalid(
+                return Err(Box::new(invalid(
                     r,
                     "",
                     "metadata.name",
                     "Required value: name or generateName is required",
-                );
+                )));
             }
         }
     }
     if r.namespaced {
         meta.insert("namespace".into(), json!(ns));
-        if let Err(refused) = namespaces::admits(api, ns) {
-            return *refused;
-        }
+        namespaces::admits(api, ns)?;
     }
     let name = name_of(&object).to_string();
     typed(&mut object, r);
-    let warnings = match check_fields(call, r, &mut object) {
-        Ok(w) => w,
-        Err(refused) => return *refused,
-    };
-    object = stamp(object);
-    warned(
-        create_checked(api, r, ns, &name, object, dry_run(call)),
-        &warnings,
-    )
+    Ok((object, name))
 }
 
 /// `dryRun=All`: everything a write does (validation, defaulting, conflicts) but the write.

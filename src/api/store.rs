@@ -63,10 +63,20 @@ pub enum StoreError {
 }
 
 impl Store {
+    /// A store that lives as long as the process: `wpod run`'s control plane.
+    pub fn in_memory() -> anyhow::Result<Self> {
+        let db = Connection::open_in_memory().context("opening an in-memory database")?;
+        Self::with(db, Path::new(":memory:"))
+    }
+
     /// Opens (or creates) `dir/wpod.db` and loads every object.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join("wpod.db");
         let db = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Self::with(db, &path)
+    }
+
+    fn with(db: Connection, path: &Path) -> anyhow::Result<Self> {
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;

@@ -58,6 +58,28 @@ impl Printer {
         }
     }
 
+    /// For pods that come and go (a control plane makes them): prefixes always name the pod,
+    /// `width` wide.
+    pub fn for_cluster(color: bool, logs_to_stderr: bool, quiet: bool, width: usize) -> Self {
+        Printer {
+            color,
+            logs_to_stderr,
+            quiet,
+            multi_pod: true,
+            width,
+            colors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A line of what the control plane does, shown as pod events are.
+    pub fn control(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        let line = self.paint("2", &format!("-- {line}"));
+        console::own(Channel::Stderr, format!("{line}\n"));
+    }
+
     fn label(&self, pod: &str, container: &str) -> String {
         if self.multi_pod {
             format!("{pod}/{container}")

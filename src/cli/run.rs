@@ -25,6 +25,8 @@ use crate::pod::{Outcome, Phase, StopMode};
 use crate::runtime::{Protocol, RuntimeService};
 use crate::wasm::{CompileCache, WasmOptions, WasmRuntime};
 
+mod cluster;
+
 /// How long killed pods may take to go before wpod exits without them. A kill takes milliseconds
 /// on either backend; what is still there after this is stuck (a host call that cannot be
 /// interrupted), and waiting longer would not free it.
@@ -111,12 +113,21 @@ pub async fn run(args: RunArgs) -> u8 {
         eprintln!("error: --backoff-max must not be shorter than --backoff-base");
         return exit::USAGE;
     }
-    let plans = match load_plans(&args) {
+    let loaded = match load(&args) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if !loaded.workloads.is_empty() {
+        return cluster::run(args, loaded).await;
+    }
+    let plans = match build_plans(&args, &loaded.source) {
         Ok(plans) => plans,
         Err(code) => return code,
     };
     let printer_for_net = NetPrinter::default();
     let cluster = Cluster::new(Trace::new(printer_for_net.sink(), args.trace_net));
+    // Every cluster has the API server's Service; the kubelet gives every container its variables.
+    cluster.services.set(crate::net::services::kubernetes());
     // Addresses in manifest order, so every run gives the same pod the same IP.
     for plan in &plans {
         let _ = cluster.address_of(&plan.name);
@@ -137,18 +148,7 @@ pub async fn run(args: RunArgs) -> u8 {
     };
 
     let logs_to_stderr = args.output.is_some();
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none()
-                && if logs_to_stderr {
-                    std::io::stderr().is_terminal()
-                } else {
-                    std::io::stdout().is_terminal()
-                }
-        }
-    };
+    let color = color(&args);
     let prefixes: Vec<(String, String)> = plans
         .iter()
         .flat_map(|p| {
@@ -375,6 +375,22 @@ pub async fn run(args: RunArgs) -> u8 {
     }
 }
 
+/// Whether prefixes are coloured: `--color`, else a terminal where the logs go and no NO_COLOR.
+fn color(args: &RunArgs) -> bool {
+    match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none()
+                && if args.output.is_some() {
+                    std::io::stderr().is_terminal()
+                } else {
+                    std::io::stdout().is_terminal()
+                }
+        }
+    }
+}
+
 type Published = Vec<String>;
 
 /// The chosen backend, with the ports published into its pods.
@@ -561,8 +577,26 @@ fn worse(a: u8, b: u8) -> u8 {
     if rank(b) > rank(a) { b } else { a }
 }
 
-fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
+/// What the manifests hold: pods with their ConfigMaps and Secrets, and the objects the
+/// control plane acts on (Deployments, ReplicaSets, Services).
+struct Loaded {
+    source: plan::Source,
+    workloads: Vec<manifest::Workload>,
+}
+
+fn build_plans(args: &RunArgs, source: &plan::Source) -> Result<Vec<PodPlan>, u8> {
+    let overrides = plan::Overrides {
+        grace_period: args.grace_period,
+    };
+    plan::build(source, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })
+}
+
+fn load(args: &RunArgs) -> Result<Loaded, u8> {
     let mut source = plan::Source::default();
+    let mut workloads = Vec::new();
     let mut errors = 0;
     for file in &args.files {
         let m = match manifest::load_path(file) {
@@ -581,6 +615,7 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
         source
             .pods
             .extend(m.pods.iter().map(|p| (p.clone(), m.dir.clone())));
+        workloads.extend(m.workloads.iter().cloned());
     }
     if errors > 0 {
         eprintln!(
@@ -589,13 +624,7 @@ fn load_plans(args: &RunArgs) -> Result<Vec<PodPlan>, u8> {
         );
         return Err(exit::USAGE);
     }
-    let overrides = plan::Overrides {
-        grace_period: args.grace_period,
-    };
-    plan::build(&source, overrides).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })
+    Ok(Loaded { source, workloads })
 }
 
 fn print_pods(format: OutputFormat, pods: &[api::Pod]) -> Result<(), String> {

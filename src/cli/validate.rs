@@ -47,15 +47,27 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                         .unwrap_or("?")
                 })
                 .collect();
-            println!(
-                "{}: valid: {} ({}){}",
-                m.file,
+            let mut parts = vec![format!(
+                "{} ({})",
                 if pods.len() == 1 {
                     "1 pod".to_string()
                 } else {
                     format!("{} pods", pods.len())
                 },
-                pods.join(", "),
+                pods.join(", ")
+            )];
+            // Deployments, ReplicaSets and Services, as `kubectl apply` names them.
+            parts.extend(m.workloads.iter().map(|w| {
+                format!(
+                    "{} {}",
+                    w.kind().to_ascii_lowercase(),
+                    w.metadata().name.as_deref().unwrap_or("?")
+                )
+            }));
+            println!(
+                "{}: valid: {}{}",
+                m.file,
+                parts.join(", "),
                 if warnings > 0 {
                     format!(", {}", plural(warnings, "warning"))
                 } else {

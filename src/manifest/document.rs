@@ -1,6 +1,8 @@
 //! One YAML document: which kind it is, and the pods (or ConfigMaps and Secrets) it holds.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::diagnostic::Diagnostic;
 use super::honoured;
@@ -25,12 +27,40 @@ pub struct LoadedObject<T> {
     pub name_pos: Option<Pos>,
 }
 
+/// An object the control plane acts on: controllers make pods of Deployments and ReplicaSets,
+/// the proxy and DNS serve Services.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Deployment(Deployment),
+    ReplicaSet(ReplicaSet),
+    Service(Service),
+}
+
+impl Workload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Workload::Deployment(_) => "Deployment",
+            Workload::ReplicaSet(_) => "ReplicaSet",
+            Workload::Service(_) => "Service",
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Workload::Deployment(o) => &o.metadata,
+            Workload::ReplicaSet(o) => &o.metadata,
+            Workload::Service(o) => &o.metadata,
+        }
+    }
+}
+
 /// The objects of one document and everything found wrong or ignored in it.
 #[derive(Default)]
 pub struct Document {
     pub pods: Vec<LoadedPod>,
     pub config_maps: Vec<LoadedObject<ConfigMap>>,
     pub secrets: Vec<LoadedObject<Secret>>,
+    pub workloads: Vec<LoadedObject<Workload>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -44,15 +74,20 @@ pub fn read(file: &str, root: &Node) -> Document {
         Ok(TypeMeta::ConfigMap) => doc.config_map(file, root, ""),
         Ok(TypeMeta::Secret) => doc.secret(file, root, ""),
         Ok(TypeMeta::List) => doc.list(file, root),
+        Ok(meta) => doc.workload(file, root, "", meta),
     }
     doc
 }
 
+#[derive(Clone, Copy)]
 enum TypeMeta {
     Pod,
     ConfigMap,
     Secret,
     List,
+    Deployment,
+    ReplicaSet,
+    Service,
 }
 
 impl TypeMeta {
@@ -62,6 +97,16 @@ impl TypeMeta {
             TypeMeta::ConfigMap => "ConfigMap",
             TypeMeta::Secret => "Secret",
             TypeMeta::List => "List",
+            TypeMeta::Deployment => "Deployment",
+            TypeMeta::ReplicaSet => "ReplicaSet",
+            TypeMeta::Service => "Service",
+        }
+    }
+
+    fn api_version(&self) -> &'static str {
+        match self {
+            TypeMeta::Deployment | TypeMeta::ReplicaSet => "apps/v1",
+            _ => "v1",
         }
     }
 }
@@ -149,6 +194,80 @@ impl Document {
         }
     }
 
+    /// A Deployment, ReplicaSet or Service: strictly parsed and validated as the apiserver
+    /// does, the pod template as a pod (with warnings for its fields wpod ignores).
+    fn workload(&mut self, file: &str, root: &Node, prefix: &str, meta: TypeMeta) {
+        fn parse<T: serde::de::DeserializeOwned>(
+            file: &str,
+            kind: &str,
+            root: &Node,
+            prefix: &str,
+            check: fn(&mut Checker<'_>, &T),
+            wrap: fn(T) -> Workload,
+        ) -> (
+            Option<Workload>,
+            Vec<Diagnostic>,
+            Vec<Diagnostic>,
+            Option<Pos>,
+        ) {
+            let parsed = strict::from_node::<T>(file, kind, root, prefix);
+            let mut errors = parsed.diagnostics;
+            let locator = Locator::new(&parsed.fields, root.pos);
+            let object = parsed.value.inspect(|o| {
+                let mut checker = Checker::new(file, prefix, &locator);
+                check(&mut checker, o);
+                errors.extend(checker.into_diagnostics());
+            });
+            let template = join(prefix, "spec.template");
+            let warnings = honoured::warnings(file, &template, &parsed.fields)
+                .into_iter()
+                .filter(|w| {
+                    !errors
+                        .iter()
+                        .any(|e| e.path == w.path || is_within(&e.path, &w.path))
+                })
+                .collect();
+            let name_pos = locator.value(&join(prefix, "metadata.name"));
+            (object.map(wrap), errors, warnings, name_pos)
+        }
+        let (object, mut errors, mut warnings, name_pos) = match meta {
+            TypeMeta::Deployment => parse(
+                file,
+                "deployment",
+                root,
+                prefix,
+                validate::deployment,
+                Workload::Deployment,
+            ),
+            TypeMeta::ReplicaSet => parse(
+                file,
+                "replicaset",
+                root,
+                prefix,
+                validate::replica_set,
+                Workload::ReplicaSet,
+            ),
+            _ => parse(
+                file,
+                "service",
+                root,
+                prefix,
+                validate::service,
+                Workload::Service,
+            ),
+        };
+        let failed = errors.iter().any(Diagnostic::is_error);
+        self.diagnostics.append(&mut warnings);
+        self.diagnostics.append(&mut errors);
+        if let Some(object) = object.filter(|_| !failed) {
+            self.workloads.push(LoadedObject {
+                object,
+                name_path: join(prefix, "metadata.name"),
+                name_pos,
+            });
+        }
+    }
+
     /// `kind: List`, as `kubectl get -o yaml` prints several objects.
     fn list(&mut self, file: &str, root: &Node) {
         for (key, _) in root.entries().unwrap_or_default() {
@@ -187,6 +306,9 @@ impl Document {
                 Ok(TypeMeta::Pod) => self.pod(file, item, &prefix),
                 Ok(TypeMeta::ConfigMap) => self.config_map(file, item, &prefix),
                 Ok(TypeMeta::Secret) => self.secret(file, item, &prefix),
+                Ok(meta @ (TypeMeta::Deployment | TypeMeta::ReplicaSet | TypeMeta::Service)) => {
+                    self.workload(file, item, &prefix, meta)
+                }
                 Ok(TypeMeta::List) => {
                     let message = "a List may not contain another List".to_owned();
                     let pos = item.get("kind").and_then(|k| k.pos);
@@ -235,6 +357,9 @@ fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diag
         Some(("ConfigMap", _)) => Some(TypeMeta::ConfigMap),
         Some(("Secret", _)) => Some(TypeMeta::Secret),
         Some(("List", _)) => Some(TypeMeta::List),
+        Some(("Deployment", _)) => Some(TypeMeta::Deployment),
+        Some(("ReplicaSet", _)) => Some(TypeMeta::ReplicaSet),
+        Some(("Service", _)) => Some(TypeMeta::Service),
         Some((kind, pos)) => {
             errors.push(unsupported_kind(file, pos, &join(prefix, "kind"), kind));
             return Err(errors);
@@ -242,12 +367,12 @@ fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diag
         None => None,
     };
     if let (Some(meta), Some((version, pos))) = (&meta, api_version)
-        && version != "v1"
+        && version != meta.api_version()
     {
-        let kind = meta.name();
-        let message = format!("invalid value {version:?}: {kind} is in apiVersion v1");
+        let (kind, expected) = (meta.name(), meta.api_version());
+        let message = format!("invalid value {version:?}: {kind} is in apiVersion {expected}");
         let d = Diagnostic::error(file, pos, &join(prefix, "apiVersion"), message)
-            .with_help("use `apiVersion: v1`");
+            .with_help(format!("use `apiVersion: {expected}`"));
         errors.push(d);
     }
     match meta {
@@ -297,24 +422,30 @@ fn string_field<'n>(
 }
 
 fn unsupported_kind(file: &str, pos: Option<Pos>, path: &str, kind: &str) -> Diagnostic {
-    if let Some(known) = did_you_mean(kind, &["Pod", "List", "ConfigMap", "Secret"]) {
+    let known_kinds = [
+        "Pod",
+        "List",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "ReplicaSet",
+        "Service",
+    ];
+    if let Some(known) = did_you_mean(kind, &known_kinds) {
         let message = format!("unsupported kind {kind:?}");
         return Diagnostic::error(file, pos, path, message)
             .with_help(format!("did you mean `{known}`? kinds are case-sensitive"));
     }
     let help = match kind {
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => {
-            "wpod runs Pods, with the ConfigMaps and Secrets they use; copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
+        "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
+            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use; copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
         }
         "CronJob" => {
-            "wpod runs Pods, with the ConfigMaps and Secrets they use; copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
+            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use; copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
         }
-        _ => "wpod runs Pods, with the ConfigMaps and Secrets they use",
+        _ => {
+            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use"
+        }
     };
     Diagnostic::error(file, pos, path, format!("unsupported kind {kind:?}")).with_help(help)
 }

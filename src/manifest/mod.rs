@@ -11,6 +11,7 @@ mod load;
 mod locate;
 mod names;
 mod quantity;
+pub mod selector;
 mod strict;
 mod suggest;
 // Visible to the fuzz target's invariants (src/manifest/invariants.rs), compiled in by path.
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use document::Workload;
 pub use load::LoadError;
 pub use quantity::{parse_cpu_millis, parse_memory_bytes};
 pub use suggest::did_you_mean;
@@ -35,6 +37,20 @@ pub use suggest::did_you_mean;
 /// The apiserver's default terminationGracePeriodSeconds. It lives with the manifest code
 /// (validation needs it) so that the loader builds on its own, as the fuzz target does.
 pub const DEFAULT_GRACE_SECONDS: i64 = 30;
+
+/// The Service CIDR of kubeadm and kind: ClusterIPs come from 10.96.0.0/12.
+pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+const SERVICE_NET: u32 = u32::from_be_bytes([10, 96, 0, 0]);
+const SERVICE_MASK: u32 = 0xfff0_0000;
+
+pub fn is_service_ip(ip: std::net::Ipv4Addr) -> bool {
+    u32::from(ip) & SERVICE_MASK == SERVICE_NET
+}
+
+/// The `n`-th address of the Service range (1-based), if it is in it.
+pub fn service_ip(n: u32) -> Option<std::net::Ipv4Addr> {
+    (n > 0 && n < !SERVICE_MASK).then(|| std::net::Ipv4Addr::from(SERVICE_NET + n))
+}
 
 /// Everything read from one manifest file.
 #[derive(Debug)]
@@ -49,6 +65,8 @@ pub struct Manifest {
     /// ConfigMaps and Secrets from documents without errors: what the pods' volumes and env use.
     pub config_maps: Vec<ConfigMap>,
     pub secrets: Vec<Secret>,
+    /// Deployments, ReplicaSets and Services from documents without errors.
+    pub workloads: Vec<Workload>,
     /// Errors and warnings in input order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -92,6 +110,7 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
         pods: Vec::new(),
         config_maps: Vec::new(),
         secrets: Vec::new(),
+        workloads: Vec::new(),
         diagnostics: Vec::new(),
     };
     let roots = match tree::parse(text) {
@@ -128,7 +147,15 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
                 doc.secrets
                     .iter()
                     .map(|o| ("Secret", &o.object.metadata, &o.name_path, o.name_pos)),
-            );
+            )
+            .chain(doc.workloads.iter().map(|o| {
+                (
+                    o.object.kind(),
+                    o.object.metadata(),
+                    &o.name_path,
+                    o.name_pos,
+                )
+            }));
         let mut duplicates = Vec::new();
         for (kind, meta, path, pos) in found {
             let name = meta.name.clone().unwrap_or_default();
@@ -180,6 +207,9 @@ pub fn load_str(file: &str, dir: PathBuf, text: &str) -> Manifest {
             manifest
                 .secrets
                 .extend(doc.secrets.into_iter().map(|o| o.object));
+            manifest
+                .workloads
+                .extend(doc.workloads.into_iter().map(|o| o.object));
         }
         manifest.diagnostics.append(&mut doc.diagnostics);
     }

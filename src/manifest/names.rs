@@ -23,6 +23,22 @@ pub fn dns1123_label(name: &str) -> Option<String> {
     })
 }
 
+/// RFC 1035 label: Service names (they become DNS names and environment variable prefixes).
+pub fn dns1035_label(name: &str) -> Option<String> {
+    if name.len() > LABEL_MAX {
+        return Some(format!("must be no more than {LABEL_MAX} characters"));
+    }
+    let well_formed = name.chars().all(|c| is_alnum_lower(c) || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.ends_with(is_alnum_lower);
+    (!well_formed).then(|| {
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start \
+         with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name' \
+         or 'abc-123')"
+            .to_owned()
+    })
+}
+
 /// RFC 1123 subdomain: pod names.
 pub fn dns1123_subdomain(name: &str) -> Option<String> {
     if name.len() > SUBDOMAIN_MAX {

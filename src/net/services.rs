@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::netns::Proto;
 
-/// The Service CIDR of kubeadm and kind: ClusterIPs come from 10.96.0.0/12.
-pub const SERVICE_CIDR: &str = "10.96.0.0/12";
-const SERVICE_NET: u32 = u32::from_be_bytes([10, 96, 0, 0]);
-const SERVICE_MASK: u32 = 0xfff0_0000;
+pub use crate::manifest::{SERVICE_CIDR, is_service_ip, service_ip};
 /// `default/kubernetes`, the API server's Service, has the first address of the range.
 pub const KUBERNETES_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 /// The cluster DNS Service (`kube-system/kube-dns`), as kubeadm places it.
@@ -22,15 +19,6 @@ pub const DNS_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 /// The most search domains tried for a name with fewer dots than `ndots`.
 const NDOTS: usize = 5;
-
-pub fn is_service_ip(ip: Ipv4Addr) -> bool {
-    u32::from(ip) & SERVICE_MASK == SERVICE_NET
-}
-
-/// The `n`-th address of the Service range (1-based), if it is in it.
-pub fn service_ip(n: u32) -> Option<Ipv4Addr> {
-    (n > 0 && n < !SERVICE_MASK).then(|| Ipv4Addr::from(SERVICE_NET + n))
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePort {
@@ -225,6 +213,24 @@ impl Services {
     }
 }
 
+/// `default/kubernetes`, the API server's Service, as every cluster has it.
+pub fn kubernetes() -> Service {
+    Service {
+        namespace: "default".into(),
+        name: "kubernetes".into(),
+        cluster_ip: Some(KUBERNETES_IP),
+        ports: vec![ServicePort {
+            name: Some("https".into()),
+            port: 443,
+            protocol: Proto::Tcp,
+            node_port: None,
+        }],
+        endpoints: Vec::new(),
+        affinity: None,
+        external_name: None,
+    }
+}
+
 /// `<ns>.svc.cluster.local svc.cluster.local cluster.local`, as the kubelet writes resolv.conf.
 pub fn search_domains(namespace: &str) -> [String; 3] {
     [
@@ -232,6 +238,14 @@ pub fn search_domains(namespace: &str) -> [String; 3] {
         format!("svc.{CLUSTER_DOMAIN}"),
         CLUSTER_DOMAIN.to_string(),
     ]
+}
+
+/// A pod's /etc/resolv.conf under `dnsPolicy: ClusterFirst`.
+pub fn resolv_conf(namespace: &str) -> String {
+    format!(
+        "search {}\nnameserver {DNS_IP}\noptions ndots:{NDOTS}\n",
+        search_domains(namespace).join(" ")
+    )
 }
 
 /// A fully qualified name in the cluster domain.

@@ -466,17 +466,18 @@ impl RuntimeService for WasmRuntime {
         let root = dir.join("rootfs");
         // As the kubelet writes /etc/hosts: the pod's hostname at its IP.
         let own_ip = (!host_network).then(|| netns.ip.to_string());
-        let sources = rootfs::create(
-            &root,
-            &hostname,
-            own_ip.as_deref(),
-            image.files,
-            &config.mounts,
-        )
-        .inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(&dir);
-        })
-        .with_context(|| format!("creating the file system of container {}", config.name))?;
+        // As the kubelet writes it for `dnsPolicy: ClusterFirst`; the pod network's name lookup
+        // follows the same search path.
+        let resolv = crate::net::services::resolv_conf(&netns.namespace);
+        let mut files: Vec<(&str, &[u8])> = image.files.to_vec();
+        if !host_network {
+            files.push(("etc/resolv.conf", resolv.as_bytes()));
+        }
+        let sources = rootfs::create(&root, &hostname, own_ip.as_deref(), &files, &config.mounts)
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+            .with_context(|| format!("creating the file system of container {}", config.name))?;
         let backend = WasmContainer {
             hostname,
             netns,

@@ -23,3 +23,4 @@ mod support;
 mod validate;
 mod volumes;
 mod wasm;
+mod workloads;

@@ -76,7 +76,9 @@ fn revision(o: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// The template without its `pod-template-hash` label, as `EqualIgnoreHash` compares.
+/// The template as `EqualIgnoreHash` compares it: without its `pod-template-hash` label, and
+/// without empty values (a Go client sends `creationTimestamp: null` and `resources: {}` for
+/// fields the stored template leaves out, as `kubectl rollout undo` does).
 fn without_hash(template: &Value) -> Value {
     let mut t = template.clone();
     if let Some(labels) = t
@@ -85,7 +87,26 @@ fn without_hash(template: &Value) -> Value {
     {
         labels.remove(HASH_LABEL);
     }
+    prune_empty(&mut t);
     t
+}
+
+/// Removes nulls and empty maps and lists, depth first; true when `v` itself is empty.
+fn prune_empty(v: &mut Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => {
+            m.retain(|_, x| !prune_empty(x));
+            m.is_empty()
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                prune_empty(x);
+            }
+            a.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// `ComputeHash`: FNV-32a of the template (and the collision count), its decimal digits spelled
@@ -723,6 +744,8 @@ mod tests {
         let t = json!({"metadata": {"labels": {"app": "nginx"}}, "spec": {"containers": [{"name": "n", "image": "nginx"}]}});
         let mut labelled = t.clone();
         labelled["metadata"]["labels"]["pod-template-hash"] = json!("x");
+        labelled["metadata"]["creationTimestamp"] = json!(null);
+        labelled["spec"]["containers"][0]["resources"] = json!({});
         let h = super::template_hash(&t, 0);
         assert_eq!(h, super::template_hash(&labelled, 0));
         assert_ne!(h, super::template_hash(&t, 1));

@@ -9,7 +9,7 @@ mod deployment;
 mod endpoints;
 mod gc;
 mod replicaset;
-pub mod selector;
+pub use crate::manifest::selector;
 
 pub use replicaset::selector_of as replicaset_selector;
 

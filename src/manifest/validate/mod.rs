@@ -9,8 +9,10 @@ mod probe;
 mod resources;
 mod security;
 mod volumes;
+mod workloads;
 
 pub use objects::{config_map, secret};
+pub use workloads::{deployment, replica_set, service};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Debug;

@@ -249,6 +249,11 @@ fn create_checked(
             if r.name == "namespaces" {
                 namespaces::created(api, name);
             }
+            // The node learns a Service at once: a pod created right after it gets its
+            // variables, as the kubelet's informer has it by then.
+            if r.name == "services" {
+                super::controllers::services_changed(api);
+            }
             status::json(StatusCode::CREATED, &o)
         }
         Err(e) => store_error(r, name, e),

@@ -27,6 +27,8 @@ pub const CONTAINER: &str = "__wpod-container";
 pub const NODE: &str = "__wpod-node";
 /// Asks the node helper for a TCP socket of the node's network namespace.
 pub const SOCKET_REQUEST: &[u8] = b"socket\n";
+/// The same for a UDP socket (the node's DNS server).
+pub const UDP_SOCKET_REQUEST: &[u8] = b"udpsocket\n";
 
 /// Runs a helper when wpod was started as one; None for an ordinary command line.
 pub fn dispatch() -> Option<u8> {
@@ -169,13 +171,13 @@ fn serve_socket(conn: i32) -> bool {
     if unsafe { libc::read(conn, byte.as_mut_ptr().cast(), 1) } != 1 {
         return false;
     }
-    serve_socket_now(conn)
+    serve_socket_now(conn, libc::SOCK_STREAM)
 }
 
 /// Sends a new TCP socket of this process's network namespace over `conn`.
-fn serve_socket_now(conn: i32) -> bool {
+fn serve_socket_now(conn: i32, type_: i32) -> bool {
     // SAFETY: creating a socket; it is closed after sending.
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    let sock = unsafe { libc::socket(libc::AF_INET, type_ | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
         return send_fd(conn, None);
     }
@@ -415,15 +417,23 @@ fn node_main() -> i32 {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            // The Service range is local to the node, as kube-proxy's virtual addresses are:
+            // its proxy binds each ClusterIP:port there.
             ["bridge", name, cidr] => reply(ip_batch(&format!(
-                "link add {name} type bridge\naddr add {cidr} dev {name}\nlink set {name} up\n"
+                "link add {name} type bridge\naddr add {cidr} dev {name}\nlink set {name} up\nroute add local {} dev lo\n",
+                crate::manifest::SERVICE_CIDR
             ))),
             ["pod", pid, veth, bridge, cidr, gateway] => {
                 reply(wire_pod(&own, pid, veth, bridge, cidr, gateway))
             }
             // Answered over stdin (a unix socket) itself, with the socket attached.
             ["socket"] => {
-                if !serve_socket_now(0) {
+                if !serve_socket_now(0, libc::SOCK_STREAM) {
+                    break;
+                }
+            }
+            ["udpsocket"] => {
+                if !serve_socket_now(0, libc::SOCK_DGRAM) {
                     break;
                 }
             }

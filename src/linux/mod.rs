@@ -13,6 +13,7 @@ mod helper;
 mod images;
 pub mod leftovers;
 mod lifeline;
+mod proxy;
 mod pty;
 pub mod publish;
 mod rootfs;
@@ -282,6 +283,7 @@ impl LinuxRuntime {
             };
             node_call(&mut node, format!("bridge {BRIDGE} {NODE_IP}/16")).await?;
             *guard = Some(node);
+            tokio::spawn(proxy::run(self.node.clone(), self.options.cluster.clone()));
         }
         let node = guard.as_mut().context("the node helper is gone")?;
         let veth = format!("wpv{}", node.next_veth);
@@ -604,6 +606,13 @@ impl RuntimeService for LinuxRuntime {
                 b"hosts: files dns\n".to_vec(),
             ),
         ];
+        if !s.config.host_network {
+            // `dnsPolicy: ClusterFirst`: the cluster DNS in the node's network answers.
+            files.push((
+                "/etc/resolv.conf".to_string(),
+                crate::net::services::resolv_conf(&s.config.namespace).into_bytes(),
+            ));
+        }
         files.extend(image.files.iter().map(|(p, b)| (p.to_string(), b.to_vec())));
         let spec = ContainerSpec {
             pause_pid: s.pid,

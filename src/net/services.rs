@@ -84,9 +84,19 @@ struct Table {
     sticky: HashMap<(Ipv4Addr, Ipv4Addr), (Ipv4Addr, Instant)>,
 }
 
-#[derive(Default)]
 pub struct Services {
     table: Mutex<Table>,
+    /// Counts changes, for a proxy that follows them (the Linux backend's).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            table: Mutex::default(),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl Services {
@@ -94,10 +104,19 @@ impl Services {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Wakes when a Service or its endpoints change.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Adds or replaces a Service with its endpoints.
     pub fn set(&self, service: Service) {
         let mut t = self.lock();
         let key = (service.namespace.clone(), service.name.clone());
+        if t.services.get(&key) == Some(&service) {
+            return;
+        }
+        self.changes.send_modify(|n| *n += 1);
         if let Some(old) = t.services.remove(&key)
             && let Some(ip) = old.cluster_ip
         {
@@ -111,14 +130,37 @@ impl Services {
 
     pub fn remove(&self, namespace: &str, name: &str) {
         let mut t = self.lock();
-        if let Some(old) = t
+        let Some(old) = t
             .services
             .remove(&(namespace.to_string(), name.to_string()))
-            && let Some(ip) = old.cluster_ip
-        {
+        else {
+            return;
+        };
+        self.changes.send_modify(|n| *n += 1);
+        if let Some(ip) = old.cluster_ip {
             t.by_ip.remove(&ip);
             t.sticky.retain(|(svc, _), _| *svc != ip);
         }
+    }
+
+    /// The (address, port) of every Service port over TCP with a ready endpoint: where the
+    /// Linux backend's proxy listens (a port without one refuses connections, as kube-proxy's
+    /// REJECT rule makes it).
+    pub fn served_tcp(&self) -> Vec<SocketAddrV4> {
+        let t = self.lock();
+        let mut out = Vec::new();
+        for svc in t.services.values() {
+            let Some(ip) = svc.cluster_ip else { continue };
+            for (i, p) in svc.ports.iter().enumerate() {
+                let reachable = svc
+                    .ready()
+                    .any(|e| e.targets.get(i).copied().flatten().is_some());
+                if p.protocol == Proto::Tcp && reachable {
+                    out.push(SocketAddrV4::new(ip, p.port));
+                }
+            }
+        }
+        out
     }
 
     /// The Services, in namespace and name order.
@@ -192,6 +234,13 @@ impl Services {
             }
         }
         lookup(&t, &name)
+    }
+
+    /// What the cluster DNS answers for a fully qualified name (a resolver's own search path
+    /// already applied).
+    pub fn resolve_fqdn(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        lookup(&self.lock(), &name)
     }
 
     /// The variables the kubelet sets for the Services of `namespace` (and for `kubernetes` of

@@ -72,6 +72,11 @@ pub fn pass(api: &Api, state: &mut State) {
     gc::collect(api);
 }
 
+/// Gives the node's Service table what the stored Services now say.
+pub fn services_changed(api: &Api) {
+    endpoints::sync_all(api);
+}
+
 /// The uid of the object's controller (the owner reference with `controller: true`).
 pub fn controller_uid(object: &Value) -> Option<&str> {
     object

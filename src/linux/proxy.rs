@@ -1,0 +1,217 @@
+//! kube-proxy and the cluster DNS on the Linux backend, in the node's network namespace, so a
+//! pod reaches Services as it does on the wasm backend.
+//!
+//! The Service range is a local route there (the node helper adds it with the bridge): the
+//! proxy binds a listener on each ClusterIP:port that has a ready endpoint, as kube-proxy's
+//! userspace mode did, and forwards each connection from the node to the endpoint the Service
+//! table picks (round-robin, ClientIP affinity). A port without a ready endpoint has no listener
+//! and refuses, as kube-proxy's REJECT rule makes it. The backend sees the node's address
+//! (10.88.0.1) as the client's, as with kube-proxy's masquerading. The DNS server answers on the
+//! kube-dns address from the same table.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{RData, Record, RecordType};
+
+use super::publish::{connect_from, request_socket};
+use super::{NodeSlot, helper, node_socket};
+use crate::net::Cluster;
+use crate::net::netns::Proto;
+use crate::net::services::{DNS_IP, Route};
+
+/// How long a DNS answer may be cached (CoreDNS' default for cluster records).
+const TTL: u32 = 5;
+/// The largest DNS message over UDP without EDNS.
+const UDP_MAX: usize = 512;
+
+/// Runs the proxy and the DNS server for as long as the node helper lives.
+pub async fn run(node: Arc<NodeSlot>, cluster: Arc<Cluster>) {
+    match socket(&node, helper::UDP_SOCKET_REQUEST).await {
+        Some(fd) => {
+            tokio::spawn(dns(fd, cluster.clone()));
+        }
+        None => eprintln!("warning: the cluster DNS could not start in the node's network"),
+    }
+    let mut changes = cluster.services.subscribe();
+    let mut listeners: HashMap<SocketAddrV4, tokio::task::JoinHandle<()>> = HashMap::new();
+    loop {
+        let wanted = cluster.services.served_tcp();
+        listeners.retain(|addr, task| {
+            let keep = wanted.contains(addr) && !task.is_finished();
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for addr in wanted {
+            if listeners.contains_key(&addr) {
+                continue;
+            }
+            match listen(&node, addr).await {
+                Ok(listener) => {
+                    let task = tokio::spawn(forward(listener, node.clone(), cluster.clone()));
+                    listeners.insert(addr, task);
+                }
+                Err(e) => eprintln!("warning: the Service proxy cannot listen on {addr}: {e}"),
+            }
+        }
+        if changes.changed().await.is_err() {
+            break;
+        }
+    }
+    for (_, task) in listeners {
+        task.abort();
+    }
+}
+
+async fn socket(node: &NodeSlot, request: &[u8]) -> Option<OwnedFd> {
+    let guard = node.lock().await;
+    let n = guard.as_ref()?;
+    request_socket(&n.control, request).ok()
+}
+
+async fn listen(node: &NodeSlot, addr: SocketAddrV4) -> std::io::Result<tokio::net::TcpListener> {
+    let fd = node_socket(node)
+        .await
+        .unwrap_or_else(|| Err(std::io::Error::other("the node helper is gone")))?;
+    let stream = std::net::TcpStream::from(fd);
+    stream.set_nonblocking(true)?;
+    let socket = tokio::net::TcpSocket::from_std_stream(stream);
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::V4(addr))?;
+    socket.listen(1024)
+}
+
+async fn forward(listener: tokio::net::TcpListener, node: Arc<NodeSlot>, cluster: Arc<Cluster>) {
+    loop {
+        let Ok((mut client, peer)) = listener.accept().await else {
+            return;
+        };
+        let (Ok(SocketAddr::V4(vip)), SocketAddr::V4(peer)) = (client.local_addr(), peer) else {
+            continue;
+        };
+        let (node, cluster) = (node.clone(), cluster.clone());
+        tokio::spawn(async move {
+            let Route::To { addr, service, pod } =
+                cluster.services.route(vip, Proto::Tcp, *peer.ip())
+            else {
+                return;
+            };
+            let connected = match node_socket(&node).await {
+                Some(Ok(fd)) => connect_from(fd, *addr.ip(), addr.port()).await,
+                Some(Err(e)) => Err(e),
+                None => return,
+            };
+            let trace = &cluster.trace;
+            match connected {
+                Ok(mut backend) => {
+                    trace.event(|| {
+                        format!("{peer} -> {service} {vip} -> pod {pod} {addr} connected")
+                    });
+                    let _ = client.set_nodelay(true);
+                    let _ = backend.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                }
+                Err(e) => trace
+                    .event(|| format!("{peer} -> {service} {vip} -> pod {pod} {addr} failed: {e}")),
+            }
+        });
+    }
+}
+
+async fn dns(fd: OwnedFd, cluster: Arc<Cluster>) {
+    let bound = bind_udp(&fd, SocketAddrV4::new(DNS_IP, 53)).and_then(|()| {
+        let std_socket = std::net::UdpSocket::from(fd);
+        std_socket.set_nonblocking(true)?;
+        tokio::net::UdpSocket::from_std(std_socket)
+    });
+    let socket = match bound {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: the cluster DNS cannot listen on {DNS_IP}:53: {e}");
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
+        if let Some(reply) = answer(&buf[..n], &cluster) {
+            let _ = socket.send_to(&reply, from).await;
+        }
+    }
+}
+
+/// Binds a UDP socket made elsewhere (std only binds the sockets it makes itself).
+fn bind_udp(fd: &OwnedFd, addr: SocketAddrV4) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: addr.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*addr.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: binding a live socket to a sockaddr_in of the size passed.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const sin).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The reply to one query: A records of Services and pods in the cluster domain, NXDOMAIN for
+/// other names (wpod forwards nothing outside the cluster), nothing for what does not parse.
+fn answer(query: &[u8], cluster: &Cluster) -> Option<Vec<u8>> {
+    let request = Message::from_vec(query).ok()?;
+    if request.metadata.message_type != MessageType::Query {
+        return None;
+    }
+    let mut reply = Message::response(request.metadata.id, request.metadata.op_code);
+    reply.metadata.recursion_desired = request.metadata.recursion_desired;
+    reply.metadata.authoritative = true;
+    if request.metadata.op_code != OpCode::Query || request.queries.len() != 1 {
+        reply.metadata.response_code = ResponseCode::NotImp;
+        return reply.to_vec().ok();
+    }
+    let question = request.queries[0].clone();
+    let name = question.name().to_ascii();
+    // The name comes fully qualified: the client's resolver applied its search path.
+    let found: Option<Vec<Ipv4Addr>> = cluster.services.resolve_fqdn(&name);
+    match found {
+        Some(ips) => {
+            if question.query_type() == RecordType::A {
+                for ip in ips {
+                    reply.add_answer(Record::from_rdata(
+                        question.name().clone(),
+                        TTL,
+                        RData::A(A(ip)),
+                    ));
+                }
+            }
+        }
+        None => reply.metadata.response_code = ResponseCode::NXDomain,
+    }
+    reply.add_query(question);
+    let bytes = reply.to_vec().ok()?;
+    if bytes.len() > UDP_MAX {
+        let mut truncated = Message::response(request.metadata.id, request.metadata.op_code);
+        truncated.metadata.truncation = true;
+        return truncated.to_vec().ok();
+    }
+    Some(bytes)
+}

@@ -178,6 +178,29 @@ pub fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             );
             Ok(0)
         }
+        "connects" => {
+            let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            drop(connect_retry(addr)?);
+            let mut times = Vec::with_capacity(n);
+            let mut byte = [0u8; 1];
+            for _ in 0..n {
+                let t = Instant::now();
+                let mut c = TcpStream::connect(addr).map_err(|e| io("connect", e))?;
+                let _ = c.set_nodelay(true);
+                c.write_all(b"x").map_err(|e| io("write", e))?;
+                c.read_exact(&mut byte).map_err(|e| io("read", e))?;
+                drop(c);
+                times.push(t.elapsed());
+            }
+            times.sort();
+            let us = |d: Duration| d.as_secs_f64() * 1e6;
+            println!(
+                "connect + round trip: median {:.1} us p90 {:.1} us (n={n})",
+                us(times[n / 2]),
+                us(times[n * 9 / 10])
+            );
+            Ok(0)
+        }
         "bulk" => {
             let mib: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256);
             let mut c = connect_retry(addr)?;

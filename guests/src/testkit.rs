@@ -75,6 +75,10 @@ const APPLETS: &[(&str, &str)] = &[
         "ping-pong HOST:PORT N SIZE  N request/response round trips; print timings",
     ),
     (
+        "connects",
+        "connects HOST:PORT N  N connections, each one 1-byte round trip then closed; print timings",
+    ),
+    (
         "bulk",
         "bulk HOST:PORT MIB    stream MIB MiB to a sink; print the throughput",
     ),
@@ -218,7 +222,7 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
             Ok(0)
         }
         "serve" | "get" | "try-get" | "echo-server" | "send" | "bind" | "udp-echo" | "udp-send"
-        | "ping-pong" | "bulk" | "sink" => net::run(applet, args),
+        | "ping-pong" | "connects" | "bulk" | "sink" => net::run(applet, args),
         "cat" => {
             let mut out = std::io::stdout();
             for f in args {

@@ -126,6 +126,13 @@ pub fn create(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> 
 /// Admits a new pod, stores it and gives it to the node: what a create does, for the API and
 /// for the controllers that make pods.
 pub fn insert(api: &Api, mut object: Value, ns: &str, name: &str) -> Result<Value, Refusal> {
+    // The ServiceAccount admission plugin: the volume is part of the stored pod.
+    if let Ok(mut pod) = serde_json::from_value::<k8s::Pod>(object.clone()) {
+        crate::plan::service_account::inject(&mut pod);
+        if let Ok(spec) = serde_json::to_value(&pod.spec) {
+            object["spec"] = spec;
+        }
+    }
     let plan = admit(api, &object, name)?;
     object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});
     let stored = api
@@ -226,6 +233,7 @@ pub fn delete(api: &Api, ns: &str, name: &str, grace: Option<i64>) -> Response<B
         return status::not_found("pods", name);
     };
     let grace = grace.map(|g| Duration::from_secs(g.max(0).unsigned_abs()));
+    api.cluster.services.pod_terminating(ns, name);
     match api.node.delete(ns, name, grace) {
         Ok(()) => {
             // The node's worker publishes the deletionTimestamp; until then the object is shown

@@ -282,8 +282,13 @@ impl LinuxRuntime {
                 next_veth: 0,
             };
             node_call(&mut node, format!("bridge {BRIDGE} {NODE_IP}/16")).await?;
+            let dns = proxy::dns_socket(&node.control);
             *guard = Some(node);
-            tokio::spawn(proxy::run(self.node.clone(), self.options.cluster.clone()));
+            tokio::spawn(proxy::run(
+                self.node.clone(),
+                self.options.cluster.clone(),
+                dns,
+            ));
         }
         let node = guard.as_mut().context("the node helper is gone")?;
         let veth = format!("wpv{}", node.next_veth);

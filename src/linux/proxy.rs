@@ -29,13 +29,19 @@ const TTL: u32 = 5;
 /// The largest DNS message over UDP without EDNS.
 const UDP_MAX: usize = 512;
 
-/// Runs the proxy and the DNS server for as long as the node helper lives.
-pub async fn run(node: Arc<NodeSlot>, cluster: Arc<Cluster>) {
-    match socket(&node, helper::UDP_SOCKET_REQUEST).await {
-        Some(fd) => {
-            tokio::spawn(dns(fd, cluster.clone()));
+/// Starts the cluster DNS on a UDP socket of the node's network (`dns`, bound before the first
+/// pod starts, so its first lookup finds it), then runs the proxy for as long as the node
+/// helper lives.
+pub async fn run(
+    node: Arc<NodeSlot>,
+    cluster: Arc<Cluster>,
+    dns: std::io::Result<tokio::net::UdpSocket>,
+) {
+    match dns {
+        Ok(socket) => {
+            tokio::spawn(serve_dns(socket, cluster.clone()));
         }
-        None => eprintln!("warning: the cluster DNS could not start in the node's network"),
+        Err(e) => eprintln!("warning: the cluster DNS cannot listen on {DNS_IP}:53: {e}"),
     }
     let mut changes = cluster.services.subscribe();
     let mut listeners: HashMap<SocketAddrV4, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -69,10 +75,11 @@ pub async fn run(node: Arc<NodeSlot>, cluster: Arc<Cluster>) {
     }
 }
 
-async fn socket(node: &NodeSlot, request: &[u8]) -> Option<OwnedFd> {
-    let guard = node.lock().await;
-    let n = guard.as_ref()?;
-    request_socket(&n.control, request).ok()
+/// The DNS server's socket: UDP in the node's network, bound to the kube-dns address.
+pub fn dns_socket(
+    control: &std::os::unix::net::UnixStream,
+) -> std::io::Result<tokio::net::UdpSocket> {
+    bind_dns(request_socket(control, helper::UDP_SOCKET_REQUEST)?)
 }
 
 async fn listen(node: &NodeSlot, addr: SocketAddrV4) -> std::io::Result<tokio::net::TcpListener> {
@@ -124,19 +131,14 @@ async fn forward(listener: tokio::net::TcpListener, node: Arc<NodeSlot>, cluster
     }
 }
 
-async fn dns(fd: OwnedFd, cluster: Arc<Cluster>) {
-    let bound = bind_udp(&fd, SocketAddrV4::new(DNS_IP, 53)).and_then(|()| {
-        let std_socket = std::net::UdpSocket::from(fd);
-        std_socket.set_nonblocking(true)?;
-        tokio::net::UdpSocket::from_std(std_socket)
-    });
-    let socket = match bound {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("warning: the cluster DNS cannot listen on {DNS_IP}:53: {e}");
-            return;
-        }
-    };
+fn bind_dns(fd: OwnedFd) -> std::io::Result<tokio::net::UdpSocket> {
+    bind_udp(&fd, SocketAddrV4::new(DNS_IP, 53))?;
+    let std_socket = std::net::UdpSocket::from(fd);
+    std_socket.set_nonblocking(true)?;
+    tokio::net::UdpSocket::from_std(std_socket)
+}
+
+async fn serve_dns(socket: tokio::net::UdpSocket, cluster: Arc<Cluster>) {
     let mut buf = vec![0u8; 4096];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {

@@ -28,6 +28,9 @@ const HONOURED: &[&str] = &[
     // The pod shares the machine's network (wasmtime-wasi's host sockets), as in Kubernetes.
     "spec.hostNetwork",
     "spec.shareProcessNamespace",
+    // The service account volume holds the namespace file (see plan::service_account).
+    "spec.automountServiceAccountToken",
+    "spec.enableServiceLinks",
     "C.name",
     "C.image",
     "C.imagePullPolicy",
@@ -261,10 +264,6 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "spec.serviceAccount",
-        "wpod has no API server; no service account token is mounted",
-    ),
-    (
-        "spec.automountServiceAccountToken",
         "wpod has no API server; no service account token is mounted",
     ),
     (

@@ -82,6 +82,8 @@ struct Table {
     turns: HashMap<(Ipv4Addr, u16), usize>,
     /// ClientIP affinity: (service ip, client) -> (endpoint ip, last used).
     sticky: HashMap<(Ipv4Addr, Ipv4Addr), (Ipv4Addr, Instant)>,
+    /// Pods being deleted: never ready again, whatever their last status said.
+    terminating: std::collections::HashSet<(String, String)>,
 }
 
 pub struct Services {
@@ -110,8 +112,15 @@ impl Services {
     }
 
     /// Adds or replaces a Service with its endpoints.
-    pub fn set(&self, service: Service) {
+    pub fn set(&self, mut service: Service) {
         let mut t = self.lock();
+        for e in &mut service.endpoints {
+            if t.terminating
+                .contains(&(service.namespace.clone(), e.pod.clone()))
+            {
+                e.ready = false;
+            }
+        }
         let key = (service.namespace.clone(), service.name.clone());
         if t.services.get(&key) == Some(&service) {
             return;
@@ -161,6 +170,30 @@ impl Services {
             }
         }
         out
+    }
+
+    /// A pod being deleted stops receiving new connections at once, before the kubelet's TERM
+    /// reaches it (upstream's endpoints controller marks it terminating; here it cannot lose the
+    /// race to the stop).
+    pub fn pod_terminating(&self, namespace: &str, pod: &str) {
+        let mut t = self.lock();
+        t.terminating
+            .insert((namespace.to_string(), pod.to_string()));
+        let mut changed = false;
+        for svc in t.services.values_mut().filter(|s| s.namespace == namespace) {
+            for e in svc.endpoints.iter_mut().filter(|e| e.pod == pod && e.ready) {
+                e.ready = false;
+                changed = true;
+            }
+        }
+        if changed {
+            self.changes.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Forgets the deleted pods `gone` says are gone (their names may come back).
+    pub fn forget_terminating(&self, mut gone: impl FnMut(&str, &str) -> bool) {
+        self.lock().terminating.retain(|(ns, pod)| !gone(ns, pod));
     }
 
     /// The Services, in namespace and name order.

@@ -40,7 +40,9 @@ pub fn build(source: &Source, overrides: Overrides) -> Result<Vec<PodPlan>, Plan
         .pods
         .iter()
         .map(|(pod, dir)| {
-            let mut plan = PodPlan::from_pod(pod, &new_uid(pod), dir.clone())
+            let mut pod = pod.clone();
+            super::service_account::inject(&mut pod);
+            let mut plan = PodPlan::from_pod(&pod, &new_uid(&pod), dir.clone())
                 .with_objects(&source.config_maps, &source.secrets);
             if let Some(g) = overrides.grace_period {
                 plan.grace_period = g;

@@ -7,6 +7,7 @@ mod build;
 pub mod handler;
 mod qos;
 mod security;
+pub mod service_account;
 
 pub use build::{Overrides, PlanError, Source, build, new_uid};
 pub use handler::{Handler, Probe, Timings};

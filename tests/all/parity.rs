@@ -1119,6 +1119,101 @@ spec:
           echo "the main process goes on"
 "#,
     ),
+    // Services: a ClusterIP in front of three pods (only Ready ones, by their readiness probe),
+    // its DNS names, a headless Service's records, the kubelet's variables, a Service without
+    // endpoints refusing, the service account's namespace file.
+    stopped_on(
+        "service-three-pods",
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-pods}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nothing}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-a, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: html, emptyDir: {}}]
+  initContainers:
+  - {name: page, image: busybox, command: [sh, -c, "echo $HOSTNAME > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
+  containers:
+  - name: nginx
+    image: nginx
+    ports: [{name: http, containerPort: 80}]
+    readinessProbe: {httpGet: {path: /, port: http}, initialDelaySeconds: 1, periodSeconds: 1}
+    volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-b, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: html, emptyDir: {}}]
+  initContainers:
+  - {name: page, image: busybox, command: [sh, -c, "echo $HOSTNAME > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
+  containers:
+  - name: nginx
+    image: nginx
+    ports: [{name: http, containerPort: 80}]
+    readinessProbe: {httpGet: {path: /, port: http}, initialDelaySeconds: 1, periodSeconds: 1}
+    volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-c, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: html, emptyDir: {}}]
+  initContainers:
+  - {name: page, image: busybox, command: [sh, -c, "echo $HOSTNAME > /html/index.html"], volumeMounts: [{name: html, mountPath: /html}]}
+  containers:
+  - name: nginx
+    image: nginx
+    ports: [{name: http, containerPort: 80}]
+    readinessProbe: {httpGet: {path: /, port: http}, initialDelaySeconds: 1, periodSeconds: 1}
+    volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      until [ "$(nslookup web-pods | grep -c '^Address: 10.88')" = 3 ]; do sleep 0.2; done
+      echo "$WEB_SERVICE_HOST $WEB_SERVICE_PORT_HTTP $WEB_PORT"
+      cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo
+      nslookup web.default.svc.cluster.local | grep '^Address: '
+      nslookup web-pods | grep '^Address: 10.88' | sort
+      for i in 1 2 3 4 5 6; do wget -q -O - http://web:8080/; done | sort | uniq -c
+      wget -q -O /dev/null http://nobody/ 2>/dev/null || echo refused
+"#,
+        "-- client/client: exited with code",
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.

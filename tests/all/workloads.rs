@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use crate::serve::{kubectl, serve, wait_for};
-use crate::support::free_port;
+use crate::support::{
+    Scratch, free_port, on_backends, run_args, run_ending_when, run_until_exited,
+};
 
 fn ok(config: &Path, args: &[&str]) -> String {
     let (success, out, err) = kubectl(config, args);
@@ -233,4 +235,209 @@ fn a_deployment_behind_a_service_scales_rolls_out_and_rolls_back() {
     });
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A client of a Deployment's Service, in a `wpod run` of one file: its replicas take turns,
+/// names resolve through the cluster DNS (a headless Service to each ready pod), a Service
+/// without ready endpoints refuses, and the kubelet's variables and namespace file are there.
+const RUN: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx
+        ports: [{name: http, containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-pods}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nothing}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      until wget -q -O /dev/null http://web:8080/; do sleep 0.2; done
+      sleep 1
+      echo "host=$WEB_SERVICE_HOST port=$WEB_SERVICE_PORT_HTTP namespace=$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)"
+      nslookup web.default.svc.cluster.local
+      nslookup web-pods
+      i=0; while [ $i -lt 30 ]; do wget -q -O /dev/null http://web:8080/ || echo failed; i=$((i+1)); done
+      wget -q -O /dev/null http://nobody/ || echo refused
+"#;
+
+#[test]
+fn wpod_run_runs_a_deployment_behind_services_on_both_backends() {
+    on_backends(|backend| {
+        let r = run_until_exited(RUN, &["--backend", backend], &["client/client"]);
+        let said = |prefix: &str| -> String {
+            r.stdout
+                .lines()
+                .chain(r.stderr.lines())
+                .filter_map(|l| l.strip_prefix(prefix))
+                .map(|l| l.trim_start_matches([' ', '|']).to_string() + "\n")
+                .collect()
+        };
+        let client = said("client/client");
+        assert!(
+            client.contains("host=10.96.0.11 port=8080 namespace=default"),
+            "{backend}: {client}\n{}",
+            r.stderr
+        );
+        assert!(
+            client.contains("Address: 10.96.0.11"),
+            "{backend}: {client}"
+        );
+        assert_eq!(
+            client.matches("Address: 10.88.").count(),
+            3,
+            "{backend}: the headless Service names each ready pod: {client}"
+        );
+        assert!(!client.contains("failed"), "{backend}: {client}");
+        assert!(client.contains("refused"), "{backend}: {client}");
+        let mut served = Vec::new();
+        for line in r.stdout.lines().chain(r.stderr.lines()) {
+            if let Some((pod, rest)) = line.split_once("/nginx")
+                && pod.starts_with("web-")
+                && rest.contains("\"GET / HTTP/1.1\" 200")
+            {
+                served.push(pod.to_string());
+            }
+        }
+        let mut pods = served.clone();
+        pods.sort();
+        pods.dedup();
+        assert_eq!(pods.len(), 3, "{backend}: every replica served: {served:?}");
+        assert!(
+            r.stderr
+                .contains("-- deployment/web: ScalingReplicaSet: Scaled up replica set web-"),
+            "{backend}: {}",
+            r.stderr
+        );
+    });
+}
+
+/// The Kubernetes docs' init-containers example (concepts/workloads/pods/init-containers), with
+/// its two Services, unchanged: each init container finds its Service by its DNS name in the
+/// pod's namespace (read from the service account volume), so the app starts.
+const DOCS_INIT: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: myapp-pod
+  labels:
+    app.kubernetes.io/name: MyApp
+spec:
+  containers:
+  - name: myapp-container
+    image: busybox:1.28
+    command: ['sh', '-c', 'echo The app is running! && sleep 3600']
+  initContainers:
+  - name: init-myservice
+    image: busybox:1.28
+    command: ['sh', '-c', "until nslookup myservice.$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace).svc.cluster.local; do echo waiting for myservice; sleep 2; done"]
+  - name: init-mydb
+    image: busybox:1.28
+    command: ['sh', '-c', "until nslookup mydb.$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace).svc.cluster.local; do echo waiting for mydb; sleep 2; done"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: myservice
+spec:
+  ports:
+  - protocol: TCP
+    port: 80
+    targetPort: 9376
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: mydb
+spec:
+  ports:
+  - protocol: TCP
+    port: 80
+    targetPort: 9377
+"#;
+
+/// The docs' command-demo (inject-data-application/define-command-argument-container).
+const DOCS_COMMAND: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: command-demo
+  labels:
+    purpose: demonstrate-command
+spec:
+  containers:
+  - name: command-demo-container
+    image: debian
+    command: ["printenv"]
+    args: ["HOSTNAME", "KUBERNETES_PORT"]
+  restartPolicy: OnFailure
+"#;
+
+#[test]
+fn the_docs_init_containers_and_command_demo_run_unchanged() {
+    on_backends(|backend| {
+        let r = run_ending_when(DOCS_INIT, &["--backend", backend], |line| {
+            line.contains("| The app is running!")
+        });
+        // With -o json, container output goes to stderr.
+        for service in ["myservice", "mydb"] {
+            assert!(
+                r.stderr
+                    .contains(&format!("Name:\t{service}.default.svc.cluster.local")),
+                "{backend}: {}",
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("waiting for"), "{backend}: {}", r.stderr);
+
+        let s = Scratch::new("command-demo");
+        let file = s.write("pod.yaml", DOCS_COMMAND);
+        let r = run_args(&[
+            "run",
+            "--color",
+            "never",
+            "--backend",
+            backend,
+            &file.to_string_lossy(),
+        ]);
+        assert_eq!(r.code, 0, "{backend}: {r:?}");
+        assert!(
+            r.stdout.contains("| command-demo\n") && r.stdout.contains("| tcp://10.96.0.1:443\n"),
+            "{backend}: {r:?}"
+        );
+    });
 }

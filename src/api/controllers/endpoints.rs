@@ -24,6 +24,9 @@ pub fn sync_all(api: &Api) {
         seen.insert((namespace(svc).to_string(), name_of(svc).to_string()));
         api.cluster.services.set(table_entry);
     }
+    api.cluster.services.forget_terminating(|ns, pod| {
+        !pods.iter().any(|p| namespace(p) == ns && name_of(p) == pod)
+    });
     for gone in api.cluster.services.all() {
         if !seen.contains(&(gone.namespace.clone(), gone.name.clone())) {
             api.cluster.services.remove(&gone.namespace, &gone.name);

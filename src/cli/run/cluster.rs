@@ -48,6 +48,11 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
     };
     let printer_for_net = NetPrinter::default();
     let cluster = Cluster::new(Trace::new(printer_for_net.sink(), args.trace_net));
+    // The manifest's own pods get addresses in manifest order, as in any run; a controller's
+    // pods get theirs as they come.
+    for plan in &plans {
+        let _ = cluster.address_of(&plan.name);
+    }
     let (runtime, published) = match make_runtime(&args, &cluster, &plans, Vec::new()) {
         Ok(r) => r,
         Err((code, message)) => {

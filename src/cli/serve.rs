@@ -141,6 +141,11 @@ pub async fn run(args: ServeArgs) -> u8 {
             services: cluster.services.clone(),
         },
     ));
+    tokio::spawn(crate::node::node_ports::run(
+        node.clone(),
+        cluster.services.clone(),
+        Arc::new(|line: &str| eprintln!("wpod serve: {line}")),
+    ));
     let stopping = Arc::clone(&node);
     // Ctrl-C stops the pods gracefully and then the server; a second one kills them.
     let shutdown = async move {

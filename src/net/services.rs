@@ -191,6 +191,27 @@ impl Services {
         }
     }
 
+    /// Every NodePort: (node port, the Service port's ClusterIP address, the Service's
+    /// namespace and name).
+    pub fn node_ports(&self) -> Vec<(u16, SocketAddrV4, String, String)> {
+        let t = self.lock();
+        let mut out = Vec::new();
+        for svc in t.services.values() {
+            let Some(ip) = svc.cluster_ip else { continue };
+            for p in svc.ports.iter().filter(|p| p.protocol == Proto::Tcp) {
+                if let Some(n) = p.node_port {
+                    out.push((
+                        n,
+                        SocketAddrV4::new(ip, p.port),
+                        svc.namespace.clone(),
+                        svc.name.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Forgets the deleted pods `gone` says are gone (their names may come back).
     pub fn forget_terminating(&self, mut gone: impl FnMut(&str, &str) -> bool) {
         self.lock().terminating.retain(|(ns, pod)| !gone(ns, pod));

@@ -340,6 +340,20 @@ impl Node {
             .map_err(|e| StreamError::Runtime(e.to_string()))
     }
 
+    /// A connection from the node to `port` on the pod's IP (as a Service's traffic arrives).
+    pub async fn dial(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<Box<dyn PodStream>, StreamError> {
+        let at = self.locate(namespace, name, None).await?;
+        self.runtime
+            .dial(&at.sandbox, port)
+            .await
+            .map_err(|e| StreamError::Runtime(e.to_string()))
+    }
+
     /// Stops every pod (Ctrl-C, `--timeout`); they stay on the node with their final status.
     pub fn stop_all(&self, mode: StopMode) {
         for entry in self.lock().values() {

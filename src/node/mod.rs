@@ -2,6 +2,7 @@
 //! come (`wpod run` adds a fixed set; an API server adds, updates and deletes them at run time).
 
 mod manager;
+pub mod node_ports;
 #[cfg(test)]
 mod tests;
 

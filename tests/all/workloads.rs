@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::serve::{kubectl, serve, wait_for};
 use crate::support::{
-    Scratch, free_port, on_backends, run_args, run_ending_when, run_until_exited,
+    Scratch, free_port, http_get, on_backends, run_args, run_ending_when, run_until_exited,
 };
 
 fn ok(config: &Path, args: &[&str]) -> String {
@@ -107,6 +107,39 @@ fn a_deployment_behind_a_service_scales_rolls_out_and_rolls_back() {
     );
     let endpoints = ok(&config, &["get", "endpoints", "nginx"]);
     assert_eq!(endpoints.matches(":80").count(), 3, "{endpoints}");
+
+    // `kubectl expose` as a NodePort: the node port answers on the host's loopback.
+    ok(
+        &config,
+        &[
+            "expose",
+            "deployment",
+            "nginx-deployment",
+            "--type=NodePort",
+            "--name=nginx-np",
+            "--port=80",
+        ],
+    );
+    let node_port = ok(
+        &config,
+        &[
+            "get",
+            "svc",
+            "nginx-np",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    );
+    let node_port: u16 = node_port
+        .parse()
+        .unwrap_or_else(|_| panic!("a node port: {node_port:?}"));
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
+    let mut reply = String::new();
+    wait_for("the node port to answer", || {
+        reply = http_get(node_port);
+        reply.starts_with("HTTP/1.1 200")
+    });
+    assert!(reply.contains("Welcome to nginx"), "{reply}");
 
     // Scale through the scale subresource.
     let out = ok(

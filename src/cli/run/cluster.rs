@@ -106,6 +106,12 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             services: cluster.services.clone(),
         },
     ));
+    let noted = printer.clone();
+    tokio::spawn(crate::node::node_ports::run(
+        node.clone(),
+        cluster.services.clone(),
+        Arc::new(move |line: &str| noted.note(line)),
+    ));
     let said = printer.clone();
     let say: Say = Arc::new(move |line: &str| said.control(line));
     let base_dir = loaded

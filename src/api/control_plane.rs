@@ -87,6 +87,12 @@ impl ControlPlane {
         ))
     }
 
+    /// `Complete` or `Failed` once the Job has ended (None while it runs or when it is unknown).
+    pub fn job_outcome(&self, namespace: &str, name: &str) -> Option<&'static str> {
+        let job = self.api.store.get(&key("jobs", namespace, name))?;
+        controllers::job_finished(&job)
+    }
+
     /// Stops the controllers, so that stopping the pods does not make them make new ones.
     pub fn stop_controllers(&self) {
         for t in &self.tasks[1..] {

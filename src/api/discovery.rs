@@ -116,6 +116,14 @@ pub const RESOURCES: &[Resource] = &[
         short: &["rs"],
     },
     Resource {
+        group: "batch",
+        name: "jobs",
+        singular: "job",
+        kind: "Job",
+        namespaced: true,
+        short: &[],
+    },
+    Resource {
         group: "discovery.k8s.io",
         name: "endpointslices",
         singular: "endpointslice",
@@ -126,7 +134,7 @@ pub const RESOURCES: &[Resource] = &[
 ];
 
 /// The API groups besides the core one, each served at version v1.
-pub const GROUPS: &[&str] = &["apps", "discovery.k8s.io"];
+pub const GROUPS: &[&str] = &["apps", "batch", "discovery.k8s.io"];
 
 impl Resource {
     /// `v1` for the core group, `<group>/v1` for the others.
@@ -151,7 +159,7 @@ impl Resource {
     /// Which kubectl categories (`kubectl get all`) the resource is in.
     fn categories(&self) -> &'static [&'static str] {
         match self.name {
-            "pods" | "services" | "deployments" | "replicasets" => &["all"],
+            "pods" | "services" | "deployments" | "replicasets" | "jobs" => &["all"],
             _ => &[],
         }
     }
@@ -165,6 +173,7 @@ impl Resource {
             "services" => &[("status", "Service")],
             "deployments" => &[("status", "Deployment"), ("scale", "Scale")],
             "replicasets" => &[("status", "ReplicaSet"), ("scale", "Scale")],
+            "jobs" => &[("status", "Job")],
             _ => &[],
         }
     }

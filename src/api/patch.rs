@@ -115,7 +115,7 @@ fn list_merge(kind: &str, path: &[String]) -> Option<ListMerge> {
             ["status", "conditions" | "addresses"] => Some(ListMerge::ByKey("type")),
             _ => None,
         },
-        "Deployment" | "ReplicaSet" => match p.as_slice() {
+        "Deployment" | "ReplicaSet" | "Job" => match p.as_slice() {
             ["spec", "template", "spec", rest @ ..] => pod_spec(rest),
             ["status", "conditions"] => Some(ListMerge::ByKey("type")),
             _ => None,

@@ -64,6 +64,51 @@ pub fn table(resource: &str, items: &[Value], now: Timestamp) -> Option<Table> {
                 cells
             },
         ),
+        "jobs" => (
+            vec![
+                col("Name", "string", "name", 0),
+                col("Status", "string", "", 0),
+                col("Completions", "string", "", 0),
+                col("Duration", "string", "", 0),
+                col("Age", "string", "", 0),
+            ],
+            |j, now| {
+                let time = |p: &str| {
+                    j.pointer(p)
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                };
+                let status = super::controllers::job_finished(j).unwrap_or(
+                    if j.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+                        "Suspended"
+                    } else {
+                        "Running"
+                    },
+                );
+                let completions = match j.pointer("/spec/completions").and_then(Value::as_i64) {
+                    Some(n) => format!("{}/{n}", int(j, "/status/succeeded")),
+                    None => format!(
+                        "{}/1 of {}",
+                        int(j, "/status/succeeded"),
+                        int(j, "/spec/parallelism")
+                    ),
+                };
+                let duration = match (time("/status/startTime"), time("/status/completionTime")) {
+                    (Some(s), Some(c)) => super::table::human(c.as_second() - s.as_second()),
+                    (Some(s), None) => super::table::human(now.as_second() - s.as_second()),
+                    _ => String::new(),
+                };
+                let mut cells = vec![
+                    json!(name(j)),
+                    json!(status),
+                    json!(completions),
+                    json!(duration),
+                    json!(age(j, now)),
+                ];
+                cells.extend(template_cells(j));
+                cells
+            },
+        ),
         "services" => (
             vec![
                 col("Name", "string", "name", 0),
@@ -135,7 +180,7 @@ pub fn table(resource: &str, items: &[Value], now: Timestamp) -> Option<Table> {
         ),
         _ => return None,
     };
-    if matches!(resource, "deployments" | "replicasets") {
+    if matches!(resource, "deployments" | "replicasets" | "jobs") {
         columns.extend(wide());
     }
     let rows = items.iter().map(|o| row(o, cells(o, now))).collect();

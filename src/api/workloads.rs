@@ -29,8 +29,39 @@ fn invalid(kind: &str, name: &str, field: &str, message: &str) -> Refused {
     ))
 }
 
+/// The object decodes as its kind (the apiserver's decoding): what the controllers read of it
+/// has the types they expect.
+fn decodes(resource: &str, object: &Value) -> Result<(), Refused> {
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+    let (kind, result) = match resource {
+        "deployments" => (
+            "Deployment",
+            serde_json::from_value::<apps::Deployment>(object.clone()).map(drop),
+        ),
+        "replicasets" => (
+            "ReplicaSet",
+            serde_json::from_value::<apps::ReplicaSet>(object.clone()).map(drop),
+        ),
+        "jobs" => (
+            "Job",
+            serde_json::from_value::<batch::Job>(object.clone()).map(drop),
+        ),
+        "services" => (
+            "Service",
+            serde_json::from_value::<core::Service>(object.clone()).map(drop),
+        ),
+        _ => return Ok(()),
+    };
+    result.map_err(|e| {
+        Box::new(status::bad_request(&format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: {e}"
+        )))
+    })
+}
+
 /// Defaults and checks of a new object; Err is the apiserver's refusal.
 pub fn on_create(api: &Api, resource: &str, object: &mut Value) -> Result<(), Refused> {
+    decodes(resource, object)?;
     match resource {
         "deployments" | "replicasets" => {
             workload_defaults(resource, object);
@@ -39,7 +70,70 @@ pub fn on_create(api: &Api, resource: &str, object: &mut Value) -> Result<(), Re
             object["status"] = json!({});
         }
         "services" => service_defaults(api, object, None)?,
+        "jobs" => {
+            job_defaults(object)?;
+            object["metadata"]["generation"] = json!(1);
+            object["status"] = json!({});
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A Job's defaults: one completion at a time, six retries, and a selector of its own uid that
+/// the template's labels carry (`batch.kubernetes.io/controller-uid`).
+fn job_defaults(o: &mut Value) -> Result<(), Refused> {
+    let name = name_of(o).to_string();
+    let uid = super::controllers::uid(o).to_string();
+    if !o["spec"].is_object() || !o["spec"]["template"].is_object() {
+        return Err(invalid("Job", &name, "spec.template", "Required value"));
+    }
+    let policy = o
+        .pointer("/spec/template/spec/restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if !matches!(policy.as_str(), "Never" | "OnFailure") {
+        return Err(invalid(
+            "Job",
+            &name,
+            "spec.template.spec.restartPolicy",
+            &format!("Unsupported value: {policy:?}: supported values: \"OnFailure\", \"Never\""),
+        ));
+    }
+    let spec = &mut o["spec"];
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        spec["completions"] = json!(1);
+    }
+    for (field, value) in [
+        ("parallelism", json!(1)),
+        ("backoffLimit", json!(6)),
+        ("completionMode", json!("NonIndexed")),
+        ("suspend", json!(false)),
+    ] {
+        if spec.get(field).is_none_or(Value::is_null) {
+            spec[field] = value;
+        }
+    }
+    if spec.get("selector").is_none_or(Value::is_null) {
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+        if !spec["template"]["metadata"].is_object() {
+            spec["template"]["metadata"] = json!({});
+        }
+        let labels = &mut spec["template"]["metadata"]["labels"];
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            labels[k] = json!(v);
+        }
     }
     Ok(())
 }
@@ -52,6 +146,7 @@ pub fn on_update(
     old: &Value,
     object: &mut Value,
 ) -> Result<(), Refused> {
+    decodes(resource, object)?;
     match resource {
         "deployments" | "replicasets" => {
             workload_defaults(resource, object);
@@ -83,6 +178,34 @@ pub fn on_update(
         }
         "services" => {
             service_defaults(api, object, Some(old))?;
+            object["status"] = old.get("status").cloned().unwrap_or(json!({}));
+        }
+        "jobs" => {
+            if !object["spec"].is_object() {
+                return Err(invalid("Job", name_of(old), "spec", "Required value"));
+            }
+            for field in ["selector", "template", "completions", "completionMode"] {
+                if old["spec"].get(field) != object["spec"].get(field)
+                    && object["spec"].get(field).is_some()
+                {
+                    return Err(invalid(
+                        "Job",
+                        name_of(old),
+                        &format!("spec.{field}"),
+                        "Invalid value: field is immutable",
+                    ));
+                }
+            }
+            for field in ["selector", "template", "completions", "completionMode"] {
+                if object["spec"].get(field).is_none()
+                    && let Some(v) = old["spec"].get(field)
+                {
+                    object["spec"][field] = v.clone();
+                }
+            }
+            let changed = old.get("spec") != object.get("spec");
+            let generation = int(old, "/metadata/generation").max(1);
+            object["metadata"]["generation"] = json!(generation + i64::from(changed));
             object["status"] = old.get("status").cloned().unwrap_or(json!({}));
         }
         _ => {}

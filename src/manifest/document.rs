@@ -1,6 +1,7 @@
 //! One YAML document: which kind it is, and the pods (or ConfigMaps and Secrets) it holds.
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -33,6 +34,7 @@ pub struct LoadedObject<T> {
 pub enum Workload {
     Deployment(Deployment),
     ReplicaSet(ReplicaSet),
+    Job(Job),
     Service(Service),
 }
 
@@ -41,6 +43,7 @@ impl Workload {
         match self {
             Workload::Deployment(_) => "Deployment",
             Workload::ReplicaSet(_) => "ReplicaSet",
+            Workload::Job(_) => "Job",
             Workload::Service(_) => "Service",
         }
     }
@@ -49,6 +52,7 @@ impl Workload {
         match self {
             Workload::Deployment(o) => &o.metadata,
             Workload::ReplicaSet(o) => &o.metadata,
+            Workload::Job(o) => &o.metadata,
             Workload::Service(o) => &o.metadata,
         }
     }
@@ -87,6 +91,7 @@ enum TypeMeta {
     List,
     Deployment,
     ReplicaSet,
+    Job,
     Service,
 }
 
@@ -99,6 +104,7 @@ impl TypeMeta {
             TypeMeta::List => "List",
             TypeMeta::Deployment => "Deployment",
             TypeMeta::ReplicaSet => "ReplicaSet",
+            TypeMeta::Job => "Job",
             TypeMeta::Service => "Service",
         }
     }
@@ -106,6 +112,7 @@ impl TypeMeta {
     fn api_version(&self) -> &'static str {
         match self {
             TypeMeta::Deployment | TypeMeta::ReplicaSet => "apps/v1",
+            TypeMeta::Job => "batch/v1",
             _ => "v1",
         }
     }
@@ -247,6 +254,7 @@ impl Document {
                 validate::replica_set,
                 Workload::ReplicaSet,
             ),
+            TypeMeta::Job => parse(file, "job", root, prefix, validate::job, Workload::Job),
             _ => parse(
                 file,
                 "service",
@@ -306,9 +314,12 @@ impl Document {
                 Ok(TypeMeta::Pod) => self.pod(file, item, &prefix),
                 Ok(TypeMeta::ConfigMap) => self.config_map(file, item, &prefix),
                 Ok(TypeMeta::Secret) => self.secret(file, item, &prefix),
-                Ok(meta @ (TypeMeta::Deployment | TypeMeta::ReplicaSet | TypeMeta::Service)) => {
-                    self.workload(file, item, &prefix, meta)
-                }
+                Ok(
+                    meta @ (TypeMeta::Deployment
+                    | TypeMeta::ReplicaSet
+                    | TypeMeta::Job
+                    | TypeMeta::Service),
+                ) => self.workload(file, item, &prefix, meta),
                 Ok(TypeMeta::List) => {
                     let message = "a List may not contain another List".to_owned();
                     let pos = item.get("kind").and_then(|k| k.pos);
@@ -359,6 +370,7 @@ fn type_meta(file: &str, root: &Node, prefix: &str) -> Result<TypeMeta, Vec<Diag
         Some(("List", _)) => Some(TypeMeta::List),
         Some(("Deployment", _)) => Some(TypeMeta::Deployment),
         Some(("ReplicaSet", _)) => Some(TypeMeta::ReplicaSet),
+        Some(("Job", _)) => Some(TypeMeta::Job),
         Some(("Service", _)) => Some(TypeMeta::Service),
         Some((kind, pos)) => {
             errors.push(unsupported_kind(file, pos, &join(prefix, "kind"), kind));
@@ -429,6 +441,7 @@ fn unsupported_kind(file: &str, pos: Option<Pos>, path: &str, kind: &str) -> Dia
         "Secret",
         "Deployment",
         "ReplicaSet",
+        "Job",
         "Service",
     ];
     if let Some(known) = did_you_mean(kind, &known_kinds) {
@@ -437,14 +450,14 @@ fn unsupported_kind(file: &str, pos: Option<Pos>, path: &str, kind: &str) -> Dia
             .with_help(format!("did you mean `{known}`? kinds are case-sensitive"));
     }
     let help = match kind {
-        "StatefulSet" | "DaemonSet" | "Job" | "ReplicationController" => {
-            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use; copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
+        "StatefulSet" | "DaemonSet" | "ReplicationController" => {
+            "wpod runs Pods, Deployments, ReplicaSets, Jobs and Services, with the ConfigMaps and Secrets they use; copy `spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
         }
         "CronJob" => {
-            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use; copy `spec.jobTemplate.spec.template` into a manifest with `apiVersion: v1` and `kind: Pod`"
+            "wpod runs Pods, Deployments, ReplicaSets, Jobs and Services, with the ConfigMaps and Secrets they use; copy `spec.jobTemplate` into a manifest with `apiVersion: batch/v1` and `kind: Job`"
         }
         _ => {
-            "wpod runs Pods, Deployments, ReplicaSets and Services, with the ConfigMaps and Secrets they use"
+            "wpod runs Pods, Deployments, ReplicaSets, Jobs and Services, with the ConfigMaps and Secrets they use"
         }
     };
     Diagnostic::error(file, pos, path, format!("unsupported kind {kind:?}")).with_help(help)

@@ -260,6 +260,38 @@ fn a_deployment_behind_a_service_scales_rolls_out_and_rolls_back() {
     );
     assert!(events.contains("ScalingReplicaSet"), "{events}");
 
+    // A Job from `kubectl create job` (sent in protobuf) runs to completion.
+    ok(
+        &config,
+        &[
+            "create",
+            "job",
+            "hello",
+            "--image=busybox",
+            "--",
+            "echo",
+            "hello from a job",
+        ],
+    );
+    wait_for("the job to complete", || {
+        kubectl(
+            &config,
+            &["get", "job", "hello", "-o", "jsonpath={.status.succeeded}"],
+        )
+        .1 == "1"
+    });
+    let jobs = ok(&config, &["get", "jobs"]);
+    assert!(
+        jobs.contains("hello") && jobs.contains("Complete") && jobs.contains("1/1"),
+        "{jobs}"
+    );
+    let pod = ok(
+        &config,
+        &["get", "pods", "-l", "job-name=hello", "-o", "name"],
+    );
+    let log = ok(&config, &["logs", pod.trim()]);
+    assert_eq!(log, "hello from a job\n");
+
     // Deleting the Deployment takes its ReplicaSets and their pods.
     ok(&config, &["delete", "deployment", "nginx-deployment"]);
     wait_for("the ReplicaSets and pods to go", || {
@@ -470,6 +502,66 @@ fn the_docs_init_containers_and_command_demo_run_unchanged() {
         assert_eq!(r.code, 0, "{backend}: {r:?}");
         assert!(
             r.stdout.contains("| command-demo\n") && r.stdout.contains("| tcp://10.96.0.1:443\n"),
+            "{backend}: {r:?}"
+        );
+    });
+}
+
+/// Jobs in a `wpod run`: completions with parallelism, a Job that fails past its backoffLimit
+/// (the run exits 1), and the run ends when both have.
+const JOBS: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: pi, image: busybox, command: [sh, -c, "sleep 0.2; echo 3.14159"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: flaky}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: fail, image: busybox, command: [sh, -c, "echo trying; exit 3"]}
+"#;
+
+#[test]
+fn wpod_run_runs_jobs_to_their_end_on_both_backends() {
+    on_backends(|backend| {
+        let s = Scratch::new("jobs");
+        let file = s.write("jobs.yaml", JOBS);
+        let r = run_args(&[
+            "run",
+            "--color",
+            "never",
+            "--backend",
+            backend,
+            &file.to_string_lossy(),
+        ]);
+        assert_eq!(r.code, 1, "{backend}: a failed Job fails the run: {r:?}");
+        assert_eq!(r.stdout.matches("| 3.14159").count(), 3, "{backend}: {r:?}");
+        assert_eq!(r.stdout.matches("| trying").count(), 2, "{backend}: {r:?}");
+        assert!(
+            r.stderr.contains("-- job/pi: Completed: Job completed"),
+            "{backend}: {r:?}"
+        );
+        assert!(
+            r.stderr.contains(
+                "-- job/flaky: BackoffLimitExceeded: Job has reached the specified backoff limit"
+            ),
+            "{backend}: {r:?}"
+        );
+        assert_eq!(
+            r.stderr.matches("-- job/pi: SuccessfulCreate").count(),
+            3,
             "{backend}: {r:?}"
         );
     });

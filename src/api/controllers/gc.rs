@@ -11,9 +11,10 @@ use crate::api::Api;
 use crate::api::objects::{key, name_of};
 
 /// The owner kinds wpod serves; a reference to another kind is left alone.
-const OWNERS: [(&str, &str); 3] = [
+const OWNERS: [(&str, &str); 4] = [
     ("Deployment", "deployments"),
     ("ReplicaSet", "replicasets"),
+    ("Job", "jobs"),
     ("Service", "services"),
 ];
 

@@ -8,9 +8,11 @@
 mod deployment;
 mod endpoints;
 mod gc;
+mod job;
 mod replicaset;
 pub use crate::manifest::selector;
 
+pub use job::finished as job_finished;
 pub use replicaset::selector_of as replicaset_selector;
 
 use std::collections::HashSet;
@@ -68,6 +70,7 @@ pub fn pass(api: &Api, state: &mut State) {
     });
     deployment::sync_all(api);
     replicaset::sync_all(api, state);
+    job::sync_all(api, state);
     endpoints::sync_all(api);
     gc::collect(api);
 }

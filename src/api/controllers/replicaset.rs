@@ -23,7 +23,7 @@ pub fn sync_all(api: &Api, state: &mut State) {
 }
 
 /// A pod that counts: not finished and not being deleted (`IsPodActive`).
-fn active(pod: &Value, state: &State) -> bool {
+pub fn active(pod: &Value, state: &State) -> bool {
     let phase = pod.pointer("/status/phase").and_then(Value::as_str);
     !matches!(phase, Some("Succeeded" | "Failed"))
         && !deleting(pod)
@@ -75,7 +75,7 @@ fn sync(api: &Api, state: &mut State, rs: &Value, all_pods: &[Value]) {
         let have = live.len() as i64;
         if have < want {
             for _ in have..want {
-                if let Err(why) = create_pod(api, rs) {
+                if let Err(why) = create_pod(api, rs, COMPONENT) {
                     event(
                         api,
                         rs,
@@ -136,8 +136,9 @@ fn sync(api: &Api, state: &mut State, rs: &Value, all_pods: &[Value]) {
     super::write_status(api, "replicasets", rs, status);
 }
 
-/// The pod the template makes (`GetPodFromTemplate`), named `<rs>-<5 random>`.
-fn create_pod(api: &Api, rs: &Value) -> Result<(), String> {
+/// The pod an owner's template makes (`GetPodFromTemplate`), named `<owner>-<5 random>`, with
+/// the owner as its controller; `component` reports it.
+pub fn create_pod(api: &Api, rs: &Value, component: &str) -> Result<(), String> {
     let ns = namespace(rs);
     let base = name_of(rs);
     let prefix = if base.len() > 57 {
@@ -174,7 +175,7 @@ fn create_pod(api: &Api, rs: &Value) -> Result<(), String> {
         "Normal",
         "SuccessfulCreate",
         &format!("Created pod: {name}"),
-        COMPONENT,
+        component,
     );
     Ok(())
 }

@@ -129,10 +129,23 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
         }
     };
     let mut signals = Signals::new();
+    // Deployments and ReplicaSets keep pods running; Jobs and bare pods end.
     let controlled = loaded
         .workloads
         .iter()
-        .any(|w| !matches!(w, Workload::Service(_)));
+        .any(|w| matches!(w, Workload::Deployment(_) | Workload::ReplicaSet(_)));
+    let jobs: Vec<(String, String)> = loaded
+        .workloads
+        .iter()
+        .filter(|w| matches!(w, Workload::Job(_)))
+        .map(|w| {
+            let m = w.metadata();
+            (
+                m.namespace.clone().unwrap_or_else(|| "default".into()),
+                m.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
     let bare: Vec<(String, String)> = plans
         .iter()
         .map(|p| (p.namespace.clone(), p.name.clone()))
@@ -166,6 +179,7 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
     let mut interrupted = false;
     let mut timed_out = false;
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
+    let mut failed_jobs = 0;
     loop {
         tokio::select! {
             () = tokio::time::sleep(POLL), if !controlled && stopping.is_none() => {
@@ -174,10 +188,15 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
                         matches!(s.borrow().status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
                     })
                 });
-                if finished {
+                let jobs_done: Option<Vec<&'static str>> = jobs
+                    .iter()
+                    .map(|(ns, name)| control.job_outcome(ns, name))
+                    .collect();
+                if let (true, Some(jobs_done)) = (finished, jobs_done) {
                     for (ns, name) in &bare {
                         outcomes.push(node.wait(ns, name).await);
                     }
+                    failed_jobs = jobs_done.iter().filter(|o| **o == "Failed").count();
                     break;
                 }
             },
@@ -246,7 +265,12 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
     if interrupted {
         return exit::INTERRUPTED;
     }
-    outcomes.iter().fold(exit::SUCCEEDED, |code, outcome| {
+    let start = if failed_jobs > 0 {
+        exit::FAILED
+    } else {
+        exit::SUCCEEDED
+    };
+    outcomes.iter().fold(start, |code, outcome| {
         worse(
             code,
             match outcome {
@@ -298,7 +322,7 @@ fn objects(loaded: &Loaded) -> Vec<Value> {
     );
     let rank = |w: &Workload| match w {
         Workload::Service(_) => 0,
-        Workload::ReplicaSet(_) => 1,
+        Workload::ReplicaSet(_) | Workload::Job(_) => 1,
         Workload::Deployment(_) => 2,
     };
     let mut workloads: Vec<&Workload> = loaded.workloads.iter().collect();
@@ -306,6 +330,7 @@ fn objects(loaded: &Loaded) -> Vec<Value> {
     let value = |w: &Workload| match w {
         Workload::Deployment(o) => json(serde_json::to_value(o)),
         Workload::ReplicaSet(o) => json(serde_json::to_value(o)),
+        Workload::Job(o) => json(serde_json::to_value(o)),
         Workload::Service(o) => json(serde_json::to_value(o)),
     };
     out.extend(
@@ -348,6 +373,7 @@ fn prefix_width(loaded: &Loaded) -> usize {
                 name + 6,
                 containers(rs.spec.as_ref().and_then(|s| s.template.as_ref())),
             ),
+            Workload::Job(j) => (name + 6, containers(j.spec.as_ref().map(|s| &s.template))),
             Workload::Service(_) => continue,
         };
         width = width.max(generated + 1 + longest);

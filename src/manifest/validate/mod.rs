@@ -12,7 +12,7 @@ mod volumes;
 mod workloads;
 
 pub use objects::{config_map, secret};
-pub use workloads::{deployment, replica_set, service};
+pub use workloads::{deployment, job, replica_set, service};
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Debug;

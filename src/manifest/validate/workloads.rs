@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -58,6 +59,60 @@ pub fn replica_set(checker: &mut Checker<'_>, rs: &ReplicaSet) {
         Some(t) => workload(checker, Some(&spec.selector), t),
         None => checker.required("spec.template", "add the pod `template`"),
     }
+}
+
+pub fn job(checker: &mut Checker<'_>, job: &Job) {
+    metadata_name(checker, &job.metadata);
+    let Some(spec) = &job.spec else {
+        checker.required("spec", "add a `spec` with the pod `template`");
+        return;
+    };
+    for (field, value) in [
+        ("spec.completions", spec.completions),
+        ("spec.parallelism", spec.parallelism),
+        ("spec.backoffLimit", spec.backoff_limit),
+    ] {
+        if let Some(n) = value
+            && n < 0
+        {
+            checker.invalid(field, n, "must be greater than or equal to 0");
+        }
+    }
+    if let Some(n) = spec.active_deadline_seconds
+        && n <= 0
+    {
+        checker.invalid("spec.activeDeadlineSeconds", n, "must be greater than 0");
+    }
+    let policies = ["OnFailure", "Never"];
+    match spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+    {
+        Some(p) if policies.contains(&p) => {}
+        Some(p) => checker.unsupported("spec.template.spec.restartPolicy", p, &policies),
+        None => checker.required(
+            "spec.template.spec.restartPolicy",
+            "a Job's pods end: add `restartPolicy: Never` (or OnFailure)",
+        ),
+    }
+    let mut meta: ObjectMeta = spec.template.metadata.clone().unwrap_or_default();
+    meta.name = Some("template".into());
+    let mut pod_spec = spec.template.spec.clone();
+    if let Some(s) = pod_spec.as_mut() {
+        // Checked above with the Job's own rule.
+        s.restart_policy = None;
+    }
+    let pod = Pod {
+        metadata: meta,
+        spec: pod_spec,
+        status: None,
+    };
+    let prefix = checker.full("spec.template");
+    let mut inner = Checker::new(checker.file, &prefix, checker.locator);
+    super::pod(&mut inner, &pod);
+    checker.diagnostics.extend(inner.into_diagnostics());
 }
 
 /// A count or a percentage of maxSurge/maxUnavailable, when it is zero-comparable.

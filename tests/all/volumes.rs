@@ -202,10 +202,11 @@ fn the_container_sees_its_own_root_with_image_files_hostname_and_tmp() {
         "testkit: a file that comes with the image\nbox\n",
         "{r:?}"
     );
-    // /dev holds the termination-log file the kubelet mounts in every container.
+    // /dev holds the termination-log file the kubelet mounts in every container, /var the
+    // service account's volume.
     assert_eq!(
         said(&r, "lister"),
-        "data/\ndev/\netc/\nrun/\ntmp/\n",
+        "data/\ndev/\netc/\nrun/\ntmp/\nvar/\n",
         "{r:?}"
     );
     let line = r

@@ -44,6 +44,7 @@ fn sandbox(name: &str, dir: &Path) -> SandboxConfig {
         hostname: name.into(),
         host_network: false,
         share_process_namespace: false,
+        dns: Default::default(),
         state_dir: dir.join(name),
         port_mappings: Vec::new(),
     }

@@ -611,13 +611,11 @@ impl RuntimeService for LinuxRuntime {
                 b"hosts: files dns\n".to_vec(),
             ),
         ];
-        if !s.config.host_network {
-            // `dnsPolicy: ClusterFirst`: the cluster DNS in the node's network answers.
-            files.push((
-                "/etc/resolv.conf".to_string(),
-                crate::net::services::resolv_conf(&s.config.namespace).into_bytes(),
-            ));
-        }
+        // The kubelet's resolv.conf: the cluster DNS in the node's network answers it.
+        files.push((
+            "/etc/resolv.conf".to_string(),
+            s.config.dns.resolv_conf().into_bytes(),
+        ));
         files.extend(image.files.iter().map(|(p, b)| (p.to_string(), b.to_vec())));
         let spec = ContainerSpec {
             pause_pid: s.pid,

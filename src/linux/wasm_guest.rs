@@ -79,7 +79,7 @@ fn run_inner(
         read_only_root: false,
         log: Arc::new(Stdio),
         net: NetCtx {
-            netns: Cluster::detached_netns(&hostname, "default", &hostname),
+            netns: Cluster::detached_netns(&hostname, Default::default(), &hostname),
             container: "wasm".into(),
             trace: Trace::default(),
         },

@@ -31,6 +31,9 @@ const HONOURED: &[&str] = &[
     // The service account volume holds the namespace file (see plan::service_account).
     "spec.automountServiceAccountToken",
     "spec.enableServiceLinks",
+    // The pod's resolv.conf, and on wasm its name lookup (see plan::dns).
+    "spec.dnsPolicy",
+    "spec.dnsConfig",
     "C.name",
     "C.image",
     "C.imagePullPolicy",
@@ -265,14 +268,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "spec.serviceAccount",
         "wpod has no API server; no service account token is mounted",
-    ),
-    (
-        "spec.dnsPolicy",
-        "wpod has no cluster DNS; this setting has no effect",
-    ),
-    (
-        "spec.dnsConfig",
-        "wpod has no cluster DNS; this setting has no effect",
     ),
     (
         "spec.hostAliases",

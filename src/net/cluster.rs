@@ -80,20 +80,20 @@ impl Cluster {
     pub fn create_netns(
         self: &Arc<Self>,
         pod: &str,
-        namespace: &str,
+        dns: crate::runtime::DnsConfig,
         hostname: &str,
     ) -> Option<Arc<Netns>> {
         let ip = self.address_of(pod)?;
-        let netns = Netns::new(pod, namespace, hostname, ip, Arc::downgrade(self));
+        let netns = Netns::new(pod, dns, hostname, ip, Arc::downgrade(self));
         self.lock().pods.insert(ip, netns.clone());
         Some(netns)
     }
 
     /// A namespace of no cluster, for a `hostNetwork` pod whose containers use the host's sockets.
-    pub fn detached_netns(pod: &str, namespace: &str, hostname: &str) -> Arc<Netns> {
+    pub fn detached_netns(pod: &str, dns: crate::runtime::DnsConfig, hostname: &str) -> Arc<Netns> {
         Netns::new(
             pod,
-            namespace,
+            dns,
             hostname,
             std::net::Ipv4Addr::LOCALHOST,
             std::sync::Weak::new(),

@@ -56,8 +56,8 @@ struct State {
 
 pub struct Netns {
     pub pod: String,
-    /// The pod's namespace: where the cluster DNS search path starts.
-    pub namespace: String,
+    /// Its resolv.conf: whether names go to the cluster DNS, and through which search path.
+    pub dns: crate::runtime::DnsConfig,
     pub hostname: String,
     pub ip: Ipv4Addr,
     cluster: Weak<Cluster>,
@@ -201,14 +201,14 @@ fn overlaps(a: Ipv4Addr, b: Ipv4Addr) -> bool {
 impl Netns {
     pub(super) fn new(
         pod: &str,
-        namespace: &str,
+        dns: crate::runtime::DnsConfig,
         hostname: &str,
         ip: Ipv4Addr,
         cluster: Weak<Cluster>,
     ) -> Arc<Self> {
         Arc::new(Netns {
             pod: pod.to_string(),
-            namespace: namespace.to_string(),
+            dns,
             hostname: hostname.to_string(),
             ip,
             cluster,

@@ -17,8 +17,6 @@ pub const KUBERNETES_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
 /// The cluster DNS Service (`kube-system/kube-dns`), as kubeadm places it.
 pub const DNS_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
-/// The most search domains tried for a name with fewer dots than `ndots`.
-const NDOTS: usize = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePort {
@@ -275,26 +273,27 @@ impl Services {
         }
     }
 
-    /// What the cluster DNS answers for `name` asked from a pod in `namespace`, trying the
-    /// search domains of the pod's resolv.conf first when the name has fewer than 5 dots.
-    pub fn resolve(&self, name: &str, namespace: &str) -> Option<Vec<Ipv4Addr>> {
+    /// What the cluster DNS answers for `name` asked by a resolver with these search domains,
+    /// trying them first when the name has fewer than `ndots` dots, as a stub resolver does.
+    pub fn resolve(&self, name: &str, searches: &[String], ndots: usize) -> Option<Vec<Ipv4Addr>> {
+        let absolute = name.ends_with('.');
         let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         let t = self.lock();
-        if name.matches('.').count() < NDOTS {
-            for domain in search_domains(namespace) {
-                if let Some(found) = lookup(&t, &format!("{name}.{domain}")) {
+        if !absolute && name.matches('.').count() < ndots {
+            for domain in searches {
+                if let Some(found) = lookup(&t, &format!("{name}.{domain}"), 0) {
                     return Some(found);
                 }
             }
         }
-        lookup(&t, &name)
+        lookup(&t, &name, 0)
     }
 
     /// What the cluster DNS answers for a fully qualified name (a resolver's own search path
     /// already applied).
     pub fn resolve_fqdn(&self, name: &str) -> Option<Vec<Ipv4Addr>> {
         let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-        lookup(&self.lock(), &name)
+        lookup(&self.lock(), &name, 0)
     }
 
     /// The variables the kubelet sets for the Services of `namespace` (and for `kubernetes` of
@@ -343,26 +342,30 @@ pub fn search_domains(namespace: &str) -> [String; 3] {
     ]
 }
 
-/// A pod's /etc/resolv.conf under `dnsPolicy: ClusterFirst`.
-pub fn resolv_conf(namespace: &str) -> String {
-    format!(
-        "search {}\nnameserver {DNS_IP}\noptions ndots:{NDOTS}\n",
-        search_domains(namespace).join(" ")
-    )
-}
+/// How many ExternalName aliases a lookup follows (one naming itself ends there).
+const ALIASES: usize = 8;
 
-/// A fully qualified name in the cluster domain.
-fn lookup(t: &Table, name: &str) -> Option<Vec<Ipv4Addr>> {
+/// A fully qualified name in the cluster domain; an ExternalName Service is an alias (a CNAME)
+/// of its `externalName`, which resolves here only when it is a cluster name itself: wpod has no
+/// resolver beyond the cluster.
+fn lookup(t: &Table, name: &str, depth: usize) -> Option<Vec<Ipv4Addr>> {
     let rest = name.strip_suffix(CLUSTER_DOMAIN)?.strip_suffix('.')?;
     let labels: Vec<&str> = rest.split('.').collect();
     match labels.as_slice() {
         [svc, ns, "svc"] => {
             let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
-            match s.cluster_ip {
-                Some(ip) => Some(vec![ip]),
-                None if s.external_name.is_some() => None,
+            match (s.cluster_ip, &s.external_name) {
+                (Some(ip), _) => Some(vec![ip]),
+                (None, Some(alias)) if depth < ALIASES => {
+                    let alias = alias
+                        .strip_suffix('.')
+                        .unwrap_or(alias)
+                        .to_ascii_lowercase();
+                    lookup(t, &alias, depth + 1)
+                }
+                (None, Some(_)) => None,
                 // Headless: a record per ready pod.
-                None => {
+                (None, None) => {
                     let ips: Vec<Ipv4Addr> = s.ready().map(|e| e.ip).collect();
                     (!ips.is_empty()).then_some(ips)
                 }
@@ -505,25 +508,50 @@ mod tests {
         headless.endpoints[1].hostname = Some("db-1".into());
         s.set(headless);
         let vip = Some(vec![Ipv4Addr::new(10, 96, 0, 12)]);
-        assert_eq!(s.resolve("web", "default"), vip);
-        assert_eq!(s.resolve("web.default", "other"), vip);
-        assert_eq!(s.resolve("web.default.svc.cluster.local.", "other"), vip);
-        assert_eq!(s.resolve("web", "other"), None);
+        let path = |ns: &str| search_domains(ns).to_vec();
+        assert_eq!(s.resolve("web", &path("default"), 5), vip);
+        assert_eq!(s.resolve("web.default", &path("other"), 5), vip);
         assert_eq!(
-            s.resolve("db", "default"),
+            s.resolve("web.default.svc.cluster.local.", &path("other"), 5),
+            vip
+        );
+        assert_eq!(s.resolve("web", &path("other"), 5), None);
+        assert_eq!(s.resolve("web", &[], 5), None);
+        assert_eq!(
+            s.resolve("db", &path("default"), 5),
             Some(vec![
                 Ipv4Addr::new(10, 88, 0, 2),
                 Ipv4Addr::new(10, 88, 0, 3)
             ])
         );
         assert_eq!(
-            s.resolve("db-1.db", "default"),
+            s.resolve("db-1.db", &path("default"), 5),
             Some(vec![Ipv4Addr::new(10, 88, 0, 3)])
         );
         assert_eq!(
-            s.resolve("10-88-0-7.default.pod.cluster.local", "x"),
+            s.resolve("10-88-0-7.default.pod.cluster.local", &path("x"), 5),
             Some(vec![Ipv4Addr::new(10, 88, 0, 7)])
         );
+    }
+
+    #[test]
+    fn an_external_name_is_an_alias() {
+        let s = Services::default();
+        s.set(web(&[true]));
+        let mut alias = web(&[]);
+        alias.name = "front".into();
+        alias.cluster_ip = None;
+        alias.external_name = Some("web.default.svc.cluster.local".into());
+        s.set(alias.clone());
+        alias.name = "loop".into();
+        alias.external_name = Some("loop.default.svc.cluster.local".into());
+        s.set(alias);
+        let path = search_domains("default").to_vec();
+        assert_eq!(
+            s.resolve("front", &path, 5),
+            Some(vec![Ipv4Addr::new(10, 96, 0, 12)])
+        );
+        assert_eq!(s.resolve("loop", &path, 5), None);
     }
 
     #[test]

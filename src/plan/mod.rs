@@ -4,6 +4,7 @@
 //! back in the pod's status.
 
 mod build;
+pub mod dns;
 pub mod handler;
 mod qos;
 mod security;
@@ -209,6 +210,8 @@ pub struct PodPlan {
     /// `ports[].hostPort` of every container (none for a `hostNetwork` pod, whose servers bind
     /// the host's ports themselves).
     pub host_ports: Vec<PortMapping>,
+    /// Its resolv.conf, from `dnsPolicy` and `dnsConfig`.
+    pub dns: crate::runtime::DnsConfig,
     /// The pod as the user wrote it, echoed back (with status) by `-o json`.
     pub manifest: Pod,
     /// The ConfigMaps and Secrets of the pod's namespace that came with the manifests.
@@ -262,6 +265,7 @@ impl PodPlan {
         manifest.metadata.namespace = Some(namespace.clone());
         let host_network = spec.host_network.unwrap_or(false);
         PodPlan {
+            dns: dns::config(&spec, &namespace),
             hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
             host_network,
             share_process_namespace: spec.share_process_namespace.unwrap_or(false),

@@ -461,6 +461,7 @@ impl PodWorker {
             share_process_namespace: self.plan.share_process_namespace,
             state_dir: self.pod_dir.join("sandbox"),
             port_mappings: self.plan.host_ports.clone(),
+            dns: self.plan.dns.clone(),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
             Ok(id) => {

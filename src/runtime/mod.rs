@@ -33,6 +33,56 @@ impl fmt::Display for ContainerId {
     }
 }
 
+/// What a pod's resolv.conf says (CRI's DNSConfig): the kubelet decides it, the runtime writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    pub servers: Vec<String>,
+    pub searches: Vec<String>,
+    pub options: Vec<String>,
+}
+
+impl DnsConfig {
+    /// Reads a resolv.conf (nameserver, search/domain and options lines).
+    pub fn parse(text: &str) -> Self {
+        let mut dns = DnsConfig::default();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => dns.servers.extend(words.next().map(str::to_string)),
+                Some("search" | "domain") => {
+                    dns.searches = words.map(str::to_string).collect();
+                }
+                Some("options") => dns.options.extend(words.map(str::to_string)),
+                _ => {}
+            }
+        }
+        dns
+    }
+
+    pub fn resolv_conf(&self) -> String {
+        let mut text = String::new();
+        if !self.searches.is_empty() {
+            text.push_str(&format!("search {}\n", self.searches.join(" ")));
+        }
+        for s in &self.servers {
+            text.push_str(&format!("nameserver {s}\n"));
+        }
+        if !self.options.is_empty() {
+            text.push_str(&format!("options {}\n", self.options.join(" ")));
+        }
+        text
+    }
+
+    /// A name with fewer dots than this is tried with the search domains first (glibc: 1).
+    pub fn ndots(&self) -> usize {
+        self.options
+            .iter()
+            .find_map(|o| o.strip_prefix("ndots:")?.parse().ok())
+            .unwrap_or(1)
+            .min(15)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
     pub pod_name: String,
@@ -49,6 +99,8 @@ pub struct SandboxConfig {
     /// The pod's `hostPort`s: the backend binds each on the host while the sandbox runs and
     /// forwards what arrives to the pod's IP from the node, as a CNI portmap does.
     pub port_mappings: Vec<PortMapping>,
+    /// Its resolv.conf.
+    pub dns: DnsConfig,
 }
 
 /// A port's transport, as `ports[].protocol` names it.

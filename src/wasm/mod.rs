@@ -389,12 +389,12 @@ impl RuntimeService for WasmRuntime {
         let netns = if config.host_network {
             Some(Cluster::detached_netns(
                 &config.pod_name,
-                &config.namespace,
+                config.dns.clone(),
                 &config.hostname,
             ))
         } else {
             self.cluster
-                .create_netns(&config.pod_name, &config.namespace, &config.hostname)
+                .create_netns(&config.pod_name, config.dns.clone(), &config.hostname)
         }
         .ok_or_else(crate::runtime::no_pod_address)?;
         let pids = PidNamespace::new();
@@ -466,13 +466,10 @@ impl RuntimeService for WasmRuntime {
         let root = dir.join("rootfs");
         // As the kubelet writes /etc/hosts: the pod's hostname at its IP.
         let own_ip = (!host_network).then(|| netns.ip.to_string());
-        // As the kubelet writes it for `dnsPolicy: ClusterFirst`; the pod network's name lookup
-        // follows the same search path.
-        let resolv = crate::net::services::resolv_conf(&netns.namespace);
+        // The kubelet's resolv.conf; the pod network's name lookup follows it.
+        let resolv = netns.dns.resolv_conf();
         let mut files: Vec<(&str, &[u8])> = image.files.to_vec();
-        if !host_network {
-            files.push(("etc/resolv.conf", resolv.as_bytes()));
-        }
+        files.push(("etc/resolv.conf", resolv.as_bytes()));
         let sources = rootfs::create(&root, &hostname, own_ip.as_deref(), &files, &config.mounts)
             .inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&dir);

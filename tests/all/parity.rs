@@ -1119,7 +1119,7 @@ spec:
           echo "the main process goes on"
 "#,
     ),
-    // Services: a ClusterIP in front of three pods (only Ready ones, by their readiness probe),
+    // Services: a ClusterIP in front of three ready pods and one whose readiness probe fails,
     // its DNS names, a headless Service's records, the kubelet's variables, a Service without
     // endpoints refusing, the service account's namespace file.
     stopped_on(
@@ -1191,6 +1191,19 @@ spec:
     ports: [{name: http, containerPort: 80}]
     readinessProbe: {httpGet: {path: /, port: http}, initialDelaySeconds: 1, periodSeconds: 1}
     volumeMounts: [{name: html, mountPath: /usr/share/nginx/html, readOnly: true}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-down, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    ports: [{name: http, containerPort: 80}]
+    # Never ready: neither the Service nor the headless one sends it anything.
+    readinessProbe: {exec: {command: ["false"]}, periodSeconds: 1}
 ---
 apiVersion: v1
 kind: Pod

@@ -566,3 +566,66 @@ fn wpod_run_runs_jobs_to_their_end_on_both_backends() {
         );
     });
 }
+
+/// `dnsPolicy: None` with a `dnsConfig`: the resolv.conf is that alone, and cluster names do not
+/// resolve; `dnsConfig` on top of `ClusterFirst` adds to the cluster's.
+const DNS: &str = r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: own}
+spec:
+  restartPolicy: Never
+  dnsPolicy: None
+  dnsConfig: {nameservers: [127.0.0.1], searches: [example.test], options: [{name: ndots, value: "2"}]}
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, "cat /etc/resolv.conf; nslookup web >/dev/null 2>&1 || echo no-web"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: more}
+spec:
+  restartPolicy: Never
+  dnsConfig: {searches: [example.test], options: [{name: edns0}]}
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, "cat /etc/resolv.conf; nslookup web | grep -c '^Address: 10.96'"]}
+"#;
+
+#[test]
+fn dns_policy_and_dns_config_make_the_resolv_conf() {
+    on_backends(|backend| {
+        let s = Scratch::new("dns");
+        let file = s.write("dns.yaml", DNS);
+        let r = run_args(&[
+            "run",
+            "--color",
+            "never",
+            "--backend",
+            backend,
+            &file.to_string_lossy(),
+        ]);
+        assert_eq!(r.code, 0, "{backend}: {r:?}");
+        let said = |pod: &str| -> String {
+            r.stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix(&format!("{pod}/c")))
+                .map(|l| l.trim_start_matches([' ', '|']).to_string() + "\n")
+                .collect()
+        };
+        assert_eq!(
+            said("own"),
+            "search example.test\nnameserver 127.0.0.1\noptions ndots:2\nno-web\n",
+            "{backend}: {r:?}"
+        );
+        assert_eq!(
+            said("more"),
+            "search default.svc.cluster.local svc.cluster.local cluster.local example.test\nnameserver 10.96.0.10\noptions ndots:5 edns0\n1\n",
+            "{backend}: {r:?}"
+        );
+    });
+}

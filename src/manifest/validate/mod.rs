@@ -185,7 +185,48 @@ fn labels(
     }
 }
 
+/// `dnsPolicy` and `dnsConfig`, within the resolver's limits.
+fn dns(checker: &mut Checker<'_>, spec: &PodSpec) {
+    let policies = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
+    if let Some(p) = spec.dns_policy.as_deref()
+        && !policies.contains(&p)
+    {
+        checker.unsupported("spec.dnsPolicy", p, &policies);
+    }
+    let servers = spec
+        .dns_config
+        .as_ref()
+        .and_then(|c| c.nameservers.as_ref())
+        .map_or(0, Vec::len);
+    if spec.dns_policy.as_deref() == Some("None") && servers == 0 {
+        checker.required(
+            "spec.dnsConfig.nameservers",
+            "with `dnsPolicy: None` the pod's resolv.conf is `dnsConfig` alone: give at least one nameserver",
+        );
+    }
+    if servers > 3 {
+        checker.invalid(
+            "spec.dnsConfig.nameservers",
+            servers,
+            "must not have more than 3 nameservers",
+        );
+    }
+    let searches = spec
+        .dns_config
+        .as_ref()
+        .and_then(|c| c.searches.as_ref())
+        .map_or(0, Vec::len);
+    if searches > 32 {
+        checker.invalid(
+            "spec.dnsConfig.searches",
+            searches,
+            "must not have more than 32 search paths",
+        );
+    }
+}
+
 fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
+    dns(checker, spec);
     if spec.containers.is_empty() {
         checker.required("spec.containers", "a pod needs at least one container");
     }

@@ -11,6 +11,7 @@ use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 use super::{NetView, Network, SocketResult, err, ip_v4};
 use crate::net::bindings::wasi::sockets::ip_name_lookup::{Host, HostResolveAddressStream};
 use crate::net::bindings::wasi::sockets::network::{ErrorCode, IpAddress};
+use crate::net::services::DNS_IP;
 
 pub struct ResolveAddressStream(VecDeque<IpAddress>);
 
@@ -42,7 +43,10 @@ impl NetView<'_> {
             return Some(vec![ip_v4(netns.ip)]);
         }
         let cluster = netns.cluster()?;
-        if let Some(ips) = cluster.services.resolve(&name, &netns.namespace) {
+        let dns = &netns.dns;
+        if dns.servers.iter().any(|s| *s == DNS_IP.to_string())
+            && let Some(ips) = cluster.services.resolve(&name, &dns.searches, dns.ndots())
+        {
             return Some(ips.into_iter().map(ip_v4).collect());
         }
         cluster.resolve_pod(&name).map(|ip| vec![ip_v4(ip)])

@@ -403,14 +403,31 @@ fn patch(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response
 }
 
 fn delete(api: &Api, call: &Call, r: &Resource, ns: &str, name: &str) -> Response<Body> {
-    let DeleteOptions { grace, dry_run } = DeleteOptions::of(call);
+    let DeleteOptions {
+        grace,
+        dry_run,
+        propagation,
+    } = DeleteOptions::of(call);
     if dry_run {
         return match api.store.get(&key(r.name, ns, name)) {
             Some(o) => status::ok(&o),
             None => status::not_found(r.name, name),
         };
     }
-    delete_one(api, r, ns, name, grace)
+    match propagation.as_deref() {
+        Some(policy @ ("Foreground" | "Orphan")) if r.name != "pods" && r.name != "namespaces" => {
+            match super::controllers::gc::delete_with(api, r.name, ns, name, policy) {
+                Some(o) => status::ok(&o),
+                None => status::not_found(r.name, name),
+            }
+        }
+        Some(other) if !matches!(other, "Background" | "Foreground" | "Orphan") => {
+            status::bad_request(&format!(
+                "propagationPolicy {other:?} is not one of Orphan, Background, Foreground"
+            ))
+        }
+        _ => delete_one(api, r, ns, name, grace),
+    }
 }
 
 fn delete_one(api: &Api, r: &Resource, ns: &str, name: &str, grace: Option<i64>) -> Response<Body> {
@@ -428,6 +445,8 @@ fn delete_one(api: &Api, r: &Resource, ns: &str, name: &str, grace: Option<i64>)
 struct DeleteOptions {
     grace: Option<i64>,
     dry_run: bool,
+    /// `propagationPolicy`: Background (kubectl's default), Foreground or Orphan.
+    propagation: Option<String>,
 }
 
 impl DeleteOptions {
@@ -441,9 +460,23 @@ impl DeleteOptions {
             .get("dryRun")
             .and_then(Value::as_array)
             .is_some_and(|d| d.iter().any(|v| v == "All"));
+        let propagation = call
+            .param("propagationPolicy")
+            .map(str::to_string)
+            .or_else(|| {
+                body.get("propagationPolicy")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                // The old form: `orphanDependents: true` is Orphan.
+                (body.get("orphanDependents").and_then(Value::as_bool) == Some(true))
+                    .then(|| "Orphan".to_string())
+            });
         DeleteOptions {
             grace,
             dry_run: dry_run(call) || in_body,
+            propagation,
         }
     }
 }
@@ -458,7 +491,7 @@ fn delete_collection(
 ) -> Response<Body> {
     let (items, _) = api.store.list(r.name, namespace);
     let selector = Selector::of(call);
-    let DeleteOptions { grace, dry_run } = DeleteOptions::of(call);
+    let DeleteOptions { grace, dry_run, .. } = DeleteOptions::of(call);
     let mut deleted = Vec::new();
     for item in items.iter().filter(|o| selector.matches(o)) {
         let ns = item

@@ -292,6 +292,62 @@ fn a_deployment_behind_a_service_scales_rolls_out_and_rolls_back() {
     let log = ok(&config, &["logs", pod.trim()]);
     assert_eq!(log, "hello from a job\n");
 
+    // Foreground deletion: the Deployment goes after its ReplicaSet and pods; orphaning leaves
+    // them without an owner.
+    ok(
+        &config,
+        &[
+            "create",
+            "deployment",
+            "fg",
+            "--image=nginx",
+            "--replicas=2",
+        ],
+    );
+    ok(
+        &config,
+        &["rollout", "status", "deployment/fg", "--timeout=60s"],
+    );
+    ok(
+        &config,
+        &["delete", "deployment", "fg", "--cascade=foreground"],
+    );
+    assert_eq!(
+        ok(&config, &["get", "rs,pods", "-l", "app=fg", "-o", "name"]),
+        ""
+    );
+    ok(&config, &["create", "deployment", "kept", "--image=nginx"]);
+    ok(
+        &config,
+        &["rollout", "status", "deployment/kept", "--timeout=60s"],
+    );
+    ok(
+        &config,
+        &["delete", "deployment", "kept", "--cascade=orphan"],
+    );
+    let owners = ok(
+        &config,
+        &[
+            "get",
+            "rs",
+            "-l",
+            "app=kept",
+            "-o",
+            "jsonpath={.items[*].metadata.ownerReferences}",
+        ],
+    );
+    assert!(
+        owners.trim().is_empty() || owners.trim() == "[]",
+        "{owners}"
+    );
+    assert_eq!(
+        ok(&config, &["get", "pods", "-l", "app=kept", "-o", "name"])
+            .lines()
+            .count(),
+        1
+    );
+    ok(&config, &["delete", "rs", "-l", "app=kept"]);
+
     // Deleting the Deployment takes its ReplicaSets and their pods.
     ok(&config, &["delete", "deployment", "nginx-deployment"]);
     wait_for("the ReplicaSets and pods to go", || {

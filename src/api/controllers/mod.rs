@@ -7,7 +7,7 @@
 
 mod deployment;
 mod endpoints;
-mod gc;
+pub mod gc;
 mod job;
 mod replicaset;
 pub use crate::manifest::selector;

@@ -22,6 +22,28 @@ fn nginx_pods(config: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `wpod run` of `manifest` on `backend`, without colours.
+fn run_on(backend: &str, manifest: &str) -> crate::support::Run {
+    let s = Scratch::new("workloads");
+    let file = s.write("manifest.yaml", manifest);
+    run_args(&[
+        "run",
+        "--color",
+        "never",
+        "--backend",
+        backend,
+        &file.to_string_lossy(),
+    ])
+}
+
+/// The lines of `text` under the output prefix `prefix` (`pod/container`), without it.
+fn output_of(text: &str, prefix: &str) -> String {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .map(|l| l.trim_start_matches([' ', '|']).to_string() + "\n")
+        .collect()
+}
+
 const CLIENT: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -422,14 +444,7 @@ spec:
 fn wpod_run_runs_a_deployment_behind_services_on_both_backends() {
     on_backends(|backend| {
         let r = run_until_exited(RUN, &["--backend", backend], &["client/client"]);
-        let said = |prefix: &str| -> String {
-            r.stdout
-                .lines()
-                .chain(r.stderr.lines())
-                .filter_map(|l| l.strip_prefix(prefix))
-                .map(|l| l.trim_start_matches([' ', '|']).to_string() + "\n")
-                .collect()
-        };
+        let said = |prefix: &str| output_of(&format!("{}{}", r.stdout, r.stderr), prefix);
         let client = said("client/client");
         assert!(
             client.contains("host=10.96.0.11 port=8080 namespace=default"),
@@ -545,16 +560,7 @@ fn the_docs_init_containers_and_command_demo_run_unchanged() {
         }
         assert!(!r.stderr.contains("waiting for"), "{backend}: {}", r.stderr);
 
-        let s = Scratch::new("command-demo");
-        let file = s.write("pod.yaml", DOCS_COMMAND);
-        let r = run_args(&[
-            "run",
-            "--color",
-            "never",
-            "--backend",
-            backend,
-            &file.to_string_lossy(),
-        ]);
+        let r = run_on(backend, DOCS_COMMAND);
         assert_eq!(r.code, 0, "{backend}: {r:?}");
         assert!(
             r.stdout.contains("| command-demo\n") && r.stdout.contains("| tcp://10.96.0.1:443\n"),
@@ -592,16 +598,7 @@ spec:
 #[test]
 fn wpod_run_runs_jobs_to_their_end_on_both_backends() {
     on_backends(|backend| {
-        let s = Scratch::new("jobs");
-        let file = s.write("jobs.yaml", JOBS);
-        let r = run_args(&[
-            "run",
-            "--color",
-            "never",
-            "--backend",
-            backend,
-            &file.to_string_lossy(),
-        ]);
+        let r = run_on(backend, JOBS);
         assert_eq!(r.code, 1, "{backend}: a failed Job fails the run: {r:?}");
         assert_eq!(r.stdout.matches("| 3.14159").count(), 3, "{backend}: {r:?}");
         assert_eq!(r.stdout.matches("| trying").count(), 2, "{backend}: {r:?}");
@@ -655,24 +652,9 @@ spec:
 #[test]
 fn dns_policy_and_dns_config_make_the_resolv_conf() {
     on_backends(|backend| {
-        let s = Scratch::new("dns");
-        let file = s.write("dns.yaml", DNS);
-        let r = run_args(&[
-            "run",
-            "--color",
-            "never",
-            "--backend",
-            backend,
-            &file.to_string_lossy(),
-        ]);
+        let r = run_on(backend, DNS);
         assert_eq!(r.code, 0, "{backend}: {r:?}");
-        let said = |pod: &str| -> String {
-            r.stdout
-                .lines()
-                .filter_map(|l| l.strip_prefix(&format!("{pod}/c")))
-                .map(|l| l.trim_start_matches([' ', '|']).to_string() + "\n")
-                .collect()
-        };
+        let said = |pod: &str| output_of(&r.stdout, &format!("{pod}/c"));
         assert_eq!(
             said("own"),
             "search example.test\nnameserver 127.0.0.1\noptions ndots:2\nno-web\n",

@@ -127,11 +127,11 @@ pub fn create(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> 
 /// for the controllers that make pods.
 pub fn insert(api: &Api, mut object: Value, ns: &str, name: &str) -> Result<Value, Refusal> {
     // The ServiceAccount admission plugin: the volume is part of the stored pod.
-    if let Ok(mut pod) = serde_json::from_value::<k8s::Pod>(object.clone()) {
-        crate::plan::service_account::inject(&mut pod);
-        if let Ok(spec) = serde_json::to_value(&pod.spec) {
-            object["spec"] = spec;
-        }
+    if let Ok(mut pod) = serde_json::from_value::<k8s::Pod>(object.clone())
+        && crate::plan::service_account::inject(&mut pod)
+        && let Ok(spec) = serde_json::to_value(&pod.spec)
+    {
+        object["spec"] = spec;
     }
     let plan = admit(api, &object, name)?;
     object["status"] = json!({"phase": "Pending", "qosClass": plan.qos_class.as_str()});

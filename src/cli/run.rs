@@ -309,31 +309,8 @@ pub async fn run(args: RunArgs) -> u8 {
     let finals: Vec<api::Pod> = snapshot
         .clone()
         .unwrap_or_else(|| statuses.iter().map(|s| s.borrow().clone()).collect());
-    if let Some(format) = args.output
-        && let Err(e) = print_pods(format, &finals)
-    {
-        printer.error(&e);
-        return exit::INTERNAL;
-    }
-    if args.describe {
-        let now = Clock::system().wall(tokio::time::Instant::now());
-        let text: Vec<String> = finals
-            .iter()
-            .map(|p| {
-                describe(
-                    p,
-                    &event_log.of(p.metadata.name.as_deref().unwrap_or("")),
-                    now,
-                )
-            })
-            .collect();
-        let text = text.join("\n\n");
-        let channel = if args.output.is_some() {
-            Channel::Stderr
-        } else {
-            Channel::Stdout
-        };
-        console::own(channel, text);
+    if let Err(code) = report(&args, &finals, &event_log, &printer) {
+        return code;
     }
     if args.keep_volumes {
         for ((_, name), dir) in pods.iter().zip(&pod_dirs) {
@@ -389,6 +366,41 @@ fn color(args: &RunArgs) -> bool {
                 }
         }
     }
+}
+
+/// The final pods as `-o` and `--describe` ask; Err is the exit code when printing failed.
+fn report(
+    args: &RunArgs,
+    finals: &[api::Pod],
+    event_log: &EventLog,
+    printer: &Printer,
+) -> Result<(), u8> {
+    if let Some(format) = args.output
+        && let Err(e) = print_pods(format, finals)
+    {
+        printer.error(&e);
+        return Err(exit::INTERNAL);
+    }
+    if args.describe {
+        let now = Clock::system().wall(tokio::time::Instant::now());
+        let text: Vec<String> = finals
+            .iter()
+            .map(|p| {
+                describe(
+                    p,
+                    &event_log.of(p.metadata.name.as_deref().unwrap_or("")),
+                    now,
+                )
+            })
+            .collect();
+        let channel = if args.output.is_some() {
+            Channel::Stderr
+        } else {
+            Channel::Stdout
+        };
+        console::own(channel, text.join("\n\n"));
+    }
+    Ok(())
 }
 
 type Published = Vec<String>;

@@ -13,11 +13,11 @@ pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 const PREFIX: &str = "kube-api-access-";
 
 /// Adds the volume and its mounts, once: a pod that has it already (a stored pod admitted
-/// again) is left as it is.
-pub fn inject(pod: &mut Pod) {
+/// again) is left as it is. True when it changed the pod.
+pub fn inject(pod: &mut Pod) -> bool {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let Some(spec) = pod.spec.as_mut() else {
-        return;
+        return false;
     };
     if spec.automount_service_account_token == Some(false)
         || spec
@@ -26,7 +26,7 @@ pub fn inject(pod: &mut Pod) {
             .flatten()
             .any(|v| v.name.starts_with(PREFIX))
     {
-        return;
+        return false;
     }
     let volume = format!("{PREFIX}{}", suffix(&name));
     spec.volumes.get_or_insert_default().push(Volume {
@@ -67,6 +67,7 @@ pub fn inject(pod: &mut Pod) {
             });
         }
     }
+    true
 }
 
 /// Five characters of the apiserver's generated-name alphabet, stable for a pod name, so that a

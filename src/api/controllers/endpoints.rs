@@ -16,11 +16,16 @@ use crate::net::netns::Proto;
 use crate::net::services::{Endpoint, Service, ServicePort};
 
 pub fn sync_all(api: &Api) {
-    let (services, _) = api.store.list("services", None);
     let (pods, _) = api.store.list("pods", None);
+    sync_with(api, &pods);
+}
+
+/// The Services of the store with `pods` as their candidates.
+pub fn sync_with(api: &Api, pods: &[Value]) {
+    let (services, _) = api.store.list("services", None);
     let mut seen = HashSet::new();
     for svc in &services {
-        let table_entry = sync(api, svc, &pods);
+        let table_entry = sync(api, svc, pods);
         seen.insert((namespace(svc).to_string(), name_of(svc).to_string()));
         api.cluster.services.set(table_entry);
     }

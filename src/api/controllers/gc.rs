@@ -113,15 +113,21 @@ fn foreground(api: &Api) {
     }
 }
 
-pub fn collect(api: &Api) {
+pub fn collect(api: &Api, pods: &[Value]) {
     foreground(api);
     let mut alive: HashSet<String> = HashSet::new();
     for (_, resource) in OWNERS {
         let (objects, _) = api.store.list(resource, None);
         alive.extend(objects.iter().map(|o| uid(o).to_string()));
     }
-    for resource in ["replicasets", "pods", "endpointslices"] {
-        let (objects, _) = api.store.list(resource, None);
+    for resource in DEPENDENTS {
+        let listed;
+        let objects = if resource == "pods" {
+            pods
+        } else {
+            listed = api.store.list(resource, None).0;
+            &listed
+        };
         for o in objects.iter().filter(|o| !deleting(o)) {
             let Some(refs) = o
                 .pointer("/metadata/ownerReferences")

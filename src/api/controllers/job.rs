@@ -21,14 +21,10 @@ use crate::api::objects::{name_of, now};
 
 const COMPONENT: &str = "job-controller";
 
-pub fn sync_all(api: &Api, state: &mut State) {
+pub fn sync_all(api: &Api, state: &mut State, pods: &[Value]) {
     let (jobs, _) = api.store.list("jobs", None);
-    if jobs.is_empty() {
-        return;
-    }
-    let (pods, _) = api.store.list("pods", None);
     for job in jobs.iter().filter(|j| !deleting(j)) {
-        sync(api, state, job, &pods);
+        sync(api, state, job, pods);
     }
 }
 

@@ -68,11 +68,13 @@ pub fn pass(api: &Api, state: &mut State) {
                 && super::objects::name_of(p) == name
         })
     });
+    // One copy of the pods for the whole pass: what a controller changes in them now, the
+    // next pass sees (every write wakes one).
     deployment::sync_all(api);
-    replicaset::sync_all(api, state);
-    job::sync_all(api, state);
-    endpoints::sync_all(api);
-    gc::collect(api);
+    replicaset::sync_all(api, state, &pods);
+    job::sync_all(api, state, &pods);
+    endpoints::sync_with(api, &pods);
+    gc::collect(api, &pods);
 }
 
 /// Gives the node's Service table what the stored Services now say.

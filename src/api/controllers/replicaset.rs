@@ -14,11 +14,10 @@ use crate::api::objects::{name_of, now, stamp};
 
 const COMPONENT: &str = "replicaset-controller";
 
-pub fn sync_all(api: &Api, state: &mut State) {
+pub fn sync_all(api: &Api, state: &mut State, pods: &[Value]) {
     let (sets, _) = api.store.list("replicasets", None);
-    let (pods, _) = api.store.list("pods", None);
     for rs in &sets {
-        sync(api, state, rs, &pods);
+        sync(api, state, rs, pods);
     }
 }
 

@@ -15,9 +15,8 @@ use super::{
     sleep_opt, worse,
 };
 use crate::api::{ControlPlane, Say};
-use crate::cli::describe::{EventLog, describe};
+use crate::cli::describe::EventLog;
 use crate::cli::output::{PodLog, Printer};
-use crate::console::{self, Channel};
 use crate::manifest::Workload;
 use crate::net::{Cluster, Trace};
 use crate::node::{Node, NodeConfig};
@@ -234,30 +233,8 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
         }
     }
     let finals = snapshot.unwrap_or_else(|| node.pods());
-    if let Some(format) = args.output
-        && let Err(e) = super::print_pods(format, &finals)
-    {
-        printer.error(&e);
-        return exit::INTERNAL;
-    }
-    if args.describe {
-        let now = Clock::system().wall(tokio::time::Instant::now());
-        let text: Vec<String> = finals
-            .iter()
-            .map(|p| {
-                describe(
-                    p,
-                    &event_log.of(p.metadata.name.as_deref().unwrap_or("")),
-                    now,
-                )
-            })
-            .collect();
-        let channel = if args.output.is_some() {
-            Channel::Stderr
-        } else {
-            Channel::Stdout
-        };
-        console::own(channel, text.join("\n\n"));
+    if let Err(code) = super::report(&args, &finals, &event_log, &printer) {
+        return code;
     }
     if timed_out {
         return exit::TIMEOUT;

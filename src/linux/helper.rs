@@ -413,8 +413,12 @@ fn node_main() -> i32 {
         let _ = out.write_all(line.as_bytes());
         let _ = out.flush();
     };
-    for line in io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
+    let mut input = io::stdin().lock();
+    loop {
+        let mut line = String::new();
+        if !matches!(input.read_line(&mut line), Ok(1..)) {
+            break;
+        }
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             // The Service range is local to the node, as kube-proxy's virtual addresses are:
@@ -436,6 +440,23 @@ fn node_main() -> i32 {
                 if !serve_socket_now(0, libc::SOCK_DGRAM) {
                     break;
                 }
+            }
+            // `nft LEN` and LEN bytes of `nft -f` input: the Service rules (see nft.rs).
+            ["nft", len] => {
+                let Some(len) = len.parse::<usize>().ok().filter(|l| *l <= NFT_MAX) else {
+                    reply(Err(io::Error::other("bad nft request")));
+                    break;
+                };
+                let mut rules = vec![0; len];
+                if input.read_exact(&mut rules).is_err() {
+                    break;
+                }
+                // DNATed packets are routed from the bridge back onto it.
+                let forwarding = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                    .map_err(|e| io::Error::other(format!("enabling IP forwarding: {e}")));
+                reply(forwarding.and_then(|()| {
+                    run_with_input("nft", &["-f", "-"], &rules, "the Service rules")
+                }));
             }
             _ => reply(Err(io::Error::other(format!("unknown request {line:?}")))),
         }
@@ -471,29 +492,37 @@ fn wire_pod(
     Ok(())
 }
 
+/// The largest ruleset the node helper takes (a few hundred bytes per endpoint).
+const NFT_MAX: usize = 64 << 20;
+
 /// Runs iproute2's `ip -batch -` in this process's network namespace.
 fn ip_batch(commands: &str) -> io::Result<()> {
-    let mut child = std::process::Command::new("ip")
-        .args(["-batch", "-"])
+    run_with_input(
+        "ip",
+        &["-batch", "-"],
+        commands.as_bytes(),
+        "the pod network",
+    )
+}
+
+/// Runs a system tool (`ip`, `nft`) with `input` on its stdin, its stderr the error.
+fn run_with_input(program: &str, args: &[&str], input: &[u8], purpose: &str) -> io::Result<()> {
+    let mut child = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("running `ip` (iproute2) to configure the pod network: {e}"),
-            )
-        })?;
+        .map_err(|e| io::Error::new(e.kind(), format!("running `{program}` for {purpose}: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(commands.as_bytes())?;
+        stdin.write_all(input)?;
     }
     let out = child.wait_with_output()?;
     if out.status.success() {
         Ok(())
     } else {
         Err(io::Error::other(format!(
-            "ip: {}",
+            "{program}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }

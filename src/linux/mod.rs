@@ -13,6 +13,7 @@ mod helper;
 mod images;
 pub mod leftovers;
 mod lifeline;
+mod nft;
 mod proxy;
 mod pty;
 pub mod publish;
@@ -336,10 +337,16 @@ impl LinuxRuntime {
 }
 
 async fn node_call(node: &mut Node, line: String) -> anyhow::Result<()> {
+    node_call_with(node, line, &[]).await
+}
+
+/// A request followed by `payload` (which the line announces).
+async fn node_call_with(node: &mut Node, line: String, payload: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
-    // A short write to a local socket the helper always reads: it does not block.
+    // A write to a local socket the helper always reads: it does not block for long.
     (&node.control)
         .write_all(format!("{line}\n").as_bytes())
+        .and_then(|()| (&node.control).write_all(payload))
         .context("talking to the node helper")?;
     let mut reply = String::new();
     node.stdout
@@ -832,6 +839,8 @@ impl RuntimeService for LinuxRuntime {
             State::Running => {}
         }
         if !grace.is_zero() {
+            // A pod leaving its Services must be out of the kernel's rules before its TERM.
+            self.options.cluster.services.settled().await;
             let pid = *lock(&c.backend.pid);
             if let Some(pid) = pid {
                 let _ = sys::kill(pid, libc::SIGTERM);

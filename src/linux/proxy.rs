@@ -1,9 +1,10 @@
 //! kube-proxy and the cluster DNS on the Linux backend, in the node's network namespace, so a
 //! pod reaches Services as it does on the wasm backend.
 //!
-//! The Service range is a local route there (the node helper adds it with the bridge): the
-//! proxy binds a listener on each ClusterIP:port that has a ready endpoint, as kube-proxy's
-//! userspace mode did, and forwards each connection from the node to the endpoint the Service
+//! Service traffic is DNATed by the kernel (nft.rs). With `--trace-net`, or without `nft`, it
+//! goes through this proxy instead: the Service range is a local route there (the node helper
+//! adds it with the bridge), the proxy binds a listener on each ClusterIP:port that has a ready
+//! endpoint, as kube-proxy's userspace mode did, and forwards each connection from the node to the endpoint the Service
 //! table picks (round-robin, ClientIP affinity). A port without a ready endpoint has no listener
 //! and refuses, as kube-proxy's REJECT rule makes it. The backend sees the node's address
 //! (10.88.0.1) as the client's, as with kube-proxy's masquerading. The DNS server answers on the
@@ -19,7 +20,7 @@ use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::publish::{connect_from, request_socket};
-use super::{NodeSlot, helper, node_socket};
+use super::{NodeSlot, helper, nft, node_call_with, node_socket};
 use crate::net::Cluster;
 use crate::net::netns::Proto;
 use crate::net::services::{DNS_IP, Route};
@@ -30,8 +31,9 @@ const TTL: u32 = 5;
 const UDP_MAX: usize = 512;
 
 /// Starts the cluster DNS on a UDP socket of the node's network (`dns`, bound before the first
-/// pod starts, so its first lookup finds it), then runs the proxy for as long as the node
-/// helper lives.
+/// pod starts, so its first lookup finds it), then keeps the node's Service data path in step
+/// with the Service table for as long as the node helper lives: the kernel's nftables rules,
+/// or this proxy when `--trace-net` asks to see each connection or `nft` is missing.
 pub async fn run(
     node: Arc<NodeSlot>,
     cluster: Arc<Cluster>,
@@ -43,6 +45,49 @@ pub async fn run(
         }
         Err(e) => eprintln!("warning: the cluster DNS cannot listen on {DNS_IP}:53: {e}"),
     }
+    if !cluster.trace.verbose() {
+        match kernel(&node, &cluster).await {
+            Ok(()) => return,
+            Err(e) => eprintln!(
+                "warning: Services go through wpod's userspace proxy, slower than kube-proxy's \
+                 kernel rules: {e:#} (install nftables for them)"
+            ),
+        }
+    }
+    userspace(node, cluster).await;
+}
+
+/// Programs the kernel's rules at every change of the Service table. Err when the first
+/// programming fails (no `nft`), so the proxy takes over before any pod has used a Service.
+async fn kernel(node: &NodeSlot, cluster: &Cluster) -> anyhow::Result<()> {
+    let mut changes = cluster.services.subscribe();
+    let mut first = true;
+    loop {
+        changes.borrow_and_update();
+        let generation = cluster.services.generation();
+        let rules = nft::ruleset(&cluster.services.all());
+        let applied = {
+            let mut guard = node.lock().await;
+            let Some(node) = guard.as_mut() else {
+                return Ok(());
+            };
+            node_call_with(node, format!("nft {}", rules.len()), rules.as_bytes()).await
+        };
+        match applied {
+            Ok(()) => cluster.services.applied(generation),
+            Err(e) if first => return Err(e),
+            // The old rules stay; the next change tries again.
+            Err(e) => eprintln!("warning: updating the Service rules: {e:#}"),
+        }
+        first = false;
+        if changes.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// kube-proxy's userspace mode: a listener on each ClusterIP:port with a ready endpoint.
+async fn userspace(node: Arc<NodeSlot>, cluster: Arc<Cluster>) {
     let mut changes = cluster.services.subscribe();
     let mut listeners: HashMap<SocketAddrV4, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {

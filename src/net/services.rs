@@ -88,6 +88,9 @@ pub struct Services {
     table: Mutex<Table>,
     /// Counts changes, for a proxy that follows them (the Linux backend's).
     changes: tokio::sync::watch::Sender<u64>,
+    /// The change count the kernel's rules reflect, once a proxy programs them (None: the
+    /// table itself routes every connection, nothing lags behind it).
+    applied: tokio::sync::watch::Sender<Option<u64>>,
 }
 
 impl Default for Services {
@@ -95,6 +98,7 @@ impl Default for Services {
         Services {
             table: Mutex::default(),
             changes: tokio::sync::watch::channel(0).0,
+            applied: tokio::sync::watch::channel(None).0,
         }
     }
 }
@@ -107,6 +111,25 @@ impl Services {
     /// Wakes when a Service or its endpoints change.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// The change count now, for a proxy about to apply the table.
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// Says the kernel's rules now reflect change `generation`.
+    pub fn applied(&self, generation: u64) {
+        self.applied.send_replace(Some(generation));
+    }
+
+    /// Waits (a second at most) until the kernel's rules reflect every change so far, so that
+    /// a pod taken out of its Services gets no new connection once its TERM is sent.
+    pub async fn settled(&self) {
+        let now = self.generation();
+        let mut applied = self.applied.subscribe();
+        let caught_up = applied.wait_for(|a| a.is_none_or(|a| a >= now));
+        let _ = tokio::time::timeout(Duration::from_secs(1), caught_up).await;
     }
 
     /// Adds or replaces a Service with its endpoints.

@@ -26,6 +26,11 @@ impl Trace {
         }
     }
 
+    /// Whether every socket event is printed (`--trace-net`).
+    pub fn verbose(&self) -> bool {
+        self.sink.is_some() && self.verbose
+    }
+
     pub fn always(&self, line: impl FnOnce() -> String) {
         if let Some(sink) = &self.sink {
             sink(&line());

@@ -462,6 +462,11 @@ fn wpod_run_runs_a_deployment_behind_services_on_both_backends() {
         );
         assert!(!client.contains("failed"), "{backend}: {client}");
         assert!(client.contains("refused"), "{backend}: {client}");
+        assert!(
+            !r.stderr.contains("userspace proxy"),
+            "{backend}: Services go through the kernel's rules: {}",
+            r.stderr
+        );
         let mut served = Vec::new();
         for line in r.stdout.lines().chain(r.stderr.lines()) {
             if let Some((pod, rest)) = line.split_once("/nginx")

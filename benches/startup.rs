@@ -201,6 +201,7 @@ async fn pod_start(rt: &Arc<WasmRuntime>) {
                 state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
                 keep_volumes: false,
                 services: Default::default(),
+                tokens: None,
             },
         );
         let mut status = handle.status.clone();

@@ -32,6 +32,8 @@ impl ControlPlane {
             store: Store::in_memory()?,
             node,
             token: String::new(),
+            signer: None,
+            ca_pem: None,
             base_dir,
             logs: Arc::new(logs::LogStore::default()),
             cluster,

@@ -22,6 +22,7 @@ mod store;
 mod table;
 mod table_workloads;
 mod tls;
+mod tokens;
 mod websocket;
 mod workloads;
 
@@ -57,6 +58,10 @@ pub struct Api {
     store: Store,
     node: Arc<Node>,
     token: String,
+    /// Issues and checks service account tokens; None without an API to reach (`wpod run`).
+    signer: Option<Arc<tokens::Signer>>,
+    /// The cluster CA (PEM) that every namespace's `kube-root-ca.crt` ConfigMap holds.
+    ca_pem: Option<String>,
     /// Where relative image paths of pods resolve (the data directory).
     base_dir: PathBuf,
     logs: Arc<logs::LogStore>,
@@ -72,6 +77,8 @@ pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// From `token_signer` of the same directory; the node's TokenRequest uses it too.
+    pub signer: Arc<tokens::Signer>,
     /// Where the node's log sinks keep container output (see `LogStore::sink`).
     pub logs: Arc<logs::LogStore>,
     pub cluster: Arc<Cluster>,
@@ -86,13 +93,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let dir = &options.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // It holds the token, the server's key and every Secret.
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("making {} private", dir.display()))?;
-    }
+    private_dir(dir)?;
     let creds = tls::credentials(dir, &[options.listen.ip().to_string()])?;
     let listener = TcpListener::bind(options.listen)
         .await
@@ -104,11 +105,18 @@ pub async fn serve(
         store: Store::open(dir)?,
         node,
         token: creds.token.clone(),
+        signer: Some(options.signer),
+        ca_pem: Some(creds.ca_pem.clone()),
         base_dir: dir.clone(),
         logs: options.logs,
-        cluster: options.cluster,
+        cluster: options.cluster.clone(),
         say: options.say,
     });
+    // The `kubernetes` Service's endpoint: the API on the node's address, as kubeadm's
+    // apiserver advertises the node's IP.
+    let mut in_cluster = options
+        .cluster
+        .serve_on_node(IN_CLUSTER_PORT, "kube-apiserver");
     namespaces::ensure_defaults(&api)?;
     workloads::ensure_cluster_services(&api);
     nodes::report(&api);
@@ -120,17 +128,20 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(creds.server);
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _) = tokio::select! {
+        let stream: Box<dyn crate::runtime::PodStream> = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok((tcp, _)) => {
+                    let _ = tcp.set_nodelay(true);
+                    Box::new(tcp)
+                }
                 Err(_) => continue,
             },
+            Some(from_pod) = in_cluster.recv() => from_pod,
             () = &mut shutdown => break,
         };
-        let _ = tcp.set_nodelay(true);
         let (acceptor, api) = (acceptor.clone(), Arc::clone(&api));
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else {
+            let Ok(tls) = acceptor.accept(stream).await else {
                 return;
             };
             let service = hyper::service::service_fn(move |req| {
@@ -153,6 +164,23 @@ pub async fn serve(
     Ok(())
 }
 
+/// Where the API listens on the node's address for pods (kubeadm's default secure port).
+pub const IN_CLUSTER_PORT: u16 = 6443;
+
+/// The data directory, made private: it holds the token, the keys and every Secret.
+fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", dir.display()))
+}
+
+/// The service account token signer of the data directory `dir` (made if new).
+pub fn token_signer(dir: &std::path::Path) -> anyhow::Result<Arc<tokens::Signer>> {
+    private_dir(dir)?;
+    Ok(Arc::new(tokens::Signer::load(dir)?))
+}
+
 /// One request, parsed into what the handlers need.
 pub struct Call {
     pub method: Method,
@@ -173,12 +201,21 @@ impl Call {
 }
 
 async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
-    let authorized = req
+    // The admin's token, or a service account's: wpod has no RBAC, so a pod's token may do what
+    // the admin may, as on a cluster that binds its service accounts to cluster-admin.
+    let bearer = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| same(t.trim().as_bytes(), api.token.as_bytes()));
+        .map(str::trim);
+    let authorized = bearer.is_some_and(|t| {
+        same(t.as_bytes(), api.token.as_bytes())
+            || api
+                .signer
+                .as_ref()
+                .is_some_and(|s| s.verify(t, std::time::SystemTime::now()).is_some())
+    });
     if !authorized {
         return status::failure(
             StatusCode::UNAUTHORIZED,

@@ -39,7 +39,9 @@ pub fn ensure_defaults(api: &Api) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What a new namespace gets: its `default` ServiceAccount, and the Active phase.
+/// What a new namespace gets: its `default` ServiceAccount and, with an API server to trust,
+/// the `kube-root-ca.crt` ConfigMap (the root-ca-cert-publisher's) that pods' service account
+/// volumes project `ca.crt` from.
 pub fn created(api: &Api, ns: &str) {
     let k = key("serviceaccounts", ns, "default");
     if api.store.get(&k).is_none() {
@@ -47,6 +49,26 @@ pub fn created(api: &Api, ns: &str) {
                         "metadata": {"name": "default", "namespace": ns}});
         let _ = api.store.create(k, objects::stamp(sa));
     }
+    let Some(ca) = &api.ca_pem else {
+        return;
+    };
+    let name = crate::plan::service_account::ROOT_CA_CONFIG_MAP;
+    let k = key("configmaps", ns, name);
+    let current = api.store.get(&k);
+    if current.as_ref().and_then(|c| c.pointer("/data/ca.crt")) == Some(&json!(ca)) {
+        return;
+    }
+    let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": name, "namespace": ns},
+                        "data": {"ca.crt": ca}});
+    let _ = match current {
+        // A CA made afresh (new names for the server) replaces the old bundle.
+        Some(current) => {
+            cm["metadata"] = current["metadata"].clone();
+            api.store.update(k, cm, None)
+        }
+        None => api.store.create(k, objects::stamp(cm)),
+    };
 }
 
 /// Fills in what the apiserver defaults on a namespace being created.

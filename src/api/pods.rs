@@ -128,7 +128,7 @@ pub fn create(api: &Api, object: Value, ns: &str, name: &str, dry_run: bool) -> 
 pub fn insert(api: &Api, mut object: Value, ns: &str, name: &str) -> Result<Value, Refusal> {
     // The ServiceAccount admission plugin: the volume is part of the stored pod.
     if let Ok(mut pod) = serde_json::from_value::<k8s::Pod>(object.clone())
-        && crate::plan::service_account::inject(&mut pod)
+        && crate::plan::service_account::inject(&mut pod, api.ca_pem.is_some())
         && let Ok(spec) = serde_json::to_value(&pod.spec)
     {
         object["spec"] = spec;

@@ -20,14 +20,19 @@ pub struct Credentials {
 
 /// Loads the credentials from `dir`, making them first if they are not there.
 pub fn credentials(dir: &Path, hosts: &[String]) -> anyhow::Result<Credentials> {
-    let (ca, cert, key, token) = (
+    let (ca, cert, key, token, names_file) = (
         dir.join("ca.crt"),
         dir.join("server.crt"),
         dir.join("server.key"),
         dir.join("token"),
+        dir.join("server.names"),
     );
-    if !(ca.exists() && cert.exists() && key.exists()) {
-        make(dir, hosts)?;
+    let names = server_names(hosts);
+    // A certificate made for other names (an older wpod, another --listen) is made again.
+    let made_for = std::fs::read_to_string(&names_file).unwrap_or_default();
+    if !(ca.exists() && cert.exists() && key.exists()) || made_for != names.join("\n") {
+        make(dir, &names)?;
+        std::fs::write(&names_file, names.join("\n")).context("writing server.names")?;
     }
     if !token.exists() {
         write_private(&token, new_token()?.as_bytes())?;
@@ -55,7 +60,33 @@ pub fn credentials(dir: &Path, hosts: &[String]) -> anyhow::Result<Credentials> 
     })
 }
 
-fn make(dir: &Path, hosts: &[String]) -> anyhow::Result<()> {
+/// The names the server certificate is valid for: the host's, the in-cluster Service's
+/// (ClusterIP and DNS names, as kubeadm's apiserver certificate lists them) and the node's
+/// address where pods reach it.
+fn server_names(hosts: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    names.push(crate::net::services::KUBERNETES_IP.to_string());
+    names.push(crate::net::cluster::NODE_IP.to_string());
+    for h in hosts {
+        if !names.contains(h) {
+            names.push(h.clone());
+        }
+    }
+    names
+}
+
+fn make(dir: &Path, names: &[String]) -> anyhow::Result<()> {
     let ca_key = KeyPair::generate().context("generating the CA key")?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name.push(DnType::CommonName, "wpod-ca");
@@ -67,16 +98,7 @@ fn make(dir: &Path, hosts: &[String]) -> anyhow::Result<()> {
     ];
     let ca_cert = ca.self_signed(&ca_key).context("signing the CA")?;
     let server_key = KeyPair::generate().context("generating the server key")?;
-    let mut names: Vec<String> = vec![
-        "localhost".into(),
-        "127.0.0.1".into(),
-        "::1".into(),
-        "kubernetes".into(),
-        "kubernetes.default".into(),
-    ];
-    names.extend(hosts.iter().cloned());
-    names.dedup();
-    let mut server = CertificateParams::new(names)?;
+    let mut server = CertificateParams::new(names.to_vec())?;
     server
         .distinguished_name
         .push(DnType::CommonName, "wpod-apiserver");
@@ -94,7 +116,7 @@ fn make(dir: &Path, hosts: &[String]) -> anyhow::Result<()> {
 }
 
 /// 32 random bytes from the kernel, as hex.
-fn new_token() -> anyhow::Result<String> {
+pub(super) fn new_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     rustls::crypto::ring::default_provider()
         .secure_random
@@ -104,7 +126,7 @@ fn new_token() -> anyhow::Result<String> {
 }
 
 /// A file only its owner can read.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()

@@ -205,6 +205,7 @@ pub async fn run(args: RunArgs) -> u8 {
             state_dir: state_dir.clone(),
             keep_volumes: args.keep_volumes,
             services: cluster.services.clone(),
+            tokens: None,
         },
     ));
     // wpod run is the node's client with a fixed set of pods.

@@ -120,6 +120,13 @@ pub async fn run(args: ServeArgs) -> u8 {
             return code;
         }
     };
+    let signer = match crate::api::token_signer(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit::USAGE;
+        }
+    };
     let log_printer = printer.clone();
     let logs = Arc::new(crate::api::logs::LogStore::default());
     let kept = Arc::clone(&logs);
@@ -139,6 +146,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             state_dir: crate::volumes::default_state_dir(),
             keep_volumes: false,
             services: cluster.services.clone(),
+            tokens: Some(signer.clone()),
         },
     ));
     tokio::spawn(crate::node::node_ports::run(
@@ -165,6 +173,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         ServeOptions {
             listen: args.listen,
             data_dir: dir,
+            signer,
             logs,
             cluster,
             say: Arc::new(|line: &str| {

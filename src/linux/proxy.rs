@@ -22,6 +22,7 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use super::publish::{connect_from, request_socket};
 use super::{NodeSlot, helper, nft, node_call_with, node_socket};
 use crate::net::Cluster;
+use crate::net::cluster::{NODE_IP, NodeConn};
 use crate::net::netns::Proto;
 use crate::net::services::{DNS_IP, Route};
 
@@ -44,6 +45,15 @@ pub async fn run(
             tokio::spawn(serve_dns(socket, cluster.clone()));
         }
         Err(e) => eprintln!("warning: the cluster DNS cannot listen on {DNS_IP}:53: {e}"),
+    }
+    for (port, to) in cluster.node_servers() {
+        let addr = SocketAddrV4::new(NODE_IP, port);
+        match listen(&node, addr).await {
+            Ok(listener) => {
+                tokio::spawn(hand_over(listener, to));
+            }
+            Err(e) => eprintln!("warning: the node cannot listen on {addr} for the pods: {e}"),
+        }
     }
     if !cluster.trace.verbose() {
         match kernel(&node, &cluster).await {
@@ -173,6 +183,16 @@ async fn forward(listener: tokio::net::TcpListener, node: Arc<NodeSlot>, cluster
                     .event(|| format!("{peer} -> {service} {vip} -> pod {pod} {addr} failed: {e}")),
             }
         });
+    }
+}
+
+/// Gives each connection to a node server (the API server) to it.
+async fn hand_over(listener: tokio::net::TcpListener, to: tokio::sync::mpsc::Sender<NodeConn>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        if to.send(Box::new(stream)).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -61,6 +61,7 @@ const HONOURED: &[&str] = &[
     "spec.volumes[].projected.sources[].configMap",
     "spec.volumes[].projected.sources[].secret",
     "spec.volumes[].projected.sources[].downwardAPI",
+    "spec.volumes[].projected.sources[].serviceAccountToken",
     "C.resources.limits[memory]",
     "C.resources.requests",
     // Informational, as in Kubernetes: a container listens wherever it likes.
@@ -220,7 +221,7 @@ const INSTEAD: &[(&str, &str)] = &[
     ),
     (
         "spec.volumes[].projected.sources[]",
-        "wpod has no API server; this projected source adds no files",
+        "wpod does not provide this projected source; it adds no files",
     ),
     (
         "C.volumeMounts[].mountPropagation",

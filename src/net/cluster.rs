@@ -5,10 +5,12 @@
 //! hostPorts come from.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 
-use super::netns::Netns;
+use tokio::sync::mpsc;
+
+use super::netns::{Netns, Proto};
 use super::services::Services;
 use super::trace::Trace;
 
@@ -24,7 +26,15 @@ struct Registry {
     next: u32,
     /// Running pods.
     pods: HashMap<Ipv4Addr, Arc<Netns>>,
+    /// Servers of the node reached at its address, by port.
+    node_servers: Vec<(u16, mpsc::Sender<NodeConn>)>,
 }
+
+/// A connection from the pod network to a server the node runs, as a host-side stream.
+pub type NodeConn = Box<dyn crate::runtime::PodStream>;
+
+/// The node's side of the wasm pod network: what answers at 10.88.0.1.
+const NODE: &str = "node";
 
 pub struct Cluster {
     registry: Mutex<Registry>,
@@ -107,6 +117,48 @@ impl Cluster {
         }
     }
 
+    /// Serves `port` on the node's address for the pods, as an API server's in-cluster endpoint
+    /// listens on the node: each connection a pod opens to 10.88.0.1:`port` comes out of the
+    /// returned channel. The wasm pod network accepts it here; the Linux backend's node namespace
+    /// listens for the ports in `node_servers` when it starts.
+    pub fn serve_on_node(self: &Arc<Self>, port: u16, server: &str) -> mpsc::Receiver<NodeConn> {
+        let (tx, rx) = mpsc::channel(128);
+        let node = {
+            let mut r = self.lock();
+            r.node_servers.push((port, tx.clone()));
+            r.pods
+                .entry(NODE_IP)
+                .or_insert_with(|| {
+                    let dns = crate::runtime::DnsConfig::default();
+                    Netns::new(NODE, dns, NODE, NODE_IP, Arc::downgrade(self))
+                })
+                .clone()
+        };
+        let Ok(bound) = node.bind(Proto::Tcp, SocketAddrV4::new(NODE_IP, port), server) else {
+            return rx;
+        };
+        let listener = node.listen(&bound, server, 1024);
+        tokio::spawn(async move {
+            let _bound = bound;
+            loop {
+                listener.wait().await;
+                while let Some(conn) = listener.accept() {
+                    let (near, far) = tokio::io::duplex(64 * 1024);
+                    tokio::spawn(super::pipe::splice(conn.tx, conn.rx, far));
+                    if tx.send(Box::new(near)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
+    /// The ports `serve_on_node` serves, with where their connections go.
+    pub fn node_servers(&self) -> Vec<(u16, mpsc::Sender<NodeConn>)> {
+        self.lock().node_servers.clone()
+    }
+
     pub fn netns_at(&self, ip: Ipv4Addr) -> Option<Arc<Netns>> {
         self.lock().pods.get(&ip).cloned()
     }
@@ -122,6 +174,7 @@ impl Cluster {
         let r = self.lock();
         r.pods
             .values()
+            .filter(|n| n.ip != NODE_IP)
             .find(|n| n.pod == name || n.hostname == name)
             .map(|n| n.ip)
     }

@@ -162,6 +162,57 @@ impl Pipe {
     }
 }
 
+/// Joins a virtual connection (`to_pod` carries bytes into the pod network, `from_pod` out of
+/// it) to a host-side stream until both directions have ended, with the pipes' back-pressure and
+/// half-close: a host EOF closes `to_pod` for writing, the pod's EOF shuts the stream's write side.
+pub async fn splice<S>(to_pod: Arc<Pipe>, from_pod: Arc<Pipe>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut host_rx, mut host_tx) = tokio::io::split(stream);
+    let upstream = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        'reading: loop {
+            let n = match host_rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut data = Bytes::copy_from_slice(&buf[..n]);
+            while !data.is_empty() {
+                match to_pod.room() {
+                    Room::Bytes(0) => to_pod.wait_writable().await,
+                    Room::Bytes(room) => {
+                        let chunk = data.split_to(room.min(data.len()));
+                        if matches!(to_pod.write(chunk), Room::Reset | Room::Closed) {
+                            break 'reading;
+                        }
+                    }
+                    Room::Closed | Room::Reset => break 'reading,
+                }
+            }
+        }
+        to_pod.close_write();
+    };
+    let downstream = async {
+        loop {
+            from_pod.wait_readable().await;
+            match from_pod.read(usize::MAX) {
+                Read::Data(b) => {
+                    if host_tx.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                Read::Empty => {}
+                Read::Eof => break,
+            }
+        }
+        from_pod.close_read();
+        let _ = host_tx.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,15 +9,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::cluster::{Cluster, NODE_IP};
 use super::netns::{Netns, Proto};
 use crate::runtime::{PortMapping, Protocol};
-
-use super::pipe::{Pipe, Read as PipeRead, Room as PipeRoom};
 
 /// A `--publish` flag: a host address forwarded to a pod's localhost.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,66 +166,10 @@ async fn forward(cluster: Arc<Cluster>, route: Route, stream: TcpStream, peer: S
             return;
         }
     };
-    let (mut host_rx, mut host_tx) = stream.into_split();
-    let (to_pod, from_pod) = (conn.tx, conn.rx);
-    let upstream = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            to_pod.wait_writable().await;
-            if to_pod.room() == PipeRoom::Reset {
-                break;
-            }
-            match host_rx.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if push(&to_pod, Bytes::copy_from_slice(&buf[..n]))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-        to_pod.close_write();
-    };
-    let downstream = async {
-        loop {
-            from_pod.wait_readable().await;
-            match from_pod.read(usize::MAX) {
-                PipeRead::Data(b) => {
-                    if host_tx.write_all(&b).await.is_err() {
-                        break;
-                    }
-                }
-                PipeRead::Empty => {}
-                PipeRead::Eof => break,
-            }
-        }
-        from_pod.close_read();
-        let _ = host_tx.shutdown().await;
-    };
-    tokio::join!(upstream, downstream);
+    super::pipe::splice(conn.tx, conn.rx, stream).await;
     cluster
         .trace
         .event(|| format!("{label} {from} -> {to} closed"));
-}
-
-/// Writes all of `data`, waiting for window space as a blocking socket write does.
-async fn push(pipe: &Pipe, mut data: Bytes) -> Result<(), ()> {
-    while !data.is_empty() {
-        match pipe.room() {
-            PipeRoom::Bytes(0) => pipe.wait_writable().await,
-            PipeRoom::Bytes(n) => {
-                let chunk = data.split_to(n.min(data.len()));
-                if matches!(pipe.write(chunk), PipeRoom::Reset | PipeRoom::Closed) {
-                    return Err(());
-                }
-            }
-            PipeRoom::Closed | PipeRoom::Reset => return Err(()),
-        }
-    }
-    Ok(())
 }
 
 /// Parses `[HOST_ADDR:]HOST_PORT:CONTAINER_PORT[@POD]`.

@@ -37,6 +37,8 @@ pub struct NodeConfig {
     pub keep_volumes: bool,
     /// The Services the node's proxy knows: their variables go into every container.
     pub services: Arc<Services>,
+    /// The API server's TokenRequest for service account tokens (`wpod serve`).
+    pub tokens: Option<Arc<dyn crate::plan::service_account::TokenIssuer>>,
 }
 
 /// What happens on the node, in order, for watchers (an API server's watch, a live view).
@@ -140,6 +142,7 @@ impl Node {
             state_dir: self.config.state_dir.clone(),
             keep_volumes: self.config.keep_volumes,
             services: self.config.services.clone(),
+            tokens: self.config.tokens.clone(),
         };
         let handle = pod::spawn(plan.clone(), Arc::clone(&self.runtime), config);
         let (outcome_tx, outcome_rx) = watch::channel(None);

@@ -63,6 +63,7 @@ fn node(fake: FakeRuntime) -> (Node, Arc<FakeRuntime>, Arc<RecordedEvents>) {
             state_dir,
             keep_volumes: false,
             services: Default::default(),
+            tokens: None,
         },
     );
     (node, fake, events)

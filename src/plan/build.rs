@@ -41,7 +41,7 @@ pub fn build(source: &Source, overrides: Overrides) -> Result<Vec<PodPlan>, Plan
         .iter()
         .map(|(pod, dir)| {
             let mut pod = pod.clone();
-            super::service_account::inject(&mut pod);
+            super::service_account::inject(&mut pod, false);
             let mut plan = PodPlan::from_pod(&pod, &new_uid(&pod), dir.clone())
                 .with_objects(&source.config_maps, &source.secrets);
             if let Some(g) = overrides.grace_period {

@@ -1,20 +1,48 @@
 //! The ServiceAccount admission plugin's volume: every pod that does not opt out
 //! (`automountServiceAccountToken: false`) gets a projected volume `kube-api-access-<5>` mounted
-//! read-only at /var/run/secrets/kubernetes.io/serviceaccount in each of its containers. wpod
-//! projects the `namespace` file (what the Kubernetes docs' examples read); the token and the
-//! cluster's `ca.crt` are not there yet.
+//! read-only at /var/run/secrets/kubernetes.io/serviceaccount in each of its containers. With an
+//! API server (`wpod serve`) it projects what upstream's does: a service account `token` the
+//! server accepts, the cluster's `ca.crt` (from the `kube-root-ca.crt` ConfigMap every namespace
+//! has) and the `namespace`. `wpod run` has no API server to issue tokens or sign certificates:
+//! its pods get the `namespace` file only.
+
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
-    DownwardAPIProjection, DownwardAPIVolumeFile, ObjectFieldSelector, Pod, ProjectedVolumeSource,
-    Volume, VolumeMount, VolumeProjection,
+    ConfigMapProjection, DownwardAPIProjection, DownwardAPIVolumeFile, KeyToPath,
+    ObjectFieldSelector, Pod, ProjectedVolumeSource, ServiceAccountTokenProjection, Volume,
+    VolumeMount, VolumeProjection,
 };
 
 pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 const PREFIX: &str = "kube-api-access-";
+/// The ConfigMap with the cluster's CA that the root-ca-cert-publisher puts in every namespace.
+pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
+/// The token lifetime the admission plugin asks for (an hour and 7 s, as upstream's).
+const TOKEN_SECONDS: i64 = 3607;
+/// The shortest lifetime a projected token may ask for (the apiserver's validation).
+pub const MIN_TOKEN_SECONDS: i64 = 600;
+
+/// What the kubelet asks the API server for (a TokenRequest) to fill a `serviceAccountToken`
+/// projection.
+pub struct TokenRequest<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub pod_uid: &'a str,
+    pub service_account: &'a str,
+    pub audience: Option<&'a str>,
+    pub expiration: Duration,
+}
+
+/// The API server's TokenRequest: issues a token for a pod's service account.
+pub trait TokenIssuer: Send + Sync {
+    fn issue(&self, request: &TokenRequest<'_>) -> Result<String, String>;
+}
 
 /// Adds the volume and its mounts, once: a pod that has it already (a stored pod admitted
-/// again) is left as it is. True when it changed the pod.
-pub fn inject(pod: &mut Pod) -> bool {
+/// again) is left as it is. `with_api`: the cluster has an API server (token and CA projected).
+/// True when it changed the pod.
+pub fn inject(pod: &mut Pod, with_api: bool) -> bool {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let Some(spec) = pod.spec.as_mut() else {
         return false;
@@ -29,23 +57,47 @@ pub fn inject(pod: &mut Pod) -> bool {
         return false;
     }
     let volume = format!("{PREFIX}{}", suffix(&name));
+    let mut sources = Vec::new();
+    if with_api {
+        sources.push(VolumeProjection {
+            service_account_token: Some(ServiceAccountTokenProjection {
+                path: "token".into(),
+                expiration_seconds: Some(TOKEN_SECONDS),
+                audience: None,
+            }),
+            ..Default::default()
+        });
+        sources.push(VolumeProjection {
+            config_map: Some(ConfigMapProjection {
+                name: ROOT_CA_CONFIG_MAP.into(),
+                items: Some(vec![KeyToPath {
+                    key: "ca.crt".into(),
+                    path: "ca.crt".into(),
+                    mode: None,
+                }]),
+                optional: None,
+            }),
+            ..Default::default()
+        });
+    }
+    sources.push(VolumeProjection {
+        downward_api: Some(DownwardAPIProjection {
+            items: Some(vec![DownwardAPIVolumeFile {
+                path: "namespace".into(),
+                field_ref: Some(ObjectFieldSelector {
+                    api_version: Some("v1".into()),
+                    field_path: "metadata.namespace".into(),
+                }),
+                ..Default::default()
+            }]),
+        }),
+        ..Default::default()
+    });
     spec.volumes.get_or_insert_default().push(Volume {
         name: volume.clone(),
         projected: Some(ProjectedVolumeSource {
             default_mode: Some(0o644),
-            sources: Some(vec![VolumeProjection {
-                downward_api: Some(DownwardAPIProjection {
-                    items: Some(vec![DownwardAPIVolumeFile {
-                        path: "namespace".into(),
-                        field_ref: Some(ObjectFieldSelector {
-                            api_version: Some("v1".into()),
-                            field_path: "metadata.namespace".into(),
-                        }),
-                        ..Default::default()
-                    }]),
-                }),
-                ..Default::default()
-            }]),
+            sources: Some(sources),
         }),
         ..Default::default()
     });
@@ -97,8 +149,8 @@ mod tests {
         let mut p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": {
             "initContainers": [{"name": "i", "image": "busybox"}],
             "containers": [{"name": "a", "image": "busybox"}]}}));
-        inject(&mut p);
-        inject(&mut p);
+        inject(&mut p, false);
+        inject(&mut p, false);
         let spec = p.spec.as_ref().expect("spec");
         let volumes = spec.volumes.as_ref().expect("volumes");
         assert_eq!(volumes.len(), 1);
@@ -116,11 +168,32 @@ mod tests {
     }
 
     #[test]
+    fn with_an_api_server_the_token_and_ca_come_first() {
+        let mut p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "a", "image": "busybox"}]}}));
+        inject(&mut p, true);
+        let volumes = p.spec.and_then(|s| s.volumes).expect("volumes");
+        let sources = volumes[0]
+            .projected
+            .as_ref()
+            .and_then(|p| p.sources.clone())
+            .expect("sources");
+        let token = sources[0].service_account_token.as_ref().expect("token");
+        assert_eq!(
+            (token.path.as_str(), token.expiration_seconds),
+            ("token", Some(3607))
+        );
+        let ca = sources[1].config_map.as_ref().expect("ca");
+        assert_eq!(ca.name, ROOT_CA_CONFIG_MAP);
+        assert!(sources[2].downward_api.is_some());
+    }
+
+    #[test]
     fn a_pod_may_opt_out() {
         let mut p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": {
             "automountServiceAccountToken": false,
             "containers": [{"name": "a", "image": "busybox"}]}}));
-        inject(&mut p);
+        inject(&mut p, true);
         assert!(p.spec.expect("spec").volumes.is_none());
     }
 }

@@ -82,6 +82,7 @@ fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
             state_dir: state_dir(),
             keep_volumes: false,
             services: Default::default(),
+            tokens: None,
         },
     );
     Run {
@@ -590,6 +591,7 @@ async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
             state_dir: state.clone(),
             keep_volumes: false,
             services: Default::default(),
+            tokens: None,
         },
     );
     tokio::time::sleep(secs(3)).await;

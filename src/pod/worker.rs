@@ -90,6 +90,8 @@ pub struct KubeletConfig {
     pub keep_volumes: bool,
     /// The Services whose variables the containers get.
     pub services: Arc<crate::net::services::Services>,
+    /// The API server's TokenRequest for service account tokens (`wpod serve`).
+    pub tokens: Option<Arc<dyn crate::plan::service_account::TokenIssuer>>,
 }
 
 /// The kubelet's minimumGracePeriodInSeconds: a graceful stop never kills sooner than this after
@@ -672,6 +674,7 @@ impl PodWorker {
         PodFacts {
             pod_ip: self.pod_ip.clone(),
             service_env: self.config.services.env(&self.plan.namespace, links),
+            tokens: self.config.tokens.clone(),
         }
     }
 

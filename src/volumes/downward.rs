@@ -9,12 +9,14 @@ use crate::node::{HOST_IP, NODE_NAME};
 use crate::plan::PodPlan;
 
 /// What the kubelet knows about the pod beyond its plan.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct PodFacts {
     /// The pod's IP, once a network gives it one; empty until then.
     pub pod_ip: Option<String>,
     /// The variables of the Services the pod sees (`<NAME>_SERVICE_HOST`, ...).
     pub service_env: Vec<(String, String)>,
+    /// The API server's TokenRequest, when there is one (`wpod serve`).
+    pub tokens: Option<std::sync::Arc<dyn crate::plan::service_account::TokenIssuer>>,
 }
 
 /// The value of a `fieldRef`, or an error message for a field the kubelet does not know.

@@ -201,6 +201,9 @@ fn setup_one(
                     p.default_mode,
                 )?);
             }
+            if let Some(t) = &s.service_account_token {
+                files.push(token_file(plan, facts, t, p.default_mode)?);
+            }
         }
         write_files(&dir, &files)?;
         return Ok(read_only(dir));
@@ -218,6 +221,41 @@ fn setup_one(
         read_only: false,
         size_limit,
     })
+}
+
+/// A `serviceAccountToken` projection: a token the API server issues for the pod's service
+/// account, as the kubelet requests one with a TokenRequest.
+fn token_file(
+    plan: &PodPlan,
+    facts: &PodFacts,
+    t: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+    default_mode: Option<i32>,
+) -> Result<File, String> {
+    use crate::plan::service_account::TokenRequest;
+    let Some(issuer) = &facts.tokens else {
+        return Err(format!(
+            "a serviceAccountToken projection ({}) needs an API server to issue the token: \
+             `wpod run` has none; run the pod with `wpod serve` and kubectl, or drop the source",
+            t.path
+        ));
+    };
+    let spec = plan.manifest.spec.as_ref();
+    let account = spec
+        .and_then(|s| s.service_account_name.as_deref())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default");
+    let seconds = t.expiration_seconds.unwrap_or(3600).max(0) as u64;
+    let token = issuer.issue(&TokenRequest {
+        namespace: &plan.namespace,
+        pod: &plan.name,
+        pod_uid: &plan.uid,
+        service_account: account,
+        audience: t.audience.as_deref().filter(|a| !a.is_empty()),
+        expiration: std::time::Duration::from_secs(seconds),
+    })?;
+    // The kubelet writes tokens 0600 unless the pod sets a mode (here the projection's).
+    let mode = default_mode.map_or(0o600, |m| m as u32 & 0o777);
+    Ok((t.path.clone(), token.into_bytes(), mode))
 }
 
 /// A file to project: path relative to the volume, contents, mode.

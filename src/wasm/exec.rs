@@ -10,15 +10,13 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncReadExt as _;
 
 use super::process::stdio::{self, Input, Output, PipeIn, PipeOut, ReadEnd, Stdio};
 use super::process::tty::Terminal;
 use super::{Guest, Program, Role, WasmEngine};
 use crate::net::cluster::NODE_IP;
 use crate::net::netns::{NetError, Netns};
-use crate::net::pipe::{Read as PipeRead, Room as PipeRoom};
 use crate::runtime::{
     ExecRequest, ExecResult, ExecSession, LogSink, MAX_EXEC_OUTPUT, PodStream, Result,
     RuntimeError, Stream, TermSize,
@@ -275,48 +273,6 @@ fn bridge(
         other => anyhow::anyhow!("connecting to {to}: {other:?}").into(),
     })?;
     let (near, far) = tokio::io::duplex(64 * 1024);
-    let (mut far_rx, mut far_tx) = tokio::io::split(far);
-    let (to_pod, from_pod) = (conn.tx, conn.rx);
-    tokio::spawn(async move {
-        let upstream = async {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match far_rx.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut data = Bytes::copy_from_slice(&buf[..n]);
-                        while !data.is_empty() {
-                            match to_pod.room() {
-                                PipeRoom::Bytes(0) => to_pod.wait_writable().await,
-                                PipeRoom::Bytes(room) => {
-                                    let chunk = data.split_to(room.min(data.len()));
-                                    to_pod.write(chunk);
-                                }
-                                PipeRoom::Closed | PipeRoom::Reset => return,
-                            }
-                        }
-                    }
-                }
-            }
-            to_pod.close_write();
-        };
-        let downstream = async {
-            loop {
-                from_pod.wait_readable().await;
-                match from_pod.read(usize::MAX) {
-                    PipeRead::Data(b) => {
-                        if far_tx.write_all(&b).await.is_err() {
-                            break;
-                        }
-                    }
-                    PipeRead::Empty => {}
-                    PipeRead::Eof => break,
-                }
-            }
-            from_pod.close_read();
-            let _ = far_tx.shutdown().await;
-        };
-        tokio::join!(upstream, downstream);
-    });
+    tokio::spawn(crate::net::pipe::splice(conn.tx, conn.rx, far));
     Ok(Box::new(near))
 }

@@ -6,6 +6,7 @@ mod cache_integrity;
 mod confinement;
 mod escape_paths;
 mod images;
+mod in_cluster;
 mod lifecycle;
 mod net;
 mod output;

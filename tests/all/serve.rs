@@ -470,7 +470,12 @@ fn the_node_its_namespaces_and_their_service_accounts_are_served() {
     );
     assert!(ok, "{out}{err}");
     let (_, cms, _) = kubectl(&config, &["get", "cm", "-n", "demo", "-o", "name"]);
-    assert_eq!(cms.trim(), "configmap/kept");
+    // Every namespace also has the cluster CA's ConfigMap, as the root-ca-cert-publisher makes it.
+    assert_eq!(
+        cms.trim(),
+        "configmap/kept\nconfigmap/kube-root-ca.crt",
+        "{cms}"
+    );
 
     wait_for("the late line", || {
         kubectl(&config, &["logs", "-n", "demo", "talker"])

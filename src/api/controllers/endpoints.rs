@@ -146,6 +146,8 @@ fn sync(api: &Api, svc: &Value, pods: &[Value]) -> Service {
         listed.sort_by(|a, b| a.1.pod.cmp(&b.1.pod));
         write_endpoints(api, svc, &ports, &listed);
         write_slices(api, svc, &ports, &listed);
+    } else if ns == "default" && name == "kubernetes" && api.ca_pem.is_some() {
+        endpoints.push(api_server(api, &ports));
     }
     Service {
         namespace: ns.to_string(),
@@ -158,6 +160,50 @@ fn sync(api: &Api, svc: &Value, pods: &[Value]) -> Service {
             .pointer("/spec/externalName")
             .and_then(Value::as_str)
             .map(str::to_string),
+    }
+}
+
+/// `default/kubernetes` has no selector: the API server keeps its endpoints itself (upstream's
+/// endpoint reconciler), the address it serves pods on.
+fn api_server(api: &Api, ports: &[(ServicePort, Value)]) -> Endpoint {
+    let ip = crate::net::cluster::NODE_IP;
+    let port = crate::api::IN_CLUSTER_PORT;
+    let port_list: Vec<Value> = ports
+        .iter()
+        .map(|(p, _)| json!({"name": p.name, "port": port, "protocol": protocol(p)}))
+        .collect();
+    let subsets = json!([{"addresses": [{"ip": ip.to_string()}], "ports": port_list}]);
+    let k = key("endpoints", "default", "kubernetes");
+    let current = api.store.get(&k);
+    if current.as_ref().and_then(|c| c.get("subsets")) != Some(&subsets) {
+        let object = json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": subsets});
+        let _ = match current {
+            Some(mut current) => {
+                current["subsets"] = object["subsets"].clone();
+                api.store.update(k, current, None)
+            }
+            None => api.store.create(k, stamp(object)),
+        };
+    }
+    let k = key("endpointslices", "default", "kubernetes");
+    if api.store.get(&k).is_none() {
+        let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip.to_string()], "conditions": {"ready": true}}],
+            "ports": port_list});
+        let _ = api.store.create(k, stamp(slice));
+    }
+    Endpoint {
+        ip,
+        pod: "kube-apiserver".into(),
+        ready: true,
+        hostname: None,
+        targets: vec![Some(port); ports.len()],
     }
 }
 

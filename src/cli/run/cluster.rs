@@ -103,6 +103,7 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             state_dir,
             keep_volumes: args.keep_volumes,
             services: cluster.services.clone(),
+            tokens: None,
         },
     ));
     let noted = printer.clone();

@@ -155,7 +155,10 @@ pub fn source(checker: &mut Checker<'_>, path: &str, volume: &Volume, containers
             let value = serde_json::to_value(s).unwrap_or_default();
             let n = value.as_object().map_or(0, |o| o.len());
             if n == 0 {
-                checker.required(&sp, "set one of `configMap`, `secret` or `downwardAPI`");
+                checker.required(
+                    &sp,
+                    "set one of `configMap`, `secret`, `downwardAPI` or `serviceAccountToken`",
+                );
             } else if n > 1 {
                 checker.push(
                     &sp,
@@ -191,6 +194,24 @@ pub fn source(checker: &mut Checker<'_>, path: &str, volume: &Volume, containers
                     d.items.as_deref().unwrap_or_default(),
                     containers,
                 );
+            }
+            if let Some(t) = &s.service_account_token {
+                let tp = format!("{sp}.serviceAccountToken");
+                if t.path.is_empty() {
+                    checker.required(&format!("{tp}.path"), "name the token's file");
+                }
+                let min = crate::plan::service_account::MIN_TOKEN_SECONDS;
+                if let Some(e) = t.expiration_seconds
+                    && !(min..=1 << 32).contains(&e)
+                {
+                    checker.push(
+                        &format!("{tp}.expirationSeconds"),
+                        format!(
+                            "may not be less than {min} seconds (10 minutes) nor more than 2^32"
+                        ),
+                        None,
+                    );
+                }
             }
         }
     }

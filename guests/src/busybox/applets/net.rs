@@ -1,9 +1,9 @@
 //! Network applets: `wget`, `nc`, `nslookup`, `hostname`.
 //!
-//! They use std::net only (on wasm32-wasip2 that is wasi:sockets). `nc` cannot run two copies at
-//! once without threads, so on every platform it first sends all of stdin, half-closes the
-//! connection, then copies the socket to stdout until EOF (or the `-w` timeout): enough for the
-//! usual `echo ... | nc host port` and `nc -l -p PORT` one-shot servers, not for interactive chat.
+//! They use std::net only (on wasm32-wasip2 that is wasi:sockets). `nc` relays both directions
+//! at once when its stdin is the container's (an interactive session, a TLS handshake through
+//! `kubectl exec -i`), waiting on both with poll(2) as busybox's does; with a file or a pipe of
+//! the shell as stdin it first sends all of it, half-closes, then copies the socket to stdout.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -528,6 +528,10 @@ pub fn nc(ctx: &mut Ctx, args: &[String]) -> i32 {
             }
         }
     };
+    if matches!(ctx.stdin, crate::io::Fd::Stdin) {
+        let r = duplex(ctx, stream, timeout);
+        return finish(ctx, "nc", r);
+    }
     let r = (|| -> io::Result<i32> {
         let mut s = stream;
         // 1. stdin to the socket, then half-close.
@@ -567,6 +571,95 @@ pub fn nc(ctx: &mut Ctx, args: &[String]) -> i32 {
         Ok(0)
     })();
     finish(ctx, "nc", r)
+}
+
+/// Copies stdin to the socket and the socket to stdout as each has data, until the peer closes
+/// (or is silent for `timeout`); stdin's EOF half-closes the connection.
+fn duplex(ctx: &Ctx, mut s: TcpStream, timeout: Option<Duration>) -> io::Result<i32> {
+    use std::os::fd::AsRawFd as _;
+    s.set_nonblocking(true)?;
+    let mut out = crate::io::Output(ctx.stdout.clone());
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut stdin_open = true;
+    let wait_ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: 0,
+                events: if stdin_open { libc::POLLIN } else { 0 },
+                revents: 0,
+            },
+        ];
+        // SAFETY: `fds` is a valid array of pollfd structs for the call's duration.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        if ready == 0 {
+            return Ok(0);
+        }
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fds[1].revents != 0 {
+            let n = ctx.stdin.read(&mut buf)?;
+            if n == 0 {
+                stdin_open = false;
+                let _ = s.shutdown(Shutdown::Write);
+            } else if send_all(&mut s, &buf[..n]).is_err() {
+                stdin_open = false;
+            }
+        }
+        if fds[0].revents != 0 {
+            match s.read(&mut buf) {
+                Ok(0) => return Ok(0),
+                Ok(n) => {
+                    out.write_all(&buf[..n])?;
+                    out.flush()?;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(0),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Writes all of `data` to a non-blocking socket, waiting for room with poll(2).
+fn send_all(s: &mut TcpStream, mut data: &[u8]) -> io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    while !data.is_empty() {
+        match s.write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                let mut fd = libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the call's duration.
+                unsafe { libc::poll(&mut fd, 1, -1) };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

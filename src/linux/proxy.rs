@@ -11,13 +11,9 @@
 //! kube-dns address from the same table.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{RData, Record, RecordType};
 
 use super::publish::{connect_from, request_socket};
 use super::{NodeSlot, helper, nft, node_call_with, node_socket};
@@ -25,11 +21,6 @@ use crate::net::Cluster;
 use crate::net::cluster::{NODE_IP, NodeConn};
 use crate::net::netns::Proto;
 use crate::net::services::{DNS_IP, Route};
-
-/// How long a DNS answer may be cached (CoreDNS' default for cluster records).
-const TTL: u32 = 5;
-/// The largest DNS message over UDP without EDNS.
-const UDP_MAX: usize = 512;
 
 /// Starts the cluster DNS on a UDP socket of the node's network (`dns`, bound before the first
 /// pod starts, so its first lookup finds it), then keeps the node's Service data path in step
@@ -209,7 +200,7 @@ async fn serve_dns(socket: tokio::net::UdpSocket, cluster: Arc<Cluster>) {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             return;
         };
-        if let Some(reply) = answer(&buf[..n], &cluster) {
+        if let Some(reply) = crate::net::dns::answer(&buf[..n], &cluster.services) {
             let _ = socket.send_to(&reply, from).await;
         }
     }
@@ -239,46 +230,4 @@ fn bind_udp(fd: &OwnedFd, addr: SocketAddrV4) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
-}
-
-/// The reply to one query: A records of Services and pods in the cluster domain, NXDOMAIN for
-/// other names (wpod forwards nothing outside the cluster), nothing for what does not parse.
-fn answer(query: &[u8], cluster: &Cluster) -> Option<Vec<u8>> {
-    let request = Message::from_vec(query).ok()?;
-    if request.metadata.message_type != MessageType::Query {
-        return None;
-    }
-    let mut reply = Message::response(request.metadata.id, request.metadata.op_code);
-    reply.metadata.recursion_desired = request.metadata.recursion_desired;
-    reply.metadata.authoritative = true;
-    if request.metadata.op_code != OpCode::Query || request.queries.len() != 1 {
-        reply.metadata.response_code = ResponseCode::NotImp;
-        return reply.to_vec().ok();
-    }
-    let question = request.queries[0].clone();
-    let name = question.name().to_ascii();
-    // The name comes fully qualified: the client's resolver applied its search path.
-    let found: Option<Vec<Ipv4Addr>> = cluster.services.resolve_fqdn(&name);
-    match found {
-        Some(ips) => {
-            if question.query_type() == RecordType::A {
-                for ip in ips {
-                    reply.add_answer(Record::from_rdata(
-                        question.name().clone(),
-                        TTL,
-                        RData::A(A(ip)),
-                    ));
-                }
-            }
-        }
-        None => reply.metadata.response_code = ResponseCode::NXDomain,
-    }
-    reply.add_query(question);
-    let bytes = reply.to_vec().ok()?;
-    if bytes.len() > UDP_MAX {
-        let mut truncated = Message::response(request.metadata.id, request.metadata.op_code);
-        truncated.metadata.truncation = true;
-        return truncated.to_vec().ok();
-    }
-    Some(bytes)
 }

@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod cluster;
+pub mod dns;
 pub mod host;
 pub mod netns;
 pub mod pipe;

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::cluster::Cluster;
 use super::pipe::Pipe;
-use super::services::Route;
+use super::services::{DNS_IP, Route};
 
 /// Linux's default ephemeral port range.
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
@@ -420,6 +420,15 @@ impl Netns {
         to: SocketAddrV4,
         data: Bytes,
     ) -> Result<(), NetError> {
+        if to == SocketAddrV4::new(DNS_IP, 53)
+            && let Some(cluster) = self.cluster()
+        {
+            // The cluster DNS answers at once, from its address, as CoreDNS behind kube-dns does.
+            if let Some(reply) = super::dns::answer(&data, &cluster.services) {
+                self.deliver_udp(from, Bytes::from(reply), to);
+            }
+            return Ok(());
+        }
         let (to, _) = self.translate(to, Proto::Udp, *from.ip())?;
         let target = self.route(*to.ip())?;
         let s = target.lock();
@@ -437,6 +446,19 @@ impl Netns {
             ep.deliver(data, from);
         }
         Ok(())
+    }
+
+    /// Hands a datagram from `source` to this namespace's socket bound to `to`.
+    fn deliver_udp(&self, to: SocketAddrV4, data: Bytes, source: SocketAddrV4) {
+        let s = self.lock();
+        let found = s
+            .udp
+            .values()
+            .filter(|e| e.addr.port() == to.port())
+            .find(|e| overlaps(*e.addr.ip(), *to.ip()));
+        if let Some(ep) = found {
+            ep.deliver(data, source);
+        }
     }
 
     /// The pod is going away: listeners close, new binds fail.

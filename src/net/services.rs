@@ -319,6 +319,53 @@ impl Services {
         lookup(&self.lock(), &name, 0)
     }
 
+    /// The SRV records of a fully qualified `_<port>._<proto>.<svc>.<ns>.svc.<domain>`: a named
+    /// port of a Service, pointing at its name (ClusterIP) or at each ready pod (headless, by
+    /// `hostname` or dashed address, on the pod's port), each with its address.
+    pub fn srv(&self, name: &str) -> Option<Vec<SrvRecord>> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        let rest = name.strip_suffix(CLUSTER_DOMAIN)?.strip_suffix('.')?;
+        let [port, proto, svc, ns, "svc"] = rest.split('.').collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        let (port, proto) = (port.strip_prefix('_')?, proto.strip_prefix('_')?);
+        let t = self.lock();
+        let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
+        let index = s.ports.iter().position(|p| {
+            p.name.as_deref() == Some(port)
+                && matches!(
+                    (p.protocol, proto),
+                    (Proto::Tcp, "tcp") | (Proto::Udp, "udp")
+                )
+        })?;
+        let service_name = format!("{svc}.{ns}.svc.{CLUSTER_DOMAIN}.");
+        let records: Vec<SrvRecord> = match s.cluster_ip {
+            Some(ip) => vec![SrvRecord {
+                port: s.ports[index].port,
+                target: service_name,
+                ip,
+                weight: 100,
+            }],
+            None => {
+                let ready: Vec<(&Endpoint, u16)> = s
+                    .ready()
+                    .filter_map(|e| Some((e, e.targets.get(index).copied().flatten()?)))
+                    .collect();
+                let weight = u16::try_from(100 / ready.len().max(1)).unwrap_or(100);
+                ready
+                    .into_iter()
+                    .map(|(e, port)| SrvRecord {
+                        port,
+                        target: format!("{}.{service_name}", endpoint_label(e)),
+                        ip: e.ip,
+                        weight,
+                    })
+                    .collect()
+            }
+        };
+        (!records.is_empty()).then_some(records)
+    }
+
     /// The variables the kubelet sets for the Services of `namespace` (and for `kubernetes` of
     /// the default namespace in every pod), `service_links` false leaving out all but that one.
     pub fn env(&self, namespace: &str, service_links: bool) -> Vec<(String, String)> {
@@ -336,6 +383,23 @@ impl Services {
         }
         env
     }
+}
+
+/// One SRV answer: the port, the target name (fully qualified) and its address.
+pub struct SrvRecord {
+    pub port: u16,
+    pub target: String,
+    pub ip: Ipv4Addr,
+    /// CoreDNS shares 100 among the records of one name.
+    pub weight: u16,
+}
+
+/// A headless Service's name for an endpoint: its pod's `hostname` under this subdomain, or its
+/// address with dashes, as CoreDNS names endpoints.
+fn endpoint_label(e: &Endpoint) -> String {
+    e.hostname
+        .clone()
+        .unwrap_or_else(|| e.ip.to_string().replace('.', "-"))
 }
 
 /// `default/kubernetes`, the API server's Service, as every cluster has it.
@@ -399,7 +463,7 @@ fn lookup(t: &Table, name: &str, depth: usize) -> Option<Vec<Ipv4Addr>> {
             let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
             s.endpoints
                 .iter()
-                .find(|e| e.hostname.as_deref() == Some(*host))
+                .find(|e| endpoint_label(e) == *host)
                 .map(|e| vec![e.ip])
         }
         // `a-b-c-d.ns.pod`: any address of the pod network, as CoreDNS' `pods insecure` answers.

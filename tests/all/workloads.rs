@@ -672,3 +672,63 @@ fn dns_policy_and_dns_config_make_the_resolv_conf() {
         );
     });
 }
+
+const SRV: &str = r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  hostname: web-0
+  subdomain: db
+  restartPolicy: Never
+  containers:
+  - {name: c, image: busybox, command: [sleep, "3"], ports: [{containerPort: 8080, name: http}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "sleep 1; nslookup -type=srv _http._tcp.web; nslookup -type=srv _http._tcp.db.default.svc.cluster.local; nslookup -type=srv _nope._tcp.web || echo nxdomain"]
+"#;
+
+/// SRV records for named ports: the ClusterIP Service's name with the Service port, each ready
+/// pod of a headless Service by hostname with its own port; a query the search path applies to.
+#[test]
+fn srv_records_name_the_named_ports_on_both_backends() {
+    on_backends(|backend| {
+        let r = run_on(backend, SRV);
+        assert_eq!(r.code, 0, "{backend}: {r:?}");
+        let said = output_of(&r.stdout, "client/c");
+        assert!(
+            said.contains("_http._tcp.web.default.svc.cluster.local\tservice = 0 100 80 web.default.svc.cluster.local\n"),
+            "{backend}: {said}"
+        );
+        assert!(
+            said.contains("_http._tcp.db.default.svc.cluster.local\tservice = 0 100 8080 web-0.db.default.svc.cluster.local\n"),
+            "{backend}: {said}"
+        );
+        assert!(
+            said.contains("** server can't find _nope._tcp.web: NXDOMAIN\n"),
+            "{backend}: {said}"
+        );
+        assert!(said.ends_with("nxdomain\n"), "{backend}: {said}");
+    });
+}

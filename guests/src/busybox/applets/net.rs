@@ -103,11 +103,29 @@ fn nameserver() -> String {
 pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
     let ops: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let Some(name) = ops.first() else {
-        ctx.error("nslookup", "usage: nslookup HOST [DNS_SERVER]");
+        ctx.error(
+            "nslookup",
+            "usage: nslookup [-type=a|srv] HOST [DNS_SERVER]",
+        );
         return 1;
     };
     let server = ops.get(1).map(|s| s.to_string()).unwrap_or_else(nameserver);
     let mut s = format!("Server:\t\t{server}\nAddress:\t{server}:53\n\n");
+    let kind = args
+        .iter()
+        .find_map(|a| a.strip_prefix("-type=").or_else(|| a.strip_prefix("-q=")))
+        .map(str::to_ascii_lowercase);
+    match kind.as_deref() {
+        None | Some("a") => {}
+        Some("srv") => return srv_lookup(ctx, name, &server, s),
+        Some(other) => {
+            ctx.error(
+                "nslookup",
+                format!("unsupported query type {other} (a, srv)"),
+            );
+            return 1;
+        }
+    }
     let addrs = match resolve(name, 0) {
         Ok(a) if !a.is_empty() => a,
         _ => {
@@ -128,6 +146,145 @@ pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
     }
     ctx.write_out(s.as_bytes());
     0
+}
+
+/// The resolv.conf's search domains and ndots (the kubelet's are `<ns>.svc.cluster.local
+/// svc.cluster.local cluster.local` and 5).
+fn search_path() -> (Vec<String>, usize) {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut searches = Vec::new();
+    let mut ndots = 1;
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("search" | "domain") => searches = words.map(str::to_string).collect(),
+            Some("options") => {
+                for o in words {
+                    if let Some(n) = o.strip_prefix("ndots:").and_then(|n| n.parse().ok()) {
+                        ndots = n;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (searches, ndots)
+}
+
+/// `nslookup -type=srv NAME`: an SRV query over UDP to the name server, through the search path
+/// as busybox's does, printed as busybox prints it.
+fn srv_lookup(ctx: &mut Ctx, name: &str, server: &str, mut s: String) -> i32 {
+    let (searches, ndots) = search_path();
+    let mut candidates = Vec::new();
+    if !name.ends_with('.') && name.matches('.').count() < ndots {
+        candidates.extend(searches.iter().map(|d| format!("{name}.{d}")));
+    }
+    candidates.push(name.trim_end_matches('.').to_string());
+    for fqdn in candidates {
+        match dns_srv(server, &fqdn) {
+            Ok(records) if !records.is_empty() => {
+                for (priority, weight, port, target) in records {
+                    s.push_str(&format!(
+                        "{fqdn}\tservice = {priority} {weight} {port} {target}\n"
+                    ));
+                }
+                s.push('\n');
+                ctx.write_out(s.as_bytes());
+                return 0;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                ctx.error("nslookup", format!("{server}: {e}"));
+                return 1;
+            }
+        }
+    }
+    s.push_str(&format!("** server can't find {name}: NXDOMAIN\n\n"));
+    ctx.write_out(s.as_bytes());
+    1
+}
+
+/// One SRV query: (priority, weight, port, target) of each answer; empty for NXDOMAIN.
+fn dns_srv(server: &str, name: &str) -> io::Result<Vec<(u16, u16, u16, String)>> {
+    const SRV: u16 = 33;
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let mut query = vec![0x77, 0x70, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        let len = u8::try_from(label.len()).map_err(|_| bad("label too long"))?;
+        query.push(len);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 33, 0, 1]);
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    socket.send_to(&query, (server, 53))?;
+    // Waits with poll(2): wasi-libc has no receive timeout for UDP sockets.
+    socket.set_nonblocking(true)?;
+    let mut fd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&socket),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call's duration.
+    if unsafe { libc::poll(&mut fd, 1, 5000) } <= 0 {
+        return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
+    }
+    let mut buf = [0u8; 4096];
+    let n = socket.recv(&mut buf)?;
+    let m = &buf[..n];
+    if m.len() < 12 || m[..2] != query[..2] {
+        return Err(bad("not an answer to the query"));
+    }
+    let u16_at = |i: usize| -> io::Result<u16> {
+        m.get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| bad("truncated answer"))
+    };
+    if m[3] & 0x0f != 0 {
+        return Ok(Vec::new());
+    }
+    let answers = u16_at(6)?;
+    let (_, mut at) = dns_name(m, 12)?;
+    at += 4;
+    let mut records = Vec::new();
+    for _ in 0..answers {
+        let (_, after) = dns_name(m, at)?;
+        let (kind, len) = (u16_at(after)?, usize::from(u16_at(after + 8)?));
+        let data = after + 10;
+        if kind == SRV {
+            let (target, _) = dns_name(m, data + 6)?;
+            records.push((u16_at(data)?, u16_at(data + 2)?, u16_at(data + 4)?, target));
+        }
+        at = data + len;
+    }
+    Ok(records)
+}
+
+/// The (possibly compressed) name at `at`, and where the record continues after it.
+fn dns_name(m: &[u8], mut at: usize) -> io::Result<(String, usize)> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad name in the answer");
+    let mut labels: Vec<String> = Vec::new();
+    let mut end = None;
+    // Bounded: a pointer loop cannot hang the lookup.
+    for _ in 0..128 {
+        let len = *m.get(at).ok_or_else(bad)?;
+        match len {
+            0 => {
+                let name = labels.join(".");
+                return Ok((name, end.unwrap_or(at + 1)));
+            }
+            l if l & 0xc0 == 0xc0 => {
+                let low = *m.get(at + 1).ok_or_else(bad)?;
+                end.get_or_insert(at + 2);
+                at = usize::from(l & 0x3f) << 8 | usize::from(low);
+            }
+            l => {
+                let label = m.get(at + 1..at + 1 + usize::from(l)).ok_or_else(bad)?;
+                labels.push(String::from_utf8_lossy(label).into_owned());
+                at += 1 + usize::from(l);
+            }
+        }
+    }
+    Err(bad())
 }
 
 struct Url {

@@ -18,6 +18,7 @@ fn main() {
     println!("cargo:rerun-if-changed=guests/wit");
     println!("cargo:rerun-if-changed=wit/deps");
     println!("cargo:rerun-if-changed=guests/pause/pause.wat");
+    embed_lessons(&root, &out);
     let pause = wat::parse_file(root.join("guests/pause/pause.wat"))
         .unwrap_or_else(|e| panic!("guests/pause/pause.wat: {e}"));
     std::fs::write(out.join("pause.wasm"), pause).expect("writing pause.wasm");
@@ -45,6 +46,38 @@ fn main() {
             copy(&built, &out.join(format!("native-{guest}")));
         }
     }
+}
+
+/// `lessons.rs`: every lesson directory (`NN-slug`, in order) with its four files, for
+/// `include!` by src/lessons.rs.
+fn embed_lessons(root: &Path, out: &Path) {
+    println!("cargo:rerun-if-changed=lessons");
+    let dir = root.join("lessons");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            n.len() > 3 && n.as_bytes()[..2].iter().all(u8::is_ascii_digit) && &n[2..3] == "-"
+        })
+        .collect();
+    names.sort();
+    let mut code = String::from("&[\n");
+    for name in names {
+        let file = |f: &str| {
+            let path = dir.join(&name).join(f);
+            println!("cargo:rerun-if-changed={}", path.display());
+            format!("include_str!({:?})", path.display().to_string())
+        };
+        code.push_str(&format!(
+            "    Embedded {{ slug: {name:?}, lesson: {}, pod: {}, start: {}, solution: {} }},\n",
+            file("lesson.yaml"),
+            file("pod.yaml"),
+            file("start.yaml"),
+            file("solution.yaml")
+        ));
+    }
+    code.push_str("]\n");
+    std::fs::write(out.join("lessons.rs"), code).expect("writing lessons.rs");
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -7,6 +7,7 @@ pub mod console;
 pub mod expand;
 pub mod hostfs;
 pub mod images;
+pub mod lessons;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod manifest;

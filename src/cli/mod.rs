@@ -3,6 +3,7 @@
 mod describe;
 mod duration;
 mod images;
+mod lesson;
 mod namespaces;
 mod output;
 mod parity;
@@ -58,6 +59,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the kubeconfig of `wpod serve` (its data directory's `kubeconfig`)
     Kubeconfig(serve::KubeconfigArgs),
+    /// Lessons on what a pod is, in English and Chinese: read, run, and check your exercise
+    Lesson(lesson::LessonArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Images => images::list(),
         Command::Parity(args) => parity::parity(&args),
         Command::Kubeconfig(args) => serve::kubeconfig(args),
+        Command::Lesson(args) => lesson::lesson(args),
         Command::Run(args) => in_runtime(run::run(args)),
         Command::Serve(args) => in_runtime(serve::run(args)),
     };

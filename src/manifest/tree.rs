@@ -63,7 +63,7 @@ const MAX_REPLAYED_EVENTS: usize = 100_000;
 
 /// Limits that keep hostile input (alias bombs, deep nesting) cheap to refuse; a real
 /// Pod manifest is orders of magnitude below all of them.
-fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_aliases = MAX_ALIASES;
     budget.max_anchors = MAX_ALIASES;

@@ -7,6 +7,7 @@ mod confinement;
 mod escape_paths;
 mod images;
 mod in_cluster;
+mod lessons;
 mod lifecycle;
 mod net;
 mod output;

@@ -24,6 +24,7 @@ const HONOURED: &[&str] = &[
     "spec.activeDeadlineSeconds",
     "spec.terminationGracePeriodSeconds",
     "spec.hostname",
+    "spec.subdomain",
     "spec.nodeName",
     // The pod shares the machine's network (wasmtime-wasi's host sockets), as in Kubernetes.
     "spec.hostNetwork",

@@ -458,9 +458,13 @@ fn lookup(t: &Table, name: &str, depth: usize) -> Option<Vec<Ipv4Addr>> {
                 }
             }
         }
-        // `hostname.subdomain.ns.svc`: a pod named by its hostname under a headless Service.
+        // `hostname.subdomain.ns.svc`: a pod named by its hostname under a headless Service (a
+        // Service with a ClusterIP gives its endpoints no names).
         [host, svc, ns, "svc"] => {
             let s = t.services.get(&(ns.to_string(), svc.to_string()))?;
+            if s.cluster_ip.is_some() {
+                return None;
+            }
             s.endpoints
                 .iter()
                 .find(|e| endpoint_label(e) == *host)

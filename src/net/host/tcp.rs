@@ -469,9 +469,14 @@ impl HostTcpSocket for NetView<'_> {
             tx.close_write();
         }
         let (local, remote) = (*local, *remote);
+        let what = match how {
+            ShutdownType::Receive => "shutdown read",
+            ShutdownType::Send => "shutdown write (FIN)",
+            ShutdownType::Both => "shutdown read and write",
+        };
         self.ctx
             .trace
-            .event(|| format!("{} {local} -> {remote} shutdown {how:?}", self.ctx.label()));
+            .event(|| format!("{} {local} -> {remote} {what}", self.ctx.label()));
         Ok(())
     }
 

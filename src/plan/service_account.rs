@@ -20,8 +20,6 @@ const PREFIX: &str = "kube-api-access-";
 pub const ROOT_CA_CONFIG_MAP: &str = "kube-root-ca.crt";
 /// The token lifetime the admission plugin asks for (an hour and 7 s, as upstream's).
 const TOKEN_SECONDS: i64 = 3607;
-/// The shortest lifetime a projected token may ask for (the apiserver's validation).
-pub const MIN_TOKEN_SECONDS: i64 = 600;
 
 /// What the kubelet asks the API server for (a TokenRequest) to fill a `serviceAccountToken`
 /// projection.

@@ -9,6 +9,9 @@ use k8s_openapi::api::core::v1::{
 use super::Checker;
 use super::objects::config_key;
 
+/// The shortest lifetime a projected service account token may ask for (the apiserver's rule).
+const MIN_TOKEN_SECONDS: i64 = 600;
+
 /// The volume sources wpod provides; any other is mounted as an empty directory (with a warning).
 const SUPPORTED: &[&str] = &[
     "emptyDir",
@@ -200,7 +203,7 @@ pub fn source(checker: &mut Checker<'_>, path: &str, volume: &Volume, containers
                 if t.path.is_empty() {
                     checker.required(&format!("{tp}.path"), "name the token's file");
                 }
-                let min = crate::plan::service_account::MIN_TOKEN_SECONDS;
+                let min = MIN_TOKEN_SECONDS;
                 if let Some(e) = t.expiration_seconds
                     && !(min..=1 << 32).contains(&e)
                 {

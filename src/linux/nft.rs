@@ -6,9 +6,10 @@
 //! address . protocol . port jumps to one chain per Service port, which picks an endpoint
 //! chain (`numgen inc`, the round-robin the wasm backend and the userspace proxy use; ClientIP
 //! affinity first through a timed set per endpoint, as upstream's `affinity` sets), and each
-//! endpoint chain marks the packet for masquerading and DNATs it. Every Service connection is
-//! masqueraded to the node's address (kube-proxy's `--masquerade-all`): the pods share one
-//! bridge, so a reply sent straight back over it would miss the conntrack entry that undoes the
+//! endpoint chain marks the packet for masquerading and DNATs it. A `nodePort` is also an entry
+//! of the map, at the node's address (kube-proxy's nodeports), so pods reach it as on a node.
+//! Every Service connection is masqueraded to the node's address (kube-proxy's
+//! `--masquerade-all`): the pods share one bridge, so a reply sent straight back over it would miss the conntrack entry that undoes the
 //! DNAT. A port without a ready endpoint matches nothing and meets the Service range's local
 //! route, which refuses it as kube-proxy's REJECT does.
 //!
@@ -17,6 +18,7 @@
 
 use std::fmt::Write as _;
 
+use crate::net::cluster::NODE_IP;
 use crate::net::netns::Proto;
 use crate::net::services::Service;
 
@@ -69,6 +71,10 @@ pub fn ruleset(services: &[Service]) -> String {
             };
             let chain = format!("svc-{s}-{p}");
             map.push(format!("{ip} . {proto} . {} : goto {chain}", port.port));
+            // kube-proxy's nodeports: the node's own address at the node port, for the pods.
+            if let Some(node_port) = port.node_port {
+                map.push(format!("{NODE_IP} . {proto} . {node_port} : goto {chain}"));
+            }
             let _ = writeln!(chains, "add chain ip {TABLE} {chain}");
             let mut picks = Vec::new();
             for (e, (to, target)) in ready.iter().enumerate() {
@@ -153,7 +159,7 @@ mod tests {
                     name: Some("http".into()),
                     port: 80,
                     protocol: Proto::Tcp,
-                    node_port: None,
+                    node_port: Some(30080),
                 },
                 ServicePort {
                     name: Some("metrics".into()),
@@ -173,6 +179,10 @@ mod tests {
         let rules = ruleset(&[web(None)]);
         assert!(
             rules.contains("10.96.0.12 . tcp . 80 : goto svc-0-0"),
+            "{rules}"
+        );
+        assert!(
+            rules.contains("10.88.0.1 . tcp . 30080 : goto svc-0-0"),
             "{rules}"
         );
         // No endpoint declares the named target of port 9090: it refuses, so no entry.

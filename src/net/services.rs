@@ -243,24 +243,34 @@ impl Services {
         self.lock().services.values().cloned().collect()
     }
 
-    /// Chooses the endpoint of a new connection from `client` to `to`.
+    /// Chooses the endpoint of a new connection from `client` to `to`: a ClusterIP:port, or the
+    /// node's address at a Service's `nodePort`, as kube-proxy's nodeports chain DNATs it.
     pub fn route(&self, to: SocketAddrV4, proto: Proto, client: Ipv4Addr) -> Route {
-        if !is_service_ip(*to.ip()) {
+        let node = *to.ip() == super::cluster::NODE_IP;
+        if !is_service_ip(*to.ip()) && !node {
             return Route::Direct;
         }
         let mut guard = self.lock();
         let t = &mut *guard;
-        let Some(key) = t.by_ip.get(to.ip()) else {
-            return Route::Direct;
+        let serves = |p: &ServicePort| {
+            p.protocol == proto
+                && if node {
+                    p.node_port == Some(to.port())
+                } else {
+                    p.port == to.port()
+                }
         };
-        let Some(svc) = t.services.get(key) else {
-            return Route::Direct;
+        let found = if node {
+            t.services
+                .values()
+                .find_map(|svc| Some((svc, svc.ports.iter().position(serves)?)))
+        } else {
+            t.by_ip
+                .get(to.ip())
+                .and_then(|key| t.services.get(key))
+                .and_then(|svc| Some((svc, svc.ports.iter().position(serves)?)))
         };
-        let Some(index) = svc
-            .ports
-            .iter()
-            .position(|p| p.port == to.port() && p.protocol == proto)
-        else {
+        let Some((svc, index)) = found else {
             return Route::Direct;
         };
         let label = format!("svc/{}", svc.name);

@@ -1227,6 +1227,46 @@ spec:
 "#,
         "-- client/client: exited with code",
     ),
+    // A NodePort reached from a pod at the node's address (kube-proxy's nodeports), and a port of
+    // the node no Service has refusing.
+    s(
+        "node-port",
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: greeter}
+spec:
+  type: NodePort
+  selector: {app: greeter}
+  ports: [{port: 80, targetPort: 9000, nodePort: 31941}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: greeter, labels: {app: greeter}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo hello through the node port | nc -l -p 9000"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      sleep 1
+      nc 10.88.0.1 31941 < /dev/null
+      nc 10.88.0.1 31942 < /dev/null 2>/dev/null || echo refused
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.

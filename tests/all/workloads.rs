@@ -732,3 +732,55 @@ fn srv_records_name_the_named_ports_on_both_backends() {
         assert!(said.ends_with("nxdomain\n"), "{backend}: {said}");
     });
 }
+
+const NODE_PORT: &str = r#"apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: 31937}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: c, image: testkit, args: [serve, "0.0.0.0:8080", "hello through the node port"], ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "sleep 1; wget -q -O - http://10.88.0.1:31937/; wget -q -O - http://10.88.0.1:31938/ || echo refused"]
+"#;
+
+/// A pod reaches a NodePort Service at the node's address, as on a node (kube-proxy's
+/// nodeports); a port no Service has refuses.
+#[test]
+fn a_node_port_answers_at_the_node_address_inside_the_pod_network() {
+    on_backends(|backend| {
+        let s = Scratch::new("node-port");
+        let file = s.write("manifest.yaml", NODE_PORT);
+        let r = run_args(&[
+            "run",
+            "--color",
+            "never",
+            "--backend",
+            backend,
+            "--timeout",
+            "6s",
+            &file.to_string_lossy(),
+        ]);
+        let said = output_of(&r.stdout, "client/c");
+        assert_eq!(
+            said, "hello through the node port\nrefused\n",
+            "{backend}: {r:?}"
+        );
+    });
+}

@@ -337,12 +337,14 @@ impl Netns {
         if self.is_local(ip) {
             return cluster.netns_at(self.ip).ok_or(NetError::Down);
         }
-        cluster.netns_at(ip).ok_or(if ip == super::cluster::NODE_IP {
-            // The node is always there; a port of it nothing serves refuses.
-            NetError::ConnectionRefused
-        } else {
-            NetError::RemoteUnreachable
-        })
+        cluster
+            .netns_at(ip)
+            .ok_or(if ip == super::cluster::NODE_IP {
+                // The node is always there; a port of it nothing serves refuses.
+                NetError::ConnectionRefused
+            } else {
+                NetError::RemoteUnreachable
+            })
     }
 
     /// Where a packet to `to` goes: a Service's address becomes one of its endpoints, as

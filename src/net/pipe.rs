@@ -174,6 +174,10 @@ where
     let upstream = async {
         let mut buf = vec![0u8; 64 * 1024];
         'reading: loop {
+            // A pod that closed its end takes nothing more: stop reading the host.
+            if to_pod.room() == Room::Reset {
+                break;
+            }
             let n = match host_rx.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,

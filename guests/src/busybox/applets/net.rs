@@ -88,18 +88,6 @@ pub fn hostname(ctx: &mut Ctx, args: &[String]) -> i32 {
     0
 }
 
-fn nameserver() -> String {
-    std::fs::read_to_string("/etc/resolv.conf")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .filter_map(|l| l.trim().strip_prefix("nameserver"))
-                .map(|v| v.trim().to_string())
-                .next()
-        })
-        .unwrap_or_else(|| "127.0.0.1".into())
-}
-
 pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
     let ops: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let Some(name) = ops.first() else {
@@ -109,7 +97,10 @@ pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
         );
         return 1;
     };
-    let server = ops.get(1).map(|s| s.to_string()).unwrap_or_else(nameserver);
+    let conf = resolv_conf();
+    let server = ops
+        .get(1)
+        .map_or(conf.nameserver.clone(), |s| s.to_string());
     let mut s = format!("Server:\t\t{server}\nAddress:\t{server}:53\n\n");
     let kind = args
         .iter()
@@ -117,7 +108,7 @@ pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
         .map(str::to_ascii_lowercase);
     match kind.as_deref() {
         None | Some("a") => {}
-        Some("srv") => return srv_lookup(ctx, name, &server, s),
+        Some("srv") => return srv_lookup(ctx, name, &server, &conf, s),
         Some(other) => {
             ctx.error(
                 "nslookup",
@@ -148,36 +139,50 @@ pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> i32 {
     0
 }
 
-/// The resolv.conf's search domains and ndots (the kubelet's are `<ns>.svc.cluster.local
-/// svc.cluster.local cluster.local` and 5).
-fn search_path() -> (Vec<String>, usize) {
+/// What /etc/resolv.conf says: the first name server, the search domains and ndots (the
+/// kubelet's are 10.96.0.10, `<ns>.svc.cluster.local svc.cluster.local cluster.local` and 5).
+struct ResolvConf {
+    nameserver: String,
+    searches: Vec<String>,
+    ndots: usize,
+}
+
+fn resolv_conf() -> ResolvConf {
     let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut searches = Vec::new();
-    let mut ndots = 1;
+    let mut conf = ResolvConf {
+        nameserver: String::new(),
+        searches: Vec::new(),
+        ndots: 1,
+    };
     for line in text.lines() {
         let mut words = line.split_whitespace();
         match words.next() {
-            Some("search" | "domain") => searches = words.map(str::to_string).collect(),
+            Some("nameserver") if conf.nameserver.is_empty() => {
+                conf.nameserver = words.next().unwrap_or_default().to_string();
+            }
+            Some("search" | "domain") => conf.searches = words.map(str::to_string).collect(),
             Some("options") => {
                 for o in words {
                     if let Some(n) = o.strip_prefix("ndots:").and_then(|n| n.parse().ok()) {
-                        ndots = n;
+                        conf.ndots = n;
                     }
                 }
             }
             _ => {}
         }
     }
-    (searches, ndots)
+    if conf.nameserver.is_empty() {
+        conf.nameserver = "127.0.0.1".into();
+    }
+    conf
 }
 
 /// `nslookup -type=srv NAME`: an SRV query over UDP to the name server, through the search path
 /// as busybox's does, printed as busybox prints it.
-fn srv_lookup(ctx: &mut Ctx, name: &str, server: &str, mut s: String) -> i32 {
-    let (searches, ndots) = search_path();
+fn srv_lookup(ctx: &mut Ctx, name: &str, server: &str, conf: &ResolvConf, mut s: String) -> i32 {
     let mut candidates = Vec::new();
-    if !name.ends_with('.') && name.matches('.').count() < ndots {
-        candidates.extend(searches.iter().map(|d| format!("{name}.{d}")));
+    if !name.ends_with('.') && name.matches('.').count() < conf.ndots {
+        candidates.extend(conf.searches.iter().map(|d| format!("{name}.{d}")));
     }
     candidates.push(name.trim_end_matches('.').to_string());
     for fqdn in candidates {

@@ -290,7 +290,9 @@ fn run(applet: &str, args: &[String]) -> Result<u8, String> {
                     .append(true)
                     .open(file)
                     .map_err(|e| io_err(file, e))?;
-                writeln!(f, "line {i}").map_err(|e| io_err(file, e))?;
+                // One write per line, as a logger does: a follower never sees half of one.
+                f.write_all(format!("line {i}\n").as_bytes())
+                    .map_err(|e| io_err(file, e))?;
                 if ms > 0 && i < n {
                     std::thread::sleep(Duration::from_millis(ms));
                 }

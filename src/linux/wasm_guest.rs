@@ -86,10 +86,7 @@ fn run_inner(
         // The host, here, is the pod's own network namespace: wasmtime-wasi's host sockets.
         host_network: true,
         // The container's root as the Linux backend built it, its volumes bind-mounted.
-        fs: Arc::new(Filesystem {
-            root: PathBuf::from("/"),
-            sources: Vec::new(),
-        }),
+        fs: Arc::new(Filesystem::new(PathBuf::from("/"), Vec::new())),
         pids: PidNamespace::new(),
         group: "wasm".into(),
         memory_used: Arc::default(),

@@ -86,6 +86,7 @@ impl PodWorker {
             sub_path: None,
             container_path: c.termination_message.path.clone(),
             read_only: false,
+            host_owned: false,
         });
         let tail = TailLog::new(Arc::clone(&self.config.log));
         let argv: Vec<String> = plan::argv(

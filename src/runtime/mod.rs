@@ -143,6 +143,9 @@ pub struct Mount {
     /// Absolute path inside the container.
     pub container_path: String,
     pub read_only: bool,
+    /// The machine's own files (a hostPath), which may hold FIFOs and devices: opening or reading
+    /// one can block for as long as the host likes.
+    pub host_owned: bool,
 }
 
 /// What the runtime reports about a sandbox (CRI's PodSandboxStatus).

@@ -50,6 +50,8 @@ pub struct Prepared {
     pub read_only: bool,
     /// An emptyDir's sizeLimit: bytes and the quantity as written.
     pub size_limit: Option<(u64, String)>,
+    /// A hostPath: the machine's own files, not ones wpod wrote.
+    pub host_owned: bool,
 }
 
 /// A volume that could not be set up: a FailedMount event.
@@ -126,6 +128,7 @@ fn setup_one(
         host_path,
         read_only: true,
         size_limit: None,
+        host_owned: false,
     };
     if let Some(h) = &v.host_path {
         let path = PathBuf::from(&h.path);
@@ -134,6 +137,7 @@ fn setup_one(
             host_path: path,
             read_only: false,
             size_limit: None,
+            host_owned: true,
         });
     }
     if let Some(c) = &v.config_map {
@@ -220,6 +224,7 @@ fn setup_one(
         host_path: dir,
         read_only: false,
         size_limit,
+        host_owned: false,
     })
 }
 
@@ -422,6 +427,7 @@ impl PodVolumes {
                 sub_path: sub,
                 container_path,
                 read_only: v.read_only || m.read_only == Some(true),
+                host_owned: v.host_owned,
             });
         }
         Ok(out)

@@ -35,7 +35,8 @@ impl Host {
                 return Ok(None);
             };
             Ok(self
-                .mount_roots
+                .mounts
+                .roots
                 .iter()
                 .filter(|root| path.starts_with(root))
                 .max_by_key(|root| root.as_os_str().len())
@@ -55,7 +56,7 @@ impl Host {
         path_flags: PathFlags,
         path: &str,
     ) -> wasmtime::Result<bool> {
-        if self.read_only_files.is_empty() {
+        if self.mounts.read_only_files.is_empty() {
             return Ok(false);
         }
         let Descriptor::Dir(dir) = self.table().get(fd)? else {
@@ -70,12 +71,15 @@ impl Host {
         let Ok(st) = rustix::fs::statat(&*dir.dir, path, follow) else {
             return Ok(false);
         };
-        Ok(self.read_only_files.contains(&(st.st_dev, st.st_ino)))
+        Ok(self
+            .mounts
+            .read_only_files
+            .contains(&(st.st_dev, st.st_ino)))
     }
 
     /// Whether the open file `fd` is a read-only single-file mount.
     fn read_only_file(&mut self, fd: &Resource<Descriptor>) -> wasmtime::Result<bool> {
-        if self.read_only_files.is_empty() {
+        if self.mounts.read_only_files.is_empty() {
             return Ok(false);
         }
         let Descriptor::File(file) = self.table().get(fd)? else {
@@ -84,7 +88,10 @@ impl Host {
         let Ok(st) = rustix::fs::fstat(&*file.file) else {
             return Ok(false);
         };
-        Ok(self.read_only_files.contains(&(st.st_dev, st.st_ino)))
+        Ok(self
+            .mounts
+            .read_only_files
+            .contains(&(st.st_dev, st.st_ino)))
     }
 
     fn crosses_mounts(
@@ -163,7 +170,7 @@ pub fn add_to_linker(l: &mut Linker<Host>) -> wasmtime::Result<()> {
                 // The path is checked again on the opened file (a sibling may rename things in a
                 // shared volume meanwhile), so truncation waits until then.
                 let truncate = writes
-                    && !host.read_only_files.is_empty()
+                    && !host.mounts.read_only_files.is_empty()
                     && oflags.contains(OpenFlags::TRUNCATE)
                     && !oflags.contains(OpenFlags::DIRECTORY);
                 let (oflags, flags) = if truncate {

@@ -42,10 +42,7 @@ pub struct Host {
     /// The container's stderr, for wpod's own notes to the guest's user.
     pub(super) stderr: LogStream,
     pub(super) p1_socket_noted: bool,
-    /// Host directories of the container's root and its directory mounts.
-    pub(super) mount_roots: Vec<PathBuf>,
-    /// `(st_dev, st_ino)` of its read-only single-file mounts (see crossdev.rs).
-    pub(super) read_only_files: Vec<(u64, u64)>,
+    pub(super) mounts: Arc<rootfs::MountIds>,
     /// The process this Store runs.
     pub(super) proc: ProcCtx,
 }
@@ -226,8 +223,7 @@ impl WasmEngine {
                 },
                 stderr,
                 p1_socket_noted: false,
-                mount_roots: Vec::new(),
-                read_only_files: Vec::new(),
+                mounts: Arc::default(),
                 proc: ProcCtx {
                     me: process,
                     pids,
@@ -561,7 +557,12 @@ async fn run_process(
         .envs(&config.env)
         .stdin(stdio.stdin.clone())
         .stdout(stdio.stdout.clone())
-        .stderr(stdio.stderr.clone());
+        .stderr(stdio.stderr.clone())
+        // A file operation handed to tokio's blocking pool costs two thread switches, most of a
+        // short process's life; wpod's own files (the root, emptyDirs, configMaps, ...) never
+        // block for long, while a hostPath may hold a FIFO or a device that blocks forever and
+        // would take a scheduler thread with it.
+        .allow_blocking_current_thread(!fs.mounts.host_owned);
     if host_network {
         // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
         builder
@@ -594,13 +595,6 @@ async fn run_process(
         config.pids.clone(),
     );
     let oom = limiter.hit.clone();
-    let mount_roots = rootfs
-        .canonicalize()
-        .ok()
-        .into_iter()
-        .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
-        .collect();
-    let read_only_files = sources.iter().filter_map(|s| s.read_only_file()).collect();
     let spawner = Template {
         engine: engine.clone(),
         program: program.clone(),
@@ -614,8 +608,7 @@ async fn run_process(
             net: config.net,
             stderr: log.1.clone(),
             p1_socket_noted: false,
-            mount_roots,
-            read_only_files,
+            mounts: fs.mounts.clone(),
             proc: ProcCtx {
                 me: process.clone(),
                 pids: config.pids.clone(),

@@ -480,7 +480,7 @@ impl RuntimeService for WasmRuntime {
             netns,
             host_network,
             dir,
-            fs: Arc::new(rootfs::Filesystem { root, sources }),
+            fs: Arc::new(rootfs::Filesystem::new(root, sources)),
             program: image.backend.clone(),
             pid1: pod_pids.is_none(),
             pids: pod_pids.unwrap_or_else(PidNamespace::new),

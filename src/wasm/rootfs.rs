@@ -16,6 +16,7 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -33,6 +34,8 @@ pub struct Source {
     pub fd: OwnedFd,
     /// Where it is on the host now, for messages and for telling mounts apart (see crossdev.rs).
     pub host: PathBuf,
+    /// See `Mount::host_owned`.
+    pub host_owned: bool,
 }
 
 impl Source {
@@ -54,11 +57,12 @@ impl Source {
             is_dir,
             fd,
             host,
+            host_owned: m.host_owned,
         })
     }
 
     /// The `(st_dev, st_ino)` of a read-only single-file mount: writes to that inode are refused.
-    pub fn read_only_file(&self) -> Option<(u64, u64)> {
+    fn read_only_file(&self) -> Option<(u64, u64)> {
         if self.is_dir || !self.read_only {
             return None;
         }
@@ -72,6 +76,39 @@ impl Source {
 pub struct Filesystem {
     pub root: PathBuf,
     pub sources: Vec<Source>,
+    /// What every process of the container checks its file operations against, found once.
+    pub mounts: Arc<MountIds>,
+}
+
+/// How a process tells the container's mounts apart (see crossdev.rs).
+#[derive(Debug, Default)]
+pub struct MountIds {
+    /// Host directories of the root and of the directory mounts.
+    pub roots: Vec<PathBuf>,
+    /// `(st_dev, st_ino)` of the read-only single-file mounts.
+    pub read_only_files: Vec<(u64, u64)>,
+    /// Some mount holds the machine's own files (see `Mount::host_owned`).
+    pub host_owned: bool,
+}
+
+impl Filesystem {
+    pub fn new(root: PathBuf, sources: Vec<Source>) -> Filesystem {
+        let mounts = MountIds {
+            roots: root
+                .canonicalize()
+                .ok()
+                .into_iter()
+                .chain(sources.iter().filter(|s| s.is_dir).map(|s| s.host.clone()))
+                .collect(),
+            read_only_files: sources.iter().filter_map(|s| s.read_only_file()).collect(),
+            host_owned: sources.iter().any(|s| s.host_owned),
+        };
+        Filesystem {
+            root,
+            sources,
+            mounts: Arc::new(mounts),
+        }
+    }
 }
 
 fn volume_at(container_path: &str) -> String {

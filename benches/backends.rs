@@ -45,6 +45,7 @@ fn sandbox(name: &str, dir: &Path) -> SandboxConfig {
         host_network: false,
         share_process_namespace: false,
         dns: Default::default(),
+        hosts: Default::default(),
         state_dir: dir.join(name),
         port_mappings: Vec::new(),
     }

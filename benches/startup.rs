@@ -141,6 +141,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             host_network: false,
             share_process_namespace: false,
             dns: Default::default(),
+            hosts: Default::default(),
             state_dir: std::env::temp_dir().join(format!("wpod-bench-{}", std::process::id())),
             port_mappings: Vec::new(),
         })

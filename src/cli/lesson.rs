@@ -21,9 +21,18 @@ pub struct LessonArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum LangArg {
+pub(super) enum LangArg {
     En,
     Zh,
+}
+
+impl LangArg {
+    pub(super) fn lang(self) -> Lang {
+        match self {
+            LangArg::En => Lang::En,
+            LangArg::Zh => Lang::Zh,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -59,11 +68,7 @@ enum LessonCommand {
 }
 
 pub fn lesson(args: LessonArgs) -> u8 {
-    let lang = match args.lang {
-        Some(LangArg::En) => Lang::En,
-        Some(LangArg::Zh) => Lang::Zh,
-        None => Lang::from_locale(),
-    };
+    let lang = args.lang.map_or_else(Lang::from_locale, LangArg::lang);
     let all = match lessons::all() {
         Ok(all) => all,
         Err(e) => {

@@ -2,7 +2,9 @@
 
 mod describe;
 mod duration;
+mod explain;
 mod images;
+mod inspect;
 mod lesson;
 mod namespaces;
 mod output;
@@ -61,6 +63,10 @@ enum Command {
     Kubeconfig(serve::KubeconfigArgs),
     /// Lessons on what a pod is, in English and Chinese: read, run, and check your exercise
     Lesson(lesson::LessonArgs),
+    /// Say what `wpod run` will do with a manifest, step by step, naming each Kubernetes concept
+    Explain(explain::ExplainArgs),
+    /// Draw the inside of a manifest's pods (infra container, namespaces, volumes), also as SVG
+    Inspect(inspect::InspectArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -86,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Parity(args) => parity::parity(&args),
         Command::Kubeconfig(args) => serve::kubeconfig(args),
         Command::Lesson(args) => lesson::lesson(args),
+        Command::Explain(args) => explain::explain(&args),
+        Command::Inspect(args) => inspect::inspect(&args),
         Command::Run(args) => in_runtime(run::run(args)),
         Command::Serve(args) => in_runtime(serve::run(args)),
     };

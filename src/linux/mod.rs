@@ -297,20 +297,24 @@ impl LinuxRuntime {
         node_call(node, line.replace("{veth}", &veth)).await
     }
 
-    fn hosts_file(&self, hostname: &str, own_ip: Option<Ipv4Addr>) -> String {
-        let mut hosts = String::from(
-            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
-        );
-        match own_ip {
-            Some(ip) => hosts.push_str(&format!("{ip}\t{hostname}\n")),
-            None => hosts.push_str(&format!("127.0.1.1\t{hostname}\n")),
-        }
+    fn hosts_file(&self, config: &SandboxConfig, own_ip: Option<Ipv4Addr>) -> String {
+        let ip = own_ip.map(|ip| ip.to_string());
+        let mut hosts = config.hosts.file(ip.as_deref(), &config.hostname);
         // Other pods by name, as the wasm backend's name lookup resolves them.
-        if own_ip.is_some() {
-            for (pod, ip) in self.options.cluster.addresses() {
-                if Some(ip) != own_ip {
-                    hosts.push_str(&format!("{ip}\t{pod}\n"));
-                }
+        let others: Vec<_> = match own_ip {
+            Some(own) => self
+                .options
+                .cluster
+                .addresses()
+                .into_iter()
+                .filter(|(_, ip)| *ip != own)
+                .collect(),
+            None => Vec::new(),
+        };
+        if !others.is_empty() {
+            hosts.push_str("\n# The other pods of this wpod node, by name.\n");
+            for (pod, ip) in others {
+                hosts.push_str(&format!("{ip}\t{pod}\n"));
             }
         }
         hosts
@@ -610,13 +614,16 @@ impl RuntimeService for LinuxRuntime {
             ),
             (
                 "/etc/hosts".to_string(),
-                self.hosts_file(&hostname, s.ip).into_bytes(),
+                self.hosts_file(&s.config, s.ip).into_bytes(),
             ),
             // glibc's default without this file asks DNS first; pods resolve each other by /etc/hosts.
             (
                 "/etc/nsswitch.conf".to_string(),
                 b"hosts: files dns\n".to_vec(),
             ),
+            // Every address /etc/hosts gives a name, as Debian's images and musl answer (glibc
+            // alone stops at the first line).
+            ("/etc/host.conf".to_string(), b"multi on\n".to_vec()),
         ];
         // The kubelet's resolv.conf: the cluster DNS in the node's network answers it.
         files.push((

@@ -79,7 +79,11 @@ fn run_inner(
         read_only_root: false,
         log: Arc::new(Stdio),
         net: NetCtx {
-            netns: Cluster::detached_netns(&hostname, Default::default(), &hostname),
+            netns: Cluster::detached_netns(
+                &hostname,
+                Default::default(),
+                (&hostname, Default::default()),
+            ),
             container: "wasm".into(),
             trace: Trace::default(),
         },

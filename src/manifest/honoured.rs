@@ -35,6 +35,8 @@ const HONOURED: &[&str] = &[
     // The pod's resolv.conf, and on wasm its name lookup (see plan::dns).
     "spec.dnsPolicy",
     "spec.dnsConfig",
+    // The pod's /etc/hosts, and on wasm its name lookup (see runtime::HostsConfig).
+    "spec.hostAliases",
     "C.name",
     "C.image",
     "C.imagePullPolicy",
@@ -270,10 +272,6 @@ const INSTEAD: &[(&str, &str)] = &[
     (
         "spec.serviceAccount",
         "wpod has no API server; no service account token is mounted",
-    ),
-    (
-        "spec.hostAliases",
-        "wpod does not write /etc/hosts entries yet",
     ),
     (
         "spec.hostPID",

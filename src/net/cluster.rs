@@ -91,20 +91,24 @@ impl Cluster {
         self: &Arc<Self>,
         pod: &str,
         dns: crate::runtime::DnsConfig,
-        hostname: &str,
+        names: (&str, crate::runtime::HostsConfig),
     ) -> Option<Arc<Netns>> {
         let ip = self.address_of(pod)?;
-        let netns = Netns::new(pod, dns, hostname, ip, Arc::downgrade(self));
+        let netns = Netns::new(pod, dns, names, ip, Arc::downgrade(self));
         self.lock().pods.insert(ip, netns.clone());
         Some(netns)
     }
 
     /// A namespace of no cluster, for a `hostNetwork` pod whose containers use the host's sockets.
-    pub fn detached_netns(pod: &str, dns: crate::runtime::DnsConfig, hostname: &str) -> Arc<Netns> {
+    pub fn detached_netns(
+        pod: &str,
+        dns: crate::runtime::DnsConfig,
+        names: (&str, crate::runtime::HostsConfig),
+    ) -> Arc<Netns> {
         Netns::new(
             pod,
             dns,
-            hostname,
+            names,
             std::net::Ipv4Addr::LOCALHOST,
             std::sync::Weak::new(),
         )
@@ -130,7 +134,13 @@ impl Cluster {
                 .entry(NODE_IP)
                 .or_insert_with(|| {
                     let dns = crate::runtime::DnsConfig::default();
-                    Netns::new(NODE, dns, NODE, NODE_IP, Arc::downgrade(self))
+                    Netns::new(
+                        NODE,
+                        dns,
+                        (NODE, Default::default()),
+                        NODE_IP,
+                        Arc::downgrade(self),
+                    )
                 })
                 .clone()
         };

@@ -59,6 +59,8 @@ pub struct Netns {
     /// Its resolv.conf: whether names go to the cluster DNS, and through which search path.
     pub dns: crate::runtime::DnsConfig,
     pub hostname: String,
+    /// Its /etc/hosts entries, which name lookups try before the cluster DNS.
+    pub hosts: crate::runtime::HostsConfig,
     pub ip: Ipv4Addr,
     cluster: Weak<Cluster>,
     state: Mutex<State>,
@@ -202,7 +204,7 @@ impl Netns {
     pub(super) fn new(
         pod: &str,
         dns: crate::runtime::DnsConfig,
-        hostname: &str,
+        (hostname, hosts): (&str, crate::runtime::HostsConfig),
         ip: Ipv4Addr,
         cluster: Weak<Cluster>,
     ) -> Arc<Self> {
@@ -210,6 +212,7 @@ impl Netns {
             pod: pod.to_string(),
             dns,
             hostname: hostname.to_string(),
+            hosts,
             ip,
             cluster,
             state: Mutex::new(State {

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::PodSpec;
 
-use crate::net::services::{DNS_IP, search_domains};
-use crate::runtime::DnsConfig;
+use crate::net::services::{CLUSTER_DOMAIN, DNS_IP, search_domains};
+use crate::runtime::{DnsConfig, HostsConfig};
 
 /// `ClusterFirst` (the default) gives the cluster DNS and the namespace's search path, except to
 /// a `hostNetwork` pod, which gets the node's own resolv.conf as with `Default`, unless it asks
@@ -47,6 +47,24 @@ pub fn config(spec: &PodSpec, namespace: &str) -> DnsConfig {
     dns
 }
 
+/// The pod's /etc/hosts entries: its FQDN when it has a `subdomain` (the kubelet writes it even
+/// when no Service of that name exists), and `hostAliases`.
+pub fn hosts(spec: &PodSpec, namespace: &str) -> HostsConfig {
+    HostsConfig {
+        domain: spec
+            .subdomain
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("{s}.{namespace}.svc.{CLUSTER_DOMAIN}")),
+        aliases: spec
+            .host_aliases
+            .iter()
+            .flatten()
+            .map(|a| (a.ip.clone(), a.hostnames.clone().unwrap_or_default()))
+            .collect(),
+    }
+}
+
 /// The node's resolv.conf, as `dnsPolicy: Default` passes it on (the machine's own).
 fn host() -> DnsConfig {
     std::fs::read_to_string("/etc/resolv.conf")
@@ -83,6 +101,43 @@ mod tests {
         assert!(
             dns.resolv_conf()
                 .starts_with("search shop.svc.cluster.local ")
+        );
+    }
+
+    #[test]
+    fn hosts_name_the_fqdn_and_the_aliases_as_the_kubelet_writes_them() {
+        let s = spec(
+            serde_json::json!({"containers": [], "hostname": "db-0", "subdomain": "db",
+            "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar.local"]},
+                            {"ip": "fd00::1", "hostnames": ["foo.local"]}]}),
+        );
+        let hosts = super::hosts(&s, "shop");
+        assert_eq!(
+            hosts.file(Some("10.88.0.5"), "db-0"),
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n10.88.0.5\tdb-0.db.shop.svc.cluster.local\tdb-0\n\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\tbar.local\nfd00::1\tfoo.local\n"
+        );
+        let own: std::net::IpAddr = "10.88.0.5".parse().expect("ip");
+        let found = |name| {
+            hosts
+                .lookup(name, "db-0", own)
+                .map(|ips| ips.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            found("db-0.db.shop.svc.cluster.local"),
+            Some(vec!["10.88.0.5".into()])
+        );
+        assert_eq!(found("db-1.db.shop.svc.cluster.local"), None);
+        assert_eq!(
+            found("foo.local"),
+            Some(vec!["10.1.2.3".into(), "fd00::1".into()])
+        );
+        assert_eq!(found("bar.local"), Some(vec!["10.1.2.3".into()]));
+        // Without a subdomain: the hostname alone, and no alias section.
+        let plain = super::hosts(&spec(serde_json::json!({"containers": []})), "shop");
+        assert!(
+            plain
+                .file(None, "web")
+                .ends_with("fe00::2\tip6-allrouters\n127.0.1.1\tweb\n")
         );
     }
 

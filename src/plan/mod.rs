@@ -108,6 +108,22 @@ pub struct ContainerPlan {
 }
 
 impl ContainerPlan {
+    /// Its declared ports as `80/TCP`.
+    pub fn declared_ports(&self) -> Vec<String> {
+        self.source
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.container_port,
+                    p.protocol.as_deref().unwrap_or("TCP")
+                )
+            })
+            .collect()
+    }
+
     fn of(
         c: &Container,
         kind: ContainerKind,
@@ -212,6 +228,8 @@ pub struct PodPlan {
     pub host_ports: Vec<PortMapping>,
     /// Its resolv.conf, from `dnsPolicy` and `dnsConfig`.
     pub dns: crate::runtime::DnsConfig,
+    /// Its /etc/hosts entries, from `subdomain` and `hostAliases`.
+    pub hosts: crate::runtime::HostsConfig,
     /// The pod as the user wrote it, echoed back (with status) by `-o json`.
     pub manifest: Pod,
     /// The ConfigMaps and Secrets of the pod's namespace that came with the manifests.
@@ -266,6 +284,7 @@ impl PodPlan {
         let host_network = spec.host_network.unwrap_or(false);
         PodPlan {
             dns: dns::config(&spec, &namespace),
+            hosts: dns::hosts(&spec, &namespace),
             hostname: spec.hostname.clone().unwrap_or_else(|| name.clone()),
             host_network,
             share_process_namespace: spec.share_process_namespace.unwrap_or(false),

@@ -464,6 +464,7 @@ impl PodWorker {
             state_dir: self.pod_dir.join("sandbox"),
             port_mappings: self.plan.host_ports.clone(),
             dns: self.plan.dns.clone(),
+            hosts: self.plan.hosts.clone(),
         };
         match self.runtime.run_pod_sandbox(&sandbox).await {
             Ok(id) => {

@@ -13,6 +13,7 @@ pub use security::{Cap, Seccomp, Security};
 pub use stream::{ExecRequest, ExecSession, TermSize};
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +102,60 @@ pub struct SandboxConfig {
     pub port_mappings: Vec<PortMapping>,
     /// Its resolv.conf.
     pub dns: DnsConfig,
+    /// Its /etc/hosts.
+    pub hosts: HostsConfig,
+}
+
+/// What the kubelet writes in a pod's /etc/hosts besides localhost and the pod's own address
+/// (its managedHostsFileContent): the pod's FQDN under its subdomain, and `hostAliases`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostsConfig {
+    /// `<subdomain>.<namespace>.svc.<cluster domain>`, when the pod has a `subdomain`.
+    pub domain: Option<String>,
+    /// `hostAliases` in order: an address and its names.
+    pub aliases: Vec<(String, Vec<String>)>,
+}
+
+impl HostsConfig {
+    /// The file, for a pod at `ip` (127.0.1.1 without an address of its own).
+    pub fn file(&self, ip: Option<&str>, hostname: &str) -> String {
+        let mut hosts = String::from(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n",
+        );
+        let ip = ip.unwrap_or("127.0.1.1");
+        match &self.domain {
+            Some(domain) => hosts.push_str(&format!("{ip}\t{hostname}.{domain}\t{hostname}\n")),
+            None => hosts.push_str(&format!("{ip}\t{hostname}\n")),
+        }
+        if !self.aliases.is_empty() {
+            hosts.push_str("\n# Entries added by HostAliases.\n");
+            for (ip, names) in &self.aliases {
+                hosts.push_str(&format!("{ip}\t{}\n", names.join("\t")));
+            }
+        }
+        hosts
+    }
+
+    /// The addresses the file gives `name` (lower case, without a trailing dot) besides the
+    /// pod's hostname: its FQDN, or those of every alias line that names it, as glibc's files
+    /// lookup gathers them.
+    pub fn lookup(&self, name: &str, hostname: &str, own: IpAddr) -> Option<Vec<IpAddr>> {
+        if let Some(domain) = &self.domain
+            && name
+                .strip_suffix(domain.as_str())
+                .and_then(|n| n.strip_suffix('.'))
+                == Some(hostname)
+        {
+            return Some(vec![own]);
+        }
+        let ips: Vec<IpAddr> = self
+            .aliases
+            .iter()
+            .filter(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .filter_map(|(ip, _)| ip.parse().ok())
+            .collect();
+        (!ips.is_empty()).then_some(ips)
+    }
 }
 
 /// A port's transport, as `ports[].protocol` names it.

@@ -390,11 +390,14 @@ impl RuntimeService for WasmRuntime {
             Some(Cluster::detached_netns(
                 &config.pod_name,
                 config.dns.clone(),
-                &config.hostname,
+                (&config.hostname, config.hosts.clone()),
             ))
         } else {
-            self.cluster
-                .create_netns(&config.pod_name, config.dns.clone(), &config.hostname)
+            self.cluster.create_netns(
+                &config.pod_name,
+                config.dns.clone(),
+                (&config.hostname, config.hosts.clone()),
+            )
         }
         .ok_or_else(crate::runtime::no_pod_address)?;
         let pids = PidNamespace::new();
@@ -464,13 +467,15 @@ impl RuntimeService for WasmRuntime {
         let id = self.containers.new_id();
         let dir = state_dir.join(&id.0);
         let root = dir.join("rootfs");
-        // As the kubelet writes /etc/hosts: the pod's hostname at its IP.
+        // As the kubelet writes /etc/hosts and resolv.conf; the pod network's name lookup
+        // follows both.
         let own_ip = (!host_network).then(|| netns.ip.to_string());
-        // The kubelet's resolv.conf; the pod network's name lookup follows it.
+        let hosts = netns.hosts.file(own_ip.as_deref(), &hostname);
         let resolv = netns.dns.resolv_conf();
         let mut files: Vec<(&str, &[u8])> = image.files.to_vec();
         files.push(("etc/resolv.conf", resolv.as_bytes()));
-        let sources = rootfs::create(&root, &hostname, own_ip.as_deref(), &files, &config.mounts)
+        files.push(("etc/hosts", hosts.as_bytes()));
+        let sources = rootfs::create(&root, &hostname, &files, &config.mounts)
             .inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&dir);
             })

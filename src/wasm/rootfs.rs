@@ -118,7 +118,6 @@ fn volume_at(container_path: &str) -> String {
 pub fn create(
     rootfs: &Path,
     hostname: &str,
-    own_ip: Option<&str>,
     files: &[(&str, &[u8])],
     mounts: &[Mount],
 ) -> Result<Vec<Source>> {
@@ -131,11 +130,6 @@ pub fn create(
     root.mkdir_all("run", 0o755)?;
     root.mkdir_all("etc", 0o755)?;
     root.write_file("etc/hostname", format!("{hostname}\n").as_bytes(), 0o644)?;
-    let hosts = format!(
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{}\t{hostname}\n",
-        own_ip.unwrap_or("127.0.1.1")
-    );
-    root.write_file("etc/hosts", hosts.as_bytes(), 0o644)?;
     for (path, bytes) in files {
         root.write_file(path, bytes, 0o644)?;
     }

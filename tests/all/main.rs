@@ -5,6 +5,7 @@ mod busybox;
 mod cache_integrity;
 mod confinement;
 mod escape_paths;
+mod explain;
 mod images;
 mod in_cluster;
 mod lessons;

@@ -1267,6 +1267,34 @@ spec:
       nc 10.88.0.1 31942 < /dev/null 2>/dev/null || echo refused
 "#,
     ),
+    // The kubelet's /etc/hosts: the pod's FQDN under its subdomain and `hostAliases`, which
+    // name lookups find before the cluster DNS.
+    s(
+        "hosts-file",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: named}
+spec:
+  hostname: db-0
+  subdomain: db
+  restartPolicy: Never
+  hostAliases:
+  - {ip: 10.1.2.3, hostnames: [foo.local, bar.local]}
+  - {ip: 10.1.2.4, hostnames: [foo.local]}
+  containers:
+  - name: c
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      cat /etc/hosts
+      for n in db-0.db.default.svc.cluster.local bar.local foo.local; do
+        echo "$n: $(nslookup $n | grep '^Address: ' | tr '\n' ' ')"
+      done
+"#,
+    ),
 ];
 
 /// One allow-list entry: `SCENARIO KEY -- REASON`.

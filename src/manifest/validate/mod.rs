@@ -225,8 +225,32 @@ fn dns(checker: &mut Checker<'_>, spec: &PodSpec) {
     }
 }
 
+/// `hostAliases`: an address and valid names each, as the API server checks them.
+fn host_aliases(checker: &mut Checker<'_>, spec: &PodSpec) {
+    for (i, alias) in spec.host_aliases.iter().flatten().enumerate() {
+        let ip = format!("spec.hostAliases[{i}].ip");
+        if alias.ip.is_empty() {
+            checker.required(
+                &ip,
+                "give the address the names stand for, e.g. `ip: 10.1.2.3`",
+            );
+        } else if alias.ip.parse::<std::net::IpAddr>().is_err() {
+            checker.invalid(
+                &ip,
+                &alias.ip,
+                "must be a valid IP address, e.g. 10.1.2.3 or 2001:db8::1",
+            );
+        }
+        for (j, name) in alias.hostnames.iter().flatten().enumerate() {
+            let path = format!("spec.hostAliases[{i}].hostnames[{j}]");
+            checker.name(&path, name, names::dns1123_subdomain);
+        }
+    }
+}
+
 fn spec(checker: &mut Checker<'_>, spec: &PodSpec) {
     dns(checker, spec);
+    host_aliases(checker, spec);
     if spec.containers.is_empty() {
         checker.required("spec.containers", "a pod needs at least one container");
     }

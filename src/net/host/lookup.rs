@@ -1,4 +1,5 @@
-//! ip-name-lookup inside a pod: `localhost`, the pod's own name and hostname, the cluster DNS
+//! ip-name-lookup inside a pod: `localhost`, the pod's own name and hostname, its /etc/hosts
+//! entries (its FQDN under a subdomain, `hostAliases`), the cluster DNS
 //! names of Services and pods (through the pod's search path), the other pods of the run by
 //! name, and IP literals. Nothing reaches a real resolver.
 
@@ -27,13 +28,7 @@ impl NetView<'_> {
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<IpAddr>()
         {
-            return Some(vec![match ip {
-                IpAddr::V4(v4) => ip_v4(v4),
-                IpAddr::V6(v6) => {
-                    let s = v6.segments();
-                    IpAddress::Ipv6((s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
-                }
-            }]);
+            return Some(vec![ip_address(ip)]);
         }
         let netns = &self.ctx.netns;
         if name == "localhost" || name.ends_with(".localhost") {
@@ -41,6 +36,10 @@ impl NetView<'_> {
         }
         if name == netns.pod || name == netns.hostname {
             return Some(vec![ip_v4(netns.ip)]);
+        }
+        // /etc/hosts first, as `hosts: files dns` in nsswitch.conf has it.
+        if let Some(ips) = netns.hosts.lookup(&name, &netns.hostname, netns.ip.into()) {
+            return Some(ips.into_iter().map(ip_address).collect());
         }
         let cluster = netns.cluster()?;
         let dns = &netns.dns;
@@ -50,6 +49,16 @@ impl NetView<'_> {
             return Some(ips.into_iter().map(ip_v4).collect());
         }
         cluster.resolve_pod(&name).map(|ip| vec![ip_v4(ip)])
+    }
+}
+
+fn ip_address(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(v4) => ip_v4(v4),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddress::Ipv6((s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+        }
     }
 }
 

@@ -47,6 +47,20 @@ pub enum Backend {
     Linux,
 }
 
+/// Which clock the run keeps.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ClockKind {
+    /// The machine's
+    Real,
+    /// One virtual clock for the kubelet's timers and the guests' clocks and sleeps, jumping
+    /// ahead whenever everything waits on time
+    Virtual,
+}
+
+/// Where virtual time starts (2026-01-01T00:00:00Z, in Unix seconds): timestamps are then the
+/// same every run.
+const VIRTUAL_START: i64 = 1_767_225_600;
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum ColorChoice {
     Auto,
@@ -106,12 +120,43 @@ pub struct RunArgs {
     /// `kill -9` of the pause process on a node does, and watch the sandbox be recreated
     #[arg(long, value_parser = duration::parse, value_name = "DURATION")]
     kill_infra_after: Option<Duration>,
+    /// `virtual`: back-offs, probe periods, grace periods, deadlines and the guests' sleeps take
+    /// no wall time, and a run gives the same events and timestamps every time (wasm backend)
+    #[arg(long, value_enum, default_value = "real")]
+    pub clock: ClockKind,
+}
+
+/// `--clock virtual` where it can work: the guests' clocks become the runtime's paused one.
+fn start_virtual_time(args: &RunArgs) -> Result<(), u8> {
+    if args.clock == ClockKind::Real {
+        return Ok(());
+    }
+    if args.backend == Backend::Linux {
+        eprintln!(
+            "error: --clock virtual needs the wasm backend: Linux processes read the kernel's clock and sleep in the kernel, which wpod cannot make jump ahead"
+        );
+        return Err(exit::USAGE);
+    }
+    if !args.publish.is_empty() {
+        eprintln!(
+            "error: --clock virtual cannot be combined with --publish: the virtual clock jumps ahead whenever wpod only waits, and waiting for connections from the host is such a wait"
+        );
+        return Err(exit::USAGE);
+    }
+    crate::pod::clock::use_virtual(
+        k8s_openapi::jiff::Timestamp::from_second(VIRTUAL_START)
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+    );
+    Ok(())
 }
 
 pub async fn run(args: RunArgs) -> u8 {
     if args.backoff_max < args.backoff_base {
         eprintln!("error: --backoff-max must not be shorter than --backoff-base");
         return exit::USAGE;
+    }
+    if let Err(code) = start_virtual_time(&args) {
+        return code;
     }
     let loaded = match load(&args) {
         Ok(l) => l,
@@ -194,7 +239,7 @@ pub async fn run(args: RunArgs) -> u8 {
         runtime,
         NodeConfig {
             backoff,
-            clock: Clock::system(),
+            clock: Clock::current(),
             events: event_log.clone(),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
                 Arc::new(PodLog {
@@ -383,7 +428,7 @@ fn report(
         return Err(exit::INTERNAL);
     }
     if args.describe {
-        let now = Clock::system().wall(tokio::time::Instant::now());
+        let now = Clock::current().wall(tokio::time::Instant::now());
         let text: Vec<String> = finals
             .iter()
             .map(|p| {

@@ -21,6 +21,20 @@ pub fn seconds(s: i64) -> Duration {
     Duration::from_secs(u64::try_from(s).unwrap_or(0))
 }
 
+/// Where virtual time started (`wpod run --clock virtual`): the paused runtime's Instant then, and
+/// the wall time it stands for.
+static VIRTUAL: std::sync::OnceLock<(Instant, Timestamp)> = std::sync::OnceLock::new();
+
+/// Starts virtual time at `wall`; called once, inside the paused runtime, before any pod starts.
+pub fn use_virtual(wall: Timestamp) {
+    let _ = VIRTUAL.set((Instant::now(), wall));
+}
+
+/// Where virtual time started, if it did.
+pub fn virtual_start() -> Option<(Instant, Timestamp)> {
+    VIRTUAL.get().copied()
+}
+
 #[derive(Clone, Debug)]
 pub struct Clock {
     base: Instant,
@@ -35,6 +49,14 @@ impl Clock {
         let now = Timestamp::from_nanosecond(since_epoch.as_nanos() as i128)
             .unwrap_or(Timestamp::UNIX_EPOCH);
         Self::starting_at(now)
+    }
+
+    /// The run's clock: virtual time when it was started, else the machine's.
+    pub fn current() -> Self {
+        match virtual_start() {
+            Some((base, wall)) => Clock { base, wall },
+            None => Self::system(),
+        }
     }
 
     /// A clock whose `now()` reads `wall`: timestamps in tests are then reproducible.

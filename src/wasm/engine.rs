@@ -563,6 +563,9 @@ async fn run_process(
         // block for long, while a hostPath may hold a FIFO or a device that blocks forever and
         // would take a scheduler thread with it.
         .allow_blocking_current_thread(!fs.mounts.host_owned);
+    if let Some((monotonic, wall)) = super::clocks::virtual_clocks() {
+        builder.monotonic_clock(monotonic).wall_clock(wall);
+    }
     if host_network {
         // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
         builder

@@ -3,6 +3,7 @@
 //! (sandboxes, containers, images); `engine` runs the programs.
 
 mod cache;
+pub mod clocks;
 mod console;
 mod crossdev;
 mod engine;

@@ -24,6 +24,7 @@ mod serve;
 mod streams;
 mod support;
 mod validate;
+mod virtual_time;
 mod volumes;
 mod wasm;
 mod workloads;

@@ -22,7 +22,6 @@ use crate::net::{Cluster, Trace};
 use crate::node::{Node, NodeConfig};
 use crate::plan::PodPlan;
 use crate::pod::backoff::BackoffPolicy;
-use crate::pod::clock::Clock;
 use crate::pod::{Outcome, Phase, StopMode};
 use crate::runtime::RuntimeService;
 
@@ -92,7 +91,7 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
                 base: args.backoff_base,
                 max: args.backoff_max,
             },
-            clock: Clock::system(),
+            clock: crate::pod::clock::Clock::current(),
             events: event_log.clone(),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
                 Arc::new(PodLog {

@@ -368,14 +368,16 @@ impl Diagram {
                 Role::Init | Role::Sidecar => "init",
             };
             svg.rect(x, row_top, box_w, box_h, class, None);
-            svg.text(x + 10.0, row_top + 20.0, &self.member_title(c), "title");
+            let fit = |text: &str, px: f64| fit(text, (box_w - 20.0) / px);
+            svg.text(
+                x + 10.0,
+                row_top + 20.0,
+                &fit(&self.member_title(c), 8.5),
+                "title",
+            );
             for (j, l) in self.member_lines(c).iter().enumerate() {
-                svg.text(
-                    x + 10.0,
-                    row_top + 20.0 + LINE * (j as f64 + 1.0),
-                    l,
-                    "label",
-                );
+                let y = row_top + 20.0 + LINE * (j as f64 + 1.0);
+                svg.text(x + 10.0, y, &fit(l, 7.5), "label");
             }
         }
         // The volumes, wired to each container that mounts them.
@@ -398,7 +400,12 @@ impl Diagram {
                 }
             }
             svg.rect(x, vol_top, vol_w, 46.0, "volume", None);
-            svg.text(x + 10.0, vol_top + 20.0, name, "title");
+            svg.text(
+                x + 10.0,
+                vol_top + 20.0,
+                &fit(name, (vol_w - 20.0) / 8.5),
+                "title",
+            );
             svg.text(x + 10.0, vol_top + 38.0, kind, "small");
         }
         let pod_bottom = if nv > 0.0 {
@@ -552,21 +559,21 @@ impl Svg {
 
     fn finish(self, width: f64, height: f64) -> String {
         let mut out = format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}">
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="wpod-diagram" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}">
 <style>
-text {{ font-family: "DejaVu Sans", "Noto Sans CJK SC", "Noto Sans", sans-serif; fill: #1f2933; }}
-.title {{ font-size: 14px; font-weight: bold; }}
-.pod-title {{ font-size: 16px; font-weight: bold; fill: #243b53; }}
-.label {{ font-size: 13px; }}
-.small {{ font-size: 11px; fill: #52606d; }}
-.pod {{ fill: #f0f4f8; stroke: #243b53; stroke-width: 2; }}
-.infra {{ fill: #fff3c4; stroke: #b44d12; stroke-width: 2; }}
-.container {{ fill: #e3f8ff; stroke: #0b69a3; stroke-width: 1.5; }}
-.init {{ fill: #f0e6ff; stroke: #6b21a8; stroke-width: 1.5; }}
-.volume {{ fill: #e3f9e5; stroke: #207227; stroke-width: 1.5; }}
-.front {{ fill: #ffe3e3; stroke: #ab091e; stroke-width: 1.5; }}
-.join {{ stroke: #b44d12; stroke-width: 2; }}
-.mount {{ stroke: #207227; stroke-width: 1.5; }}
+.wpod-diagram text {{ font-family: "DejaVu Sans", "Noto Sans CJK SC", "Noto Sans", sans-serif; fill: #1f2933; stroke: none; }}
+.wpod-diagram .title {{ font-size: 14px; font-weight: bold; }}
+.wpod-diagram .pod-title {{ font-size: 16px; font-weight: bold; fill: #243b53; }}
+.wpod-diagram .label {{ font-size: 13px; }}
+.wpod-diagram .small {{ font-size: 11px; fill: #52606d; }}
+.wpod-diagram .pod {{ fill: #f0f4f8; stroke: #243b53; stroke-width: 2; }}
+.wpod-diagram .infra {{ fill: #fff3c4; stroke: #b44d12; stroke-width: 2; }}
+.wpod-diagram .container {{ fill: #e3f8ff; stroke: #0b69a3; stroke-width: 1.5; }}
+.wpod-diagram .init {{ fill: #f0e6ff; stroke: #6b21a8; stroke-width: 1.5; }}
+.wpod-diagram .volume {{ fill: #e3f9e5; stroke: #207227; stroke-width: 1.5; }}
+.wpod-diagram .front {{ fill: #ffe3e3; stroke: #ab091e; stroke-width: 1.5; }}
+.wpod-diagram .join {{ stroke: #b44d12; stroke-width: 2; }}
+.wpod-diagram .mount {{ stroke: #207227; stroke-width: 1.5; }}
 </style>
 "#
         );
@@ -577,6 +584,23 @@ text {{ font-family: "DejaVu Sans", "Noto Sans CJK SC", "Noto Sans", sans-serif;
         out.push_str("</svg>\n");
         out
     }
+}
+
+/// `text` cut to about `columns` average characters (CJK count double), with an ellipsis.
+fn fit(text: &str, columns: f64) -> String {
+    let max = columns.max(4.0) as usize;
+    if text.width() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for ch in text.chars() {
+        if out.width() + 2 > max {
+            break;
+        }
+        out.push(ch);
+    }
+    out.push('…');
+    out
 }
 
 fn escape(s: &str) -> String {

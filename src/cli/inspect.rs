@@ -35,14 +35,7 @@ pub fn inspect(args: &InspectArgs) -> u8 {
         Ok(m) => m,
         Err(code) => return code,
     };
-    let services: Vec<_> = m
-        .workloads
-        .iter()
-        .filter_map(|w| match w {
-            Workload::Service(s) => Some(s.clone()),
-            _ => None,
-        })
-        .collect();
+    let services = Workload::services(&m.workloads);
     let pods = m
         .pods
         .iter()

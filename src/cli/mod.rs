@@ -11,6 +11,7 @@ mod output;
 mod parity;
 mod run;
 mod serve;
+mod ui;
 mod validate;
 mod watchdog;
 

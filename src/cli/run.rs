@@ -12,6 +12,7 @@ use super::duration;
 use super::exit;
 use super::namespaces::ShowNamespaces;
 use super::output::{PodLog, Printer};
+use super::ui;
 use super::watchdog::Watchdog;
 use crate::console::{self, Channel};
 use crate::manifest;
@@ -45,6 +46,16 @@ pub enum Backend {
     Wasm,
     /// Real Linux namespaces: a pause process per pod, containers as native processes
     Linux,
+}
+
+impl Backend {
+    /// How `wpod explain` and the drawings name it.
+    fn drawn(self) -> crate::explain::Backend {
+        match self {
+            Backend::Wasm => crate::explain::Backend::Wasm,
+            Backend::Linux => crate::explain::Backend::Linux,
+        }
+    }
 }
 
 /// Which clock the run keeps.
@@ -124,6 +135,10 @@ pub struct RunArgs {
     /// no wall time, and a run gives the same events and timestamps every time (wasm backend)
     #[arg(long, value_enum, default_value = "real")]
     pub clock: ClockKind,
+    /// Serve a live view of the run in the browser: on loopback, behind a random token in the
+    /// address wpod prints; it stays up after the pods end, until Ctrl-C
+    #[arg(long)]
+    ui: bool,
 }
 
 /// `--clock virtual` where it can work: the guests' clocks become the runtime's paused one.
@@ -134,6 +149,12 @@ fn start_virtual_time(args: &RunArgs) -> Result<(), u8> {
     if args.backend == Backend::Linux {
         eprintln!(
             "error: --clock virtual needs the wasm backend: Linux processes read the kernel's clock and sleep in the kernel, which wpod cannot make jump ahead"
+        );
+        return Err(exit::USAGE);
+    }
+    if args.ui {
+        eprintln!(
+            "error: --clock virtual cannot be combined with --ui: the virtual clock jumps ahead whenever wpod only waits, and waiting for the browser is such a wait"
         );
         return Err(exit::USAGE);
     }
@@ -170,7 +191,10 @@ pub async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     let printer_for_net = NetPrinter::default();
-    let cluster = Cluster::new(Trace::new(printer_for_net.sink(), args.trace_net));
+    let hub = args.ui.then(|| Arc::new(ui::Hub::default()));
+    // The live view shows the network trace whether or not the terminal does.
+    let trace = ui::trace_sink(printer_for_net.sink(), hub.clone(), args.trace_net);
+    let cluster = Cluster::new(Trace::new(trace, args.trace_net || args.ui));
     // Every cluster has the API server's Service; the kubelet gives every container its variables.
     cluster.services.set(crate::net::services::kubernetes());
     // Addresses in manifest order, so every run gives the same pod the same IP.
@@ -235,6 +259,7 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     let event_log = Arc::new(EventLog::new(printer.clone()));
     let log_printer = printer.clone();
+    let log_hub = hub.clone();
     let node = Arc::new(Node::new(
         runtime,
         NodeConfig {
@@ -242,10 +267,11 @@ pub async fn run(args: RunArgs) -> u8 {
             clock: Clock::current(),
             events: event_log.clone(),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
-                Arc::new(PodLog {
+                let log = Arc::new(PodLog {
                     printer: log_printer.clone(),
                     pod: plan.name.clone(),
-                })
+                });
+                ui::log_sink(log, &log_hub, &plan.name)
             }),
             state_dir: state_dir.clone(),
             keep_volumes: args.keep_volumes,
@@ -271,6 +297,18 @@ pub async fn run(args: RunArgs) -> u8 {
         .iter()
         .filter_map(|(ns, name)| node.status(ns, name))
         .collect();
+    if let Err(code) = ui::start(
+        &hub,
+        &node,
+        &event_log,
+        Vec::new(),
+        args.backend.drawn(),
+        &printer,
+    )
+    .await
+    {
+        return code;
+    }
     let mut waits = tokio::task::JoinSet::new();
     for (i, (ns, name)) in pods.iter().cloned().enumerate() {
         let node = Arc::clone(&node);
@@ -351,6 +389,10 @@ pub async fn run(args: RunArgs) -> u8 {
                 break;
             },
         }
+    }
+    if hub.is_some() && !interrupted {
+        printer.note("the pods have ended; the live view stays up until Ctrl-C");
+        signals.next().await;
     }
     let finals: Vec<api::Pod> = snapshot
         .clone()

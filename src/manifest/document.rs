@@ -48,6 +48,17 @@ impl Workload {
         }
     }
 
+    /// The Services among `workloads`.
+    pub fn services(workloads: &[Workload]) -> Vec<Service> {
+        workloads
+            .iter()
+            .filter_map(|w| match w {
+                Workload::Service(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Workload::Deployment(o) => &o.metadata,

@@ -260,6 +260,21 @@ impl Node {
         Ok(())
     }
 
+    /// Kills one container of the pod at once, as `kill -9` of its main process does (for
+    /// teaching): it ends with 137 and its pod's restartPolicy decides what follows.
+    pub async fn kill_container(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+    ) -> Result<(), StreamError> {
+        let id = self.running(namespace, name, container).await?;
+        self.runtime
+            .stop_container(&id, Duration::ZERO)
+            .await
+            .map_err(|e| StreamError::Runtime(e.to_string()))
+    }
+
     /// Where the pod's sandbox and (if named) container run now.
     async fn locate(
         &self,

@@ -23,6 +23,7 @@ mod seam;
 mod serve;
 mod streams;
 mod support;
+mod ui;
 mod validate;
 mod virtual_time;
 mod volumes;

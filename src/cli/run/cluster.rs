@@ -17,6 +17,7 @@ use super::{
 use crate::api::{ControlPlane, Say};
 use crate::cli::describe::EventLog;
 use crate::cli::output::{PodLog, Printer};
+use crate::cli::ui;
 use crate::manifest::Workload;
 use crate::net::{Cluster, Trace};
 use crate::node::{Node, NodeConfig};
@@ -45,7 +46,9 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
         }
     };
     let printer_for_net = NetPrinter::default();
-    let cluster = Cluster::new(Trace::new(printer_for_net.sink(), args.trace_net));
+    let hub = args.ui.then(|| Arc::new(ui::Hub::default()));
+    let trace = ui::trace_sink(printer_for_net.sink(), hub.clone(), args.trace_net);
+    let cluster = Cluster::new(Trace::new(trace, args.trace_net || args.ui));
     // The manifest's own pods get addresses in manifest order, as in any run; a controller's
     // pods get theirs as they come.
     for plan in &plans {
@@ -84,6 +87,7 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
         .for_each(|l| eprintln!("{l}"));
     let event_log = Arc::new(EventLog::new(printer.clone()));
     let log_printer = printer.clone();
+    let log_hub = hub.clone();
     let node = Arc::new(Node::new(
         runtime,
         NodeConfig {
@@ -94,10 +98,11 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             clock: crate::pod::clock::Clock::current(),
             events: event_log.clone(),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
-                Arc::new(PodLog {
+                let log = Arc::new(PodLog {
                     printer: log_printer.clone(),
                     pod: plan.name.clone(),
-                })
+                });
+                ui::log_sink(log, &log_hub, &plan.name)
             }),
             state_dir,
             keep_volumes: args.keep_volumes,
@@ -127,6 +132,19 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             return exit::INTERNAL;
         }
     };
+    let services = Workload::services(&loaded.workloads);
+    if let Err(code) = ui::start(
+        &hub,
+        &node,
+        &event_log,
+        services,
+        args.backend.drawn(),
+        &printer,
+    )
+    .await
+    {
+        return code;
+    }
     let mut signals = Signals::new();
     // Deployments and ReplicaSets keep pods running; Jobs and bare pods end.
     let controlled = loaded
@@ -233,6 +251,10 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
         }
     }
     let finals = snapshot.unwrap_or_else(|| node.pods());
+    if hub.is_some() && !interrupted {
+        printer.note("the pods have ended; the live view stays up until Ctrl-C");
+        signals.next().await;
+    }
     if let Err(code) = super::report(&args, &finals, &event_log, &printer) {
         return code;
     }

@@ -200,9 +200,6 @@ async fn serve_dns(socket: tokio::net::UdpSocket, cluster: Arc<Cluster>) {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             return;
         };
-        // Answered once the kernel's rules carry every change so far: a name never leads to an
-        // endpoint the Service's virtual IP does not send to yet (the wasm network has no lag).
-        cluster.services.settled().await;
         if let Some(reply) = crate::net::dns::answer(&buf[..n], &cluster.services) {
             let _ = socket.send_to(&reply, from).await;
         }

@@ -1218,6 +1218,9 @@ spec:
     - -c
     - |
       until [ "$(nslookup web-pods | grep -c '^Address: 10.88')" = 3 ]; do sleep 0.2; done
+      # DNS and the Service's data path are programmed apart (CoreDNS and kube-proxy on a
+      # cluster, the nft rules here): wait until three requests in a row reach three pods.
+      until [ "$(for i in 1 2 3; do wget -q -O - http://web:8080/; done | sort -u | wc -l)" = 3 ]; do sleep 0.2; done
       echo "$WEB_SERVICE_HOST $WEB_SERVICE_PORT_HTTP $WEB_PORT"
       cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo
       nslookup web.default.svc.cluster.local | grep '^Address: '

@@ -735,20 +735,26 @@ pub fn nc(ctx: &mut Ctx, args: &[String]) -> i32 {
     finish(ctx, "nc", r)
 }
 
-/// Copies stdin to the socket and the socket to stdout as each has data, until the peer closes
-/// (or is silent for `timeout`); stdin's EOF half-closes the connection.
+/// Copies stdin to the socket and the socket to stdout as each has data, until both ends are done
+/// (or the peer is silent for `timeout`). stdin's EOF half-closes the connection; the peer's EOF
+/// is a half-close too: what stdin still brings is sent (`echo hi | nc -l` answers a client that
+/// closed its side at once).
 fn duplex(ctx: &Ctx, mut s: TcpStream, timeout: Option<Duration>) -> io::Result<i32> {
     use std::os::fd::AsRawFd as _;
     s.set_nonblocking(true)?;
     let mut out = crate::io::Output(ctx.stdout.clone());
     let mut buf = vec![0u8; 64 * 1024];
     let mut stdin_open = true;
+    let mut net_open = true;
     let wait_ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
     loop {
+        if !stdin_open && !net_open {
+            return Ok(0);
+        }
         let mut fds = [
             libc::pollfd {
                 fd: s.as_raw_fd(),
-                events: libc::POLLIN,
+                events: if net_open { libc::POLLIN } else { 0 },
                 revents: 0,
             },
             libc::pollfd {
@@ -778,9 +784,9 @@ fn duplex(ctx: &Ctx, mut s: TcpStream, timeout: Option<Duration>) -> io::Result<
                 stdin_open = false;
             }
         }
-        if fds[0].revents != 0 {
+        if net_open && fds[0].revents != 0 {
             match s.read(&mut buf) {
-                Ok(0) => return Ok(0),
+                Ok(0) => net_open = false,
                 Ok(n) => {
                     out.write_all(&buf[..n])?;
                     out.flush()?;

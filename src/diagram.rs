@@ -496,23 +496,20 @@ fn selects(s: &Service, labels: &BTreeMap<String, String>, namespace: &str) -> b
             .is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
+/// A Service port as `80→8080` (`80→http` for a named target, `80` without one).
+pub fn service_port(p: &k8s_openapi::api::core::v1::ServicePort) -> String {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    match &p.target_port {
+        Some(IntOrString::Int(t)) => format!("{}→{t}", p.port),
+        Some(IntOrString::String(t)) => format!("{}→{t}", p.port),
+        None => p.port.to_string(),
+    }
+}
+
 fn service_label(s: &Service) -> String {
     let name = s.metadata.name.clone().unwrap_or_default();
     let spec = s.spec.clone().unwrap_or_default();
-    let ports: Vec<String> = spec
-        .ports
-        .iter()
-        .flatten()
-        .map(|p| match &p.target_port {
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(t)) => {
-                format!("{}→{t}", p.port)
-            }
-            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(t)) => {
-                format!("{}→{t}", p.port)
-            }
-            None => p.port.to_string(),
-        })
-        .collect();
+    let ports: Vec<String> = spec.ports.iter().flatten().map(service_port).collect();
     format!(
         "{name} ({}) {}",
         spec.type_.as_deref().unwrap_or("ClusterIP"),

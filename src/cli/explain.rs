@@ -1,13 +1,14 @@
 //! `wpod explain FILE`: what `wpod run` will do with the manifest's pods, step by step, and
 //! which of its fields wpod honours differently from Kubernetes. Nothing is run.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::exit;
 use super::lesson::LangArg;
-use crate::explain::{self, Backend};
+use super::run::Backend;
+use crate::explain::{self, Backend as Drawn};
 use crate::lessons::Lang;
 use crate::manifest::{self, Workload};
 use crate::plan::PodPlan;
@@ -22,34 +23,19 @@ pub struct ExplainArgs {
     lang: Option<LangArg>,
     /// The backend whose way of running the pod is explained
     #[arg(long, value_enum, default_value = "wasm")]
-    backend: BackendArg,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(super) enum BackendArg {
-    Wasm,
-    Linux,
-}
-
-impl BackendArg {
-    pub(super) fn backend(self) -> Backend {
-        match self {
-            BackendArg::Wasm => Backend::Wasm,
-            BackendArg::Linux => Backend::Linux,
-        }
-    }
+    backend: Backend,
 }
 
 pub fn explain(args: &ExplainArgs) -> u8 {
     let lang = args.lang.map_or_else(Lang::from_locale, LangArg::lang);
-    let backend = args.backend.backend();
+    let backend = args.backend.drawn();
     let m = match load_valid(&args.file) {
         Ok(m) => m,
         Err(code) => return code,
     };
     let backend_name = match backend {
-        Backend::Wasm => "wasm",
-        Backend::Linux => "linux",
+        Drawn::Wasm => "wasm",
+        Drawn::Linux => "linux",
     };
     let mut out = String::new();
     for pod in &m.pods {
@@ -68,7 +54,7 @@ pub fn explain(args: &ExplainArgs) -> u8 {
             &explain::steps(&plan, backend, lang),
             lang,
         ));
-        if backend == Backend::Wasm {
+        if backend == Drawn::Wasm {
             for (container, fields) in plan.moot_on_wasm() {
                 out.push_str(&match lang {
                     Lang::En => format!(
@@ -108,7 +94,7 @@ pub(super) fn load_valid(file: &str) -> Result<manifest::Manifest, u8> {
 }
 
 /// A controller's pod template explained as the pods it makes, or a Service in a few lines.
-fn workload(w: &Workload, backend: Backend, dir: &std::path::Path, lang: Lang) -> String {
+fn workload(w: &Workload, backend: Drawn, dir: &std::path::Path, lang: Lang) -> String {
     let name = w.metadata().name.clone().unwrap_or_default();
     let header = match w {
         Workload::Deployment(d) => {
@@ -200,10 +186,7 @@ fn service(name: &str, s: &k8s_openapi::api::core::v1::Service, lang: Lang) -> S
         .ports
         .iter()
         .flatten()
-        .map(|p| match &p.target_port {
-            Some(t) => format!("{}→{}", p.port, int_or_string(t)),
-            None => p.port.to_string(),
-        })
+        .map(crate::diagram::service_port)
         .collect();
     let what = match (lang, headless) {
         (Lang::En, true) => "headless: DNS gives the ready pods' own addresses".to_string(),
@@ -226,14 +209,6 @@ fn service(name: &str, s: &k8s_openapi::api::core::v1::Service, lang: Lang) -> S
             ports.join(", "),
             selector.join(",")
         ),
-    }
-}
-
-fn int_or_string(v: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> String {
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    match v {
-        IntOrString::Int(n) => n.to_string(),
-        IntOrString::String(s) => s.clone(),
     }
 }
 

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::exit;
-use super::explain::{BackendArg, load_valid, template_pod};
+use super::explain::{load_valid, template_pod};
 use super::lesson::LangArg;
+use super::run::Backend;
 use crate::diagram::Diagram;
 use crate::lessons::Lang;
 use crate::manifest::Workload;
@@ -26,7 +27,7 @@ pub struct InspectArgs {
     lang: Option<LangArg>,
     /// The backend whose isolation is drawn
     #[arg(long, value_enum, default_value = "wasm")]
-    backend: BackendArg,
+    backend: Backend,
 }
 
 pub fn inspect(args: &InspectArgs) -> u8 {
@@ -44,7 +45,7 @@ pub fn inspect(args: &InspectArgs) -> u8 {
     let mut drawn = 0;
     for pod in pods {
         let plan = PodPlan::from_pod(&pod, &crate::plan::new_uid(&pod), m.dir.clone());
-        let diagram = Diagram::of(&plan, args.backend.backend(), &services, lang);
+        let diagram = Diagram::of(&plan, args.backend.drawn(), &services, lang);
         print!("{}", diagram.text());
         drawn += 1;
         if let Some(out) = &args.svg {

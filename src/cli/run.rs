@@ -50,7 +50,7 @@ pub enum Backend {
 
 impl Backend {
     /// How `wpod explain` and the drawings name it.
-    fn drawn(self) -> crate::explain::Backend {
+    pub(super) fn drawn(self) -> crate::explain::Backend {
         match self {
             Backend::Wasm => crate::explain::Backend::Wasm,
             Backend::Linux => crate::explain::Backend::Linux,

@@ -45,8 +45,8 @@ struct HubState {
     trace: VecDeque<String>,
     /// Every pod the page has shown (namespace, name), the deleted ones included.
     seen: std::collections::BTreeSet<(String, String)>,
-    /// The last drawing of each pod, kept for those that are gone.
-    drawn: BTreeMap<String, Value>,
+    /// The drawing of each pod (in both languages) and the IP it shows; kept for those gone.
+    drawn: BTreeMap<String, (Option<String>, Value)>,
 }
 
 impl Hub {
@@ -229,50 +229,16 @@ fn full(status: StatusCode, kind: &str, body: impl Into<Bytes>) -> Response<Body
     r
 }
 
-fn query(req: &Request<Incoming>) -> BTreeMap<String, String> {
-    req.uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| Some(hex(bytes[i + 1])? * 16 + hex(bytes[i + 2])?))
-            .flatten();
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, b) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 async fn handle(view: &Arc<View>, req: Request<Incoming>) -> Response<Body> {
-    let q = query(&req);
-    if q.get("token") != Some(&view.token) {
+    let q: BTreeMap<String, String> = req
+        .uri()
+        .query()
+        .map(crate::api::parse_query)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let token = q.get("token").map_or(&[][..], |t| t.as_bytes());
+    if !crate::api::same(token, view.token.as_bytes()) {
         return full(
             StatusCode::FORBIDDEN,
             "text/plain; charset=utf-8",
@@ -373,18 +339,19 @@ fn snapshot(view: &View) -> Value {
                 .unwrap_or_else(|| "default".into()),
             pod.metadata.name.clone().unwrap_or_default(),
         );
-        // The pod as its plan draws it, with its IP once it has one.
-        let plan = PodPlan::from_pod(pod, "", std::path::PathBuf::new());
+        // The pod as its plan draws it, with its IP once it has one: drawn again only when that
+        // changes (a pod's spec does not), not at every look for a change.
         let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
-        let draw = |lang| {
-            let mut d = Diagram::of(&plan, view.backend, &view.services, lang);
-            d.ip = ip.clone();
-            d.svg()
-        };
-        hub.drawn.insert(
-            name.clone(),
-            json!({"en": draw(Lang::En), "zh": draw(Lang::Zh)}),
-        );
+        if hub.drawn.get(&name).is_none_or(|(shown, _)| *shown != ip) {
+            let plan = PodPlan::from_pod(pod, "", std::path::PathBuf::new());
+            let draw = |lang| {
+                let mut d = Diagram::of(&plan, view.backend, &view.services, lang);
+                d.ip = ip.clone();
+                d.svg()
+            };
+            let both = json!({"en": draw(Lang::En), "zh": draw(Lang::Zh)});
+            hub.drawn.insert(name.clone(), (ip, both));
+        }
         hub.seen.insert((ns, name));
     }
     let events: serde_json::Map<String, Value> = hub
@@ -410,7 +377,7 @@ fn snapshot(view: &View) -> Value {
         .collect();
     json!({
         "pods": pods,
-        "diagrams": hub.drawn,
+        "diagrams": hub.drawn.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
         "events": events,
         "logs": hub.logs,
         "trace": hub.trace,

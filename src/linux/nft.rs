@@ -9,9 +9,9 @@
 //! endpoint chain marks the packet for masquerading and DNATs it. A `nodePort` is also an entry
 //! of the map, at the node's address (kube-proxy's nodeports), so pods reach it as on a node.
 //! Every Service connection is masqueraded to the node's address (kube-proxy's
-//! `--masquerade-all`): the pods share one bridge, so a reply sent straight back over it would miss the conntrack entry that undoes the
-//! DNAT. A port without a ready endpoint matches nothing and meets the Service range's local
-//! route, which refuses it as kube-proxy's REJECT does.
+//! `--masquerade-all`): the pods share one bridge, so a reply sent straight back over it would
+//! miss the conntrack entry that undoes the DNAT. A port without a ready endpoint matches nothing
+//! and meets the Service range's local route, which refuses it as kube-proxy's REJECT does.
 //!
 //! The whole table is replaced in one `nft -f` transaction at every change, so a packet sees
 //! the old rules or the new, never half of them.

@@ -5,10 +5,10 @@
 //! goes through this proxy instead: the Service range is a local route there (the node helper
 //! adds it with the bridge), the proxy binds a listener on each ClusterIP:port that has a ready
 //! endpoint, as kube-proxy's userspace mode did, and forwards each connection from the node to
-//! the endpoint the Service table picks (round-robin, ClientIP affinity). A port without a ready endpoint has no listener
-//! and refuses, as kube-proxy's REJECT rule makes it. The backend sees the node's address
-//! (10.88.0.1) as the client's, as with kube-proxy's masquerading. The DNS server answers on the
-//! kube-dns address from the same table.
+//! the endpoint the Service table picks (round-robin, ClientIP affinity). A port without a ready
+//! endpoint has no listener and refuses, as kube-proxy's REJECT rule makes it. The backend sees
+//! the node's address (10.88.0.1) as the client's, as with kube-proxy's masquerading. The DNS
+//! server answers on the kube-dns address from the same table.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, SocketAddrV4};

@@ -22,6 +22,8 @@ pub struct Diagram {
     pub host_network: bool,
     /// The namespaces the infra container holds: kind, and its id when the pod runs on linux.
     pub infra: Vec<(String, Option<String>)>,
+    /// The infra's process, when the pod runs on linux (what `nsenter -t PID` takes).
+    pub infra_pid: Option<String>,
     /// What every container shares with the infra, and what each keeps to itself.
     pub shared: Vec<&'static str>,
     pub own: Vec<&'static str>,
@@ -42,6 +44,8 @@ pub struct Member {
     pub ports: Vec<String>,
     /// (volume, mount path, read-only).
     pub mounts: Vec<(String, String, bool)>,
+    /// The ids of the namespaces it keeps to itself, when it runs on linux: (kind, id).
+    pub own_ids: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,6 +105,7 @@ impl Diagram {
                         )
                     })
                     .collect(),
+                own_ids: Vec::new(),
             })
             .collect();
         let labels = plan.manifest.metadata.labels.clone().unwrap_or_default();
@@ -111,6 +116,7 @@ impl Diagram {
             hostname: plan.hostname.clone(),
             host_network: plan.host_network,
             infra,
+            infra_pid: None,
             shared,
             own,
             containers,
@@ -127,6 +133,68 @@ impl Diagram {
                 .collect(),
             lang,
         }
+    }
+
+    /// The running pod's namespace ids (as the runtime gives them: `net:[4026532179]`) on what
+    /// the infra holds and on what each container keeps to itself, and the infra's PID.
+    pub fn with_namespaces(
+        &mut self,
+        infra: &[(String, String)],
+        containers: &[(String, Vec<(String, String)>)],
+    ) {
+        for (kind, id) in &mut self.infra {
+            *id = id_of(infra, kind);
+        }
+        self.infra_pid = infra
+            .iter()
+            .find(|(k, _)| k == "pause pid")
+            .map(|(_, v)| v.clone());
+        for m in &mut self.containers {
+            if let Some((_, ns)) = containers.iter().find(|(name, _)| *name == m.name) {
+                m.own_ids = self
+                    .own
+                    .iter()
+                    .filter_map(|k| id_of(ns, k).map(|id| (k.to_string(), id)))
+                    .collect();
+            }
+        }
+    }
+
+    /// The Services in front of the running pod, as the node's proxy routes them: those whose
+    /// endpoints include it, with the port each sends to and whether the pod gets traffic.
+    pub fn front_live(&mut self, services: &[crate::net::services::Service]) {
+        let mut front = Vec::new();
+        for s in services.iter().filter(|s| s.namespace == self.namespace) {
+            let Some(e) = s.endpoints.iter().find(|e| e.pod == self.pod) else {
+                continue;
+            };
+            let address = s.cluster_ip.map_or_else(
+                || self.t("headless", "Headless").to_string(),
+                |ip| ip.to_string(),
+            );
+            let ports: Vec<String> = s
+                .ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let to = e.targets.get(i).copied().flatten();
+                    let mut label = match to {
+                        Some(t) => format!("{}→{t}", p.port),
+                        None => p.port.to_string(),
+                    };
+                    if let Some(n) = p.node_port {
+                        label.push_str(&format!(" (NodePort {n})"));
+                    }
+                    label
+                })
+                .collect();
+            let mut label = format!("{} {address} {}", s.name, ports.join(" "));
+            if !e.ready {
+                label.push_str(self.t(" · not ready: gets no traffic", " · 未就绪:不接收流量"));
+            }
+            front.push(label);
+        }
+        self.services = front;
     }
 
     fn t<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
@@ -164,6 +232,14 @@ impl Diagram {
             .join(" ")
     }
 
+    fn infra_title(&self) -> String {
+        let title = format!("{} · pause", self.t("infra container", "Infra 容器"));
+        match &self.infra_pid {
+            Some(pid) => format!("{title} · PID {pid}"),
+            None => title,
+        }
+    }
+
     fn role_label(&self, role: Role) -> &'static str {
         match (role, self.lang) {
             (Role::Init, Lang::En) => "init",
@@ -176,10 +252,22 @@ impl Diagram {
 
     /// The lines of one container, after its title.
     fn member_lines(&self, c: &Member) -> Vec<String> {
-        let mut lines = vec![
-            format!("{} {}", self.t("joins:", "加入:"), self.shared.join(" ")),
-            format!("{} {}", self.t("own:", "独有:"), self.own.join(" ")),
-        ];
+        let mut lines = vec![format!(
+            "{} {}",
+            self.t("joins:", "加入:"),
+            self.shared.join(" ")
+        )];
+        if c.own_ids.is_empty() {
+            lines.push(format!(
+                "{} {}",
+                self.t("own:", "独有:"),
+                self.own.join(" ")
+            ));
+        } else {
+            for (kind, id) in &c.own_ids {
+                lines.push(format!("{} {kind}:[{id}]", self.t("own:", "独有:")));
+            }
+        }
         if !c.ports.is_empty() {
             lines.push(format!(
                 "{} {}",
@@ -217,7 +305,7 @@ impl Diagram {
             body.push(format!("▼ hostPort {p}"));
         }
         let infra = [
-            format!("{} · pause", self.t("infra container", "Infra 容器")),
+            self.infra_title(),
             format!(
                 "Network Namespace: {} · localhost · {}",
                 self.address(),
@@ -307,13 +395,8 @@ impl Diagram {
                 self.address(),
                 self.t("one port space", "同一套端口")
             ),
-            format!(
-                "{} {} · {} {}",
-                self.t("hostname", "主机名"),
-                self.hostname,
-                self.t("holds:", "持有:"),
-                self.holds()
-            ),
+            format!("{} {}", self.t("hostname", "主机名"), self.hostname),
+            format!("{} {}", self.t("holds:", "持有:"), self.holds()),
         ];
         let infra_h = 30.0 + LINE * infra_lines.len() as f64;
         svg.rect(
@@ -327,7 +410,7 @@ impl Diagram {
         svg.text(
             PAD * 2.0 + 10.0,
             infra_top + 20.0,
-            &format!("{} · pause", self.t("infra container", "Infra 容器")),
+            &self.infra_title(),
             "title",
         );
         for (i, l) in infra_lines.iter().enumerate() {
@@ -488,6 +571,17 @@ fn volume_kind(v: &k8s_openapi::api::core::v1::Volume) -> String {
         .to_string()
 }
 
+/// `4026532179` from the runtime's `net:[4026532179]` for kind `net`.
+fn id_of(list: &[(String, String)], kind: &str) -> Option<String> {
+    let (_, value) = list.iter().find(|(k, _)| k == kind)?;
+    let bare = value
+        .strip_prefix(kind)
+        .and_then(|v| v.strip_prefix(":["))
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    Some(bare.to_string())
+}
+
 fn selects(s: &Service, labels: &BTreeMap<String, String>, namespace: &str) -> bool {
     let ns = s.metadata.namespace.as_deref().unwrap_or("default");
     let selector = s.spec.as_ref().and_then(|sp| sp.selector.as_ref());
@@ -605,4 +699,64 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_containers() -> PodPlan {
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web"},
+            "spec": {"containers": [
+                {"name": "nginx", "image": "nginx"},
+                {"name": "sidecar", "image": "busybox"},
+            ]},
+        }))
+        .expect("a valid pod");
+        PodPlan::from_pod(&pod, "", std::path::PathBuf::new())
+    }
+
+    fn ns(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_running_linux_pod_shows_its_namespace_ids_and_the_infra_pid() {
+        let mut d = Diagram::of(&two_containers(), Backend::Linux, &[], Lang::En);
+        let infra = ns(&[
+            ("pause pid", "4242"),
+            ("net", "net:[4026532179]"),
+            ("ipc", "ipc:[4026532177]"),
+            ("uts", "uts:[4026532176]"),
+            ("mnt", "mnt:[4026532175]"),
+        ]);
+        let nginx = ns(&[
+            ("net", "net:[4026532179]"),
+            ("mnt", "mnt:[4026532301]"),
+            ("pid", "pid:[4026532302]"),
+        ]);
+        d.with_namespaces(&infra, &[("nginx".to_string(), nginx)]);
+        let text = d.text();
+        assert!(text.contains("pause · PID 4242"), "{text}");
+        assert!(
+            text.contains("net:[4026532179] ipc:[4026532177] uts:[4026532176]"),
+            "{text}"
+        );
+        assert!(text.contains("own: mnt:[4026532301]"), "{text}");
+        assert!(text.contains("own: pid:[4026532302]"), "{text}");
+        // The sidecar runs no instance the runtime told of: its line stays without ids.
+        assert!(text.contains("own: mnt pid"), "{text}");
+        assert!(d.svg().contains("PID 4242"));
+    }
+
+    #[test]
+    fn a_pod_not_yet_running_is_drawn_without_ids() {
+        let d = Diagram::of(&two_containers(), Backend::Linux, &[], Lang::Zh);
+        let text = d.text();
+        assert!(text.contains("持有: net ipc uts"), "{text}");
+        assert!(!text.contains("PID"), "{text}");
+    }
 }

@@ -301,7 +301,7 @@ pub async fn run(args: RunArgs) -> u8 {
         &hub,
         &node,
         &event_log,
-        Vec::new(),
+        &cluster.services,
         args.backend.drawn(),
         &printer,
     )

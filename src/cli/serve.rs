@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// port-forwarded connections show as from `port-forward`
     #[arg(long)]
     trace_net: bool,
+    /// Serve a live view of the node's pods in the browser (on loopback, behind a random token
+    /// in the address printed), next to what kubectl shows
+    #[arg(long)]
+    ui: bool,
 }
 
 #[derive(Args)]
@@ -112,7 +116,10 @@ pub async fn run(args: ServeArgs) -> u8 {
     let trace = |line: &str| {
         crate::console::own(crate::console::Channel::Stderr, format!("net: {line}\n"));
     };
-    let cluster = Cluster::new(crate::net::Trace::new(trace, args.trace_net));
+    let hub = args.ui.then(|| Arc::new(super::ui::Hub::default()));
+    // The live view shows the network trace whether or not the terminal does.
+    let trace = super::ui::trace_sink(trace, hub.clone(), args.trace_net);
+    let cluster = Cluster::new(crate::net::Trace::new(trace, args.trace_net || args.ui));
     let runtime = match runtime(args.backend, cluster.clone()) {
         Ok(r) => r,
         Err((code, why)) => {
@@ -130,18 +137,21 @@ pub async fn run(args: ServeArgs) -> u8 {
     let log_printer = printer.clone();
     let logs = Arc::new(crate::api::logs::LogStore::default());
     let kept = Arc::clone(&logs);
+    let event_log = Arc::new(EventLog::new(printer.clone()));
+    let log_hub = hub.clone();
     let node = Arc::new(Node::new(
         runtime,
         NodeConfig {
             backoff: BackoffPolicy::default(),
             clock: Clock::system(),
-            events: Arc::new(EventLog::new(printer.clone())),
+            events: event_log.clone(),
             logs: Arc::new(move |plan: &PodPlan| -> Arc<dyn crate::runtime::LogSink> {
                 let printed = Arc::new(PodLog {
                     printer: log_printer.clone(),
                     pod: plan.name.clone(),
                 });
-                kept.sink(&plan.namespace, &plan.name, printed)
+                let shown = super::ui::log_sink(printed, &log_hub, &plan.name);
+                kept.sink(&plan.namespace, &plan.name, shown)
             }),
             state_dir: crate::volumes::default_state_dir(),
             keep_volumes: false,
@@ -149,6 +159,18 @@ pub async fn run(args: ServeArgs) -> u8 {
             tokens: Some(signer.clone()),
         },
     ));
+    if let Err(code) = super::ui::start(
+        &hub,
+        &node,
+        &event_log,
+        &cluster.services,
+        args.backend.drawn(),
+        &printer,
+    )
+    .await
+    {
+        return code;
+    }
     tokio::spawn(crate::node::node_ports::run(
         node.clone(),
         cluster.services.clone(),

@@ -3,28 +3,31 @@
 //! pods with their phase and conditions, the inside of each pod drawn as `wpod inspect` draws it
 //! (with its IP once it has one), container states and restarts, the event timeline, each
 //! container's log and the pod network's connections; and it offers a teacher's actions: delete
-//! a pod, kill a container, kill the pod's infra container.
+//! a pod, kill a container, kill the pod's infra container, make a probe fail. `wpod run --ui`
+//! and `wpod serve --ui` serve it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt as _, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1 as api;
 use serde_json::{Value, json};
 
 use super::describe::EventLog;
 use crate::diagram::Diagram;
 use crate::explain::Backend;
 use crate::lessons::Lang;
+use crate::net::services::Services;
 use crate::node::Node;
 use crate::plan::PodPlan;
+use crate::pod::probe::ProbeKind;
 use crate::runtime::{LogSink, Stream};
 
 const PAGE: &str = include_str!("ui/index.html");
@@ -32,6 +35,8 @@ const PAGE: &str = include_str!("ui/index.html");
 const KEEP_LINES: usize = 500;
 /// How often a client's stream looks for a change.
 const TICK: Duration = Duration::from_millis(200);
+/// Deleted pods still shown (with their logs and events), the most recent ones.
+const KEEP_GONE: usize = 50;
 
 /// What the page shows besides the node's own state: logs and the network trace.
 #[derive(Default)]
@@ -44,9 +49,22 @@ struct HubState {
     logs: BTreeMap<String, VecDeque<String>>,
     trace: VecDeque<String>,
     /// Every pod the page has shown (namespace, name), the deleted ones included.
-    seen: std::collections::BTreeSet<(String, String)>,
-    /// The drawing of each pod (in both languages) and the IP it shows; kept for those gone.
-    drawn: BTreeMap<String, (Option<String>, Value)>,
+    seen: BTreeSet<(String, String)>,
+    /// The deleted pods still shown, oldest first.
+    gone: VecDeque<(String, String)>,
+    /// The drawing of each pod (in both languages) and what it was drawn from.
+    drawn: BTreeMap<String, (Drawn, Value)>,
+    /// The probes made to fail from the page: pod, container, probe kind.
+    failing: BTreeSet<(String, String, &'static str)>,
+}
+
+/// What a pod's drawing shows that can change while it lives: its IP, the Services in front
+/// (their generation), the container instances (their namespaces on linux).
+#[derive(PartialEq, Eq)]
+struct Drawn {
+    ip: Option<String>,
+    services: u64,
+    instances: Vec<String>,
 }
 
 impl Hub {
@@ -137,7 +155,7 @@ pub struct View {
     node: Arc<Node>,
     events: Arc<EventLog>,
     hub: Arc<Hub>,
-    services: Vec<Service>,
+    services: Arc<Services>,
     backend: Backend,
     token: String,
 }
@@ -147,13 +165,14 @@ pub async fn start(
     hub: &Option<Arc<Hub>>,
     node: &Arc<Node>,
     events: &Arc<EventLog>,
-    services: Vec<Service>,
+    services: &Arc<Services>,
     backend: Backend,
     printer: &super::output::Printer,
 ) -> Result<(), u8> {
     let Some(hub) = hub else {
         return Ok(());
     };
+    let services = Arc::clone(services);
     match serve(node.clone(), events.clone(), hub.clone(), services, backend).await {
         Ok(url) => {
             printer.note(&format!("live view: {url}"));
@@ -171,7 +190,7 @@ async fn serve(
     node: Arc<Node>,
     events: Arc<EventLog>,
     hub: Arc<Hub>,
-    services: Vec<Service>,
+    services: Arc<Services>,
     backend: Backend,
 ) -> std::io::Result<String> {
     let listener =
@@ -214,10 +233,10 @@ fn token() -> std::io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 fn full(status: StatusCode, kind: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()).boxed());
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = status;
     if let Ok(v) = hyper::header::HeaderValue::from_str(kind) {
         r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
@@ -246,37 +265,70 @@ async fn handle(view: &Arc<View>, req: Request<Incoming>) -> Response<Body> {
         );
     }
     let arg = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let (pod, container) = (arg("pod"), arg("container"));
+    let ns = q
+        .get("ns")
+        .cloned()
+        .unwrap_or_else(|| namespace(view, &pod));
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => full(StatusCode::OK, "text/html; charset=utf-8", PAGE),
         (&Method::GET, "/state") => full(
             StatusCode::OK,
             "application/json",
-            snapshot(view).to_string(),
+            snapshot(view).await.to_string(),
         ),
         (&Method::GET, "/events") => events(Arc::clone(view)),
-        (&Method::POST, "/api/delete") => act(view
-            .node
-            .delete(&namespace(view, &arg("pod")), &arg("pod"), None)
-            .map_err(|e| e.to_string())),
-        (&Method::POST, "/api/kill-infra") => act(view
-            .node
-            .kill_infra(&namespace(view, &arg("pod")), &arg("pod"))
-            .map_err(|e| e.to_string())),
+        (&Method::POST, "/api/delete") => {
+            act(view.node.delete(&ns, &pod, None).map_err(|e| e.to_string()))
+        }
+        (&Method::POST, "/api/kill-infra") => {
+            act(view.node.kill_infra(&ns, &pod).map_err(|e| e.to_string()))
+        }
         (&Method::POST, "/api/kill") => act(view
             .node
-            .kill_container(
-                &namespace(view, &arg("pod")),
-                &arg("pod"),
-                &arg("container"),
-            )
+            .kill_container(&ns, &pod, &container)
             .await
             .map_err(|e| e.to_string())),
+        (&Method::POST, "/api/fail-probe") => {
+            let Some(kind) = probe_kind(&arg("probe")) else {
+                return act(Err(format!(
+                    "unknown probe \"{}\": startup, liveness or readiness",
+                    arg("probe")
+                )));
+            };
+            let fail = arg("fail") != "false";
+            let done = view
+                .node
+                .fail_probe(&ns, &pod, &container, kind, fail)
+                .await
+                .map_err(|e| e.to_string());
+            if done.is_ok() {
+                let key = (pod, container, kind.title());
+                let mut hub = view.hub.lock();
+                if fail {
+                    hub.failing.insert(key);
+                } else {
+                    hub.failing.remove(&key);
+                }
+            }
+            act(done)
+        }
         _ => full(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
             "not found\n",
         ),
     }
+}
+
+fn probe_kind(name: &str) -> Option<ProbeKind> {
+    [
+        ProbeKind::Startup,
+        ProbeKind::Liveness,
+        ProbeKind::Readiness,
+    ]
+    .into_iter()
+    .find(|k| k.title().eq_ignore_ascii_case(name))
 }
 
 fn namespace(view: &View, pod: &str) -> String {
@@ -307,7 +359,7 @@ fn act(result: Result<(), String>) -> Response<Body> {
 fn events(view: Arc<View>) -> Response<Body> {
     let stream = futures_util::stream::unfold((view, String::new()), |(view, last)| async move {
         loop {
-            let now = snapshot(&view).to_string();
+            let now = snapshot(&view).await.to_string();
             if now != last {
                 let frame = Frame::data(Bytes::from(format!("data: {now}\n\n")));
                 return Some((Ok::<_, Infallible>(frame), (view, now)));
@@ -315,7 +367,7 @@ fn events(view: Arc<View>) -> Response<Body> {
             tokio::time::sleep(TICK).await;
         }
     });
-    let mut r = Response::new(StreamBody::new(stream).boxed());
+    let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/event-stream"),
@@ -328,32 +380,47 @@ fn events(view: Arc<View>) -> Response<Body> {
 }
 
 /// Everything the page shows, now.
-fn snapshot(view: &View) -> Value {
+async fn snapshot(view: &View) -> Value {
     let pods = view.node.pods();
-    let mut hub = view.hub.lock();
-    for pod in &pods {
-        let (ns, name) = (
-            pod.metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            pod.metadata.name.clone().unwrap_or_default(),
-        );
-        // The pod as its plan draws it, with its IP once it has one: drawn again only when that
-        // changes (a pod's spec does not), not at every look for a change.
-        let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
-        if hub.drawn.get(&name).is_none_or(|(shown, _)| *shown != ip) {
-            let plan = PodPlan::from_pod(pod, "", std::path::PathBuf::new());
-            let draw = |lang| {
-                let mut d = Diagram::of(&plan, view.backend, &view.services, lang);
-                d.ip = ip.clone();
-                d.svg()
-            };
-            let both = json!({"en": draw(Lang::En), "zh": draw(Lang::Zh)});
-            hub.drawn.insert(name.clone(), (ip, both));
-        }
-        hub.seen.insert((ns, name));
+    let generation = view.services.generation();
+    let stale: Vec<(&api::Pod, Drawn)> = {
+        let mut hub = view.hub.lock();
+        let current: BTreeSet<(String, String)> = pods.iter().map(key).collect();
+        hub.remember(&current);
+        pods.iter()
+            .map(|pod| (pod, drawn_from(pod, generation)))
+            .filter(|(pod, now)| {
+                let name = key(pod).1;
+                hub.drawn.get(&name).is_none_or(|(was, _)| was != now)
+            })
+            .collect()
+    };
+    // Drawn again only when what it shows changed, not at every look for a change.
+    for (pod, drawn) in stale {
+        let (ns, name) = key(pod);
+        let plan = PodPlan::from_pod(pod, "", std::path::PathBuf::new());
+        let ids = match view.backend {
+            Backend::Linux => {
+                let containers: Vec<String> =
+                    plan.all_containers().map(|c| c.name.clone()).collect();
+                Some(view.node.namespaces(&ns, &name, &containers).await)
+            }
+            Backend::Wasm => None,
+        };
+        let services = view.services.all();
+        let draw = |lang| {
+            let mut d = Diagram::of(&plan, view.backend, &[], lang);
+            d.front_live(&services);
+            d.ip = drawn.ip.clone();
+            if let Some((infra, each)) = &ids {
+                d.with_namespaces(infra, each);
+            }
+            d.svg()
+        };
+        let both = json!({"en": draw(Lang::En), "zh": draw(Lang::Zh)});
+        view.hub.lock().drawn.insert(name, (drawn, both));
     }
+    let hub = view.hub.lock();
     let events: serde_json::Map<String, Value> = hub
         .seen
         .iter()
@@ -375,11 +442,69 @@ fn snapshot(view: &View) -> Value {
             (name.clone(), Value::Array(list))
         })
         .collect();
+    let failing: Vec<Value> = hub
+        .failing
+        .iter()
+        .map(|(pod, container, kind)| json!({"pod": pod, "container": container, "probe": kind}))
+        .collect();
     json!({
         "pods": pods,
         "diagrams": hub.drawn.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
         "events": events,
         "logs": hub.logs,
         "trace": hub.trace,
+        "failing": failing,
     })
+}
+
+fn key(pod: &api::Pod) -> (String, String) {
+    (
+        pod.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        pod.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn drawn_from(pod: &api::Pod, services: u64) -> Drawn {
+    let status = pod.status.as_ref();
+    let instances = status
+        .into_iter()
+        .flat_map(|s| {
+            let init = s.init_container_statuses.iter().flatten();
+            init.chain(s.container_statuses.iter().flatten())
+        })
+        .map(|c| c.container_id.clone().unwrap_or_default())
+        .collect();
+    Drawn {
+        ip: status.and_then(|s| s.pod_ip.clone()),
+        services,
+        instances,
+    }
+}
+
+impl HubState {
+    /// Notes the pods there are now; of those deleted, the page keeps the most recent ones.
+    fn remember(&mut self, current: &BTreeSet<(String, String)>) {
+        self.seen.extend(current.iter().cloned());
+        self.gone.retain(|k| !current.contains(k));
+        let newly: Vec<(String, String)> = self
+            .seen
+            .iter()
+            .filter(|k| !current.contains(*k) && !self.gone.contains(k))
+            .cloned()
+            .collect();
+        self.gone.extend(newly);
+        while self.gone.len() > KEEP_GONE {
+            let Some((ns, name)) = self.gone.pop_front() else {
+                break;
+            };
+            self.seen.remove(&(ns, name.clone()));
+            self.drawn.remove(&name);
+            let prefix = format!("{name}/");
+            self.logs.retain(|k, _| !k.starts_with(&prefix));
+            self.failing.retain(|(pod, _, _)| *pod != name);
+        }
+    }
 }

@@ -14,12 +14,16 @@ use crate::plan::PodPlan;
 use crate::pod::backoff::BackoffPolicy;
 use crate::pod::clock::Clock;
 use crate::pod::events::{Event, EventSink};
+use crate::pod::probe::ProbeKind;
 use crate::pod::status::{Phase, Terminated};
 use crate::pod::{self, Command, KubeletConfig, Outcome, StopMode};
 use crate::runtime::{ExecRequest, ExecSession, LogSink, PodStream, RuntimeService};
 
 /// How many changes a slow subscriber may fall behind before it misses some (it is told so).
 const CHANGE_BACKLOG: usize = 4096;
+
+/// (kind, identity) pairs, as `RuntimeService::sandbox_namespaces` gives them.
+pub type Namespaces = Vec<(String, String)>;
 
 /// Gives each pod the sink its containers' output goes to.
 pub type LogsFor = Arc<dyn Fn(&PodPlan) -> Arc<dyn LogSink> + Send + Sync>;
@@ -275,6 +279,50 @@ impl Node {
             .map_err(|e| StreamError::Runtime(e.to_string()))
     }
 
+    /// Makes a container's probe of `kind` fail from now on, or lets it pass its own way again
+    /// (for teaching): the kubelet's rules decide what the failures do.
+    pub async fn fail_probe(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        kind: ProbeKind,
+        fail: bool,
+    ) -> Result<(), StreamError> {
+        self.ask(namespace, name, |reply| Command::FailProbe {
+            container: container.to_string(),
+            kind,
+            fail,
+            reply,
+        })
+        .await
+    }
+
+    /// The namespaces the pod's infra holds and those of each named container that runs, as
+    /// the runtime shows them (`net:[4026532179]` on linux); empty for what does not run.
+    pub async fn namespaces(
+        &self,
+        namespace: &str,
+        name: &str,
+        containers: &[String],
+    ) -> (Namespaces, Vec<(String, Namespaces)>) {
+        let infra = match self.locate(namespace, name, None).await {
+            Ok(at) => self.runtime.sandbox_namespaces(&at.sandbox).await,
+            Err(_) => Vec::new(),
+        };
+        let mut each = Vec::new();
+        for c in containers {
+            if let Ok(Some(id)) = self
+                .locate(namespace, name, Some(c))
+                .await
+                .map(|at| at.container)
+            {
+                each.push((c.clone(), self.runtime.container_namespaces(&id).await));
+            }
+        }
+        (infra, each)
+    }
+
     /// Where the pod's sandbox and (if named) container run now.
     async fn locate(
         &self,
@@ -282,16 +330,27 @@ impl Node {
         name: &str,
         container: Option<&str>,
     ) -> Result<pod::Located, StreamError> {
+        self.ask(namespace, name, |reply| Command::Locate {
+            container: container.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+
+    /// Sends the pod's worker a command that answers, and waits for the answer.
+    async fn ask<T>(
+        &self,
+        namespace: &str,
+        name: &str,
+        command: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<T, StreamError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let sent = self
             .lock()
             .get(&(namespace.to_string(), name.to_string()))
             .ok_or_else(|| StreamError::NotFound(name.to_string()))?
             .commands
-            .send(Command::Locate {
-                container: container.map(str::to_string),
-                reply,
-            });
+            .send(command(reply));
         let gone = || StreamError::NotRunning("the pod is not running".into());
         sent.map_err(|_| gone())?;
         answer

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::backoff::BackoffPolicy;
 use super::clock::Clock;
 use super::events::RecordedEvents;
+use super::probe::ProbeKind;
 use super::*;
 use crate::plan::PodPlan;
 use crate::runtime::fake::{FakeRun, FakeRuntime};
@@ -888,6 +889,76 @@ async fn readiness_toggles_ready_without_restarts() {
     assert_eq!(restart_count(&run, "app"), 0);
     run.handle.stop(StopMode::Kill);
     run.finish().await;
+}
+
+/// Sends the pod a FailProbe command; the worker's answer.
+async fn fail_probe(run: &Run, container: &str, kind: ProbeKind, fail: bool) -> Result<(), String> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    run.handle.send(Command::FailProbe {
+        container: container.to_string(),
+        kind,
+        fail,
+        reply,
+    });
+    answer.await.expect("the worker answers")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_made_to_fail_on_request_fails_until_it_is_let_pass() {
+    let run = start(
+        probe_pod(
+            json!({"readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
+            "livenessProbe": {"exec": {"command": ["alive"]}, "periodSeconds": 1,
+            "failureThreshold": 2}}),
+        ),
+        FakeRuntime::new()
+            .script("app", [FakeRun::Forever])
+            .exec("app", [FakeExec::exit(0)]),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(run.container("app").ready);
+    assert_eq!(
+        fail_probe(&run, "app", ProbeKind::Readiness, true).await,
+        Ok(())
+    );
+    // Three failures in a row (the default failureThreshold), one a second.
+    tokio::time::sleep(secs(2)).await;
+    assert!(run.container("app").ready);
+    tokio::time::sleep(secs(1)).await;
+    assert!(!run.container("app").ready);
+    assert_eq!(restart_count(&run, "app"), 0);
+    assert_eq!(
+        fail_probe(&run, "app", ProbeKind::Readiness, false).await,
+        Ok(())
+    );
+    tokio::time::sleep(secs(1)).await;
+    assert!(run.container("app").ready);
+    // What the container does not have is refused.
+    assert_eq!(
+        fail_probe(&run, "app", ProbeKind::Startup, true).await,
+        Err("container \"app\" has no startup probe".to_string())
+    );
+    assert_eq!(
+        fail_probe(&run, "nope", ProbeKind::Readiness, true).await,
+        Err("container not found (\"nope\")".to_string())
+    );
+    // A liveness probe made to fail kills the container after failureThreshold results.
+    assert_eq!(
+        fail_probe(&run, "app", ProbeKind::Liveness, true).await,
+        Ok(())
+    );
+    tokio::time::sleep(secs(6)).await;
+    assert_eq!(restart_count(&run, "app"), 1);
+    run.handle.stop(StopMode::Kill);
+    let (_, _, _, events) = run.finish().await;
+    let messages = event_messages(&events);
+    for said in [
+        "Unhealthy Readiness probe failed: made to fail on request (wpod's live view)",
+        "Unhealthy Liveness probe failed: made to fail on request (wpod's live view)",
+        "Killing Container app failed liveness probe, will be restarted",
+    ] {
+        assert!(messages.contains(&said.to_string()), "{messages:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -3,7 +3,7 @@
 //! kubelet's podWorkers + SyncPod). Each rule lives in the file named for it: `actions` (what to
 //! do next), `start`, `restart`, `probe_results`, `termination_order`, `eviction`, `status`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,15 @@ pub enum Command {
     Locate {
         container: Option<String>,
         reply: tokio::sync::oneshot::Sender<Result<Located, String>>,
+    },
+    /// Make a container's probe of `kind` fail (or pass its own way again), as a broken health
+    /// endpoint would (for teaching): the probe keeps running on its schedule and the kubelet's
+    /// rules decide what the failures do. Errs when the container has no such probe.
+    FailProbe {
+        container: String,
+        kind: ProbeKind,
+        fail: bool,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
     },
 }
 
@@ -297,6 +306,8 @@ pub(super) struct PodWorker {
     pub(super) usage_check_at: Option<Instant>,
     /// Why the pod was evicted, if it was.
     pub(super) evicted: Option<String>,
+    /// The probes (container, kind) made to fail on request.
+    pub(super) failing: BTreeSet<(String, ProbeKind)>,
 }
 
 impl PodWorker {
@@ -348,6 +359,7 @@ impl PodWorker {
             volumes: PodVolumes::default(),
             usage_check_at: None,
             evicted: None,
+            failing: BTreeSet::new(),
         }
     }
 
@@ -578,6 +590,14 @@ impl PodWorker {
             Command::Locate { container, reply } => {
                 let _ = reply.send(self.locate(container.as_deref()));
             }
+            Command::FailProbe {
+                container,
+                kind,
+                fail,
+                reply,
+            } => {
+                let _ = reply.send(self.fail_probe(container, kind, fail));
+            }
             Command::KillInfra => {
                 let Some(sandbox) = self.sandbox.clone() else {
                     return;
@@ -722,6 +742,25 @@ impl PodWorker {
             }),
             _ => Err(format!("container not found (\"{name}\")")),
         }
+    }
+
+    fn fail_probe(&mut self, container: String, kind: ProbeKind, fail: bool) -> Result<(), String> {
+        let slot = self
+            .slots()
+            .find(|s| s.plan.name == container)
+            .ok_or_else(|| format!("container not found (\"{container}\")"))?;
+        if kind.of(&slot.plan).is_none() {
+            return Err(format!(
+                "container \"{container}\" has no {} probe",
+                kind.title().to_lowercase()
+            ));
+        }
+        if fail {
+            self.failing.insert((container, kind));
+        } else {
+            self.failing.remove(&(container, kind));
+        }
+        Ok(())
     }
 
     /// Whether `attempt` is the instance of the container that runs now.

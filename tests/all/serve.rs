@@ -57,7 +57,7 @@ pub(crate) fn serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, Path
 
 /// A `wpod serve` that stops when dropped, so a failed assertion cannot leave it running (and
 /// holding its data directory).
-pub(crate) struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

@@ -132,12 +132,11 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             return exit::INTERNAL;
         }
     };
-    let services = Workload::services(&loaded.workloads);
     if let Err(code) = ui::start(
         &hub,
         &node,
         &event_log,
-        services,
+        &cluster.services,
         args.backend.drawn(),
         &printer,
     )

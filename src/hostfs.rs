@@ -273,6 +273,19 @@ impl Beneath {
             .map_err(|e| io::Error::new(e.kind(), format!("writing {rel} in {}: {e}", self.what)))
     }
 
+    /// Replaces the file `rel` by `bytes` at once (a new file renamed over it): a reader sees the
+    /// old content or the new, never a part, as with the kubelet's atomic writer.
+    pub fn replace_file(&self, rel: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+        let Some((parent, name)) = split_last(rel) else {
+            return Err(self.err("replacing", rel, Errno::ISDIR));
+        };
+        let staged = format!("{parent}/.{name}.wpod-new");
+        self.write_file(&staged, bytes, mode)?;
+        let (dir, staged_name) = self.parent("replacing", &staged)?;
+        rustix::fs::renameat(&dir, staged_name, &dir, name)
+            .map_err(|e| self.err("replacing", rel, e))
+    }
+
     /// Puts the open file `file` at `rel` as a hard link (replacing a file there), creating the
     /// parents. The link is made from the descriptor, so it is the file that was opened.
     pub fn link(&self, file: &OwnedFd, rel: &str) -> io::Result<()> {

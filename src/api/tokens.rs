@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ring::hmac;
 use serde_json::{Value, json};
 
-use crate::plan::service_account::{TokenIssuer, TokenRequest};
+use crate::plan::service_account::{Issued, TokenIssuer, TokenRequest};
 
 /// The issuer and default audience, as on clusters whose `--service-account-issuer` is the
 /// in-cluster API address.
@@ -121,8 +121,16 @@ impl Signer {
 }
 
 impl TokenIssuer for Signer {
-    fn issue(&self, request: &TokenRequest<'_>) -> Result<String, String> {
-        Ok(self.sign(&self.claims(request, SystemTime::now())))
+    fn issue(&self, request: &TokenRequest<'_>) -> Result<Issued, String> {
+        let claims = self.claims(request, SystemTime::now());
+        let lifetime = match (claims["exp"].as_u64(), claims["iat"].as_u64()) {
+            (Some(exp), Some(iat)) => Duration::from_secs(exp.saturating_sub(iat)),
+            _ => request.expiration,
+        };
+        Ok(Issued {
+            token: self.sign(&claims),
+            lifetime,
+        })
     }
 }
 

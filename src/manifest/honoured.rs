@@ -265,14 +265,8 @@ const INSTEAD: &[(&str, &str)] = &[
     ("spec.priorityClassName", SINGLE_NODE),
     ("spec.preemptionPolicy", SINGLE_NODE),
     ("spec.schedulingGates", SINGLE_NODE),
-    (
-        "spec.serviceAccountName",
-        "wpod has no API server; no service account token is mounted",
-    ),
-    (
-        "spec.serviceAccount",
-        "wpod has no API server; no service account token is mounted",
-    ),
+    ("spec.serviceAccountName", SERVICE_ACCOUNT),
+    ("spec.serviceAccount", SERVICE_ACCOUNT),
     (
         "spec.hostPID",
         "containers run in the wasm sandbox and do not share the host's namespaces",
@@ -284,6 +278,8 @@ const INSTEAD: &[(&str, &str)] = &[
     ("spec.imagePullSecrets", "wpod does not use pull secrets"),
 ];
 
+const SERVICE_ACCOUNT: &str = "`wpod run` has no API server and mounts no token for it; under `wpod serve` \
+the pod's token names this account, and (wpod has no RBAC) may do what the admin may";
 const GENERIC: &str = "wpod does not support this field yet; it is ignored";
 
 /// One warning per set field that wpod does not honour. `prefix` is the pod's path in

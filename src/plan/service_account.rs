@@ -34,7 +34,21 @@ pub struct TokenRequest<'a> {
 
 /// The API server's TokenRequest: issues a token for a pod's service account.
 pub trait TokenIssuer: Send + Sync {
-    fn issue(&self, request: &TokenRequest<'_>) -> Result<String, String>;
+    fn issue(&self, request: &TokenRequest<'_>) -> Result<Issued, String>;
+}
+
+/// A token and how long it is valid (its `exp` less its `iat`: longer than asked for when the
+/// API server extends it).
+pub struct Issued {
+    pub token: String,
+    pub lifetime: Duration,
+}
+
+/// The kubelet's token manager's rule: a token is fetched again once it is within 20% of the
+/// lifetime asked for of its expiry, or a day old, whichever comes first.
+pub fn refresh_after(asked: Duration, lifetime: Duration) -> Duration {
+    const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+    lifetime.saturating_sub(asked / 5).min(MAX_AGE)
 }
 
 /// Adds the volume and its mounts, once: a pod that has it already (a stored pod admitted

@@ -75,8 +75,9 @@ pub struct PodState {
     pub deadline_at: Option<Instant>,
     pub deadline_exceeded: bool,
     pub evicted: bool,
-    /// When emptyDir usage is compared with sizeLimit next.
-    pub usage_check_at: Option<Instant>,
+    /// When the volumes are looked after next: emptyDir usage compared with sizeLimit,
+    /// projected tokens fetched again before they expire.
+    pub upkeep_at: Option<Instant>,
     /// The pod's infra container ended: its containers are being stopped, then the sandbox is
     /// recreated (or the pod ends).
     pub sandbox_changed: bool,
@@ -96,8 +97,8 @@ pub enum Termination {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actions {
-    /// Compare emptyDir usage with the limits now (it may evict the pod).
-    pub check_usage: bool,
+    /// Look after the volumes now (an emptyDir over its limit evicts the pod).
+    pub upkeep: bool,
     pub terminate: Option<Termination>,
     /// The next container to start.
     pub start: Option<Key>,
@@ -113,15 +114,15 @@ pub fn compute_actions(s: &PodState, now: Instant) -> Actions {
     let live = !s.terminating;
     // Nothing starts in a sandbox that ended; its containers are being stopped.
     let changed = live && s.sandbox_changed;
-    let check_usage = live && s.usage_check_at.is_some_and(|t| t <= now);
+    let upkeep = live && s.upkeep_at.is_some_and(|t| t <= now);
     let mut terminate = (live && !s.deadline_exceeded && s.deadline_at.is_some_and(|d| d <= now))
         .then_some(Termination::DeadlineExceeded);
-    let start = if live && !changed && !s.deadline_exceeded && !check_usage && terminate.is_none() {
+    let start = if live && !changed && !s.deadline_exceeded && !upkeep && terminate.is_none() {
         next_start(s, now)
     } else {
         None
     };
-    if live && !check_usage && terminate.is_none() && start.is_none() && sidecars_done(s) {
+    if live && !upkeep && terminate.is_none() && start.is_none() && sidecars_done(s) {
         terminate = Some(Termination::SidecarsDone);
     }
     let restarts = s
@@ -135,16 +136,16 @@ pub fn compute_actions(s: &PodState, now: Instant) -> Actions {
         .min()
         .filter(|_| !changed);
     let deadline = s.deadline_at.filter(|_| live && !s.deadline_exceeded);
-    let usage = s.usage_check_at.filter(|_| live);
+    let upkeep_at = s.upkeep_at.filter(|_| live);
     let none_running = s.init.iter().chain(&s.app).all(|c| !c.running);
     let idle = none_running && s.init.iter().chain(&s.app).all(|c| c.restart_at.is_none());
-    let quiet = !check_usage && terminate.is_none() && start.is_none();
+    let quiet = !upkeep && terminate.is_none() && start.is_none();
     let recreate_sandbox = quiet && changed && none_running && sandbox_wanted(s);
     Actions {
-        check_usage,
+        upkeep,
         terminate,
         start,
-        wake_at: [restarts, deadline, usage].into_iter().flatten().min(),
+        wake_at: [restarts, deadline, upkeep_at].into_iter().flatten().min(),
         recreate_sandbox,
         finished: quiet
             && !recreate_sandbox
@@ -237,7 +238,7 @@ mod tests {
             deadline_at: None,
             deadline_exceeded: false,
             evicted: false,
-            usage_check_at: None,
+            upkeep_at: None,
             sandbox_changed: false,
             restart_policy: RestartPolicy::Always,
         }

@@ -1,6 +1,7 @@
 //! What ends a pod from the node's side: the eviction manager's emptyDir sizeLimit check
 //! (pkg/kubelet/eviction/eviction_manager.go, localStorageEviction) and the active deadline
-//! (pkg/kubelet/active_deadline.go).
+//! (pkg/kubelet/active_deadline.go); and the volumes' other upkeep, projected tokens fetched
+//! again before they expire (pkg/kubelet/token).
 
 use std::time::Duration;
 
@@ -10,10 +11,38 @@ use super::worker::{PodWorker, StopMode};
 
 /// How often emptyDir usage is compared with sizeLimit.
 pub const USAGE_CHECK_PERIOD: Duration = Duration::from_secs(1);
+/// How soon a token that could not be fetched is tried again.
+const TOKEN_RETRY: Duration = Duration::from_secs(10);
 
 impl PodWorker {
+    /// What is due of the volumes' upkeep.
+    pub(super) fn volume_upkeep(&mut self) {
+        let now = self.config.clock.now();
+        if self.token_refresh_at.is_some_and(|t| t <= now) {
+            self.refresh_tokens();
+        }
+        if self.usage_check_at.is_some_and(|t| t <= now) {
+            self.check_usage();
+        }
+    }
+
+    /// The projected tokens, fetched again; one that cannot be is tried again 10 s later.
+    fn refresh_tokens(&mut self) {
+        let now = self.config.clock.now();
+        let failed = self.volumes.refresh_tokens(&self.plan, &self.facts());
+        for f in &failed {
+            self.event(EventType::Warning, "FailedMount", None, f.event_message());
+        }
+        let next = if failed.is_empty() {
+            self.volumes.tokens_due()
+        } else {
+            Some(TOKEN_RETRY)
+        };
+        self.token_refresh_at = next.map(|d| clock::later(now, d));
+    }
+
     /// An emptyDir over its sizeLimit evicts the pod: killed at once (grace period 0), Failed.
-    pub(super) fn check_usage(&mut self) {
+    fn check_usage(&mut self) {
         let now = self.config.clock.now();
         self.usage_check_at = Some(clock::later(now, USAGE_CHECK_PERIOD));
         if let Some((volume, limit)) = self.volumes.over_limit() {

@@ -573,6 +573,88 @@ async fn mounts_reach_the_runtime_and_a_bad_sub_path_expr_blocks_the_container()
     assert_eq!(status.phase.as_deref(), Some("Pending"));
 }
 
+/// Issues `token-1`, `token-2`, ... valid for what was asked (an extended one: a year).
+#[derive(Default)]
+struct CountingIssuer(std::sync::atomic::AtomicU32);
+
+impl crate::plan::service_account::TokenIssuer for CountingIssuer {
+    fn issue(
+        &self,
+        request: &crate::plan::service_account::TokenRequest<'_>,
+    ) -> Result<crate::plan::service_account::Issued, String> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let extended = request.expiration == secs(3607);
+        Ok(crate::plan::service_account::Issued {
+            token: format!("token-{n}"),
+            lifetime: if extended {
+                secs(365 * 24 * 3600)
+            } else {
+                request.expiration
+            },
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn projected_tokens_are_fetched_again_before_they_expire() {
+    let state = state_dir();
+    let fake = Arc::new(FakeRuntime::new().script("app", [FakeRun::Forever]));
+    let handle = spawn(
+        pod(json!({"volumes": [
+            {"name": "short", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 600}}]}},
+            {"name": "long", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}}]}}],
+            "containers": containers(&["app"])})),
+        fake.clone(),
+        KubeletConfig {
+            backoff: BackoffPolicy::default(),
+            clock: Clock::starting_at(Timestamp::UNIX_EPOCH),
+            events: Arc::new(RecordedEvents::default()),
+            log: Arc::new(NoLogs),
+            state_dir: state.clone(),
+            keep_volumes: false,
+            services: Default::default(),
+            tokens: Some(Arc::new(CountingIssuer::default())),
+        },
+    );
+    let read = |volume: &str| {
+        let at = state.join(format!(
+            "pods/uid-1/volumes/kubernetes.io~projected/{volume}/token"
+        ));
+        std::fs::read_to_string(at).unwrap_or_default()
+    };
+    tokio::time::sleep(secs(1)).await;
+    let (short, long) = (read("short"), read("long"));
+    assert!(short.starts_with("token-") && long.starts_with("token-"));
+    // 600 s asked: fetched again at 80% of it (480 s), both at once.
+    tokio::time::sleep(secs(478)).await;
+    assert_eq!(read("short"), short);
+    tokio::time::sleep(secs(2)).await;
+    let again = read("short");
+    assert_ne!(again, short);
+    // Then every 480 s again.
+    tokio::time::sleep(secs(480)).await;
+    assert_ne!(read("short"), again);
+    handle.stop(StopMode::Kill);
+    handle.wait().await;
+}
+
+/// The kubelet's rule, upstream's figures: 80% of what was asked, at most a day.
+#[test]
+fn a_token_is_due_at_80_percent_of_its_lifetime_or_after_a_day() {
+    use crate::plan::service_account::refresh_after;
+    assert_eq!(refresh_after(secs(600), secs(600)), secs(480));
+    assert_eq!(
+        refresh_after(secs(3607), secs(365 * 24 * 3600)),
+        secs(24 * 3600)
+    );
+    assert_eq!(
+        refresh_after(secs(7 * 24 * 3600), secs(7 * 24 * 3600)),
+        secs(24 * 3600)
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
     let state = state_dir();

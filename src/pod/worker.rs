@@ -304,6 +304,8 @@ pub(super) struct PodWorker {
     pub(super) volumes: PodVolumes,
     /// When emptyDir usage is checked next (only for pods with a sizeLimit).
     pub(super) usage_check_at: Option<Instant>,
+    /// When the projected service account tokens are fetched again.
+    pub(super) token_refresh_at: Option<Instant>,
     /// Why the pod was evicted, if it was.
     pub(super) evicted: Option<String>,
     /// The probes (container, kind) made to fail on request.
@@ -358,6 +360,7 @@ impl PodWorker {
             conditions: BTreeMap::new(),
             volumes: PodVolumes::default(),
             usage_check_at: None,
+            token_refresh_at: None,
             evicted: None,
             failing: BTreeSet::new(),
         }
@@ -393,8 +396,8 @@ impl PodWorker {
         let mut stopped = false;
         loop {
             let actions = actions::compute_actions(&self.state(), self.config.clock.now());
-            if actions.check_usage {
-                self.check_usage();
+            if actions.upkeep {
+                self.volume_upkeep();
                 continue;
             }
             match actions.terminate {
@@ -457,6 +460,7 @@ impl PodWorker {
         if self.volumes.has_limits() {
             self.usage_check_at = Some(clock::later(now, super::eviction::USAGE_CHECK_PERIOD));
         }
+        self.token_refresh_at = self.volumes.tokens_due().map(|d| clock::later(now, d));
         if let Err(e) = self.create_sandbox().await {
             self.publish(status_tx);
             return Err(Outcome::RuntimeFailed(e));
@@ -627,7 +631,11 @@ impl PodWorker {
             deadline_at: self.deadline_at,
             deadline_exceeded: self.deadline_exceeded,
             evicted: self.evicted.is_some(),
-            usage_check_at: self.usage_check_at,
+            upkeep_at: self
+                .usage_check_at
+                .into_iter()
+                .chain(self.token_refresh_at)
+                .min(),
             sandbox_changed: self.sandbox_changed,
             restart_policy: self.plan.restart_policy,
         }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, Container, DownwardAPIVolumeFile, KeyToPath, SecretProjection, Volume,
@@ -24,6 +25,7 @@ use crate::expand;
 use crate::hostfs::{Beneath, Resolve};
 use crate::manifest::parse_memory_bytes;
 use crate::plan::PodPlan;
+use crate::plan::service_account::{Issued, TokenRequest, refresh_after};
 use crate::runtime::Mount;
 
 /// Where wpod keeps pod state: `$WPOD_STATE_DIR`, else `$XDG_RUNTIME_DIR/wpod`, else a
@@ -76,6 +78,21 @@ impl MountError {
 pub struct PodVolumes {
     pub dir: PathBuf,
     pub volumes: BTreeMap<String, Prepared>,
+    /// The service account tokens projected, to be fetched again before they expire.
+    pub tokens: Vec<ProjectedToken>,
+}
+
+/// A service account token written into a projected volume.
+#[derive(Debug, Clone)]
+pub struct ProjectedToken {
+    volume: String,
+    dir: PathBuf,
+    path: String,
+    mode: u32,
+    audience: Option<String>,
+    asked: Duration,
+    /// How long after it was written it is due to be fetched again.
+    refresh_after: Duration,
 }
 
 /// Sets up every volume of the pod under `pod_dir`; returns those that failed.
@@ -83,6 +100,7 @@ pub fn setup(plan: &PodPlan, facts: &PodFacts, pod_dir: &Path) -> (PodVolumes, V
     let mut out = PodVolumes {
         dir: pod_dir.to_path_buf(),
         volumes: BTreeMap::new(),
+        tokens: Vec::new(),
     };
     let mut errors = Vec::new();
     let volumes = plan
@@ -92,7 +110,7 @@ pub fn setup(plan: &PodPlan, facts: &PodFacts, pod_dir: &Path) -> (PodVolumes, V
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default();
     for v in &volumes {
-        match setup_one(plan, facts, pod_dir, v) {
+        match setup_one(plan, facts, pod_dir, v, &mut out.tokens) {
             Ok(p) => {
                 out.volumes.insert(v.name.clone(), p);
             }
@@ -123,6 +141,7 @@ fn setup_one(
     facts: &PodFacts,
     pod_dir: &Path,
     v: &Volume,
+    tokens: &mut Vec<ProjectedToken>,
 ) -> Result<Prepared, String> {
     let read_only = |host_path| Prepared {
         host_path,
@@ -206,7 +225,21 @@ fn setup_one(
                 )?);
             }
             if let Some(t) = &s.service_account_token {
-                files.push(token_file(plan, facts, t, p.default_mode)?);
+                let asked = Duration::from_secs(t.expiration_seconds.unwrap_or(3600).max(0) as u64);
+                let audience = t.audience.clone().filter(|a| !a.is_empty());
+                let issued = issue_token(plan, facts, audience.as_deref(), asked, &t.path)?;
+                // The kubelet writes tokens 0600 unless the pod sets a mode (here the projection's).
+                let mode = p.default_mode.map_or(0o600, |m| m as u32 & 0o777);
+                tokens.push(ProjectedToken {
+                    volume: v.name.clone(),
+                    dir: dir.clone(),
+                    path: t.path.clone(),
+                    mode,
+                    audience,
+                    asked,
+                    refresh_after: refresh_after(asked, issued.lifetime),
+                });
+                files.push((t.path.clone(), issued.token.into_bytes(), mode));
             }
         }
         write_files(&dir, &files)?;
@@ -228,20 +261,19 @@ fn setup_one(
     })
 }
 
-/// A `serviceAccountToken` projection: a token the API server issues for the pod's service
-/// account, as the kubelet requests one with a TokenRequest.
-fn token_file(
+/// A token the API server issues for the pod's service account, as the kubelet requests one
+/// with a TokenRequest to fill a `serviceAccountToken` projection (at `path`).
+fn issue_token(
     plan: &PodPlan,
     facts: &PodFacts,
-    t: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
-    default_mode: Option<i32>,
-) -> Result<File, String> {
-    use crate::plan::service_account::TokenRequest;
+    audience: Option<&str>,
+    asked: Duration,
+    path: &str,
+) -> Result<Issued, String> {
     let Some(issuer) = &facts.tokens else {
         return Err(format!(
-            "a serviceAccountToken projection ({}) needs an API server to issue the token: \
-             `wpod run` has none; run the pod with `wpod serve` and kubectl, or drop the source",
-            t.path
+            "a serviceAccountToken projection ({path}) needs an API server to issue the token: \
+             `wpod run` has none; run the pod with `wpod serve` and kubectl, or drop the source"
         ));
     };
     let spec = plan.manifest.spec.as_ref();
@@ -249,18 +281,14 @@ fn token_file(
         .and_then(|s| s.service_account_name.as_deref())
         .filter(|n| !n.is_empty())
         .unwrap_or("default");
-    let seconds = t.expiration_seconds.unwrap_or(3600).max(0) as u64;
-    let token = issuer.issue(&TokenRequest {
+    issuer.issue(&TokenRequest {
         namespace: &plan.namespace,
         pod: &plan.name,
         pod_uid: &plan.uid,
         service_account: account,
-        audience: t.audience.as_deref().filter(|a| !a.is_empty()),
-        expiration: std::time::Duration::from_secs(seconds),
-    })?;
-    // The kubelet writes tokens 0600 unless the pod sets a mode (here the projection's).
-    let mode = default_mode.map_or(0o600, |m| m as u32 & 0o777);
-    Ok((t.path.clone(), token.into_bytes(), mode))
+        audience,
+        expiration: asked,
+    })
 }
 
 /// A file to project: path relative to the volume, contents, mode.
@@ -396,6 +424,40 @@ fn write_files(dir: &Path, files: &[File]) -> Result<(), String> {
 }
 
 impl PodVolumes {
+    /// When the projected tokens are due to be fetched again, from when they were written.
+    pub fn tokens_due(&self) -> Option<Duration> {
+        self.tokens.iter().map(|t| t.refresh_after).min()
+    }
+
+    /// Fetches every projected token again and replaces each file at once (a reader never sees
+    /// half a token), as the kubelet's token manager and atomic writer do before a token
+    /// expires. The failures are the kubelet's FailedMount messages.
+    pub fn refresh_tokens(&mut self, plan: &PodPlan, facts: &PodFacts) -> Vec<MountError> {
+        let mut failed = Vec::new();
+        for t in &mut self.tokens {
+            let written = issue_token(plan, facts, t.audience.as_deref(), t.asked, &t.path)
+                .map_err(|e| format!("failed to fetch token: {e}"))
+                .and_then(|issued| {
+                    Beneath::open(
+                        &t.dir,
+                        format!("the volume directory {}", t.dir.display()),
+                        Resolve::Beneath,
+                    )
+                    .and_then(|v| v.replace_file(&t.path, issued.token.as_bytes(), t.mode))
+                    .map_err(|e| e.to_string())?;
+                    Ok(issued.lifetime)
+                });
+            match written {
+                Ok(lifetime) => t.refresh_after = refresh_after(t.asked, lifetime),
+                Err(message) => failed.push(MountError {
+                    volume: t.volume.clone(),
+                    message,
+                }),
+            }
+        }
+        failed
+    }
+
     /// The mounts of one container; an error is the message of a CreateContainerConfigError.
     pub fn mounts(&self, c: &Container, env: &[(String, String)]) -> Result<Vec<Mount>, String> {
         let mut out = Vec::new();

@@ -448,6 +448,25 @@ fn runs(c: &ContainerPlan, lang: Lang) -> String {
                 &[],
             )),
         ),
+        ImageRef::Stored(name) => match crate::runtime::images::load_stored(&c.image, &name) {
+            Ok(stored) => (
+                format!(
+                    "{}{}",
+                    c.image,
+                    t(lang, " (from wpod's image store)", "(来自 wpod 的镜像库)")
+                ),
+                Some(crate::plan::argv(
+                    c.command.as_deref(),
+                    c.args.as_deref(),
+                    &stored.entrypoint,
+                    &stored.cmd,
+                )),
+            ),
+            Err(_) => (
+                c.image.clone(),
+                c.command.clone().or_else(|| c.args.clone()),
+            ),
+        },
         ImageRef::Unknown(_) => (
             c.image.clone(),
             c.command.clone().or_else(|| c.args.clone()),

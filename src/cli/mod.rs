@@ -54,8 +54,10 @@ enum Command {
     Run(run::RunArgs),
     /// Check manifests and print every problem found, without running anything
     Validate(validate::ValidateArgs),
-    /// List the built-in images
+    /// List the built-in images and those of the store (`wpod image ls`)
     Images,
+    /// Manage the local image store: ls, import, build, inspect, rm
+    Image(images::ImageArgs),
     /// Run a manifest on the wasm and the Linux backend and print the differences side by side
     Parity(parity::ParityArgs),
     /// Serve a local Kubernetes API that kubectl and client libraries drive; pods run on this node
@@ -90,6 +92,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::validate(&args),
         Command::Images => images::list(),
+        Command::Image(args) => images::image(args),
         Command::Parity(args) => parity::parity(&args),
         Command::Kubeconfig(args) => serve::kubeconfig(args),
         Command::Lesson(args) => lesson::lesson(args),

@@ -1,4 +1,9 @@
-//! Built-in images: programs from `guests/`, compiled to wasm32-wasip2 by build.rs and embedded here.
+//! Images: the built-in ones (programs from `guests/`, compiled to wasm32-wasip2 by build.rs and
+//! embedded here), `.wasm` files, and the images of the local store (`wpod image`).
+
+pub mod import;
+pub mod store;
+pub mod stored;
 
 use std::path::Path;
 
@@ -140,6 +145,8 @@ pub enum ImageRef<'a> {
     StandIn(&'static BuiltinImage, String),
     /// A `.wasm` file (absolute, or relative to the manifest's directory).
     File(&'a str),
+    /// An image of the local store, by the name it has there.
+    Stored(String),
     Unknown(String),
 }
 
@@ -161,6 +168,12 @@ pub fn resolve(reference: &str) -> ImageRef<'_> {
     let reference = reference.trim();
     if reference.ends_with(".wasm") {
         return ImageRef::File(reference.strip_prefix("file://").unwrap_or(reference));
+    }
+    // What the user imported or built goes before what ships inside wpod.
+    if let Some(store) = store::Store::existing()
+        && let Ok(Some(entry)) = store.find(reference)
+    {
+        return ImageRef::Stored(entry.reference);
     }
     let name = short_name(reference);
     let builtin = |n: &str| BUILTINS.iter().find(|b| b.name == n);
@@ -199,7 +212,8 @@ pub fn available() -> String {
     let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
     format!(
         "built-in images are: {} (busybox also stands in for alpine, debian and ubuntu); \
-         any other image must be a path to a .wasm file",
+         any other image must be in wpod's image store (`wpod image import`, `wpod image \
+         build`; `wpod image ls` lists them) or be a path to a .wasm file",
         names.join(", ")
     )
 }

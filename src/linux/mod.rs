@@ -388,6 +388,49 @@ async fn pump(reader: impl AsyncRead + Unpin, name: String, stream: Stream, log:
 }
 
 impl LinuxRuntime {
+    /// An image of the store: its program is written to the cache (by its digest) for the
+    /// container process, wpod itself, to run with wasmtime inside the pod's namespaces.
+    async fn pull_stored(&self, image: &str, name: String) -> Result<ImageInfo, ImageError> {
+        let (reference, cache) = (image.to_string(), self.options.cache_dir.join("programs"));
+        let loaded = tokio::task::spawn_blocking(move || {
+            let stored = pulled::load_stored(&reference, &name)?;
+            let sha = pulled::sha256_hex(&stored.wasm);
+            let path = cache.join(format!("{sha}.wasm"));
+            if !path.is_file() {
+                let staged = cache.join(format!("{sha}.wasm.new-{}", std::process::id()));
+                std::fs::create_dir_all(&cache)
+                    .and_then(|()| std::fs::write(&staged, &stored.wasm))
+                    .and_then(|()| std::fs::rename(&staged, &path))
+                    .map_err(|e| ImageError::Unusable {
+                        image: reference.clone(),
+                        detail: format!("writing its program to {}: {e}", path.display()),
+                    })?;
+            }
+            Ok::<_, ImageError>((stored, path, sha))
+        })
+        .await
+        .map_err(|e| ImageError::NotFound {
+            image: image.to_string(),
+            detail: format!("the task reading it failed: {e}"),
+        })??;
+        let (stored, path, sha) = loaded;
+        let compiled = self.precompile(&path, &sha).await;
+        let info = pulled::stored_info(&stored, Some("wasmtime inside the pod's namespaces"));
+        self.images.insert(
+            &info.id,
+            Image {
+                builtin: None,
+                files: stored.files,
+                backend: LinuxImage {
+                    program: self.options.exe.clone(),
+                    wasm: Some(path),
+                    compiled,
+                },
+            },
+        );
+        Ok(info)
+    }
+
     /// A `.wasm` image: the container process is wpod itself, running the wasm in-process with
     /// wasmtime inside the pod's namespaces.
     async fn pull_wasm_file(
@@ -414,7 +457,7 @@ impl LinuxRuntime {
             &id,
             Image {
                 builtin: None,
-                files: &[],
+                files: Vec::new(),
                 backend: LinuxImage {
                     // The container process is wpod itself, running the wasm in-process.
                     program: self.options.exe.clone(),
@@ -441,6 +484,7 @@ impl RuntimeService for LinuxRuntime {
         let (b, source) = match pulled::name(image, Some("native build"))? {
             Named::Builtin { image, source } => (image, source),
             Named::File(p) => return self.pull_wasm_file(image, p, base_dir).await,
+            Named::Stored(name) => return self.pull_stored(image, name).await,
         };
         let (program, sha) =
             images::program(b.name, &self.options.cache_dir).map_err(|e| ImageError::Invalid {
@@ -452,7 +496,7 @@ impl RuntimeService for LinuxRuntime {
             &id,
             Image {
                 builtin: Some(b),
-                files: b.files,
+                files: pulled::builtin_files(Some(b)),
                 backend: LinuxImage {
                     program,
                     wasm: None,
@@ -630,7 +674,7 @@ impl RuntimeService for LinuxRuntime {
             "/etc/resolv.conf".to_string(),
             s.config.dns.resolv_conf().into_bytes(),
         ));
-        files.extend(image.files.iter().map(|(p, b)| (p.to_string(), b.to_vec())));
+        files.extend(image.files.iter().cloned());
         let spec = ContainerSpec {
             pause_pid: s.pid,
             join_net: !s.config.host_network,

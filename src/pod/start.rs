@@ -98,12 +98,13 @@ impl PodWorker {
         .iter()
         .map(|a| expand::expand(a, |n| expand::lookup(&env, n)))
         .collect();
+        let working_dir = c.working_dir.clone().or(image.working_dir.clone());
         let config = ContainerConfig {
             name: c.name.clone(),
             image,
             argv,
             env,
-            working_dir: c.working_dir.clone(),
+            working_dir,
             memory_limit: c.memory_limit,
             cpu_limit_millis: c.cpu_limit_millis,
             mounts,

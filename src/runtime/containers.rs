@@ -227,6 +227,7 @@ mod tests {
                 entrypoint: vec![],
                 cmd: vec![],
                 env: vec![],
+                working_dir: None,
             },
             argv: vec!["app".into()],
             env: vec![],

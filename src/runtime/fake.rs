@@ -152,6 +152,7 @@ impl RuntimeService for FakeRuntime {
             entrypoint: vec![format!("/{image}")],
             cmd: vec!["default-cmd".into()],
             env: vec![],
+            working_dir: None,
         })
     }
 

@@ -10,7 +10,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::containers::lock;
 use super::{ImageError, ImageInfo};
-use crate::images::{self, BuiltinImage, ImageFiles, ImageRef};
+use crate::images::stored::StoredImage;
+use crate::images::{self, BuiltinImage, ImageRef};
 
 /// What an image reference names.
 pub enum Named<'a> {
@@ -21,6 +22,8 @@ pub enum Named<'a> {
     },
     /// A `.wasm` file, as the manifest gives it.
     File(&'a str),
+    /// An image of the local store, by its name there.
+    Stored(String),
 }
 
 /// Resolves `reference`; `build` says which build of a built-in image the backend runs
@@ -39,6 +42,7 @@ pub fn name<'a>(reference: &'a str, build: Option<&str>) -> Result<Named<'a>, Im
             ),
         }),
         ImageRef::File(p) => Ok(Named::File(p)),
+        ImageRef::Stored(name) => Ok(Named::Stored(name)),
         ImageRef::Unknown(name) => Err(ImageError::NotFound {
             image: reference.to_string(),
             detail: format!("wpod has no image named {name}; {}", images::available()),
@@ -58,7 +62,53 @@ pub fn builtin_info(image: &BuiltinImage, id: String, source: String) -> ImageIn
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        working_dir: None,
     }
+}
+
+/// A stored image (loaded: this reads the store, off the runtime's threads).
+pub fn load_stored(reference: &str, name: &str) -> Result<StoredImage, ImageError> {
+    let unusable = |detail: String| ImageError::Unusable {
+        image: reference.to_string(),
+        detail,
+    };
+    let store =
+        images::store::Store::open(images::store::Store::default_dir()).map_err(unusable)?;
+    let entry = store
+        .find(name)
+        .map_err(unusable)?
+        .ok_or_else(|| ImageError::NotFound {
+            image: reference.to_string(),
+            detail: format!("{name} is no longer in wpod's image store"),
+        })?;
+    images::stored::load(&store, &entry).map_err(unusable)
+}
+
+/// A stored image's default command, environment and working directory; its id is its config's
+/// digest, as containerd reports it.
+pub fn stored_info(image: &StoredImage, build: Option<&str>) -> ImageInfo {
+    let build = build.map(|b| format!(" ({b})")).unwrap_or_default();
+    ImageInfo {
+        id: image.id.clone(),
+        source: format!(
+            "image {}@{} from wpod's image store{build}",
+            image.reference, image.digest
+        ),
+        entrypoint: image.entrypoint.clone(),
+        cmd: image.cmd.clone(),
+        env: image.env.clone(),
+        working_dir: image.working_dir.clone(),
+    }
+}
+
+/// A built-in image's files, as a pulled image keeps them.
+pub fn builtin_files(image: Option<&BuiltinImage>) -> Vec<(String, Vec<u8>)> {
+    image
+        .map(|b| b.files)
+        .unwrap_or_default()
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_vec()))
+        .collect()
 }
 
 /// A `.wasm` file image (`given` as the manifest names it, found at `path`): its entrypoint is
@@ -74,6 +124,7 @@ pub fn file_info(given: &str, path: &Path, id: String, source: String) -> ImageI
         entrypoint: vec![file_name],
         cmd: vec![],
         env: vec![],
+        working_dir: None,
     }
 }
 
@@ -93,8 +144,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct Image<T> {
     /// The built-in image it is, if it is one.
     pub builtin: Option<&'static BuiltinImage>,
-    /// Files it brings into each container's root file system.
-    pub files: ImageFiles,
+    /// Files it brings into each container's root file system: (path, contents).
+    pub files: Vec<(String, Vec<u8>)>,
     pub backend: T,
 }
 
@@ -186,14 +237,14 @@ mod tests {
             .expect("nginx is built in");
         let image = Image {
             builtin: Some(nginx),
-            files: &[],
+            files: Vec::new(),
             backend: (),
         };
         assert_eq!(exec_image(&image, "sh").map(|b| b.name), Some("busybox"));
         assert_eq!(exec_image(&image, "/usr/sbin/nginx"), None);
         let file = Image {
             builtin: None,
-            files: &[],
+            files: Vec::new(),
             backend: (),
         };
         assert_eq!(exec_image(&file, "sh"), None);

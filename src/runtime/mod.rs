@@ -224,6 +224,8 @@ pub struct ImageInfo {
     pub cmd: Vec<String>,
     /// The image's default environment (its `ENV`); the container's `env` overrides it.
     pub env: Vec<(String, String)>,
+    /// The image's `WorkingDir`; the container's `workingDir` overrides it.
+    pub working_dir: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

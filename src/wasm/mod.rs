@@ -182,13 +182,21 @@ impl WasmRuntime {
         // A file read blocks; off the runtime's threads, the timers and signals that stop wpod
         // keep running whatever the path turns out to be.
         let (name, dir) = (image.to_string(), base_dir.to_path_buf());
-        let (bytes, info, builtin) = tokio::task::spawn_blocking(move || read_image(&name, &dir))
+        let read = tokio::task::spawn_blocking(move || read_image(&name, &dir))
             .await
             .map_err(|e| ImageError::NotFound {
                 image: image.to_string(),
                 detail: format!("the task reading it failed: {e}"),
             })??;
-        let sha = info.id.trim_start_matches("sha256:").to_string();
+        let Read {
+            wasm: bytes,
+            files,
+            info,
+            builtin,
+        } = read;
+        // The compiled program is cached by the program's own digest: a stored image's id is
+        // its config's.
+        let sha = pulled::sha256_hex(&bytes);
         if self.images.get(&info.id).is_some() {
             lock(&self.resolved).insert(key, info.clone());
             return Ok((info, CompileSource::Memory));
@@ -212,7 +220,7 @@ impl WasmRuntime {
             &info.id,
             Image {
                 builtin,
-                files: builtin.map_or(&[], |b| b.files),
+                files,
                 backend: program,
             },
         );
@@ -298,22 +306,43 @@ fn show_progress(image: String, size: usize, done: Arc<AtomicBool>) {
     });
 }
 
-/// An image's program (its bytes), what it resolves to and the built-in image it is, if it is one.
-fn read_image(
-    image: &str,
-    base_dir: &Path,
-) -> Result<(Vec<u8>, ImageInfo, Option<&'static images::BuiltinImage>), ImageError> {
+/// What an image gives a container: its program (the bytes), its files, what it resolves to
+/// and the built-in image it is, if it is one.
+struct Read {
+    wasm: Vec<u8>,
+    files: Vec<(String, Vec<u8>)>,
+    info: ImageInfo,
+    builtin: Option<&'static images::BuiltinImage>,
+}
+
+fn read_image(image: &str, base_dir: &Path) -> Result<Read, ImageError> {
     match pulled::name(image, None)? {
-        Named::Builtin { image: b, source } => {
-            let info = pulled::builtin_info(b, pulled::image_id(b.wasm), source);
-            Ok((b.wasm.to_vec(), info, Some(b)))
-        }
+        Named::Builtin { image: b, source } => Ok(Read {
+            wasm: b.wasm.to_vec(),
+            files: pulled::builtin_files(Some(b)),
+            info: pulled::builtin_info(b, pulled::image_id(b.wasm), source),
+            builtin: Some(b),
+        }),
         Named::File(p) => {
             let path = base_dir.join(p);
             let bytes = images::read_file(image, &path)?;
             let source = format!("file {}", path.display());
             let info = pulled::file_info(p, &path, pulled::image_id(&bytes), source);
-            Ok((bytes, info, None))
+            Ok(Read {
+                wasm: bytes,
+                files: Vec::new(),
+                info,
+                builtin: None,
+            })
+        }
+        Named::Stored(name) => {
+            let stored = pulled::load_stored(image, &name)?;
+            Ok(Read {
+                info: pulled::stored_info(&stored, None),
+                wasm: stored.wasm,
+                files: stored.files,
+                builtin: None,
+            })
         }
     }
 }
@@ -473,7 +502,11 @@ impl RuntimeService for WasmRuntime {
         let own_ip = (!host_network).then(|| netns.ip.to_string());
         let hosts = netns.hosts.file(own_ip.as_deref(), &hostname);
         let resolv = netns.dns.resolv_conf();
-        let mut files: Vec<(&str, &[u8])> = image.files.to_vec();
+        let mut files: Vec<(&str, &[u8])> = image
+            .files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
         files.push(("etc/resolv.conf", resolv.as_bytes()));
         files.push(("etc/hosts", hosts.as_bytes()));
         let sources = rootfs::create(&root, &hostname, &files, &config.mounts)

@@ -43,7 +43,13 @@ pub fn cache_dir() -> PathBuf {
 
 pub fn wpod() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_wpod"));
-    c.env("WPOD_CACHE_DIR", cache_dir()).env_remove("NO_COLOR");
+    // The user's image store never changes what a test runs; the store's tests give their own.
+    c.env("WPOD_CACHE_DIR", cache_dir())
+        .env(
+            "WPOD_IMAGE_STORE",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-image-store"),
+        )
+        .env_remove("NO_COLOR");
     c
 }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::exit;
 use crate::images::import::{self, Build};
+use crate::images::registry::{self, Access};
 use crate::images::store::{Entry, Store};
 use crate::images::{BUILTINS, stored};
 
@@ -55,6 +56,20 @@ enum ImageCommand {
         #[arg(long, short = 'l', value_name = "KEY=VALUE")]
         label: Vec<String>,
     },
+    /// Pull an image from a registry into the store (its wasm platform, for a multi-platform
+    /// index)
+    Pull {
+        image: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Push an image of the store to a registry (as REMOTE, else under its own name)
+    Push {
+        image: String,
+        remote: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
     /// Print what an image runs (its config) as JSON
     Inspect { image: String },
     /// Remove an image's name (by name), or the image with all its names (by id)
@@ -63,6 +78,123 @@ enum ImageCommand {
         #[arg(required = true)]
         images: Vec<String>,
     },
+}
+
+#[derive(Args)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to this registry (HOST:PORT), as docker's insecure registries
+    #[arg(long, value_name = "HOST:PORT")]
+    insecure_registry: Vec<String>,
+    /// Log in with these credentials
+    #[arg(long, value_name = "USER:PASSWORD")]
+    creds: Option<String>,
+}
+
+impl RegistryArgs {
+    fn access(&self, registry: &str) -> Result<Access, u8> {
+        let mut access = Access {
+            insecure: self.insecure_registry.clone(),
+            credentials: Vec::new(),
+        };
+        if let Some(creds) = &self.creds {
+            let Some((user, password)) = creds.split_once(':') else {
+                eprintln!("error: --creds: give them as USER:PASSWORD");
+                return Err(exit::USAGE);
+            };
+            access
+                .credentials
+                .push((registry.to_string(), user.to_string(), password.to_string()));
+        }
+        Ok(access)
+    }
+}
+
+/// Runs a registry operation on a runtime of its own.
+fn on_runtime<T>(work: impl std::future::Future<Output = T>) -> Result<T, u8> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Ok(rt.block_on(work)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(exit::INTERNAL)
+        }
+    }
+}
+
+fn pull(image: &str, registry: &RegistryArgs) -> u8 {
+    let reference = match crate::images::store::normalize(image) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (access, store) = match (registry.access(reference.resolve_registry()), store()) {
+        (Ok(a), Ok(s)) => (a, s),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    match on_runtime(registry::pull(&store, &reference, &access)) {
+        Ok(Ok(digest)) => {
+            println!("pulled {} {digest}", reference.whole());
+            match store.find(&reference.whole()) {
+                Ok(Some(e)) => match stored::load(&store, &e) {
+                    Ok(_) => exit::SUCCEEDED,
+                    Err(why) => {
+                        eprintln!("warning: wpod cannot run it: {why}");
+                        exit::FAILED
+                    }
+                },
+                _ => exit::SUCCEEDED,
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: pulling {}: {e}", reference.whole());
+            exit::FAILED
+        }
+        Err(code) => code,
+    }
+}
+
+fn push(image: &str, remote: Option<&str>, registry: &RegistryArgs) -> u8 {
+    let store = match store() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let target = match store.find(image) {
+        Ok(Some(e)) => remote.unwrap_or(&e.reference).to_string(),
+        Ok(None) => {
+            eprintln!("error: no image {image:?} in wpod's image store");
+            return exit::FAILED;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let reference = match crate::images::store::normalize(&target) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let access = match registry.access(reference.resolve_registry()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match on_runtime(registry::push(&store, image, &reference, &access)) {
+        Ok(Ok(url)) => {
+            println!("pushed {} ({url})", reference.whole());
+            exit::SUCCEEDED
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: pushing {}: {e}", reference.whole());
+            exit::FAILED
+        }
+        Err(code) => code,
+    }
 }
 
 fn size(bytes: u64) -> String {
@@ -139,6 +271,12 @@ pub fn image(args: ImageArgs) -> u8 {
                 }
             }
         }
+        ImageCommand::Pull { image, registry } => pull(&image, &registry),
+        ImageCommand::Push {
+            image,
+            remote,
+            registry,
+        } => push(&image, remote.as_deref(), &registry),
         ImageCommand::Inspect { image } => inspect(&image),
         ImageCommand::Rm { images } => remove(&images),
     }

@@ -115,6 +115,9 @@ pub struct RunArgs {
     /// Print every bind, listen, connect, accept, refusal and close in the pod network
     #[arg(long)]
     trace_net: bool,
+    /// Pull from this registry (HOST:PORT) over plain HTTP, as docker's insecure registries
+    #[arg(long, value_name = "HOST:PORT")]
+    insecure_registry: Vec<String>,
     /// Keep the pods' volumes (emptyDir, configMap, ...) when they end, and print where they are
     #[arg(long)]
     keep_volumes: bool,
@@ -172,6 +175,7 @@ fn start_virtual_time(args: &RunArgs) -> Result<(), u8> {
 }
 
 pub async fn run(args: RunArgs) -> u8 {
+    crate::pod::image_pull::set_insecure_registries(args.insecure_registry.clone());
     if args.backoff_max < args.backoff_base {
         eprintln!("error: --backoff-max must not be shorter than --backoff-base");
         return exit::USAGE;

@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// in the address printed), next to what kubectl shows
     #[arg(long)]
     ui: bool,
+    /// Pull from this registry (HOST:PORT) over plain HTTP, as docker's insecure registries
+    #[arg(long, value_name = "HOST:PORT")]
+    insecure_registry: Vec<String>,
 }
 
 #[derive(Args)]
@@ -112,6 +115,7 @@ fn user_kubeconfig(ours: &std::path::Path) -> Option<PathBuf> {
 
 pub async fn run(args: ServeArgs) -> u8 {
     let dir = data_dir(args.data_dir);
+    crate::pod::image_pull::set_insecure_registries(args.insecure_registry.clone());
     let printer = Arc::new(Printer::new(false, true, false, &[]));
     let trace = |line: &str| {
         crate::console::own(crate::console::Channel::Stderr, format!("net: {line}\n"));

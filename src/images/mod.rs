@@ -2,6 +2,7 @@
 //! embedded here), `.wasm` files, and the images of the local store (`wpod image`).
 
 pub mod import;
+pub mod registry;
 pub mod store;
 pub mod stored;
 

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod events;
 pub mod eviction;
 pub mod handler;
+pub mod image_pull;
 pub mod probe;
 mod probe_results;
 pub mod restart;

@@ -228,13 +228,35 @@ impl PodWorker {
             self.event(EventType::Normal, "Pulled", Some(&name), present(&image));
             return Some(image);
         }
+        let pulled = match self.ensure_image(key).await {
+            Ok(pulled) => pulled,
+            Err(failed) => {
+                self.event(
+                    EventType::Warning,
+                    "Failed",
+                    Some(&name),
+                    failed.message.clone(),
+                );
+                self.event(
+                    EventType::Warning,
+                    "Failed",
+                    Some(&name),
+                    format!("Error: {}", failed.reason),
+                );
+                let slot = self.slot_mut(key);
+                slot.blocked = true;
+                slot.status.state = State::waiting(failed.reason, Some(failed.message));
+                return None;
+            }
+        };
         match self
             .runtime
             .pull_image(&image_ref, &self.plan.base_dir)
             .await
         {
             Ok(image) => {
-                self.event(EventType::Normal, "Pulled", Some(&name), present(&image));
+                let said = pulled.unwrap_or_else(|| present(&image));
+                self.event(EventType::Normal, "Pulled", Some(&name), said);
                 let slot = self.slot_mut(key);
                 slot.image = Some(image.clone());
                 slot.status.image_id = Some(image.id.clone());

@@ -156,6 +156,11 @@ impl RuntimeService for FakeRuntime {
         })
     }
 
+    async fn image_status(&self, _image: &str) -> super::ImagePresence {
+        // The fake has every image but missing*, which fails its pull as an unknown name does.
+        super::ImagePresence::Pinned
+    }
+
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId> {
         self.record(format!("sandbox {}", config.pod_name));
         let mut infra = lock(&self.infra);

@@ -424,6 +424,16 @@ pub enum ImageError {
     Unusable { image: String, detail: String },
 }
 
+/// What the node has of an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImagePresence {
+    /// On every node, never pulled: built-in images and `.wasm` files.
+    Pinned,
+    /// In the image store.
+    Present,
+    Absent,
+}
+
 /// The kubelet keeps at most this much of an exec's output (each stream), as its exec prober does.
 pub const MAX_EXEC_OUTPUT: usize = 10 * 1024;
 
@@ -511,6 +521,14 @@ pub trait RuntimeService: Send + Sync {
     fn name(&self) -> &'static str;
     /// Resolves an image reference; relative file paths resolve against `base_dir`.
     async fn pull_image(&self, image: &str, base_dir: &Path) -> Result<ImageInfo, ImageError>;
+    /// Whether the node has `image` (the CRI's ImageStatus), for the kubelet's pull policy.
+    async fn image_status(&self, image: &str) -> ImagePresence {
+        match crate::images::resolve(image) {
+            crate::images::ImageRef::Stored(_) => ImagePresence::Present,
+            crate::images::ImageRef::Unknown(_) => ImagePresence::Absent,
+            _ => ImagePresence::Pinned,
+        }
+    }
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<SandboxId>;
     async fn pod_sandbox_status(&self, id: &SandboxId) -> Result<SandboxStatus>;
     async fn create_container(

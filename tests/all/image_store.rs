@@ -296,12 +296,12 @@ fn wasm_artifacts_run_and_what_wpod_cannot_run_is_refused_with_the_reason() {
             "import",
             &old.to_string_lossy(),
             "--name",
-            "old/tool",
+            "old/tool:1",
         ],
     );
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("retired wasm-to-oci"), "{r:?}");
-    let r = run_pod(&store, &s, &pod("old/tool", ""), "wasm");
+    let r = run_pod(&store, &s, &pod("old/tool:1", ""), "wasm");
     assert_ne!(r.code, 0, "{r:?}");
     assert!(
         r.stderr.contains("ErrImagePull") && r.stderr.contains("wasm-to-oci"),
@@ -373,4 +373,135 @@ fn rm_untags_and_removes_what_no_name_keeps() {
         "wasm",
     );
     assert!(r.stderr.contains("c | built in"), "{r:?}");
+}
+
+/// Debian's docker-registry (the CNCF distribution registry) on a free loopback port, with its
+/// storage in `dir`; stopped when dropped. .ci/run installs it: its absence fails the test.
+struct Registry {
+    child: std::process::Child,
+    host: String,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.join("registry.yml");
+        std::fs::create_dir_all(dir).expect("registry dir");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n\
+                 http: {{addr: \"{host}\"}}\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("registry config");
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry runs (.ci/run installs Debian's docker-registry)");
+        let registry = Registry { child, host };
+        let up = std::time::Instant::now();
+        while std::net::TcpStream::connect(&registry.host).is_err() {
+            assert!(up.elapsed().as_secs() < 20, "docker-registry did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        registry
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn images_go_to_a_registry_and_pods_pull_them_with_the_kubelets_policy() {
+    let s = Scratch::new("image-registry");
+    let registry = Registry::start(&s.dir.join("registry"));
+    let host = registry.host.clone();
+    let remote = format!("{host}/learn/shell:1");
+    let insecure = ["--insecure-registry", host.as_str()];
+    let built = s.dir.join("built");
+    build_busybox(&built, "learn/shell:1");
+    let push = [
+        &["image", "push", "learn/shell:1", remote.as_str()][..],
+        &insecure,
+    ]
+    .concat();
+    let r = wpod_in(&built, &push);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains(&format!("pushed {remote}")), "{r:?}");
+
+    // A node that has never seen it pulls it when a pod needs it, with the kubelet's events.
+    on_backends(|backend| {
+        let node = s.dir.join(format!("node-{backend}"));
+        let file = s.write(&format!("pull-{backend}.yaml"), pod(&remote, ""));
+        let file = file.to_string_lossy();
+        let args = [
+            &["run", "--backend", backend, "-o", "json"][..],
+            &insecure,
+            &[&file],
+        ]
+        .concat();
+        let r = wpod_in(&node, &args);
+        assert_eq!(r.code, 0, "{backend}: {r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("Pulling: Pulling image \"{remote}\"")),
+            "{backend}: {r:?}"
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("Pulled: Successfully pulled image \"{remote}\"")),
+            "{backend}: {r:?}"
+        );
+        assert!(
+            r.stderr.contains("c | cmd from the image"),
+            "{backend}: {r:?}"
+        );
+        // Now it is present: IfNotPresent (the default for a tag) does not ask again.
+        let r = wpod_in(&node, &args);
+        assert!(
+            !r.stderr.contains("Pulling image") && r.stderr.contains("already present"),
+            "{backend}: {r:?}"
+        );
+    });
+
+    // `wpod image pull` by hand; Never does not pull what is not there.
+    let other = s.dir.join("other");
+    let pull = [&["image", "pull", remote.as_str()][..], &insecure].concat();
+    let r = wpod_in(&other, &pull);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!("pulled {remote} sha256:")),
+        "{r:?}"
+    );
+    let never = pod(
+        &format!("{host}/learn/absent:1"),
+        "    imagePullPolicy: Never\n",
+    );
+    let r = run_pod(&other, &s, &never, "wasm");
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("is not present with pull policy of Never")
+            && r.stderr.contains("ErrImageNeverPull"),
+        "{r:?}"
+    );
+    // One the registry does not have: ErrImagePull with the registry's answer.
+    let r = run_pod(
+        &other,
+        &s,
+        &pod(&format!("{host}/learn/absent:1"), ""),
+        "wasm",
+    );
+    assert!(r.stderr.contains("ErrImagePull"), "{r:?}");
+    drop(registry);
 }

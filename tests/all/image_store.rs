@@ -474,6 +474,22 @@ fn images_go_to_a_registry_and_pods_pull_them_with_the_kubelets_policy() {
         );
     });
 
+    // Built, pushed, deleted from the store, and pulled again by the manifest that names it by
+    // tag: it runs with its image's ENTRYPOINT, CMD and ENV.
+    let rm = wpod_in(&built, &["image", "rm", "learn/shell:1"]);
+    assert_eq!(rm.code, 0, "{rm:?}");
+    let file = s.write("again.yaml", pod(&remote, ""));
+    let file = file.to_string_lossy();
+    let again = [&["run"][..], &insecure, &[&file]].concat();
+    let r = wpod_in(&built, &again);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("Pulling image"), "{r:?}");
+    // Without -o json the containers' output is on stdout.
+    assert!(
+        r.stdout.contains("c | cmd from the image") && r.stdout.contains("c | hello"),
+        "{r:?}"
+    );
+
     // `wpod image pull` by hand; Never does not pull what is not there.
     let other = s.dir.join("other");
     let pull = [&["image", "pull", remote.as_str()][..], &insecure].concat();

@@ -112,7 +112,10 @@ impl Store {
     /// Writes through a new file renamed into place: a reader (another wpod) sees all or
     /// nothing.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), String> {
-        let staged = path.with_extension(format!("new-{}", std::process::id()));
+        // Unique to this writer: two pods pulling the same image at once write the same blobs.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staged = path.with_extension(format!("new-{}-{n}", std::process::id()));
         let written = std::fs::File::create(&staged)
             .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&staged, path));
@@ -195,6 +198,7 @@ impl Store {
     /// Names `manifest` `reference` (a name it had goes to this manifest); an empty reference
     /// keeps the manifest without a name.
     pub fn tag(&self, reference: Option<&Reference>, manifest: &Descriptor) -> Result<(), String> {
+        let _held = self.lock()?;
         let mut index = self.index()?;
         let name = reference.map(stored_name).unwrap_or_default();
         let mut manifests: Vec<Descriptor> = index
@@ -275,6 +279,7 @@ impl Store {
         };
         let by_id = !reference.contains('/') && !reference.contains(':')
             || reference.starts_with("sha256:");
+        let _held = self.lock()?;
         let mut index = self.index()?;
         let mut removed = Vec::new();
         let kept: Vec<Descriptor> = index
@@ -302,29 +307,53 @@ impl Store {
             .collect();
         index.set_manifests(kept);
         self.save_index(&index)?;
-        self.collect_garbage()?;
+        self.collect_garbage(&self.blobs_of(&entry.manifest))?;
         Ok(removed)
     }
 
-    /// Removes every blob no manifest of the index reaches.
-    fn collect_garbage(&self) -> Result<(), String> {
-        let mut live = std::collections::BTreeSet::new();
-        for e in self.entries()? {
-            let digest = e.manifest.digest().to_string();
-            if let Ok(bytes) = self.blob(&digest, MAX_METADATA)
-                && let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes)
-            {
-                live.insert(m.config().digest().to_string());
-                live.extend(m.layers().iter().map(|l| l.digest().to_string()));
-            }
-            live.insert(digest);
+    /// Held while index.json is read, changed and written: two wpod processes naming images at
+    /// once each keep their names.
+    fn lock(&self) -> Result<std::fs::File, String> {
+        let path = self.dir.join("index.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("locking {}: {e}", path.display()))?;
+        Ok(file)
+    }
+
+    /// The blobs of a manifest: itself, its config and its layers.
+    fn blobs_of(&self, manifest: &Descriptor) -> Vec<String> {
+        let digest = manifest.digest().to_string();
+        let mut out = vec![digest.clone()];
+        if let Ok(bytes) = self.blob(&digest, MAX_METADATA)
+            && let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes)
+        {
+            out.push(m.config().digest().to_string());
+            out.extend(m.layers().iter().map(|l| l.digest().to_string()));
         }
-        let dir = self.dir.join("blobs/sha256");
-        let listed = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for f in listed.flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && !live.contains(&format!("sha256:{name}")) {
-                let _ = std::fs::remove_file(f.path());
+        out
+    }
+
+    /// Removes those of `candidates` (the blobs of the images removed) that no manifest of the
+    /// index reaches any more. Only those: another wpod importing or pulling stores its blobs
+    /// before it names its image, and they must not go meanwhile.
+    fn collect_garbage(&self, candidates: &[String]) -> Result<(), String> {
+        let live: std::collections::BTreeSet<String> = self
+            .entries()?
+            .iter()
+            .flat_map(|e| self.blobs_of(&e.manifest))
+            .collect();
+        for digest in candidates.iter().filter(|d| !live.contains(*d)) {
+            let path = self.blob_path(digest)?;
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(format!("removing {}: {e}", path.display()));
             }
         }
         Ok(())
@@ -334,6 +363,39 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_given_at_once_by_several_writers_are_all_kept() {
+        let dir = std::env::temp_dir().join(format!("wpod-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = std::sync::Arc::new(Store::open(dir.clone()).expect("a store"));
+        let manifest = oci_spec::image::DescriptorBuilder::default()
+            .media_type(MediaType::ImageManifest)
+            .digest(
+                digest(b"{}")
+                    .parse::<oci_spec::image::Digest>()
+                    .expect("a digest"),
+            )
+            .size(2u64)
+            .build()
+            .expect("a descriptor");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (store, manifest) = (store.clone(), manifest.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let name = normalize(&format!("w{w}/image:{i}")).expect("a name");
+                        store.tag(Some(&name), &manifest).expect("tagged");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("a writer");
+        }
+        assert_eq!(store.entries().expect("entries").len(), 100);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn references_are_normalized_as_the_runtime_does() {

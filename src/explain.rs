@@ -467,10 +467,27 @@ fn runs(c: &ContainerPlan, lang: Lang) -> String {
                 c.command.clone().or_else(|| c.args.clone()),
             ),
         },
-        ImageRef::Unknown(_) => (
-            c.image.clone(),
-            c.command.clone().or_else(|| c.args.clone()),
-        ),
+        ImageRef::Unknown(_) => {
+            let policy = crate::pod::image_pull::policy_name(
+                c.source.image_pull_policy.as_deref(),
+                &c.image,
+            );
+            (
+                format!(
+                    "{}{}",
+                    c.image,
+                    t(
+                        lang,
+                        format!(
+                            " (not on this machine: pulled from its registry when the container \
+                             starts, imagePullPolicy {policy})"
+                        ),
+                        format!("(本机没有:容器启动时从其镜像仓库拉取,imagePullPolicy {policy})"),
+                    )
+                ),
+                c.command.clone().or_else(|| c.args.clone()),
+            )
+        }
     };
     let command = match argv.filter(|a| !a.is_empty()) {
         Some(argv) => format!("`{}`", argv.join(" ")),

@@ -29,6 +29,15 @@ enum Policy {
     Never,
 }
 
+/// The policy a container's image is pulled by, as the API server defaults it.
+pub fn policy_name(given: Option<&str>, image: &str) -> &'static str {
+    match policy(given, image) {
+        Policy::Always => "Always",
+        Policy::IfNotPresent => "IfNotPresent",
+        Policy::Never => "Never",
+    }
+}
+
 /// The API server's default: Always for `:latest` or no tag (and no digest), else IfNotPresent.
 fn policy(given: Option<&str>, image: &str) -> Policy {
     match given {

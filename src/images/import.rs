@@ -182,17 +182,8 @@ fn import_manifest(
         copy_blob(store, src, d, MAX_METADATA)?;
         let nested: ImageIndex = serde_json::from_slice(&store.blob(&digest, MAX_METADATA)?)
             .map_err(|e| format!("index {digest}: {e}"))?;
-        let wasm = nested.manifests().iter().find(|m| {
-            m.platform().as_ref().is_some_and(|p| {
-                p.architecture().to_string() == "wasm" || p.os().to_string().starts_with("wasi")
-            })
-        });
-        let Some(m) = wasm else {
-            return Err(format!(
-                "index {digest} has no wasm platform (architecture wasm, os wasip1/wasip2): \
-                 wpod runs WebAssembly images only"
-            ));
-        };
+        let m =
+            super::stored::wasm_platform(&nested).map_err(|e| format!("index {digest}: {e}"))?;
         return import_manifest(store, src, m, reference);
     }
     copy_blob(store, src, d, MAX_METADATA)?;

@@ -137,18 +137,7 @@ pub async fn pull(store: &Store, reference: &Reference, access: &Access) -> Resu
     if media == OCI_INDEX || media == DOCKER_LIST || value.get("manifests").is_some() {
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| format!("the registry's index: {e}"))?;
-        let wasm = index.manifests().iter().find(|m| {
-            m.platform().as_ref().is_some_and(|p| {
-                p.architecture().to_string() == "wasm" || p.os().to_string().starts_with("wasi")
-            })
-        });
-        let Some(m) = wasm else {
-            return Err(
-                "its index has no wasm platform (architecture wasm, os wasip1/wasip2): wpod runs \
-                 WebAssembly images only"
-                    .to_string(),
-            );
-        };
+        let m = super::stored::wasm_platform(&index)?;
         let platform = reference.clone_with_digest(m.digest().to_string());
         (bytes, digest) = client
             .pull_manifest_raw(&platform, &auth, &[OCI_MANIFEST, DOCKER_MANIFEST])

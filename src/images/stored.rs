@@ -45,6 +45,24 @@ pub struct StoredImage {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
+/// The manifest of an index's wasm platform (architecture `wasm`, or os `wasi*`), as the
+/// runwasi shims choose it; the error says there is none.
+pub fn wasm_platform(index: &oci_spec::image::ImageIndex) -> Result<&Descriptor, String> {
+    index
+        .manifests()
+        .iter()
+        .find(|m| {
+            m.platform().as_ref().is_some_and(|p| {
+                p.architecture().to_string() == "wasm" || p.os().to_string().starts_with("wasi")
+            })
+        })
+        .ok_or_else(|| {
+            "its index has no wasm platform (architecture wasm, os wasip1/wasip2): wpod runs \
+             WebAssembly images only"
+                .to_string()
+        })
+}
+
 fn media(m: &MediaType) -> String {
     m.to_string()
 }

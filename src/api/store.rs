@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn versions_are_one_counter_that_survives_a_restart() {
-        let dir = std::env::temp_dir().join(format!("wpod-store-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("wpod-api-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
         {

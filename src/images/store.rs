@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn names_given_at_once_by_several_writers_are_all_kept() {
-        let dir = std::env::temp_dir().join(format!("wpod-store-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("wpod-image-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = std::sync::Arc::new(Store::open(dir.clone()).expect("a store"));
         let manifest = oci_spec::image::DescriptorBuilder::default()

@@ -70,6 +70,7 @@ fn container(
         log,
         security: Default::default(),
         console: Default::default(),
+        ports: vec![],
     }
 }
 

@@ -112,6 +112,7 @@ async fn toolbox_first_output(rt: &Arc<WasmRuntime>, sandbox: &wpod::runtime::Sa
             log: Arc::new(FirstLine(std::sync::Mutex::new(Some(tx)))),
             security: Default::default(),
             console: Default::default(),
+            ports: vec![],
         };
         let t = Instant::now();
         let id = rt.create_container(sandbox, config).await.expect("create");
@@ -162,6 +163,7 @@ async fn container_start(rt: &Arc<WasmRuntime>) {
             log: Arc::new(Discard),
             security: Default::default(),
             console: Default::default(),
+            ports: vec![],
         };
         let t = Instant::now();
         let id = rt.create_container(&sandbox, config).await.expect("create");

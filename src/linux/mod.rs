@@ -718,6 +718,7 @@ impl RuntimeService for LinuxRuntime {
             error_file: dir.join("start-error"),
             confine: confinement,
             tty: config.console.tty,
+            ports: config.ports.clone(),
         };
         let spec_file = dir.join("spec.json");
         let json = serde_json::to_vec(&spec).context("serializing the container spec")?;

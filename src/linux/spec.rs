@@ -60,4 +60,7 @@ pub struct ContainerSpec {
     /// `tty: true`: stdio is a terminal, made the process's controlling terminal.
     #[serde(default)]
     pub tty: bool,
+    /// Its TCP containerPorts: where a wasi:http component in `wasm` is served.
+    #[serde(default)]
+    pub ports: Vec<u16>,
 }

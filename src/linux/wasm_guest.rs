@@ -96,6 +96,7 @@ fn run_inner(
         memory_used: Arc::default(),
         role: Role::Main(MainIo::Log),
         image_program: None,
+        ports: spec.ports.clone(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

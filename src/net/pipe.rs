@@ -217,6 +217,18 @@ where
     tokio::join!(upstream, downstream);
 }
 
+/// A host-side stream over a virtual connection, for wpod's own HTTP server and client: `rx`
+/// brings the peer's bytes, `tx` takes this end's. `keep` (the port it holds) lives as long as
+/// the connection.
+pub fn duplex(rx: Arc<Pipe>, tx: Arc<Pipe>, keep: impl Send + 'static) -> tokio::io::DuplexStream {
+    let (ours, theirs) = tokio::io::duplex(WINDOW);
+    tokio::spawn(async move {
+        let _keep = keep;
+        splice(tx, rx, theirs).await;
+    });
+    ours
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,17 @@ pub struct ContainerPlan {
 }
 
 impl ContainerPlan {
+    /// Its declared TCP `containerPort`s, in order.
+    pub fn tcp_ports(&self) -> Vec<u16> {
+        self.source
+            .ports
+            .iter()
+            .flatten()
+            .filter(|p| p.protocol.as_deref().is_none_or(|p| p == "TCP"))
+            .filter_map(|p| u16::try_from(p.container_port).ok())
+            .collect()
+    }
+
     /// Its declared ports as `80/TCP`.
     pub fn declared_ports(&self) -> Vec<String> {
         self.source

@@ -116,6 +116,7 @@ impl PodWorker {
                 stdin_once: c.source.stdin_once.unwrap_or(false),
                 tty: c.source.tty.unwrap_or(false),
             },
+            ports: c.tcp_ports(),
         };
 
         self.config.log.began(&c.name);

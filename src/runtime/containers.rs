@@ -239,6 +239,7 @@ mod tests {
             log: Arc::new(Quiet),
             security: Security::default(),
             console: Default::default(),
+            ports: vec![],
         }
     }
 

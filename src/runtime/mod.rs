@@ -292,6 +292,9 @@ pub struct ContainerConfig {
     pub security: Security,
     /// `stdin`, `stdinOnce`, `tty`: what `kubectl attach` reaches.
     pub console: Console,
+    /// Its TCP `containerPort`s. CRI keeps ports in the sandbox's config; the wasm backend needs
+    /// them per container, to serve a wasi:http component on them.
+    pub ports: Vec<u16>,
 }
 
 /// A container's environment as a container runtime builds it: HOSTNAME (the pod's hostname), then

@@ -13,6 +13,8 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::CompileSource;
 use super::cache::{self, CompileCache};
@@ -45,6 +47,9 @@ pub struct Host {
     pub(super) mounts: Arc<rootfs::MountIds>,
     /// The process this Store runs.
     pub(super) proc: ProcCtx,
+    pub(super) http: WasiHttpCtx,
+    /// Where its outgoing wasi:http requests go.
+    pub(super) outgoing: super::http::Outgoing,
 }
 
 impl WasiView for Host {
@@ -59,7 +64,21 @@ impl wasmtime_wasi_io::IoView for Host {
     }
 }
 
+impl WasiHttpView for Host {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: self.wasi.ctx().table,
+            hooks: &mut self.outgoing,
+        }
+    }
+}
+
 impl Host {
+    pub(super) fn http_view(&mut self) -> WasiHttpCtxView<'_> {
+        self.http()
+    }
+
     pub(super) fn net_view(&mut self) -> NetView<'_> {
         NetView {
             ctx: &self.net,
@@ -86,11 +105,42 @@ impl Host {
 pub enum Program {
     Component {
         /// Linked to the virtual pod network.
-        pod_net: CommandPre<Host>,
+        pod_net: Linked,
         /// Linked to wasmtime-wasi's host sockets, for `hostNetwork: true` pods.
-        host_net: CommandPre<Host>,
+        host_net: Linked,
     },
     Module(InstancePre<Host>),
+}
+
+/// A component linked, with what it exports: a command (`wasi:cli/run`), a server
+/// (`wasi:http/incoming-handler`), or both.
+#[derive(Clone)]
+pub struct Linked {
+    command: Option<CommandPre<Host>>,
+    http: Option<ProxyPre<Host>>,
+}
+
+impl Linked {
+    fn new(pre: wasmtime::component::InstancePre<Host>) -> anyhow::Result<Self> {
+        let linked = Linked {
+            command: CommandPre::new(pre.clone()).ok(),
+            http: ProxyPre::new(pre).ok(),
+        };
+        if linked.command.is_none() && linked.http.is_none() {
+            anyhow::bail!(
+                "the component exports neither wasi:cli/run (a command) nor \
+                 wasi:http/incoming-handler (an HTTP server), so there is nothing to run"
+            );
+        }
+        Ok(linked)
+    }
+}
+
+impl Program {
+    /// Whether it is a wasi:http server (which is served when its container declares a port).
+    pub fn serves_http(&self) -> bool {
+        matches!(self, Program::Component { pod_net, .. } if pod_net.http.is_some())
+    }
 }
 
 /// Starts guests on the runtime's Engine.
@@ -165,20 +215,23 @@ impl WasmEngine {
     ) -> anyhow::Result<(Program, CompileSource)> {
         let (artifact, source) = load_or_compile(&self.engine, bytes, cached)?;
         let program = match artifact {
-            Artifact::Component(c) => self
-                .component_linker
-                .instantiate_pre(&c)
-                .and_then(CommandPre::new)
-                .and_then(|pod_net| {
-                    let host_net = self
-                        .host_net_linker
-                        .instantiate_pre(&c)
-                        .and_then(CommandPre::new)?;
-                    Ok(Program::Component { pod_net, host_net })
-                }),
-            Artifact::Module(m) => self.module_linker.instantiate_pre(&m).map(Program::Module),
-        }
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            Artifact::Component(c) => {
+                let pod_net = self.component_linker.instantiate_pre(&c);
+                let host_net = self.host_net_linker.instantiate_pre(&c);
+                match (pod_net, host_net) {
+                    (Ok(pod_net), Ok(host_net)) => Program::Component {
+                        pod_net: Linked::new(pod_net)?,
+                        host_net: Linked::new(host_net)?,
+                    },
+                    (Err(e), _) | (_, Err(e)) => anyhow::bail!("{e:#}"),
+                }
+            }
+            Artifact::Module(m) => self
+                .module_linker
+                .instantiate_pre(&m)
+                .map(Program::Module)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?,
+        };
         Ok((program, source))
     }
 
@@ -234,6 +287,8 @@ impl WasmEngine {
                     },
                     spawner: None,
                 },
+                http: WasiHttpCtx::new(),
+                outgoing: super::http::Outgoing { net: None },
             },
         );
         store.set_epoch_deadline(1);
@@ -298,6 +353,8 @@ pub struct Guest {
     /// For an exec that the toolbox runs in another built-in image's container: that image's
     /// program and the commands that name it, so the exec's children can run it.
     pub image_program: Option<(Program, &'static [&'static str])>,
+    /// Its declared TCP containerPorts: where a wasi:http component is served.
+    pub ports: Vec<u16>,
 }
 
 /// Where a container's main process reads and writes (see `console`).
@@ -363,6 +420,7 @@ impl Guest {
             memory_used,
             role: Role::Main(MainIo::Log),
             image_program: None,
+            ports: config.ports.clone(),
         }
     }
 }
@@ -531,7 +589,6 @@ async fn run_process(
     config: Guest,
     process: Arc<Process>,
 ) -> ExitStatus {
-    let (host_network, fs) = (config.host_network, config.fs.clone());
     let log = (
         LogStream::new(&config.name, Stream::Stdout, config.log.clone()),
         LogStream::new(&config.name, Stream::Stderr, config.log.clone()),
@@ -551,85 +608,77 @@ async fn run_process(
             stderr: Output::Log(log.1.clone()),
         },
     };
-    let mut builder = WasiCtxBuilder::new();
-    builder
-        .args(&config.argv)
-        .envs(&config.env)
-        .stdin(stdio.stdin.clone())
-        .stdout(stdio.stdout.clone())
-        .stderr(stdio.stderr.clone())
-        // A file operation handed to tokio's blocking pool costs two thread switches, most of a
-        // short process's life; wpod's own files (the root, emptyDirs, configMaps, ...) never
-        // block for long, while a hostPath may hold a FIFO or a device that blocks forever and
-        // would take a scheduler thread with it.
-        .allow_blocking_current_thread(!fs.mounts.host_owned);
-    if let Some((monotonic, wall)) = super::clocks::virtual_clocks() {
-        builder.monotonic_clock(monotonic).wall_clock(wall);
-    }
-    if host_network {
-        // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
-        builder
-            .inherit_network()
-            .allow_tcp(true)
-            .allow_udp(true)
-            .allow_ip_name_lookup(true);
-    }
-    let (rootfs, sources) = (&fs.root, &fs.sources);
-    let make_dir = !matches!(config.role, Role::Child(_));
-    if let Err(e) = preopens(&mut builder, rootfs, &config, sources).and_then(|()| {
-        working_dir(
-            &mut builder,
-            rootfs,
-            sources,
-            config.working_dir.as_deref(),
-            make_dir,
-        )
-    }) {
-        return ExitStatus {
-            code: 128,
-            reason: ExitReason::StartError,
-            message: Some(format!("{e:#}")),
-        };
-    }
-    let limiter = MemoryLimiter::new(
-        config.memory_limit,
-        config.memory_used.clone(),
-        process.clone(),
-        config.pids.clone(),
-    );
-    let oom = limiter.hit.clone();
-    let spawner = Template {
-        engine: engine.clone(),
-        program: program.clone(),
-        guest: config.clone(),
+    let start_error = |e: anyhow::Error| ExitStatus {
+        code: 128,
+        reason: ExitReason::StartError,
+        message: Some(format!("{e:#}")),
     };
-    let mut store = Store::new(
-        &engine,
-        Host {
-            wasi: builder.build_p1(),
-            limiter,
-            net: config.net,
-            stderr: log.1.clone(),
-            p1_socket_noted: false,
-            mounts: fs.mounts.clone(),
-            proc: ProcCtx {
-                me: process.clone(),
-                pids: config.pids.clone(),
-                stdio,
-                spawner: Some(Arc::new(spawner)),
-            },
-        },
-    );
-    store.limiter_async(|h| &mut h.limiter);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_async_yield_and_update(1);
-
+    let runs = Runs {
+        engine,
+        program: program.clone(),
+        config: config.clone(),
+        process: process.clone(),
+        stderr: log.1.clone(),
+    };
+    let make_dir = !matches!(config.role, Role::Child(_));
+    let (mut store, oom) = match runs.store(stdio.clone(), make_dir) {
+        Ok(made) => made,
+        Err(e) => return start_error(e),
+    };
+    let served = match (&program, &config.role) {
+        (Program::Component { pod_net, host_net }, Role::Main(_))
+            if pod_net.http.is_some() && !config.ports.is_empty() =>
+        {
+            let linked = if config.host_network {
+                host_net
+            } else {
+                pod_net
+            };
+            linked.http.clone()
+        }
+        _ => None,
+    };
+    // A command that fails while it could have been served: say how to serve it.
+    let serve_hint = program.serves_http() && config.ports.is_empty();
+    let request_log = log.clone();
+    let run = async {
+        match served {
+            Some(pre) => {
+                // Each request gets a Store of its own; the first one only checked the start.
+                drop(store);
+                let serving = super::http::Serving {
+                    ports: config.ports.clone(),
+                    net: config.net.clone(),
+                    host_network: config.host_network,
+                    name: config.name.clone(),
+                    log: config.log.clone(),
+                };
+                let runs = Arc::new(runs);
+                let new_store: super::http::NewStore = Arc::new(move || {
+                    let stdio = Stdio {
+                        stdin: Input::Null,
+                        stdout: Output::Log(request_log.0.clone()),
+                        stderr: Output::Log(request_log.1.clone()),
+                    };
+                    runs.store(stdio, false).map(|(store, _)| store)
+                });
+                super::http::serve(pre, serving, process.clone(), new_store)
+                    .await
+                    .map_err(|e| Failure::Start(wasmtime::Error::msg(format!("{e:#}"))))
+            }
+            None => {
+                let outcome = run_program(&mut store, program, &config).await;
+                // Its file descriptors close with it: pipes see EOF (or EPIPE) now, not when
+                // it is reaped.
+                drop(store);
+                outcome
+            }
+        }
+    };
     let outcome = tokio::select! {
-        outcome = run_program(&mut store, program, host_network) => Ok(outcome),
+        outcome = run => Ok(outcome),
         signal = process.killed() => Err(signal),
     };
-    // Its file descriptors close with it: pipes see EOF (or EPIPE) now, not when it is reaped.
-    drop(store);
     if !matches!(config.role, Role::Child(_)) {
         log.0.flush_partial();
         log.1.flush_partial();
@@ -658,10 +707,17 @@ async fn run_process(
                 ExitStatus::oom_killed(config.memory_limit)
             } else {
                 // A trap says "wasm trap: ..." by itself; a host error that ended the guest does not.
-                let message = match e.downcast_ref::<wasmtime::Trap>() {
+                let mut message = match e.downcast_ref::<wasmtime::Trap>() {
                     Some(trap) => trap.to_string(),
                     None => format!("wasm trap: {}", e.root_cause()),
                 };
+                if serve_hint && matches!(config.role, Role::Main(_)) {
+                    message.push_str(
+                        " (it ran as a command, wasi:cli/run; the component also exports \
+                         wasi:http/incoming-handler, which wpod serves when the container \
+                         declares a TCP containerPort)",
+                    );
+                }
                 config.log.line(&config.name, Stream::Stderr, &message);
                 ExitStatus {
                     code: TRAP_EXIT,
@@ -670,6 +726,98 @@ async fn run_process(
                 }
             }
         }
+    }
+}
+
+/// What a Store for one run of a program is made from: its process, with its container's
+/// arguments, environment, files, limits and network.
+struct Runs {
+    engine: Engine,
+    program: Program,
+    config: Guest,
+    process: Arc<Process>,
+    stderr: LogStream,
+}
+
+impl Runs {
+    /// A Store with `stdio`, and the flag its memory limiter raises when the limit is hit.
+    /// `make_dir` creates the working directory when it is missing.
+    fn store(
+        &self,
+        stdio: Stdio,
+        make_dir: bool,
+    ) -> anyhow::Result<(Store<Host>, Arc<AtomicBool>)> {
+        let config = &self.config;
+        let (host_network, fs) = (config.host_network, &config.fs);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .args(&config.argv)
+            .envs(&config.env)
+            .stdin(stdio.stdin.clone())
+            .stdout(stdio.stdout.clone())
+            .stderr(stdio.stderr.clone())
+            // A file operation handed to tokio's blocking pool costs two thread switches, most
+            // of a short process's life; wpod's own files (the root, emptyDirs, configMaps, ...)
+            // never block for long, while a hostPath may hold a FIFO or a device that blocks
+            // forever and would take a scheduler thread with it.
+            .allow_blocking_current_thread(!fs.mounts.host_owned);
+        if let Some((monotonic, wall)) = super::clocks::virtual_clocks() {
+            builder.monotonic_clock(monotonic).wall_clock(wall);
+        }
+        if host_network {
+            // hostNetwork: true — the pod shares the machine's network, as in Kubernetes.
+            builder
+                .inherit_network()
+                .allow_tcp(true)
+                .allow_udp(true)
+                .allow_ip_name_lookup(true);
+        }
+        let (rootfs, sources) = (&fs.root, &fs.sources);
+        preopens(&mut builder, rootfs, config, sources)?;
+        working_dir(
+            &mut builder,
+            rootfs,
+            sources,
+            config.working_dir.as_deref(),
+            make_dir,
+        )?;
+        let limiter = MemoryLimiter::new(
+            config.memory_limit,
+            config.memory_used.clone(),
+            self.process.clone(),
+            config.pids.clone(),
+        );
+        let oom = limiter.hit.clone();
+        let spawner = Template {
+            engine: self.engine.clone(),
+            program: self.program.clone(),
+            guest: config.clone(),
+        };
+        let mut store = Store::new(
+            &self.engine,
+            Host {
+                wasi: builder.build_p1(),
+                limiter,
+                net: config.net.clone(),
+                stderr: self.stderr.clone(),
+                p1_socket_noted: false,
+                mounts: fs.mounts.clone(),
+                proc: ProcCtx {
+                    me: self.process.clone(),
+                    pids: config.pids.clone(),
+                    stdio,
+                    spawner: Some(Arc::new(spawner)),
+                },
+                http: WasiHttpCtx::new(),
+                outgoing: super::http::Outgoing {
+                    net: (!host_network).then(|| config.net.clone()),
+                },
+            },
+        );
+        store.limiter_async(|h| &mut h.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        Ok((store, oom))
     }
 }
 
@@ -745,11 +893,30 @@ enum Failure {
 async fn run_program(
     store: &mut Store<Host>,
     program: Program,
-    host_network: bool,
+    config: &Guest,
 ) -> std::result::Result<i32, Failure> {
     match program {
         Program::Component { pod_net, host_net } => {
-            let pre = if host_network { host_net } else { pod_net };
+            let linked = if config.host_network {
+                host_net
+            } else {
+                pod_net
+            };
+            let Some(pre) = linked.command else {
+                let why = if matches!(config.role, Role::Main(_)) {
+                    format!(
+                        "container {} declares no TCP port to serve it on: add \
+                         `ports: [{{containerPort: 8080}}]` to the container",
+                        config.name
+                    )
+                } else {
+                    "it has no command to run here".to_string()
+                };
+                return Err(Failure::Start(wasmtime::Error::msg(format!(
+                    "the component is a wasi:http server only (it exports \
+                     wasi:http/incoming-handler, not wasi:cli/run): {why}"
+                ))));
+            };
             let command = pre
                 .instantiate_async(&mut *store)
                 .await

@@ -1,6 +1,6 @@
 //! What a component can import: every WASI 0.2 interface from wasmtime-wasi, with wasi:sockets
 //! served by the virtual pod network (or the host's, for hostNetwork pods), wasi:io/poll made
-//! interruptible by signals, and wpod:process. Listed one by one on purpose: an interface
+//! interruptible by signals, wpod:process, and wasi:http (types and outgoing-handler). Listed one by one on purpose: an interface
 //! forgotten here fails instantiation loudly instead of silently reaching the host.
 
 use wasmtime::Caller;
@@ -49,6 +49,7 @@ pub fn add_to_linker(l: &mut Linker<Host>, sockets: Sockets) -> wasmtime::Result
         Sockets::Host => host_sockets(l)?,
     }
     super::crossdev::add_to_linker(l)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ mod crossdev;
 mod engine;
 mod erofs;
 mod exec;
+mod http;
 mod limits;
 mod link;
 mod process;

@@ -28,5 +28,6 @@ mod ui;
 mod validate;
 mod virtual_time;
 mod volumes;
+mod wasi_http;
 mod wasm;
 mod workloads;

@@ -198,7 +198,16 @@ pub fn run_ending_when(manifest: &str, extra: &[&str], now: impl FnMut(&str) -> 
 
 /// Reads a spawned `wpod run` (stdout and stderr piped) to its end, and kills its pods, as a
 /// second Ctrl-C does, once `now` holds for a line of its stderr (`|_| true`: at once).
-pub fn end_when(mut child: Child, mut now: impl FnMut(&str) -> bool) -> Run {
+pub fn end_when(child: Child, now: impl FnMut(&str) -> bool) -> Run {
+    signalled_when(child, now, true)
+}
+
+/// As [`end_when`], with one TERM only: the pods stop gracefully, each given its grace period.
+pub fn stop_when(child: Child, now: impl FnMut(&str) -> bool) -> Run {
+    signalled_when(child, now, false)
+}
+
+fn signalled_when(mut child: Child, mut now: impl FnMut(&str) -> bool, kill: bool) -> Run {
     use std::io::{BufRead as _, BufReader, Read as _};
     let mut stdout = child.stdout.take().expect("stdout piped");
     let stdout = std::thread::spawn(move || {
@@ -223,7 +232,7 @@ pub fn end_when(mut child: Child, mut now: impl FnMut(&str) -> bool) -> Run {
             term();
         }
         // The second signal once wpod has taken the first, so the two are never read as one.
-        if line.starts_with("wpod: stopping the pods gracefully") {
+        if kill && line.starts_with("wpod: stopping the pods gracefully") {
             term();
         }
         stderr.push_str(&line);

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{
     Loaded, NetPrinter, RunArgs, STOP_WAIT, Signals, build_plans, color, exit, make_runtime,
-    sleep_opt, worse,
+    port_mappings, sleep_opt, worse,
 };
 use crate::api::{ControlPlane, Say};
 use crate::cli::describe::EventLog;
@@ -30,9 +30,9 @@ use crate::runtime::RuntimeService;
 const POLL: Duration = Duration::from_millis(100);
 
 pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
-    if !args.publish.is_empty() || args.kill_infra_after.is_some() {
+    if args.kill_infra_after.is_some() {
         eprintln!(
-            "error: --publish and --kill-infra-after name pods, and a Deployment's pods get their names as they are made; run the manifest with `wpod serve` and use `kubectl port-forward deployment/NAME` or `kubectl delete pod`"
+            "error: --kill-infra-after names pods, and a controller's pods get their names as they are made; run the manifest with `wpod serve` and use `kubectl delete pod`"
         );
         return exit::USAGE;
     }
@@ -54,7 +54,22 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
     for plan in &plans {
         let _ = cluster.address_of(&plan.name);
     }
-    let (runtime, published) = match make_runtime(&args, &cluster, &plans, Vec::new()) {
+    // `--publish` reaches the manifest's own pods; a controller's pods are named as they are
+    // made, so they are reached with `wpod serve` and `kubectl port-forward`.
+    let mappings = match port_mappings(&args, &plans) {
+        Ok(m) if m.iter().all(|m| !m.pod.is_empty()) => m,
+        Ok(_) => {
+            eprintln!(
+                "error: --publish reaches the manifest's own pods, and it has none (a controller's pods get their names as they are made); run the manifest with `wpod serve` and use `kubectl port-forward deployment/NAME`"
+            );
+            return exit::USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let (runtime, published) = match make_runtime(&args, &cluster, &plans, mappings) {
         Ok(r) => r,
         Err((code, message)) => {
             eprintln!("error: {message}");

@@ -21,34 +21,35 @@ impl Pollable for ResolveAddressStream {
     async fn ready(&mut self) {}
 }
 
-impl NetView<'_> {
-    fn resolve(&self, name: &str) -> Option<Vec<IpAddress>> {
+impl super::NetCtx {
+    /// The addresses `name` has from inside this pod, in the order a guest's lookup sees them.
+    pub fn resolve(&self, name: &str) -> Option<Vec<IpAddr>> {
         let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         if let Ok(ip) = name
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<IpAddr>()
         {
-            return Some(vec![ip_address(ip)]);
+            return Some(vec![ip]);
         }
-        let netns = &self.ctx.netns;
+        let netns = &self.netns;
         if name == "localhost" || name.ends_with(".localhost") {
-            return Some(vec![ip_v4(Ipv4Addr::LOCALHOST)]);
+            return Some(vec![Ipv4Addr::LOCALHOST.into()]);
         }
         if name == netns.pod || name == netns.hostname {
-            return Some(vec![ip_v4(netns.ip)]);
+            return Some(vec![netns.ip.into()]);
         }
         // /etc/hosts first, as `hosts: files dns` in nsswitch.conf has it.
         if let Some(ips) = netns.hosts.lookup(&name, &netns.hostname, netns.ip.into()) {
-            return Some(ips.into_iter().map(ip_address).collect());
+            return Some(ips);
         }
         let cluster = netns.cluster()?;
         let dns = &netns.dns;
         if dns.servers.iter().any(|s| *s == DNS_IP.to_string())
             && let Some(ips) = cluster.services.resolve(&name, &dns.searches, dns.ndots())
         {
-            return Some(ips.into_iter().map(ip_v4).collect());
+            return Some(ips.into_iter().map(IpAddr::V4).collect());
         }
-        cluster.resolve_pod(&name).map(|ip| vec![ip_v4(ip)])
+        cluster.resolve_pod(&name).map(|ip| vec![ip.into()])
     }
 }
 
@@ -71,7 +72,10 @@ impl Host for NetView<'_> {
         if name.is_empty() || name.len() > 253 || name.contains(['/', ' ', '\0']) {
             return Err(err(ErrorCode::InvalidArgument));
         }
-        let found = self.resolve(&name);
+        let found = self
+            .ctx
+            .resolve(&name)
+            .map(|ips| ips.into_iter().map(ip_address).collect::<Vec<_>>());
         self.ctx.trace.event(|| {
             format!(
                 "{} lookup {name}: {}",

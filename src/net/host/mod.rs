@@ -8,6 +8,7 @@ mod udp;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use tokio::io::DuplexStream;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use super::bindings::wasi::sockets::network::{
@@ -59,6 +60,31 @@ pub struct NetCtx {
 impl NetCtx {
     fn label(&self) -> String {
         self.netns.label(&self.container)
+    }
+
+    /// A TCP connection from this container to `remote` for a client wpod runs on the guest's
+    /// behalf (wasi:http's outgoing requests): bound, routed and traced as a guest's own connect.
+    pub fn connect_stream(&self, remote: SocketAddrV4) -> Result<DuplexStream, NetError> {
+        let source = self.netns.source_for(Ipv4Addr::UNSPECIFIED, *remote.ip());
+        let bound = self.netns.bind(
+            super::netns::Proto::Tcp,
+            SocketAddrV4::new(source, 0),
+            &self.container,
+        )?;
+        let label = self.label();
+        let local = bound.addr;
+        match self.netns.connect(local, &label, remote) {
+            Ok((conn, server)) => {
+                self.trace
+                    .event(|| format!("{label} {local} -> {remote} ({server}) connected"));
+                Ok(super::pipe::duplex(conn.rx, conn.tx, bound))
+            }
+            Err(e) => {
+                self.trace
+                    .event(|| format!("{label} {local} -> {remote} failed: {e:?}"));
+                Err(e)
+            }
+        }
     }
 }
 

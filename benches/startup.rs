@@ -205,6 +205,7 @@ async fn pod_start(rt: &Arc<WasmRuntime>) {
                 keep_volumes: false,
                 services: Default::default(),
                 tokens: None,
+                retry_pulls: false,
             },
         );
         let mut status = handle.status.clone();

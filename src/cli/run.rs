@@ -281,6 +281,7 @@ pub async fn run(args: RunArgs) -> u8 {
             keep_volumes: args.keep_volumes,
             services: cluster.services.clone(),
             tokens: None,
+            retry_pulls: false,
         },
     ));
     // wpod run is the node's client with a fixed set of pods.

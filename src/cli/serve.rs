@@ -161,6 +161,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             keep_volumes: false,
             services: cluster.services.clone(),
             tokens: Some(signer.clone()),
+            retry_pulls: true,
         },
     ));
     if let Err(code) = super::ui::start(

@@ -43,6 +43,8 @@ pub struct NodeConfig {
     pub services: Arc<Services>,
     /// The API server's TokenRequest for service account tokens (`wpod serve`).
     pub tokens: Option<Arc<dyn crate::plan::service_account::TokenIssuer>>,
+    /// Failed image pulls are tried again with back-off (see `KubeletConfig::retry_pulls`).
+    pub retry_pulls: bool,
 }
 
 /// What happens on the node, in order, for watchers (an API server's watch, a live view).
@@ -147,6 +149,7 @@ impl Node {
             keep_volumes: self.config.keep_volumes,
             services: self.config.services.clone(),
             tokens: self.config.tokens.clone(),
+            retry_pulls: self.config.retry_pulls,
         };
         let handle = pod::spawn(plan.clone(), Arc::clone(&self.runtime), config);
         let (outcome_tx, outcome_rx) = watch::channel(None);

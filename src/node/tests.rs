@@ -64,6 +64,7 @@ fn node(fake: FakeRuntime) -> (Node, Arc<FakeRuntime>, Arc<RecordedEvents>) {
             keep_volumes: false,
             services: Default::default(),
             tokens: None,
+            retry_pulls: false,
         },
     );
     (node, fake, events)

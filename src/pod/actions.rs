@@ -40,11 +40,13 @@ pub struct ContainerState {
 
 impl ContainerState {
     fn due(&self, now: Instant) -> bool {
+        // A container waiting out an image pull's back-off has a restart time before its
+        // first attempt.
         !self.running
             && !self.blocked
-            && (self.attempts == 0
-                || self.restart_at.is_some_and(|t| t <= now)
-                || (self.rerun && self.restart_at.is_none()))
+            && self
+                .restart_at
+                .map_or(self.attempts == 0 || self.rerun, |t| t <= now)
     }
 
     /// Done for good: not running, no restart coming, terminated.

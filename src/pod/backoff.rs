@@ -50,6 +50,19 @@ impl Backoff {
     }
 }
 
+impl Backoff {
+    /// The wait before the next pull of an image whose pull just failed: the kubelet's image
+    /// back-off, on the same 10 s doubling to 5 min.
+    pub fn on_pull_failure(&mut self, policy: BackoffPolicy) -> Duration {
+        let wait = self
+            .next
+            .map_or(policy.base, |w| w.saturating_mul(2))
+            .min(policy.max);
+        self.next = Some(wait);
+        wait
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +75,14 @@ mod tests {
             .map(|_| b.on_exit(p, Duration::from_secs(1)).as_secs())
             .collect();
         assert_eq!(waits, [0, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn pulls_back_off_from_the_first_failure() {
+        let p = BackoffPolicy::default();
+        let mut b = Backoff::default();
+        let waits: Vec<u64> = (0..7).map(|_| b.on_pull_failure(p).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300]);
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl PodWorker {
                 };
                 Err(PullFailed {
                     reason: "ErrImagePull",
-                    message: format!("failed to pull image \"{image}\": {e}{hint}"),
+                    message: format!("Failed to pull image \"{image}\": {e}{hint}"),
                 })
             }
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::actions::Key;
+use super::clock;
 use super::events::EventType;
 use super::handler;
 use super::status::State;
@@ -19,6 +20,8 @@ use crate::volumes;
 
 /// postStart hooks have no timeout in Kubernetes; this stands for "as long as it takes".
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How soon after a failed pull the kubelet's sync shows ImagePullBackOff.
+const PULL_RESYNC: Duration = Duration::from_secs(1);
 
 impl PodWorker {
     /// Starts the container; whatever happens, it leaves the container either created (one more
@@ -229,6 +232,13 @@ impl PodWorker {
             self.event(EventType::Normal, "Pulled", Some(&name), present(&image));
             return Some(image);
         }
+        if let Some(retry_at) = self.slot(key).pull_retry_at {
+            if retry_at > self.config.clock.now() {
+                self.pull_backing_off(key, retry_at);
+                return None;
+            }
+            self.slot_mut(key).pull_retry_at = None;
+        }
         let pulled = match self.ensure_image(key).await {
             Ok(pulled) => pulled,
             Err(failed) => {
@@ -244,9 +254,19 @@ impl PodWorker {
                     Some(&name),
                     format!("Error: {}", failed.reason),
                 );
+                // A registry's answer can change; a pull that can never work cannot.
+                let retry = self.config.retry_pulls && failed.reason == "ErrImagePull";
+                let (policy, now) = (self.config.backoff, self.config.clock.now());
                 let slot = self.slot_mut(key);
-                slot.blocked = true;
                 slot.status.state = State::waiting(failed.reason, Some(failed.message));
+                if retry {
+                    let wait = slot.pull_backoff.on_pull_failure(policy);
+                    slot.pull_retry_at = Some(clock::later(now, wait));
+                    // The kubelet's next sync, soon after, finds the image in back-off.
+                    slot.restart_at = Some(clock::later(now, PULL_RESYNC.min(wait)));
+                } else {
+                    slot.blocked = true;
+                }
                 return None;
             }
         };
@@ -282,6 +302,37 @@ impl PodWorker {
                 None
             }
         }
+    }
+
+    /// ImagePullBackOff: what the kubelet's sync says of an image whose pull failed, until the
+    /// back-off lets the next pull go at `retry_at`.
+    fn pull_backing_off(&mut self, key: Key, retry_at: tokio::time::Instant) {
+        let (name, image) = {
+            let plan = &self.slot(key).plan;
+            (plan.name.clone(), plan.image.clone())
+        };
+        self.event(
+            EventType::Normal,
+            "BackOff",
+            Some(&name),
+            format!("Back-off pulling image \"{image}\""),
+        );
+        self.event(
+            EventType::Warning,
+            "Failed",
+            Some(&name),
+            "Error: ImagePullBackOff".into(),
+        );
+        let slot = self.slot_mut(key);
+        let last = match &slot.status.state {
+            State::Waiting {
+                message: Some(m), ..
+            } => format!(": ErrImagePull: {m}"),
+            _ => String::new(),
+        };
+        let message = format!("Back-off pulling image \"{image}\"{last}");
+        slot.status.state = State::waiting("ImagePullBackOff", Some(message));
+        slot.restart_at = Some(retry_at);
     }
 
     /// The container runs (its postStart hook, if any, is done): start its probes.

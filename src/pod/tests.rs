@@ -84,6 +84,7 @@ fn start_with(plan: PodPlan, fake: FakeRuntime, backoff: BackoffPolicy) -> Run {
             keep_volumes: false,
             services: Default::default(),
             tokens: None,
+            retry_pulls: false,
         },
     );
     Run {
@@ -616,6 +617,7 @@ async fn projected_tokens_are_fetched_again_before_they_expire() {
             keep_volumes: false,
             services: Default::default(),
             tokens: Some(Arc::new(CountingIssuer::default())),
+            retry_pulls: false,
         },
     );
     let read = |volume: &str| {
@@ -675,6 +677,7 @@ async fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
             keep_volumes: false,
             services: Default::default(),
             tokens: None,
+            retry_pulls: false,
         },
     );
     tokio::time::sleep(secs(3)).await;

@@ -40,6 +40,8 @@ impl PodWorker {
                 slot.blocked = false;
                 slot.restart_at = Some(now);
                 slot.backoff = Default::default();
+                slot.pull_backoff = Default::default();
+                slot.pull_retry_at = None;
             }
         }
         // A new activeDeadlineSeconds (the node let only a new or shorter one through) counts

@@ -101,6 +101,9 @@ pub struct KubeletConfig {
     pub services: Arc<crate::net::services::Services>,
     /// The API server's TokenRequest for service account tokens (`wpod serve`).
     pub tokens: Option<Arc<dyn crate::plan::service_account::TokenIssuer>>,
+    /// A failed pull is tried again with back-off, as the kubelet does (`wpod serve`); else the
+    /// container stays in ErrImagePull and a run gives up on the pod.
+    pub retry_pulls: bool,
 }
 
 /// The kubelet's minimumGracePeriodInSeconds: a graceful stop never kills sooner than this after
@@ -256,6 +259,10 @@ pub(super) struct Slot {
     pub(super) changed: bool,
     /// An init container to run again in a recreated sandbox.
     pub(super) rerun: bool,
+    /// The image manager's back-off for this container's image (`wpod serve`).
+    pub(super) pull_backoff: Backoff,
+    /// A failed pull: when the next may go. Until then the container is in ImagePullBackOff.
+    pub(super) pull_retry_at: Option<Instant>,
 }
 
 impl Slot {
@@ -812,6 +819,8 @@ impl Slot {
             blocked: false,
             changed: false,
             rerun: false,
+            pull_backoff: Backoff::default(),
+            pull_retry_at: None,
         }
     }
 }

@@ -521,3 +521,69 @@ fn images_go_to_a_registry_and_pods_pull_them_with_the_kubelets_policy() {
     assert!(r.stderr.contains("ErrImagePull"), "{r:?}");
     drop(registry);
 }
+
+/// Under `wpod serve` a failed pull is tried again with the kubelet's back-off: the container
+/// shows ErrImagePull, then ImagePullBackOff, and starts once the image reaches the registry.
+#[test]
+fn under_serve_a_failed_pull_backs_off_until_the_image_is_pushed() {
+    use crate::serve::{kubectl, serve_with, wait_for};
+    let s = Scratch::new("image-backoff");
+    let registry = Registry::start(&s.dir.join("registry"));
+    let host = registry.host.clone();
+    let remote = format!("{host}/learn/later:1");
+    let built = s.dir.join("built");
+    build_busybox(&built, "learn/later:1");
+    let (server, config) = serve_with(
+        &s.dir.join("serve"),
+        free_port(),
+        &["--insecure-registry", &host],
+    );
+    let file = s.write("later.yaml", pod(&remote, ""));
+    let (ok, _, err) = kubectl(&config, &["apply", "-f", &file.to_string_lossy()]);
+    assert!(ok, "{err}");
+    let waiting = || {
+        kubectl(
+            &config,
+            &[
+                "get",
+                "pod",
+                "img",
+                "-o",
+                "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+            ],
+        )
+        .1
+    };
+    wait_for("ImagePullBackOff", || waiting() == "ImagePullBackOff");
+    let (_, described, _) = kubectl(&config, &["describe", "pod", "img"]);
+    for said in [
+        "Failed to pull image",
+        "Error: ErrImagePull",
+        &format!("Back-off pulling image \"{remote}\""),
+        "Error: ImagePullBackOff",
+    ] {
+        assert!(described.contains(said), "{said}:\n{described}");
+    }
+    // The image appears in the registry: the next pull, after the back-off, gets it.
+    let push = [
+        "image",
+        "push",
+        "learn/later:1",
+        &remote,
+        "--insecure-registry",
+        &host,
+    ];
+    let r = wpod_in(&built, &push);
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_for("the pod to succeed", || {
+        kubectl(
+            &config,
+            &["get", "pod", "img", "-o", "jsonpath={.status.phase}"],
+        )
+        .1 == "Succeeded"
+    });
+    let (_, logs, _) = kubectl(&config, &["logs", "img"]);
+    assert!(logs.contains("cmd from the image"), "{logs}");
+    drop(server);
+    drop(registry);
+}

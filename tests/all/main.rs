@@ -31,3 +31,4 @@ mod volumes;
 mod wasi_http;
 mod wasm;
 mod workloads;
+mod wstd_example;

@@ -30,6 +30,8 @@ pub(crate) fn serve(dir: &Path, port: u16) -> (Server, PathBuf) {
 
 pub(crate) fn serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, PathBuf) {
     let mut child = wpod()
+        // Its own image store: what its pods pull stays with its data.
+        .env("WPOD_IMAGE_STORE", dir.join("images"))
         .args([
             "serve",
             "--listen",

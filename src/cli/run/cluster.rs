@@ -123,6 +123,7 @@ pub(super) async fn run(args: RunArgs, loaded: Loaded) -> u8 {
             keep_volumes: args.keep_volumes,
             services: cluster.services.clone(),
             tokens: None,
+            retry_pulls: false,
         },
     ));
     let noted = printer.clone();

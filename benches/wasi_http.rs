@@ -102,23 +102,28 @@ async fn load(port: u16) -> f64 {
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
         workers.spawn(async move {
-            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect");
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .expect("handshake");
-            tokio::spawn(conn);
             let mut done = 0u64;
+            // A server may close a keep-alive connection (nginx after 1,000 requests, as
+            // `keepalive_requests` has it); the client connects again, as wrk does.
             while tokio::time::Instant::now() < deadline {
-                let req = hyper::Request::get("/")
-                    .header("host", "bench")
-                    .body(Empty::<bytes::Bytes>::new())
-                    .expect("request");
-                let res = sender.send_request(req).await.expect("response");
-                assert_eq!(res.status(), 200);
-                res.into_body().collect().await.expect("body");
-                done += 1;
+                let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .expect("connect");
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .expect("handshake");
+                tokio::spawn(conn);
+                while tokio::time::Instant::now() < deadline && sender.ready().await.is_ok() {
+                    let req = hyper::Request::get("/")
+                        .header("host", "bench")
+                        .body(Empty::<bytes::Bytes>::new())
+                        .expect("request");
+                    let res = sender.send_request(req).await.expect("response");
+                    assert_eq!(res.status(), 200);
+                    res.into_body().collect().await.expect("body");
+                    done += 1;
+                }
             }
             done
         });

@@ -124,6 +124,14 @@ pub const RESOURCES: &[Resource] = &[
         short: &[],
     },
     Resource {
+        group: "node.k8s.io",
+        name: "runtimeclasses",
+        singular: "runtimeclass",
+        kind: "RuntimeClass",
+        namespaced: false,
+        short: &[],
+    },
+    Resource {
         group: "discovery.k8s.io",
         name: "endpointslices",
         singular: "endpointslice",
@@ -134,7 +142,7 @@ pub const RESOURCES: &[Resource] = &[
 ];
 
 /// The API groups besides the core one, each served at version v1.
-pub const GROUPS: &[&str] = &["apps", "batch", "discovery.k8s.io"];
+pub const GROUPS: &[&str] = &["apps", "batch", "discovery.k8s.io", "node.k8s.io"];
 
 impl Resource {
     /// `v1` for the core group, `<group>/v1` for the others.
@@ -151,6 +159,7 @@ impl Resource {
         let package = match self.group {
             "" => "core",
             "discovery.k8s.io" => "discovery",
+            "node.k8s.io" => "node",
             other => other,
         };
         format!("io.k8s.api.{package}.v1.{}", self.kind)

@@ -89,6 +89,7 @@ fn schemas() -> Value {
     generator.subschema_for::<apps::ReplicaSet>();
     generator.subschema_for::<k8s_openapi::api::batch::v1::Job>();
     generator.subschema_for::<discovery::EndpointSlice>();
+    generator.subschema_for::<k8s_openapi::api::node::v1::RuntimeClass>();
     generator.subschema_for::<k8s_openapi::api::autoscaling::v1::Scale>();
     let mut schemas = generator.take_definitions(true);
     for r in RESOURCES {

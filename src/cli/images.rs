@@ -259,6 +259,7 @@ pub fn image(args: ImageArgs) -> u8 {
                 env,
                 working_dir: workdir,
                 labels,
+                files: &[],
             };
             match import::build(&store, &build, &tag) {
                 Ok(built) => {

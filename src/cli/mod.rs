@@ -3,6 +3,7 @@
 mod describe;
 mod duration;
 mod explain;
+mod export;
 mod images;
 mod inspect;
 mod lesson;
@@ -70,6 +71,9 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Draw the inside of a manifest's pods (infra container, namespaces, volumes), also as SVG
     Inspect(inspect::InspectArgs),
+    /// Rewrite manifests for a cluster that runs wasm (runwasi, SpinKube or crun) and push their
+    /// images to its registry
+    Export(export::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -98,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Lesson(args) => lesson::lesson(args),
         Command::Explain(args) => explain::explain(&args),
         Command::Inspect(args) => inspect::inspect(&args),
+        Command::Export(args) => export::export(&args),
         Command::Run(args) if args.clock == run::ClockKind::Virtual => {
             in_virtual_runtime(run::run(args))
         }

@@ -308,6 +308,8 @@ pub struct Build<'a> {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Other files of its root file system (absolute paths), as more `COPY` lines.
+    pub files: &'a [(&'a str, &'a [u8])],
 }
 
 /// An image with one layer holding the program, as `docker buildx --platform wasi/wasm` makes
@@ -327,6 +329,16 @@ pub fn build(store: &Store, b: &Build<'_>, name: &str) -> Result<Imported, Strin
     layer
         .append_data(&mut header, path.trim_start_matches('/'), b.wasm)
         .map_err(|e| e.to_string())?;
+    for (file, bytes) in b.files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        layer
+            .append_data(&mut header, file.trim_start_matches('/'), *bytes)
+            .map_err(|e| e.to_string())?;
+    }
     let layer = layer.into_inner().map_err(|e| e.to_string())?;
     let layer_digest = store.put(&layer)?;
     let entrypoint = b.entrypoint.clone().unwrap_or_else(|| vec![path.clone()]);
@@ -361,6 +373,48 @@ pub fn build(store: &Store, b: &Build<'_>, name: &str) -> Result<Imported, Strin
     let config_json = serde_json::to_vec(&image).map_err(|e| e.to_string())?;
     let layer = descriptor(MediaType::ImageLayer, layer_digest, layer.len())?;
     let entry = store_manifest(store, &config_json, vec![layer])?;
+    let digest = entry.digest().to_string();
+    store.tag(Some(&reference), &entry)?;
+    Ok(Imported {
+        reference: reference.whole(),
+        digest,
+    })
+}
+
+/// The CNCF wasm OCI artifact of a program, as `wkg oci push` makes it: a config of media type
+/// `application/vnd.wasm.config.v0+json` and one `application/wasm` layer, the program itself.
+pub fn artifact(store: &Store, wasm: &[u8], name: &str) -> Result<Imported, String> {
+    let reference = normalize(name)?;
+    if !wasm.starts_with(b"\0asm") {
+        return Err(format!("{name} is not a WebAssembly program"));
+    }
+    let component = wasm.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00][..]);
+    let layer_digest = store.put(wasm)?;
+    let config = serde_json::json!({
+        "architecture": "wasm",
+        "os": if component { "wasip2" } else { "wasip1" },
+        "layerDigests": [layer_digest],
+    });
+    let config = serde_json::to_vec(&config).map_err(|e| e.to_string())?;
+    let config = descriptor(
+        MediaType::Other(super::stored::WASM_CONFIG.into()),
+        store.put(&config)?,
+        config.len(),
+    )?;
+    let layer = descriptor(
+        MediaType::Other(super::stored::WASM_LAYER.into()),
+        layer_digest,
+        wasm.len(),
+    )?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(vec![layer])
+        .build()
+        .map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&manifest).map_err(|e| e.to_string())?;
+    let entry = descriptor(MediaType::ImageManifest, store.put(&json)?, json.len())?;
     let digest = entry.digest().to_string();
     store.tag(Some(&reference), &entry)?;
     Ok(Imported {

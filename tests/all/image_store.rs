@@ -377,13 +377,13 @@ fn rm_untags_and_removes_what_no_name_keeps() {
 
 /// Debian's docker-registry (the CNCF distribution registry) on a free loopback port, with its
 /// storage in `dir`; stopped when dropped. .ci/run installs it: its absence fails the test.
-struct Registry {
+pub(crate) struct Registry {
     child: std::process::Child,
-    host: String,
+    pub(crate) host: String,
 }
 
 impl Registry {
-    fn start(dir: &Path) -> Registry {
+    pub(crate) fn start(dir: &Path) -> Registry {
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
         let config = dir.join("registry.yml");

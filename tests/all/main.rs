@@ -6,6 +6,7 @@ mod cache_integrity;
 mod confinement;
 mod escape_paths;
 mod explain;
+mod export;
 mod image_store;
 mod images;
 mod in_cluster;

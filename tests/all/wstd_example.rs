@@ -7,8 +7,13 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Builds the example and says where its `.wasm` is.
+/// Builds the example (once per process) and says where its `.wasm` is.
 pub fn build() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_once).clone()
+}
+
+fn build_once() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wasi-http/Cargo.toml");
     let meta = Command::new(&cargo)

@@ -12,6 +12,8 @@ use super::strict::Field;
 /// any list index and `C` for any of `spec.containers[]` and `spec.initContainers[]`.
 const HONOURED: &[&str] = &[
     "C.workingDir",
+    // The kubelet's image manager logs in with them (src/pod/image_pull.rs).
+    "spec.imagePullSecrets",
     "apiVersion",
     "kind",
     "metadata.name",
@@ -275,7 +277,10 @@ const INSTEAD: &[(&str, &str)] = &[
         "spec.hostIPC",
         "containers run in the wasm sandbox and do not share the host's namespaces",
     ),
-    ("spec.imagePullSecrets", "wpod does not use pull secrets"),
+    (
+        "spec.runtimeClassName",
+        "every pod runs on wpod's own runtime (the --backend chosen); the RuntimeClass is not consulted",
+    ),
 ];
 
 const SERVICE_ACCOUNT: &str = "`wpod run` has no API server and mounts no token for it; under `wpod serve` \

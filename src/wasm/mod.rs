@@ -473,7 +473,10 @@ impl RuntimeService for WasmRuntime {
         };
         Ok(SandboxStatus {
             ip: Some(ip),
-            ready: !*sandbox.pause.ended.borrow(),
+            // Not ready from the moment its infra process has exited: the end is reported only
+            // once what was left in its PID namespace is killed, and a container must not be
+            // started in the meantime.
+            ready: !*sandbox.pause.ended.borrow() && sandbox.pause.process.running(),
         })
     }
 

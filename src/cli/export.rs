@@ -112,6 +112,7 @@ pub fn export(args: &ExportArgs) -> u8 {
         exported: BTreeMap::new(),
         pushes: Vec::new(),
         refused: Vec::new(),
+        engine: None,
     };
     for file in &args.files {
         let m = match manifest::load_path(file) {
@@ -238,6 +239,8 @@ struct Work {
     exported: BTreeMap<(String, PathBuf), Result<Image, String>>,
     pushes: Vec<Push>,
     refused: Vec<String>,
+    /// Made at the first component, to see what it exports.
+    engine: Option<crate::wasm::WasmEngine>,
 }
 
 /// An image made ready for the target, before a container's command is rewritten for it.
@@ -406,7 +409,7 @@ impl Work {
             }
         };
         let remote = format!("{}/{name}:{tag}", self.registry);
-        let (component, serves_http) = inspect_program(&wasm)?;
+        let (component, serves_http) = self.inspect_program(&wasm)?;
         let file_name = format!("{}.wasm", name.rsplit('/').next().unwrap_or("app"));
         let local = format!("wpod-export/{name}:{tag}");
         let program = format!("/{file_name}");
@@ -475,7 +478,7 @@ impl Work {
             .find(stored)?
             .ok_or_else(|| format!("no image {stored:?} in wpod's image store"))?;
         let image = crate::images::stored::load(&store, &entry)?;
-        let (component, serves_http) = inspect_program(&image.wasm)?;
+        let (component, serves_http) = self.inspect_program(&image.wasm)?;
         if self.target == Target::Spinkube {
             let local = format!("wpod-export/{}:{tag}", reference.repository());
             import::artifact(
@@ -505,21 +508,26 @@ impl Work {
             component,
         })
     }
-}
 
-/// Whether a program is a component, and whether it serves wasi:http: compiled (or loaded from
-/// wpod's compile cache) and linked as wpod would run it.
-fn inspect_program(wasm: &[u8]) -> Result<(bool, bool), String> {
-    let component = wasm.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00][..]);
-    if !component {
-        return Ok((false, false));
+    /// Whether a program is a component, and whether it serves wasi:http: compiled (or loaded
+    /// from wpod's compile cache) and linked as wpod would run it, on one engine for the export.
+    fn inspect_program(&mut self, wasm: &[u8]) -> Result<(bool, bool), String> {
+        if !builtin::is_component(wasm) {
+            return Ok((false, false));
+        }
+        if self.engine.is_none() {
+            let engine = crate::wasm::WasmEngine::new(crate::wasm::CompileCache::default_dir())
+                .map_err(|e| format!("{e:#}"))?;
+            self.engine = Some(engine);
+        }
+        let Some(engine) = &self.engine else {
+            return Err("no wasm engine".into());
+        };
+        let sha = digest(wasm);
+        let cached = engine.cache_path(sha.trim_start_matches("sha256:"));
+        let (program, _) = engine.program(wasm, cached).map_err(|e| format!("{e:#}"))?;
+        Ok((true, program.serves_http()))
     }
-    let engine = crate::wasm::WasmEngine::new(crate::wasm::CompileCache::default_dir())
-        .map_err(|e| format!("{e:#}"))?;
-    let sha = digest(wasm);
-    let cached = engine.cache_path(sha.trim_start_matches("sha256:"));
-    let (program, _) = engine.program(wasm, cached).map_err(|e| format!("{e:#}"))?;
-    Ok((true, program.serves_http()))
 }
 
 /// Rewrites one container as exported.

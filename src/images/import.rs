@@ -388,7 +388,7 @@ pub fn artifact(store: &Store, wasm: &[u8], name: &str) -> Result<Imported, Stri
     if !wasm.starts_with(b"\0asm") {
         return Err(format!("{name} is not a WebAssembly program"));
     }
-    let component = wasm.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00][..]);
+    let component = super::is_component(wasm);
     let layer_digest = store.put(wasm)?;
     let config = serde_json::json!({
         "architecture": "wasm",

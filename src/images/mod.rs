@@ -208,6 +208,11 @@ fn short_name(reference: &str) -> String {
     parts.join("/")
 }
 
+/// Whether a WebAssembly binary is a component (its layer field), not a core module.
+pub fn is_component(wasm: &[u8]) -> bool {
+    wasm.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00][..])
+}
+
 /// The list shown when an image is not found, and by `wpod images`.
 pub fn available() -> String {
     let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();

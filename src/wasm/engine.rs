@@ -519,7 +519,7 @@ fn load_or_compile(
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         anyhow::bail!("not a WebAssembly binary (it does not start with \\0asm)");
     }
-    let is_component = bytes[4..8] == [0x0d, 0x00, 0x01, 0x00];
+    let is_component = crate::images::is_component(bytes);
     if let Some(path) = cached.as_deref() {
         match CompileCache::load_at(path) {
             Ok(code) => {

@@ -4,7 +4,8 @@
 //! Service traffic is DNATed by the kernel (nft.rs). With `--trace-net`, or without `nft`, it
 //! goes through this proxy instead: the Service range is a local route there (the node helper
 //! adds it with the bridge), the proxy binds a listener on each ClusterIP:port that has a ready
-//! endpoint, as kube-proxy's userspace mode did, and forwards each connection from the node to
+//! endpoint (and on the node's address at its `nodePort`), as kube-proxy's userspace mode did,
+//! and forwards each connection from the node to
 //! the endpoint the Service table picks (round-robin, ClientIP affinity). A port without a ready
 //! endpoint has no listener and refuses, as kube-proxy's REJECT rule makes it. The backend sees
 //! the node's address (10.88.0.1) as the client's, as with kube-proxy's masquerading. The DNS

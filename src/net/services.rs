@@ -173,9 +173,9 @@ impl Services {
         }
     }
 
-    /// The (address, port) of every Service port over TCP with a ready endpoint: where the
-    /// Linux backend's proxy listens (a port without one refuses connections, as kube-proxy's
-    /// REJECT rule makes it).
+    /// The (address, port) of every Service port over TCP with a ready endpoint, at its
+    /// ClusterIP and, for a `nodePort`, at the node's address: where the Linux backend's proxy
+    /// listens (a port without one refuses connections, as kube-proxy's REJECT rule makes it).
     pub fn served_tcp(&self) -> Vec<SocketAddrV4> {
         let t = self.lock();
         let mut out = Vec::new();
@@ -187,6 +187,9 @@ impl Services {
                     .any(|e| e.targets.get(i).copied().flatten().is_some());
                 if p.protocol == Proto::Tcp && reachable {
                     out.push(SocketAddrV4::new(ip, p.port));
+                    if let Some(n) = p.node_port {
+                        out.push(SocketAddrV4::new(super::cluster::NODE_IP, n));
+                    }
                 }
             }
         }

@@ -1265,8 +1265,9 @@ spec:
     - sh
     - -c
     - |
-      sleep 1
-      nc 10.88.0.1 31941 < /dev/null
+      # Until the greeter listens and kube-proxy's rules for the node port are in place.
+      until out=$(nc 10.88.0.1 31941 < /dev/null 2>/dev/null) && [ -n "$out" ]; do sleep 0.2; done
+      echo "$out"
       nc 10.88.0.1 31942 < /dev/null 2>/dev/null || echo refused
 "#,
     ),
@@ -1334,7 +1335,14 @@ fn allow_list() -> Vec<Allowed> {
         .collect()
 }
 
-fn run_on(backend: &str, sc: &Scenario) -> Outcome {
+/// One backend's run of a scenario: its normalised outcome, and what wpod printed to stderr (shown
+/// when the scenario fails, so a failure on a loaded CI machine can be read from its log).
+struct Run {
+    outcome: Outcome,
+    stderr: String,
+}
+
+fn run_on(backend: &str, sc: &Scenario) -> Run {
     let scratch = Scratch::new(&format!("parity-{backend}-{}", sc.name));
     let host = scratch.dir.join("host");
     std::fs::create_dir_all(&host).expect("host dir");
@@ -1408,9 +1416,9 @@ fn run_on(backend: &str, sc: &Scenario) -> Outcome {
         sc.name,
         started.elapsed().as_secs_f64()
     );
-    let mut o = parity::outcome(status.code().unwrap_or(-1), &stdout, &stderr);
-    parity::add_files(&mut o, &host);
-    o
+    let mut outcome = parity::outcome(status.code().unwrap_or(-1), &stdout, &stderr);
+    parity::add_files(&mut outcome, &host);
+    Run { outcome, stderr }
 }
 
 // The C library's, declared here: the test binary has no libc crate of its own.
@@ -1418,6 +1426,18 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
     fn geteuid() -> u32;
+}
+
+/// The last `n` lines of `text`, leaving out nginx's access log lines of probe requests (one a
+/// second per pod would fill them).
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("\"kube-probe/"))
+        .collect();
+    let mut out = lines[lines.len().saturating_sub(n)..].join("\n");
+    out.push('\n');
+    out
 }
 
 /// Why the Linux backend cannot run here, if it cannot.
@@ -1477,7 +1497,7 @@ fn parity_suite() {
     // Three scenarios at a time, each on both backends at once: the runs mostly wait on their
     // guests, but timing-sensitive ones must not starve.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(usize, Outcome, Outcome)> = std::thread::scope(|scope| {
+    let results: Vec<(usize, Run, Run)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..3)
             .map(|_| {
                 scope.spawn(|| {
@@ -1502,9 +1522,11 @@ fn parity_suite() {
             .collect()
     });
     let mut failures = String::new();
+    let mut logs = String::new();
     for (i, wasm, linux) in results {
         let sc = chosen[i];
-        for d in parity::differences(&wasm, &linux) {
+        let before = failures.len();
+        for d in parity::differences(&wasm.outcome, &linux.outcome) {
             match allowed
                 .iter()
                 .find(|a| a.scenario == sc.name && a.key == d.key)
@@ -1517,6 +1539,15 @@ fn parity_suite() {
                 )),
             }
         }
+        if failures.len() > before {
+            for (backend, run) in [("wasm", &wasm), ("linux", &linux)] {
+                logs.push_str(&format!(
+                    "--- {} on {backend}, the last lines wpod printed:\n{}",
+                    sc.name,
+                    tail(&run.stderr, 30)
+                ));
+            }
+        }
     }
     for a in allowed.iter().filter(|a| !a.used.get()) {
         failures.push_str(&format!(
@@ -1526,7 +1557,7 @@ fn parity_suite() {
     }
     assert!(
         failures.is_empty(),
-        "parity differences not in tests/parity/allow.txt:\n{failures}"
+        "parity differences not in tests/parity/allow.txt:\n{failures}{logs}"
     );
 }
 

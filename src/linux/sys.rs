@@ -195,16 +195,26 @@ pub fn exit_code(status: libc::c_int) -> i32 {
     }
 }
 
-/// Whether the process runs: it exists and is not a zombie waiting to be reaped.
+/// Whether the process runs: it exists, is not a zombie waiting to be reaped, and has not begun
+/// to exit. A PID namespace's init that exits kills the rest of its namespace and waits for them
+/// before it becomes a zombie: their deaths are reported while it still looks alive but for its
+/// PF_EXITING flag, and a container started then would find its namespaces gone.
 pub fn process_alive(pid: u32) -> bool {
+    /// PF_EXITING, from the kernel's include/linux/sched.h.
+    const EXITING: u64 = 0x4;
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    // The state follows the command name, which is in parentheses and may hold any byte.
-    let state = stat
+    // The fields follow the command name, which is in parentheses and may hold any byte: the
+    // state first, the flags seventh.
+    let mut fields = stat
         .rsplit_once(')')
-        .and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, None | Some('Z' | 'X'))
+        .map(|(_, rest)| rest.split_ascii_whitespace())
+        .into_iter()
+        .flatten();
+    let state = fields.next();
+    let flags = fields.nth(5).and_then(|f| f.parse::<u64>().ok());
+    !matches!(state, None | Some("Z" | "X")) && flags.is_some_and(|f| f & EXITING == 0)
 }
 
 /// Signals one process. A pid <= 0 is refused: kill(2) would read it as a process group (0 is
@@ -367,6 +377,15 @@ pub fn ns_link(pid: u32, kind: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_running_process_is_alive_and_a_reaped_one_is_not() {
+        assert!(super::process_alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().expect("true");
+        let pid = child.id();
+        child.wait().expect("wait");
+        assert!(!super::process_alive(pid));
+    }
+
     #[test]
     fn kill_refuses_what_is_not_one_process() {
         // Signal 0 only checks: were the guard missing, these would still harm nothing.

@@ -5,6 +5,7 @@ pub mod bounded;
 pub mod cli;
 pub mod console;
 pub mod diagram;
+pub mod dirs;
 pub mod expand;
 pub mod explain;
 pub mod hostfs;
@@ -13,6 +14,7 @@ pub mod lessons;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod manifest;
+pub mod modes;
 pub mod net;
 pub mod node;
 pub mod parity;

@@ -20,13 +20,9 @@ pub fn write(dir: &Path, server: &str, ca_pem: &str, token: &str) -> anyhow::Res
 /// Writes a file that holds a credential: readable by its owner only, replaced in one step.
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let tmp = path.with_extension("wpod-tmp");
     let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
+    let mut file = crate::modes::private(std::fs::OpenOptions::new().write(true).create_new(true))
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
     file.write_all(text.as_bytes())

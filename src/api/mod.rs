@@ -169,10 +169,8 @@ pub const IN_CLUSTER_PORT: u16 = 6443;
 
 /// The data directory, made private: it holds the token, the keys and every Secret.
 fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("making {} private", dir.display()))
+    crate::modes::set(dir, 0o700).with_context(|| format!("making {} private", dir.display()))
 }
 
 /// The service account token signer of the data directory `dir` (made if new).

@@ -130,9 +130,13 @@ fn keep_transitions(old: &Value, mut new: Value) -> Value {
 }
 
 fn kernel_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+    #[cfg(target_os = "linux")]
+    let found = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+        .ok();
+    #[cfg(not(target_os = "linux"))]
+    let found: Option<String> = None;
+    found.unwrap_or_default()
 }
 
 /// `PRETTY_NAME` of os-release, as the kubelet reports it.

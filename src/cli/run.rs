@@ -773,6 +773,11 @@ struct Signals {
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
+    /// A console's Ctrl-C and Ctrl-Break on Windows.
+    #[cfg(windows)]
+    c: Option<tokio::signal::windows::CtrlC>,
+    #[cfg(windows)]
+    brk: Option<tokio::signal::windows::CtrlBreak>,
 }
 
 impl Signals {
@@ -785,6 +790,10 @@ impl Signals {
             int: signal(SignalKind::interrupt()).ok(),
             #[cfg(unix)]
             term: signal(SignalKind::terminate()).ok(),
+            #[cfg(windows)]
+            c: tokio::signal::windows::ctrl_c().ok(),
+            #[cfg(windows)]
+            brk: tokio::signal::windows::ctrl_break().ok(),
         }
     }
 
@@ -804,9 +813,20 @@ impl Signals {
                 _ = recv(self.term.as_mut()) => {},
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            async fn recv<T>(s: Option<&mut T>, f: impl AsyncFn(&mut T) -> Option<()>) {
+                match s {
+                    Some(s) => {
+                        f(s).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(self.c.as_mut(), async |s| s.recv().await) => {},
+                _ = recv(self.brk.as_mut(), async |s| s.recv().await) => {},
+            }
         }
         self.count += 1;
         self.count

@@ -54,18 +54,10 @@ pub struct KubeconfigArgs {
     merge: bool,
 }
 
-/// The stored objects outlive a reboot, so they go where data goes (`$XDG_DATA_HOME`, else
-/// `~/.local/share`), not with the pods' run-time state.
+/// The stored objects outlive a reboot, so they go where data goes (`serve` in
+/// `crate::dirs::data`), not with the pods' run-time state.
 fn data_dir(given: Option<PathBuf>) -> PathBuf {
-    let env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    given
-        .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("wpod/serve")))
-        .or_else(|| env("HOME").map(|h| h.join(".local/share/wpod/serve")))
-        .unwrap_or_else(|| crate::volumes::default_state_dir().join("serve"))
+    given.unwrap_or_else(|| crate::dirs::data().join("serve"))
 }
 
 fn runtime(

@@ -59,18 +59,13 @@ fn stored_name(r: &Reference) -> String {
 }
 
 impl Store {
-    /// Where images are kept: `$WPOD_IMAGE_STORE`, else with the user's data
-    /// (`$XDG_DATA_HOME/wpod/images`, `~/.local/share/wpod/images`).
+    /// Where images are kept: `$WPOD_IMAGE_STORE`, else with the user's data (`images` in
+    /// `crate::dirs::data`).
     pub fn default_dir() -> PathBuf {
-        let env = |name: &str| {
-            std::env::var_os(name)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        env("WPOD_IMAGE_STORE")
-            .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("wpod/images")))
-            .or_else(|| env("HOME").map(|h| h.join(".local/share/wpod/images")))
-            .unwrap_or_else(|| crate::volumes::default_state_dir().join("images"))
+        std::env::var_os("WPOD_IMAGE_STORE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::dirs::data().join("images"))
     }
 
     /// The store at `dir`, made if it is not there.

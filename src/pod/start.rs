@@ -436,10 +436,9 @@ impl PodWorker {
 
 /// An empty file the container can write (whatever user it runs as), like the kubelet's.
 fn create_message_file(path: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(path, b"")?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+    crate::modes::set(path, 0o666)
 }

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 /// Checks (and for the *OrCreate types, creates) `path`; the error is the kubelet's message.
@@ -33,17 +32,17 @@ pub fn check(path: &Path, type_: &str) -> Result<(), String> {
                 return Err(format!("hostPath type check failed: {p} is not a file"));
             }
         }
-        "Socket" if !is(FileTypeExt::is_socket) => {
+        "Socket" if !is(special::is_socket) => {
             return Err(format!(
                 "hostPath type check failed: {p} is not a socket file"
             ));
         }
-        "CharDevice" if !is(FileTypeExt::is_char_device) => {
+        "CharDevice" if !is(special::is_char_device) => {
             return Err(format!(
                 "hostPath type check failed: {p} is not a character device"
             ));
         }
-        "BlockDevice" if !is(FileTypeExt::is_block_device) => {
+        "BlockDevice" if !is(special::is_block_device) => {
             return Err(format!(
                 "hostPath type check failed: {p} is not a block device"
             ));
@@ -56,8 +55,7 @@ pub fn check(path: &Path, type_: &str) -> Result<(), String> {
 
 fn make_dir(path: &Path) -> Result<(), String> {
     fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {}", path.display(), go_err(&e)))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
+    crate::modes::set(path, 0o755).map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
 }
 
 /// Like the kubelet, FileOrCreate does not create missing parent directories.
@@ -67,8 +65,41 @@ fn make_file(path: &Path) -> Result<(), String> {
         .append(true)
         .open(path)
         .map_err(|e| format!("open {}: {}", path.display(), go_err(&e)))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
-        .map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
+    crate::modes::set(path, 0o644).map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
+}
+
+/// Sockets and devices, which only Unix has among hostPath's types.
+#[cfg(unix)]
+mod special {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    pub fn is_socket(t: &std::fs::FileType) -> bool {
+        t.is_socket()
+    }
+
+    pub fn is_char_device(t: &std::fs::FileType) -> bool {
+        t.is_char_device()
+    }
+
+    pub fn is_block_device(t: &std::fs::FileType) -> bool {
+        t.is_block_device()
+    }
+}
+
+/// Windows has no socket or device files: a hostPath of those types never passes its check.
+#[cfg(not(unix))]
+mod special {
+    pub fn is_socket(_: &std::fs::FileType) -> bool {
+        false
+    }
+
+    pub fn is_char_device(_: &std::fs::FileType) -> bool {
+        false
+    }
+
+    pub fn is_block_device(_: &std::fs::FileType) -> bool {
+        false
+    }
 }
 
 /// Go spells errno messages in lower case (`no such file or directory`).
@@ -86,6 +117,7 @@ pub fn go_err(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn device_and_socket_checks() {
         assert_eq!(check(Path::new("/dev/null"), "CharDevice"), Ok(()));

@@ -11,7 +11,6 @@ mod hostpath;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,16 +27,9 @@ use crate::plan::PodPlan;
 use crate::plan::service_account::{Issued, TokenRequest, refresh_after};
 use crate::runtime::Mount;
 
-/// Where wpod keeps pod state: `$WPOD_STATE_DIR`, else `$XDG_RUNTIME_DIR/wpod`, else a
-/// directory under the system temp dir.
+/// Where wpod keeps pod state (see `crate::dirs::state`).
 pub fn default_state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("WPOD_STATE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("wpod");
-    }
-    std::env::temp_dir().join("wpod")
+    crate::dirs::state()
 }
 
 pub fn pod_dir(state_dir: &Path, uid: &str) -> PathBuf {
@@ -132,8 +124,7 @@ fn plugin_dir(pod_dir: &Path, plugin: &str, name: &str) -> PathBuf {
 
 fn make_dir(path: &Path, mode: u32) -> Result<(), String> {
     fs::create_dir_all(path).map_err(|e| format!("mkdir {}: {}", path.display(), go_err(&e)))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
+    crate::modes::set(path, mode).map_err(|e| format!("chmod {}: {}", path.display(), go_err(&e)))
 }
 
 fn setup_one(
@@ -540,7 +531,7 @@ fn prepare_sub_path(root: &Path, sub: &str, volume: &str) -> Result<(), String> 
     match dir.open_path(sub) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mode = fs::metadata(root).map_or(0o755, |m| m.permissions().mode() & 0o7777);
+            let mode = fs::metadata(root).map_or(0o755, |m| crate::modes::of(&m, 0o755));
             dir.mkdir_all(sub, mode).map(drop).map_err(fail)
         }
         Err(e) => Err(fail(e)),

@@ -44,16 +44,9 @@ impl CompileCache {
         }
     }
 
-    /// The default location: `$WPOD_CACHE_DIR`, else the user's cache dir (`~/.cache/wpod`).
+    /// The default location (see `crate::dirs::cache`).
     pub fn default_dir() -> Option<PathBuf> {
-        if let Some(d) = std::env::var_os("WPOD_CACHE_DIR") {
-            return Some(PathBuf::from(d));
-        }
-        let base = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-        Some(base.join("wpod"))
+        crate::dirs::cache()
     }
 
     pub fn path_for(&self, wasm_sha256: &str) -> Option<PathBuf> {

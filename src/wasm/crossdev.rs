@@ -27,7 +27,7 @@ impl Host {
         let Descriptor::Dir(dir) = self.table().get(fd)? else {
             return Ok(None);
         };
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
             let raw = dir.dir.as_raw_fd();
@@ -42,7 +42,9 @@ impl Host {
                 .max_by_key(|root| root.as_os_str().len())
                 .cloned())
         }
-        #[cfg(not(unix))]
+        // Elsewhere an open directory cannot be told apart by path: renames between mounts
+        // are not refused there (the README lists it).
+        #[cfg(not(target_os = "linux"))]
         {
             let _ = dir;
             Ok(None)
@@ -62,19 +64,14 @@ impl Host {
         let Descriptor::Dir(dir) = self.table().get(fd)? else {
             return Ok(false);
         };
-        let follow = if path_flags.contains(PathFlags::SYMLINK_FOLLOW) {
-            rustix::fs::AtFlags::empty()
-        } else {
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW
-        };
-        // Only a stat: a path that leads out of the preopen is refused by the open itself.
-        let Ok(st) = rustix::fs::statat(&*dir.dir, path, follow) else {
+        let Some(id) = id_at(
+            &dir.dir,
+            path,
+            path_flags.contains(PathFlags::SYMLINK_FOLLOW),
+        ) else {
             return Ok(false);
         };
-        Ok(self
-            .mounts
-            .read_only_files
-            .contains(&(st.st_dev, st.st_ino)))
+        Ok(self.mounts.read_only_files.contains(&id))
     }
 
     /// Whether the open file `fd` is a read-only single-file mount.
@@ -85,13 +82,10 @@ impl Host {
         let Descriptor::File(file) = self.table().get(fd)? else {
             return Ok(false);
         };
-        let Ok(st) = rustix::fs::fstat(&*file.file) else {
+        let Ok(id) = crate::hostfs::file_id(&file.file) else {
             return Ok(false);
         };
-        Ok(self
-            .mounts
-            .read_only_files
-            .contains(&(st.st_dev, st.st_ino)))
+        Ok(self.mounts.read_only_files.contains(&id))
     }
 
     fn crosses_mounts(
@@ -101,6 +95,39 @@ impl Host {
     ) -> wasmtime::Result<bool> {
         let (a, b) = (self.mount_of(a)?, self.mount_of(b)?);
         Ok(matches!((a, b), (Some(a), Some(b)) if a != b))
+    }
+}
+
+/// The identity (`hostfs::file_id`) of what `path` names from the directory `dir`, if it exists.
+/// On Unix only a stat: a path that leads out of the preopen is refused by the open itself.
+fn id_at(dir: &std::fs::File, path: &str, follow: bool) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        let flags = if follow {
+            rustix::fs::AtFlags::empty()
+        } else {
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW
+        };
+        let st = rustix::fs::statat(dir, path, flags).ok()?;
+        // As std's MetadataExt::dev() converts it (dev_t is signed on macOS).
+        #[allow(clippy::unnecessary_cast)]
+        Some((st.st_dev as u64, st.st_ino))
+    }
+    #[cfg(not(unix))]
+    {
+        use cap_primitives::fs::{FollowSymlinks, OpenOptions};
+        let follow = if follow {
+            FollowSymlinks::Yes
+        } else {
+            FollowSymlinks::No
+        };
+        let file = cap_primitives::fs::open(
+            dir,
+            std::path::Path::new(path),
+            OpenOptions::new().read(true)._cap_fs_ext_follow(follow),
+        )
+        .ok()?;
+        crate::hostfs::file_id(&file).ok()
     }
 }
 

@@ -848,8 +848,8 @@ fn working_dir(
 /// The guest's file system: its private root at `/` and each directory mount at its path (wasi-libc
 /// resolves a path against the longest matching preopen, so nested mounts work). Single-file mounts
 /// are hard links inside the root (see rootfs.rs). Nothing else of the host is reachable. A mount
-/// is preopened from the descriptor opened when the container was created (wasmtime-wasi takes a
-/// path: `/proc/self/fd/N` is that very directory), never by its path again.
+/// is preopened from the handle opened when the container was created (wasmtime-wasi takes a
+/// path: on Linux `/proc/self/fd/N` is that very directory; see hostfs for other systems).
 fn preopens(
     builder: &mut WasiCtxBuilder,
     rootfs: &Path,
@@ -872,7 +872,7 @@ fn preopens(
             FsPerms::ReadWrite
         };
         builder
-            .preopened_dir(hostfs::fd_path(&m.fd), &m.container_path, perms)
+            .preopened_dir(hostfs::preopen_path(&m.fd), &m.container_path, perms)
             .map_err(|e| {
                 anyhow::anyhow!(
                     "mounting {} at {} in container {}: {e:#}",

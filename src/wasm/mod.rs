@@ -602,9 +602,11 @@ impl RuntimeService for WasmRuntime {
             // The Store holds the preopened directories: let it go before removing them.
             let _ = task.await;
         }
-        // The writable layer goes with the container instance.
-        let dir = &c.backend.dir;
-        if let Err(e) = std::fs::remove_dir_all(dir)
+        // The writable layer goes with the container instance, once nothing holds its files
+        // open (Windows removes no file or directory that is open).
+        let dir = c.backend.dir.clone();
+        drop(c);
+        if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             return Err(anyhow::anyhow!("removing {}: {e}", dir.display()).into());

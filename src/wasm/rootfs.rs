@@ -13,8 +13,6 @@
 //! volume's (or the root's) directory, and a path leading out of it fails the container.
 
 use std::fs;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,8 +28,8 @@ pub struct Source {
     pub container_path: String,
     pub read_only: bool,
     pub is_dir: bool,
-    /// `O_PATH`; a directory is preopened and a file linked through `/proc/self/fd/N`.
-    pub fd: OwnedFd,
+    /// A directory is preopened and a file linked from it (see hostfs).
+    pub fd: hostfs::Handle,
     /// Where it is on the host now, for messages and for telling mounts apart (see crossdev.rs).
     pub host: PathBuf,
     /// See `Mount::host_owned`.
@@ -50,7 +48,7 @@ impl Source {
         .with_context(|| format!("mounting {}", m.container_path))?;
         let is_dir =
             hostfs::is_dir(&fd).with_context(|| format!("reading {}", m.host_path.display()))?;
-        let host = fs::read_link(hostfs::fd_path(&fd)).unwrap_or_else(|_| m.host_path.clone());
+        let host = hostfs::host_path(&fd).unwrap_or_else(|| m.host_path.clone());
         Ok(Source {
             container_path: m.container_path.clone(),
             read_only: m.read_only,
@@ -61,13 +59,12 @@ impl Source {
         })
     }
 
-    /// The `(st_dev, st_ino)` of a read-only single-file mount: writes to that inode are refused.
+    /// The identity of a read-only single-file mount: writes to that file are refused.
     fn read_only_file(&self) -> Option<(u64, u64)> {
         if self.is_dir || !self.read_only {
             return None;
         }
-        let st = rustix::fs::fstat(&self.fd).ok()?;
-        Some((st.st_dev, st.st_ino))
+        hostfs::handle_id(&self.fd).ok()
     }
 }
 
@@ -85,7 +82,7 @@ pub struct Filesystem {
 pub struct MountIds {
     /// Host directories of the root and of the directory mounts.
     pub roots: Vec<PathBuf>,
-    /// `(st_dev, st_ino)` of the read-only single-file mounts.
+    /// Identities (`hostfs::file_id`) of the read-only single-file mounts.
     pub read_only_files: Vec<(u64, u64)>,
     /// Some mount holds the machine's own files (see `Mount::host_owned`).
     pub host_owned: bool,
@@ -122,8 +119,12 @@ pub fn create(
     mounts: &[Mount],
 ) -> Result<Vec<Source>> {
     fs::create_dir_all(rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
-    fs::set_permissions(rootfs, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("setting the mode of {}", rootfs.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(rootfs, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("setting the mode of {}", rootfs.display()))?;
+    }
     let root = open_root(rootfs)?;
     root.mkdir_all("tmp", 0o1777)?;
     // Where daemons keep their PID files (nginx's /run/nginx.pid), as in every Linux image.

@@ -31,5 +31,6 @@ mod virtual_time;
 mod volumes;
 mod wasi_http;
 mod wasm;
+mod windows;
 mod workloads;
 mod wstd_example;

@@ -131,12 +131,15 @@ fn keep_transitions(old: &Value, mut new: Value) -> Value {
 
 fn kernel_version() -> String {
     #[cfg(target_os = "linux")]
-    let found = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_string())
-        .ok();
+    {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
     #[cfg(not(target_os = "linux"))]
-    let found: Option<String> = None;
-    found.unwrap_or_default()
+    {
+        String::new()
+    }
 }
 
 /// `PRETTY_NAME` of os-release, as the kubelet reports it.

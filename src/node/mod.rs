@@ -20,16 +20,20 @@ pub fn cpus() -> u64 {
 
 /// The node's memory in bytes (8 GiB where the system does not say).
 pub fn memory_bytes() -> u64 {
+    const UNKNOWN: u64 = 8 << 30;
     #[cfg(target_os = "linux")]
-    let found = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024);
+    {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(UNKNOWN, |kb| kb * 1024)
+    }
     #[cfg(not(target_os = "linux"))]
-    let found = None;
-    found.unwrap_or(8 << 30)
+    {
+        UNKNOWN
+    }
 }

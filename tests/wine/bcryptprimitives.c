@@ -1,5 +1,5 @@
-/* Wine 8 (Debian 12's wine64) lacks bcryptprimitives.dll, which Windows has had since Windows 8
- * and Rust's standard library takes its random numbers from (ProcessPrng). Only the Wine tests use
+/* Wine 8 (Debian 12's wine64) lacks bcryptprimitives.dll's ProcessPrng, which Windows 10 and
+ * later have and Rust's standard library takes its random numbers from. Only the Wine tests use
  * this stand-in: it answers ProcessPrng from RtlGenRandom (advapi32's SystemFunction036), which
  * Wine has. Built by .ci/run with MinGW-w64 and put beside wpod.exe, where Windows looks first. */
 #include <windows.h>

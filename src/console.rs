@@ -259,6 +259,36 @@ fn dropped_note(st: &mut State, channel: Channel) -> String {
     note
 }
 
+/// Makes the console render ANSI colour sequences, and says whether it does. A Windows console
+/// (conhost) renders them only once asked (ENABLE_VIRTUAL_TERMINAL_PROCESSING, Windows 10 and
+/// later); where it refuses, colour is left off rather than printed as escape codes. Terminals
+/// elsewhere always render them.
+pub fn ansi_colours() -> bool {
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawHandle as _;
+        use windows_sys::Win32::System::Console::{
+            CONSOLE_MODE, ENABLE_VIRTUAL_TERMINAL_PROCESSING, GetConsoleMode, SetConsoleMode,
+        };
+        let enable = |handle: std::os::windows::io::RawHandle| {
+            let mut mode: CONSOLE_MODE = 0;
+            // SAFETY: the process's own standard handles, and a mode word the call fills in.
+            unsafe {
+                GetConsoleMode(handle, &mut mode) != 0
+                    && (mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING != 0
+                        || SetConsoleMode(handle, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0)
+            }
+        };
+        let out = enable(std::io::stdout().as_raw_handle());
+        let err = enable(std::io::stderr().as_raw_handle());
+        out || err
+    }
+    #[cfg(not(windows))]
+    {
+        true
+    }
+}
+
 /// The stream itself, written without std's lock (an `eprintln!` elsewhere never waits on the
 /// writer) and never closed.
 #[cfg(unix)]

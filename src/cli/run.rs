@@ -448,7 +448,10 @@ pub async fn run(args: RunArgs) -> u8 {
 /// Whether prefixes are coloured: `--color`, else a terminal where the logs go and no NO_COLOR.
 fn color(args: &RunArgs) -> bool {
     match args.color {
-        ColorChoice::Always => true,
+        ColorChoice::Always => {
+            crate::console::ansi_colours();
+            true
+        }
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             std::env::var_os("NO_COLOR").is_none()
@@ -457,6 +460,7 @@ fn color(args: &RunArgs) -> bool {
                 } else {
                     std::io::stdout().is_terminal()
                 }
+                && crate::console::ansi_colours()
         }
     }
 }

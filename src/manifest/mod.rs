@@ -17,6 +17,7 @@ mod suggest;
 // Visible to the fuzz target's invariants (src/manifest/invariants.rs), compiled in by path.
 pub(crate) mod tree;
 mod validate;
+pub use validate::is_windows_path;
 
 #[cfg(test)]
 mod golden;

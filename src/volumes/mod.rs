@@ -141,6 +141,13 @@ fn setup_one(
         host_owned: false,
     };
     if let Some(h) = &v.host_path {
+        if cfg!(not(windows)) && crate::manifest::is_windows_path(&h.path) {
+            return Err(format!(
+                "hostPath {:?} is a Windows path, and this node runs {}: give a path of this machine",
+                h.path,
+                std::env::consts::OS
+            ));
+        }
         let path = PathBuf::from(&h.path);
         hostpath::check(&path, h.type_.as_deref().unwrap_or(""))?;
         return Ok(Prepared {

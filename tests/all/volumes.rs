@@ -352,6 +352,30 @@ fn failed_host_path_type_checks_keep_the_pod_from_starting() {
     assert!(!missing.exists(), "a failed check must not create anything");
 }
 
+/// A Windows node's hostPath validates (the API server takes it), but on this node it names no
+/// path: the pod fails to mount it, saying so, and nothing is created.
+#[test]
+fn a_windows_host_path_fails_to_mount_here_saying_why() {
+    let s = Scratch::new("hostpath-windows");
+    let r = run(
+        &s,
+        &pod(
+            "  restartPolicy: Never\n  volumes:\n  - name: x\n    hostPath: {path: 'C:\\site'}\n  containers:\n  - name: app\n    image: testkit\n    command: [echo, must not run]\n    volumeMounts: [{name: x, mountPath: /x}]\n",
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "MountVolume.SetUp failed for volume \"x\" : hostPath \"C:\\\\site\" is a Windows path, and this node runs {}: give a path of this machine",
+            std::env::consts::OS
+        )),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("must not run"), "{r:?}");
+    assert!(!Path::new("C:\\site").exists());
+}
+
 #[test]
 fn host_path_types_that_pass() {
     let s = Scratch::new("hostpath-pass");

@@ -9,6 +9,7 @@ mod probe;
 mod resources;
 mod security;
 mod volumes;
+pub use volumes::is_windows_path;
 mod workloads;
 
 pub use objects::{config_map, secret};

@@ -112,9 +112,17 @@ pub fn source(checker: &mut Checker<'_>, path: &str, volume: &Volume, containers
         let p = format!("{path}.hostPath.path");
         if h.path.is_empty() {
             checker.required(&p, "give an absolute host path, e.g. `path: /var/log`");
-        } else if !h.path.starts_with('/') {
-            checker.invalid(&p, &h.path, "must be an absolute path");
-        } else if h.path.split('/').any(|c| c == "..") {
+        } else if !h.path.starts_with('/') && !is_windows_path(&h.path) {
+            checker.invalid(
+                &p,
+                &h.path,
+                "must be an absolute path (`/var/log`, or `C:\\logs` for a node that runs Windows)",
+            );
+        } else if h
+            .path
+            .split(|c| c == '/' || (c == '\\' && is_windows_path(&h.path)))
+            .any(|c| c == "..")
+        {
             checker.invalid(&p, &h.path, "must not contain '..'");
         }
         if let Some(t) = &h.type_
@@ -347,4 +355,12 @@ pub fn resource_ref(checker: &mut Checker<'_>, path: &str, r: &ResourceFieldSele
             );
         }
     }
+}
+
+/// Whether `path` is an absolute Windows path: a drive (`C:\`, `C:/`) or a share (`\\server`).
+pub fn is_windows_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    let drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/');
+    drive || path.starts_with("\\\\")
 }

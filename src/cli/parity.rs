@@ -26,6 +26,14 @@ pub struct ParityArgs {
 }
 
 pub fn parity(args: &ParityArgs) -> u8 {
+    // Said before anything runs: the comparison needs both backends.
+    if !cfg!(target_os = "linux") {
+        eprintln!(
+            "error: wpod parity compares the wasm backend with the Linux one, which needs Linux (this is {})",
+            std::env::consts::OS
+        );
+        return exit::USAGE;
+    }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {

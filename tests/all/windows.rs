@@ -123,6 +123,32 @@ fn a_typo_is_shown_with_its_line_and_column_under_wine() {
     assert!(said.contains("did you mean `command`?"), "{said}");
 }
 
+/// What needs Linux says so and exits 2, before running anything.
+#[test]
+fn the_linux_backend_and_parity_are_usage_errors_under_wine() {
+    let Some(exe) = exe() else { return };
+    let scratch = Scratch::new("wine-linux-only");
+    for args in [
+        &["run", "--backend", "linux", "examples/two-containers.yaml"][..],
+        &["parity", "examples/two-containers.yaml"][..],
+    ] {
+        let out = wine(&exe, &scratch).args(args).output().expect("run wine");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("needs Linux (this is windows)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("-- running"),
+            "nothing runs first: {stderr}"
+        );
+    }
+}
+
 /// The docs' nginx pod, published with `-p`, answers a GET from the host; Ctrl-C (SIGINT, which
 /// Wine turns into the console's CTRL_C_EVENT) then stops it gracefully.
 #[test]

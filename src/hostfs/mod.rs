@@ -91,6 +91,24 @@ pub fn file_id(file: &std::fs::File) -> io::Result<(u64, u64)> {
     }
 }
 
+/// A scratch tree for the tests: `root/in`, `outside`, and in `root` the symlinks `up` (out by
+/// `..`), `abs` (out by an absolute path) and `inside` (to `in`).
+#[cfg(test)]
+fn test_tree(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("wpod-hostfs-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("root/in")).unwrap();
+    std::fs::create_dir_all(d.join("outside")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::symlink;
+        symlink("../../outside", d.join("root/up")).unwrap();
+        symlink(d.join("outside"), d.join("root/abs")).unwrap();
+        symlink("in", d.join("root/inside")).unwrap();
+    }
+    d
+}
+
 /// The same cases for each implementation: every way out refused, staying inside allowed.
 #[cfg(test)]
 macro_rules! beneath_tests {
@@ -101,22 +119,7 @@ macro_rules! beneath_tests {
             use std::path::PathBuf;
 
             fn tmp(name: &str) -> PathBuf {
-                let d = std::env::temp_dir().join(format!(
-                    "wpod-hostfs-{}-{name}-{}",
-                    stringify!($imp),
-                    std::process::id()
-                ));
-                let _ = std::fs::remove_dir_all(&d);
-                std::fs::create_dir_all(d.join("root/in")).unwrap();
-                std::fs::create_dir_all(d.join("outside")).unwrap();
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::symlink;
-                    symlink("../../outside", d.join("root/up")).unwrap();
-                    symlink(d.join("outside"), d.join("root/abs")).unwrap();
-                    symlink("in", d.join("root/inside")).unwrap();
-                }
-                d
+                super::super::test_tree(&format!("{}-{name}", stringify!($imp)))
             }
 
             #[test]

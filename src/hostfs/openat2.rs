@@ -348,22 +348,9 @@ impl AsFd for Beneath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
-
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("wpod-hostfs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(d.join("root/in")).unwrap();
-        std::fs::create_dir_all(d.join("outside")).unwrap();
-        symlink("../../outside", d.join("root/up")).unwrap();
-        symlink(d.join("outside"), d.join("root/abs")).unwrap();
-        symlink("in", d.join("root/inside")).unwrap();
-        d
-    }
-
     #[test]
     fn in_root_resolves_as_the_container_sees_it() {
-        let d = tmp("inroot");
+        let d = super::super::test_tree("inroot");
         std::fs::create_dir(d.join("root/outside")).unwrap();
         let b = Beneath::open(&d.join("root"), "the container's root", Resolve::InRoot).unwrap();
         // Both symlinks mean the container's own paths, never the host's: `up` is its

@@ -8,6 +8,7 @@ pub mod diagram;
 pub mod dirs;
 pub mod expand;
 pub mod explain;
+pub mod host_limits;
 pub mod hostfs;
 pub mod images;
 pub mod lessons;

@@ -93,6 +93,7 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    crate::host_limits::raise_open_files();
     let code = match cli.command {
         Command::Validate(args) => validate::validate(&args),
         Command::Images => images::list(),

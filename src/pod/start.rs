@@ -140,7 +140,9 @@ impl PodWorker {
             Ok(id) => id,
             Err(e) => {
                 self.config.log.ended(&c.name);
-                self.fail_start(key, now, format!("failed to create container: {e}"));
+                let message =
+                    crate::host_limits::explain(format!("failed to create container: {e}"));
+                self.fail_start(key, now, message);
                 return;
             }
         };

@@ -58,10 +58,10 @@ pub struct MountError {
 impl MountError {
     /// The kubelet's event message.
     pub fn event_message(&self) -> String {
-        format!(
+        crate::host_limits::explain(format!(
             "MountVolume.SetUp failed for volume {:?} : {}",
             self.volume, self.message
-        )
+        ))
     }
 }
 

@@ -747,6 +747,7 @@ impl Runs {
         stdio: Stdio,
         make_dir: bool,
     ) -> anyhow::Result<(Store<Host>, Arc<AtomicBool>)> {
+        crate::host_limits::room_for_instance().map_err(anyhow::Error::msg)?;
         let config = &self.config;
         let (host_network, fs) = (config.host_network, &config.fs);
         let mut builder = WasiCtxBuilder::new();

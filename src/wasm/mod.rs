@@ -139,6 +139,9 @@ pub enum CompileSource {
     Memory,
 }
 
+/// An image as a container names it, with the directory a relative path resolves against.
+type ImageRef = (String, PathBuf);
+
 pub struct WasmRuntime {
     engine: Arc<WasmEngine>,
     progress: bool,
@@ -146,7 +149,10 @@ pub struct WasmRuntime {
     images: Images<Program>,
     /// Image references already resolved in this process: like `imagePullPolicy: IfNotPresent`,
     /// a second container with the same image neither re-reads nor re-hashes it.
-    resolved: Mutex<HashMap<(String, PathBuf), ImageInfo>>,
+    resolved: Mutex<HashMap<ImageRef, ImageInfo>>,
+    /// One lock per image reference being prepared: pods started together wait for one load
+    /// instead of each loading (and keeping) its own copy of the compiled code.
+    preparing: Mutex<HashMap<ImageRef, Arc<tokio::sync::Mutex<()>>>>,
     sandboxes: Mutex<HashMap<String, Sandbox>>,
     cluster: Arc<Cluster>,
     containers: Containers<WasmContainer>,
@@ -159,6 +165,7 @@ impl WasmRuntime {
             progress: options.progress && std::io::stderr().is_terminal(),
             images: Images::default(),
             resolved: Mutex::new(HashMap::new()),
+            preparing: Mutex::new(HashMap::new()),
             sandboxes: Mutex::new(HashMap::new()),
             cluster: options.cluster,
             containers: Containers::default(),
@@ -180,6 +187,25 @@ impl WasmRuntime {
         if let Some(info) = lock(&self.resolved).get(&key) {
             return Ok((info.clone(), CompileSource::Memory));
         }
+        let flight = lock(&self.preparing)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _only_one = flight.lock().await;
+        if let Some(info) = lock(&self.resolved).get(&key) {
+            return Ok((info.clone(), CompileSource::Memory));
+        }
+        let prepared = self.load(image, base_dir, key.clone()).await;
+        lock(&self.preparing).remove(&key);
+        prepared
+    }
+
+    async fn load(
+        &self,
+        image: &str,
+        base_dir: &Path,
+        key: ImageRef,
+    ) -> Result<(ImageInfo, CompileSource), ImageError> {
         // A file read blocks; off the runtime's threads, the timers and signals that stop wpod
         // keep running whatever the path turns out to be.
         let (name, dir) = (image.to_string(), base_dir.to_path_buf());
@@ -250,6 +276,7 @@ impl WasmRuntime {
     /// Starts the built-in pause image in the pod's network: the wasm counterpart of the process
     /// that holds a Linux pod's namespaces.
     async fn start_pause(&self, netns: Arc<Netns>, pids: &Arc<PidNamespace>) -> Result<Pause> {
+        crate::host_limits::room_for_instance().map_err(|e| anyhow::anyhow!(e))?;
         let (info, _) = self
             .prepare("pause", Path::new("/"))
             .await

@@ -72,6 +72,8 @@ impl Source {
 #[derive(Debug)]
 pub struct Filesystem {
     pub root: PathBuf,
+    /// The directory mounts: a single-file mount is a link in the root once created, and its
+    /// handle is let go (a node runs out of open files long before it runs out of memory).
     pub sources: Vec<Source>,
     /// What every process of the container checks its file operations against, found once.
     pub mounts: Arc<MountIds>,
@@ -89,7 +91,7 @@ pub struct MountIds {
 }
 
 impl Filesystem {
-    pub fn new(root: PathBuf, sources: Vec<Source>) -> Filesystem {
+    pub fn new(root: PathBuf, mut sources: Vec<Source>) -> Filesystem {
         let mounts = MountIds {
             roots: root
                 .canonicalize()
@@ -100,6 +102,7 @@ impl Filesystem {
             read_only_files: sources.iter().filter_map(|s| s.read_only_file()).collect(),
             host_owned: sources.iter().any(|s| s.host_owned),
         };
+        sources.retain(|s| s.is_dir);
         Filesystem {
             root,
             sources,

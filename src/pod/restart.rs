@@ -114,7 +114,7 @@ impl PodWorker {
             finished_at: clock.wall(now),
             container_id: slot.status.container_id.clone(),
         };
-        events.exited(&pod_name, &slot.plan.name, &terminated);
+        let container = slot.plan.name.clone();
         // A completed init container counts as ready; nothing else that exited does.
         slot.status.ready =
             slot.plan.kind == ContainerKind::Init && !slot.plan.sidecar && exit.code == 0;
@@ -129,33 +129,42 @@ impl PodWorker {
             backoff_policy,
             now.saturating_duration_since(since),
         );
-        let wait = match decision {
-            AfterExit::Stay => {
-                slot.status.state = State::Terminated(terminated);
-                return;
+        let backing_off = match decision {
+            AfterExit::Restart(wait) if !wait.is_zero() => {
+                slot.restart_at = Some(clock::later(now, wait));
+                slot.status.last_state = Some(terminated.clone());
+                slot.status.state = State::waiting(
+                    "CrashLoopBackOff",
+                    Some(format!(
+                        "back-off {} restarting failed container={container} pod={pod_ref}",
+                        go_duration(wait)
+                    )),
+                );
+                true
             }
-            AfterExit::Restart(wait) => wait,
+            AfterExit::Restart(wait) => {
+                slot.restart_at = Some(clock::later(now, wait));
+                slot.status.state = State::Terminated(terminated.clone());
+                false
+            }
+            AfterExit::Stay => {
+                slot.status.state = State::Terminated(terminated.clone());
+                false
+            }
         };
-        slot.restart_at = Some(clock::later(now, wait));
-        if wait.is_zero() {
-            slot.status.state = State::Terminated(terminated);
-            return;
+        // Whoever reads the exit on the console can already see it in the pod's status (a run
+        // interrupted right after it reports the container as terminated, not running).
+        let transition = self.refresh();
+        events.exited(&pod_name, &container, &terminated);
+        if backing_off {
+            self.event(
+                EventType::Warning,
+                "BackOff",
+                Some(&container),
+                format!("Back-off restarting failed container {container} in pod {pod_ref}"),
+            );
         }
-        let name = slot.plan.name.clone();
-        slot.status.last_state = Some(terminated);
-        slot.status.state = State::waiting(
-            "CrashLoopBackOff",
-            Some(format!(
-                "back-off {} restarting failed container={name} pod={pod_ref}",
-                go_duration(wait)
-            )),
-        );
-        self.event(
-            EventType::Warning,
-            "BackOff",
-            Some(&name),
-            format!("Back-off restarting failed container {name} in pod {pod_ref}"),
-        );
+        self.announce(transition);
     }
 }
 

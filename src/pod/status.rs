@@ -394,14 +394,19 @@ impl super::worker::PodWorker {
         }
     }
 
-    /// Recomputes phase and conditions (each condition keeps the time its status last changed)
-    /// and publishes the pod when it changed.
-    pub(super) fn publish(&mut self, tx: &tokio::sync::watch::Sender<api::Pod>) {
+    /// Recomputes phase and conditions (each condition keeps the time its status last changed),
+    /// publishes the pod when it changed, and then says so when its phase changed.
+    pub(super) fn publish(&mut self) {
+        let transition = self.refresh();
+        self.announce(transition);
+    }
+
+    /// Publishes the pod as it is now; returns its phase change, for `announce` to print once
+    /// the new status can be read.
+    pub(super) fn refresh(&mut self) -> Option<(Option<Phase>, Phase)> {
         let phase = self.current_phase();
-        if self.phase != Some(phase) {
-            self.config.events.phase(&self.plan.name, self.phase, phase);
-            self.phase = Some(phase);
-        }
+        let transition = (self.phase != Some(phase)).then_some((self.phase, phase));
+        self.phase = Some(phase);
         let now = self.config.clock.wall(self.config.clock.now());
         let init: Vec<ContainerStatus> = self.init.iter().map(|s| s.status.clone()).collect();
         let app: Vec<ContainerStatus> = self.app.iter().map(|s| s.status.clone()).collect();
@@ -418,13 +423,20 @@ impl super::worker::PodWorker {
             self.conditions.insert(c.type_, (c, since));
         }
         let pod = self.api_pod();
-        tx.send_if_modified(|old| {
+        self.status_tx.send_if_modified(|old| {
             let changed = *old != pod;
             if changed {
                 *old = pod;
             }
             changed
         });
+        transition
+    }
+
+    pub(super) fn announce(&self, transition: Option<(Option<Phase>, Phase)>) {
+        if let Some((from, to)) = transition {
+            self.config.events.phase(&self.plan.name, from, to);
+        }
     }
 
     /// The pod as `kubectl get pod -o json` would show it.

@@ -146,9 +146,10 @@ pub fn spawn(plan: PodPlan, runtime: Arc<dyn RuntimeService>, config: KubeletCon
     let (command_tx, command_rx) = mpsc::unbounded_channel();
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let worker = PodWorker::new(plan, runtime, config, report_tx);
-    let (status_tx, status_rx) = watch::channel(worker.api_pod());
+    worker.status_tx.send_replace(worker.api_pod());
+    let status_rx = worker.status_tx.subscribe();
     let name = worker.plan.name.clone();
-    let task = tokio::spawn(worker.run(status_tx, command_rx, report_rx));
+    let task = tokio::spawn(worker.run(command_rx, report_rx));
     PodHandle {
         name,
         status: status_rx,
@@ -286,6 +287,8 @@ pub(super) struct PodWorker {
     pub(super) runtime: Arc<dyn RuntimeService>,
     pub(super) config: KubeletConfig,
     pub(super) reports: mpsc::UnboundedSender<Report>,
+    /// The pod's API status, as the node and the API server read it.
+    pub(super) status_tx: watch::Sender<api::Pod>,
     pub(super) rec: Recorder,
     pub(super) pod_dir: PathBuf,
     pub(super) sandbox: Option<SandboxId>,
@@ -352,6 +355,7 @@ impl PodWorker {
             runtime,
             config,
             reports,
+            status_tx: watch::Sender::new(api::Pod::default()),
             sandbox: None,
             sandbox_watch: None,
             sandbox_changed: false,
@@ -377,7 +381,6 @@ impl PodWorker {
     /// the teardown of the sandbox and the pod's directory.
     async fn run(
         mut self,
-        status_tx: watch::Sender<api::Pod>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut reports: mpsc::UnboundedReceiver<Report>,
     ) -> Outcome {
@@ -395,11 +398,11 @@ impl PodWorker {
             ),
         );
         let pod_dir = self.pod_dir.clone();
-        if let Err(outcome) = self.setup(&status_tx).await {
+        if let Err(outcome) = self.setup().await {
             volumes::cleanup(&pod_dir, self.config.keep_volumes);
             return outcome;
         }
-        self.publish(&status_tx);
+        self.publish();
         let mut stopped = false;
         loop {
             let actions = actions::compute_actions(&self.state(), self.config.clock.now());
@@ -426,7 +429,7 @@ impl PodWorker {
                 self.recreate_sandbox().await;
                 continue;
             }
-            self.publish(&status_tx);
+            self.publish();
             if actions.finished {
                 break;
             }
@@ -452,7 +455,7 @@ impl PodWorker {
     }
 
     /// As the kubelet does, every volume is set up before the sandbox and any container.
-    async fn setup(&mut self, status_tx: &watch::Sender<api::Pod>) -> Result<(), Outcome> {
+    async fn setup(&mut self) -> Result<(), Outcome> {
         let now = self.config.clock.now();
         let (prepared, failed) = volumes::setup(&self.plan, &self.facts(), &self.pod_dir);
         self.volumes = prepared;
@@ -460,7 +463,7 @@ impl PodWorker {
             for f in &failed {
                 self.event(EventType::Warning, "FailedMount", None, f.event_message());
             }
-            self.publish(status_tx);
+            self.publish();
             let why: Vec<String> = failed.iter().map(|f| f.event_message()).collect();
             return Err(Outcome::Stuck(why.join("; ")));
         }
@@ -469,7 +472,7 @@ impl PodWorker {
         }
         self.token_refresh_at = self.volumes.tokens_due().map(|d| clock::later(now, d));
         if let Err(e) = self.create_sandbox().await {
-            self.publish(status_tx);
+            self.publish();
             return Err(Outcome::RuntimeFailed(e));
         }
         Ok(())

@@ -88,8 +88,9 @@ mod maps {
     /// Mappings kept free for everything that is not an instance: the allocator's arenas, thread
     /// stacks, the compile cache, a `wpod serve` request.
     const HEADROOM: usize = 2_048;
-    /// What one instance can add at most before the next count: its linear memory (split in up
-    /// to three by its copy-on-write image, plus its reserve), its stack and its guard page.
+    /// What one instance can add at most before the next count: its linear memory and stack
+    /// (usually merged with their neighbours' mappings, see wasm/address_space.rs; apart on
+    /// a kernel without guard regions or for a memory grown past 8 MiB), and some to spare.
     const PER_INSTANCE: usize = 8;
 
     /// Instances started since the last count, and the count then.
@@ -144,9 +145,8 @@ mod maps {
         counted.maps = 0;
         Err(format!(
             "the node is out of memory mappings: wpod has {maps} of the {limit} the kernel \
-             allows a process (vm.max_map_count), and each running wasm container takes about \
-             {per}; raise the limit (`sudo sysctl -w vm.max_map_count=1048576`) or run fewer pods",
-            per = PER_INSTANCE - 2
+             allows a process (vm.max_map_count); raise the limit \
+             (`sudo sysctl -w vm.max_map_count=1048576`) or run fewer pods"
         ))
     }
 

@@ -176,6 +176,8 @@ impl WasmEngine {
         // Every process's exit unwinds as an error; a backtrace captured and symbolized for each
         // cost a spawn of `sh` about a tenth of its time, and wpod reports only a trap's cause.
         config.wasm_backtrace_max_frames(None);
+        #[cfg(target_os = "linux")]
+        super::address_space::configure(&mut config);
         let engine =
             Engine::new(&config).map_err(|e| wasm_err("creating the wasmtime engine", e))?;
         let mut component_linker = ComponentLinker::new(&engine);

@@ -2,6 +2,8 @@
 //! by wasmtime, each in its own Store, all on one Engine. This module is the CRI bookkeeping
 //! (sandboxes, containers, images); `engine` runs the programs.
 
+#[cfg(target_os = "linux")]
+mod address_space;
 mod cache;
 pub mod clocks;
 mod console;

@@ -2,13 +2,14 @@
 //!
 //! `cargo bench --bench density` runs the real `wpod run` on N pods of two busybox containers
 //! (`sleep 3600`, grace period 2 s), in files of 1,000 documents, and prints for each N: how many
-//! reached Running and how long that took (pods/s), what the rest failed with, RSS and PSS per
-//! pod, memory mappings and open files, CPU while idle, and how long Ctrl-C takes to stop them all.
-//! wasm runs at 1k / 10k / 100k pods and the linux backend (as root) at 100 and 1,000;
-//! `WPOD_DENSITY_WASM` and `WPOD_DENSITY_LINUX` (comma-separated counts, empty for none) change
-//! that. Pod state goes where `wpod run` puts it (`$WPOD_STATE_DIR`, else the run-time directory).
+//! pods have both containers running and how long that took (pods/s), what the rest failed
+//! with, RSS and PSS per pod, memory mappings and open files, CPU while idle, and how long Ctrl-C
+//! takes to stop them all. wasm runs at 1k / 10k / 100k pods and the linux backend (as root) at
+//! 100 and 1,000; `WPOD_DENSITY_WASM` and `WPOD_DENSITY_LINUX` (comma-separated counts, empty for
+//! none) change that. Pod state goes where `wpod run` puts it (`$WPOD_STATE_DIR`, else the
+//! run-time directory): removing it is most of a stop's time on a disk file system.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 /// How long a run may take to settle before the figures are taken as they are.
 const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 const PER_FILE: usize = 1_000;
+/// Containers per pod.
+const CONTAINERS: usize = 2;
 
 fn counts(var: &str, default: &str) -> Vec<usize> {
     std::env::var(var)
@@ -50,9 +53,10 @@ fn manifests(dir: &Path, n: usize) -> Vec<PathBuf> {
         .collect()
 }
 
-/// What the run's stderr says about one pod.
+/// What the run's stderr says about one pod's containers.
 enum Said {
-    Running(String),
+    Started(String),
+    Exited(String),
     Failed(String, String),
     Other,
 }
@@ -63,11 +67,18 @@ fn parse(line: &str) -> Said {
         rest[..end].to_string()
     };
     if let Some(rest) = line.strip_prefix("-- ") {
-        if line.ends_with("phase Pending -> Running") {
-            return Said::Running(pod_of(rest));
-        }
         if line.contains("(StartError)") || line.contains(": FailedMount: ") {
             return Said::Failed(pod_of(rest), line.to_string());
+        }
+        if let Some((subject, what)) = rest.split_once(": ")
+            && subject.contains('/')
+        {
+            if what.starts_with("Started: ") {
+                return Said::Started(pod_of(rest));
+            }
+            if what.starts_with("exited with code") {
+                return Said::Exited(pod_of(rest));
+            }
         }
     }
     if let Some(rest) = line.strip_prefix("wpod: pod ")
@@ -138,6 +149,8 @@ fn run(backend: &'static str, pods: usize, scratch: &Path) -> Figures {
             }
         }
     });
+    // Containers running per pod; a pod counts as Running when both of its containers are.
+    let mut up: HashMap<String, usize> = HashMap::new();
     let (mut running, mut failed) = (HashSet::new(), HashSet::new());
     let mut first_failure = None;
     let mut to_running = Duration::ZERO;
@@ -149,14 +162,26 @@ fn run(backend: &'static str, pods: usize, scratch: &Path) -> Figures {
             continue;
         };
         match parse(&line) {
-            Said::Running(pod) => {
-                failed.remove(&pod);
-                running.insert(pod);
-                to_running = start.elapsed();
+            Said::Started(pod) => {
+                let n = up.entry(pod.clone()).or_default();
+                *n += 1;
+                if *n == CONTAINERS {
+                    failed.remove(&pod);
+                    running.insert(pod);
+                    to_running = start.elapsed();
+                }
             }
-            Said::Failed(pod, why) if !running.contains(&pod) => {
+            Said::Exited(pod) => {
+                if let Some(n) = up.get_mut(&pod) {
+                    *n = n.saturating_sub(1);
+                }
+                running.remove(&pod);
+            }
+            Said::Failed(pod, why) => {
                 first_failure.get_or_insert(why);
-                failed.insert(pod);
+                if !running.contains(&pod) {
+                    failed.insert(pod);
+                }
             }
             _ => {}
         }
@@ -281,11 +306,12 @@ fn main() {
     };
     let scratch = std::env::temp_dir().join(format!("wpod-density-{}", std::process::id()));
     println!(
-        "limits: open files {}, vm.max_map_count {}, fs.nr_open {}; {} CPUs",
+        "limits: open files {}, vm.max_map_count {}, fs.nr_open {}; {} CPUs; state in {}",
         open_files_limit(),
         limit("/proc/sys/vm/max_map_count"),
         limit("/proc/sys/fs/nr_open"),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::var("WPOD_STATE_DIR").unwrap_or_else(|_| "wpod's default directory".into())
     );
     println!(
         "| backend | pods | Running | all Running after | pods/s | RSS / PSS per pod | \

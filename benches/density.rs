@@ -56,7 +56,8 @@ fn manifests(dir: &Path, n: usize) -> Vec<PathBuf> {
 /// What the run's stderr says about one pod's containers.
 enum Said {
     Started(String),
-    Exited(String),
+    /// A container ended; with why when it could not start (a StartError can follow Started).
+    Exited(String, Option<String>),
     Failed(String, String),
     Other,
 }
@@ -67,9 +68,6 @@ fn parse(line: &str) -> Said {
         rest[..end].to_string()
     };
     if let Some(rest) = line.strip_prefix("-- ") {
-        if line.contains("(StartError)") || line.contains(": FailedMount: ") {
-            return Said::Failed(pod_of(rest), line.to_string());
-        }
         if let Some((subject, what)) = rest.split_once(": ")
             && subject.contains('/')
         {
@@ -77,8 +75,12 @@ fn parse(line: &str) -> Said {
                 return Said::Started(pod_of(rest));
             }
             if what.starts_with("exited with code") {
-                return Said::Exited(pod_of(rest));
+                let why = line.contains("(StartError)").then(|| line.to_string());
+                return Said::Exited(pod_of(rest), why);
             }
+        }
+        if line.contains(": FailedMount: ") {
+            return Said::Failed(pod_of(rest), line.to_string());
         }
     }
     if let Some(rest) = line.strip_prefix("wpod: pod ")
@@ -154,7 +156,18 @@ fn run(backend: &'static str, pods: usize, scratch: &Path) -> Figures {
     let (mut running, mut failed) = (HashSet::new(), HashSet::new());
     let mut first_failure = None;
     let mut to_running = Duration::ZERO;
-    while running.len() + failed.len() < pods && start.elapsed() < SETTLE_LIMIT {
+    let mut settled: Option<Instant> = None;
+    loop {
+        if settled.is_none()
+            && (running.len() + failed.len() >= pods || start.elapsed() >= SETTLE_LIMIT)
+        {
+            settled = Some(Instant::now());
+        }
+        // What the run says in the two seconds after still counts: a container that could not
+        // start after all (a StartError) is reported after its Started.
+        if settled.is_some_and(|at| at.elapsed() >= Duration::from_secs(2)) {
+            break;
+        }
         let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
             if child.try_wait().ok().flatten().is_some() {
                 break;
@@ -171,11 +184,15 @@ fn run(backend: &'static str, pods: usize, scratch: &Path) -> Figures {
                     to_running = start.elapsed();
                 }
             }
-            Said::Exited(pod) => {
+            Said::Exited(pod, why) => {
                 if let Some(n) = up.get_mut(&pod) {
                     *n = n.saturating_sub(1);
                 }
                 running.remove(&pod);
+                if let Some(why) = why {
+                    first_failure.get_or_insert(why);
+                    failed.insert(pod);
+                }
             }
             Said::Failed(pod, why) => {
                 first_failure.get_or_insert(why);
@@ -188,7 +205,6 @@ fn run(backend: &'static str, pods: usize, scratch: &Path) -> Figures {
     }
     // Whatever it prints from now on is read and dropped, so it never blocks on a full pipe.
     std::thread::spawn(move || while rx.recv().is_ok() {});
-    std::thread::sleep(Duration::from_secs(2));
     let rss_kib = proc_field(pid, "status", "VmRSS:").unwrap_or(0);
     let pss_kib = proc_field(pid, "smaps_rollup", "Pss:").unwrap_or(0);
     let maps = lines_of(format!("/proc/{pid}/maps"));

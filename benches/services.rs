@@ -31,13 +31,15 @@ kind: Pod
 metadata: {name: client}
 spec:
   restartPolicy: Never
+  # One measurement at a time: run side by side, each took CPU from the other on a 2-core machine.
+  initContainers:
+  - name: rtt
+    image: testkit
+    command: [testkit, ping-pong, "TARGET", "20000", "64"]
   containers:
   - name: client
     image: testkit
     command: [testkit, connects, "TARGET", "2000"]
-  - name: rtt
-    image: testkit
-    command: [testkit, ping-pong, "TARGET", "20000", "64"]
 "#;
 
 /// The client's two figures (connect + round trip, round trip on one connection), in us.
@@ -83,7 +85,7 @@ fn measure(backend: &str, target: &str) -> Option<(f64, f64)> {
     Some((connect?, rtt?))
 }
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// The middle of each figure over the runs (None when a run failed).
 fn middle(mut runs: Vec<(f64, f64)>) -> Option<(f64, f64)> {
@@ -241,7 +243,7 @@ fn main() {
         "backend", "path", "connect + 1 B rtt (us)", "64 B round trip (us)"
     );
     for backend in backends {
-        // Runs alternate between the two paths, and each figure is the middle of three runs' medians:
+        // Runs alternate between the two paths, and each figure is the middle of five runs' medians:
         // one run alone varies by a third on this machine.
         let mut samples: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..ROUNDS {

@@ -202,12 +202,16 @@ fn rollout() -> Option<(f64, u64, u64)> {
                 .filter_map(|n| n.parse::<u64>().ok());
             ok.then_some((it.next()?, it.next()?))
         };
-        let mut before = counts();
-        while before.is_none() {
-            std::thread::sleep(Duration::from_millis(100));
-            before = counts();
-        }
-        let (ok_before, failed_before) = before?;
+        // The client rewrites the file after every request: a read can find it empty.
+        let settled_counts = || {
+            (0..100).find_map(|_| {
+                counts().or_else(|| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    None
+                })
+            })
+        };
+        let (ok_before, failed_before) = settled_counts()?;
         let t = Instant::now();
         kubectl(
             &config,
@@ -218,7 +222,7 @@ fn rollout() -> Option<(f64, u64, u64)> {
             &["rollout", "status", "deployment/web", "--timeout=120s"],
         );
         let seconds = t.elapsed().as_secs_f64();
-        let (ok_after, failed_after) = counts()?;
+        let (ok_after, failed_after) = settled_counts()?;
         kubectl(&config, &["exec", "client", "--", "touch", "/tmp/stop"]);
         let (done, failed) = (ok_after - ok_before, failed_after - failed_before);
         ok.then_some((seconds, done + failed, failed))

@@ -156,7 +156,8 @@ impl PodWorker {
         );
         if let Err(e) = runtime.start_container(&id).await {
             self.config.log.ended(&name);
-            self.fail_start(key, now, format!("failed to start container: {e}"));
+            let message = crate::host_limits::explain(format!("failed to start container: {e}"));
+            self.fail_start(key, now, message);
             return;
         }
         self.event(

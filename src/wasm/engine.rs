@@ -247,6 +247,20 @@ impl WasmEngine {
         self.runner().run(program, guest, process)
     }
 
+    /// Makes the Store of a guest's process (its files opened, its limits set) without running
+    /// it: a container whose Store cannot be made fails to start, as one whose process runc
+    /// cannot create does, instead of starting and ending at once. The StartError it would end
+    /// with is the error; the process is reaped then.
+    pub fn prepare(
+        &self,
+        program: Program,
+        guest: Guest,
+        process: Arc<Process>,
+    ) -> Result<Prepared, ExitStatus> {
+        prepare(self.engine.clone(), program, guest.clone(), process.clone())
+            .inspect_err(|status| reap(&guest, &process, status))
+    }
+
     /// What starts runs, for a task that decides later what exactly it runs.
     pub fn runner(&self) -> Runner {
         Runner(self.engine.clone())
@@ -571,26 +585,52 @@ async fn run_guest(
     config: Guest,
     process: Arc<Process>,
 ) -> ExitStatus {
-    let (pids, group, role) = (
-        config.pids.clone(),
-        config.group.clone(),
-        config.role.clone(),
-    );
-    let status = run_process(engine, program, config, process.clone()).await;
-    pids.exit(&process, u8::try_from(status.code).unwrap_or(u8::MAX));
-    if matches!(role, Role::Main(_)) {
-        // The rest of the container goes with it, as its cgroup does.
-        pids.kill_group(&group, process.pid);
-    }
+    let status = match prepare(engine, program, config.clone(), process.clone()) {
+        Ok(prepared) => run_prepared(prepared).await,
+        Err(status) => status,
+    };
+    reap(&config, &process, &status);
     status
 }
 
-async fn run_process(
+/// Records the end of `process` in its PID namespace.
+fn reap(config: &Guest, process: &Arc<Process>, status: &ExitStatus) {
+    let pids = &config.pids;
+    pids.exit(process, u8::try_from(status.code).unwrap_or(u8::MAX));
+    if matches!(config.role, Role::Main(_)) {
+        // The rest of the container goes with it, as its cgroup does.
+        pids.kill_group(&config.group, process.pid);
+    }
+}
+
+/// A process whose Store is made (its files opened, its limits set), ready to run.
+pub struct Prepared {
+    program: Program,
+    config: Guest,
+    process: Arc<Process>,
+    log: (LogStream, LogStream),
+    runs: Runs,
+    store: Store<Host>,
+    oom: Arc<AtomicBool>,
+}
+
+impl Prepared {
+    /// Runs the process to completion and records its end in its PID namespace.
+    pub async fn run(self) -> ExitStatus {
+        let (config, process) = (self.config.clone(), self.process.clone());
+        let status = run_prepared(self).await;
+        reap(&config, &process, &status);
+        status
+    }
+}
+
+/// Makes the process's Store; the StartError when that fails (the process is reaped then).
+fn prepare(
     engine: Engine,
     program: Program,
     config: Guest,
     process: Arc<Process>,
-) -> ExitStatus {
+) -> Result<Prepared, ExitStatus> {
     let log = (
         LogStream::new(&config.name, Stream::Stdout, config.log.clone()),
         LogStream::new(&config.name, Stream::Stderr, config.log.clone()),
@@ -623,10 +663,28 @@ async fn run_process(
         stderr: log.1.clone(),
     };
     let make_dir = !matches!(config.role, Role::Child(_));
-    let (mut store, oom) = match runs.store(stdio.clone(), make_dir) {
-        Ok(made) => made,
-        Err(e) => return start_error(e),
-    };
+    let (store, oom) = runs.store(stdio.clone(), make_dir).map_err(start_error)?;
+    Ok(Prepared {
+        program,
+        config,
+        process,
+        log,
+        runs,
+        store,
+        oom,
+    })
+}
+
+async fn run_prepared(prepared: Prepared) -> ExitStatus {
+    let Prepared {
+        program,
+        config,
+        process,
+        log,
+        runs,
+        mut store,
+        oom,
+    } = prepared;
     let served = match (&program, &config.role) {
         (Program::Component { pod_net, host_net }, Role::Main(_))
             if pod_net.http.is_some() && !config.ports.is_empty() =>

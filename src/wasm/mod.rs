@@ -579,14 +579,24 @@ impl RuntimeService for WasmRuntime {
             });
             return Ok(());
         };
+        let pids = guest.pids.clone();
+        let prepared = match engine.prepare(c.backend.program.clone(), guest, process.clone()) {
+            Ok(prepared) => prepared,
+            Err(status) => {
+                let why = status.message.clone().unwrap_or_default();
+                c.exited(status);
+                return Err(crate::runtime::RuntimeError::Backend(anyhow::anyhow!(
+                    "{why}"
+                )));
+            }
+        };
         *lock(&c.backend.main) = Some(process.clone());
         // The terminal's own pump copies its output to attached clients: the log alone here.
         let log = LogStream::new(&c.config.name, Stream::Stdout, c.config.log.clone());
-        let terminal = c.backend.console.started(&process, guest.pids.clone(), log);
-        let program = c.backend.program.clone();
+        let terminal = c.backend.console.started(&process, pids, log);
         let container = c.clone();
         *lock(&c.backend.task) = Some(tokio::spawn(async move {
-            let status = engine.run(program, guest, process).await;
+            let status = prepared.run().await;
             if let Some(pump) = terminal {
                 let _ = tokio::time::timeout(Duration::from_secs(1), pump).await;
             }

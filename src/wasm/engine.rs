@@ -735,7 +735,10 @@ async fn run_prepared(prepared: Prepared) -> ExitStatus {
             }
         }
     };
+    // A process that has ended on its own ends so, even if a kill came meanwhile: an exec
+    // whose file ended the container's main process (which kills the rest) had already exited.
     let outcome = tokio::select! {
+        biased;
         outcome = run => Ok(outcome),
         signal = process.killed() => Err(signal),
     };
